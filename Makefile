@@ -1,0 +1,38 @@
+# Vigil: `make run` starts the whole loop, `make test` checks everything.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+CONFIG ?= baseline_model/configs/monitor.yaml
+
+.PHONY: run test lint typecheck pytest venv lock bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements.lock
+	$(BIN)/pip install --disable-pip-version-check -q --no-deps -e .
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	$(BIN)/vigil --config $(CONFIG) demo
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy core checks incidents
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+# Regenerate the lock file (uv lives in the venv only for this).
+lock: venv
+	$(BIN)/pip install -q uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header --no-annotate -o requirements.lock
+
+bench: venv
+	$(BIN)/python bench/profile_bench.py
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

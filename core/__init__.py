@@ -1,0 +1,1 @@
+"""Vigil core: config schema, the two stores, clocks and ids."""

@@ -1,0 +1,355 @@
+"""The monitored-model config: one YAML file, validated by pydantic.
+
+Every key is known (extra keys are rejected), every error names the file, the key
+path and a hint. Relative paths resolve against ``storage.root``, which itself
+resolves against the current directory (or ``VIGIL_ROOT`` / the ``root`` argument).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class ConfigError(ValueError):
+    """A config file is unreadable or invalid. The message names file, key path and a hint."""
+
+
+def parse_duration(value: Any) -> timedelta:
+    """'30m', '1h', '1d', '2w' (or seconds as a number) -> timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value <= 0:
+            raise ValueError("duration must be positive")
+        return timedelta(seconds=float(value))
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if m:
+            seconds = float(m.group(1)) * _UNITS[m.group(2)]
+            if seconds <= 0:
+                raise ValueError("duration must be positive")
+            return timedelta(seconds=seconds)
+    raise ValueError(f"not a duration: {value!r} (use a number and a unit: 30m, 1h, 1d, 2w)")
+
+
+def format_duration(td: timedelta) -> str:
+    s = int(td.total_seconds())
+    for unit in ("w", "d", "h", "m"):
+        if s % _UNITS[unit] == 0 and s >= _UNITS[unit]:
+            return f"{s // _UNITS[unit]}{unit}"
+    return f"{s}s"
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileSource(StrictModel):
+    """A landing folder and glob; the format comes from the file ending unless set."""
+
+    path: str
+    glob: str = "*.parquet"
+    format: Literal["parquet", "csv", "jsonl"] | None = None
+
+
+class ModelInfo(StrictModel):
+    name: Identifier
+    task: Literal["classification", "regression"] = "classification"
+    # Name in Vigil's model registry (ops store), if the model is registered there.
+    registry_name: str | None = None
+    # Decision threshold on the score, for precision / recall on the live test set.
+    threshold: float | None = None
+    # "module:function" that rebuilds served features from upstream tables (skew check).
+    feature_builder: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")
+
+
+class PredictionLog(StrictModel):
+    source: FileSource
+    id_column: str
+    timestamp_column: str
+    score_column: str
+    decision_column: str | None = None
+    # Value of decision_column meaning "approved / acted on" (e.g. 'approve').
+    positive_decision: str | None = None
+    model_version_column: str | None = None
+    fallback_column: str | None = None
+    control_column: str | None = None
+
+
+class Feature(StrictModel):
+    name: Identifier
+    type: Literal["numeric", "categorical", "boolean"]
+    unit: str | None = None
+    range: tuple[float, float] | None = None
+    allowed: list[str] | None = None
+    lineage: str | None = Field(default=None, pattern=r"^\w+\.\w+$")
+    owner: str | None = None
+    # Per-feature check parameter overrides: {check_name: {param: value}}.
+    checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _range_ordered(self) -> Feature:
+        if self.range is not None and self.range[0] > self.range[1]:
+            raise ValueError(f"range lower bound {self.range[0]} is above upper bound {self.range[1]}")
+        if self.allowed is not None and self.type == "numeric":
+            raise ValueError("'allowed' is for categorical features; numeric features use 'range'")
+        return self
+
+
+class EtlTable(StrictModel):
+    name: Identifier
+    source: FileSource
+    timestamp_column: str
+    key: str | None = None
+    freshness: Duration | None = None
+    expected_rows: tuple[int, int] | None = None
+    owner: str | None = None
+
+    @model_validator(mode="after")
+    def _rows_ordered(self) -> EtlTable:
+        if self.expected_rows is not None and self.expected_rows[0] > self.expected_rows[1]:
+            raise ValueError("expected_rows: lower bound is above upper bound")
+        return self
+
+
+class Labels(StrictModel):
+    """Where true outcomes arrive: an ETL table joined to the prediction log."""
+
+    table: str
+    join_key: str
+    label_column: str
+    maturity: Duration = timedelta(days=14)
+
+
+class Reference(StrictModel):
+    kind: Literal["file", "window"] = "file"
+    path: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    # Rows per calibration chunk when the reference has no timestamp column.
+    chunk_rows: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Reference:
+        if self.kind == "file" and not self.path:
+            raise ValueError("reference kind 'file' needs 'path'")
+        if self.kind == "window" and (self.start is None or self.end is None):
+            raise ValueError("reference kind 'window' needs 'start' and 'end'")
+        if self.start and self.end and self.start >= self.end:
+            raise ValueError("reference start must be before end")
+        return self
+
+
+class Kpi(StrictModel):
+    """A business KPI on the live test set (predictions joined with matured labels)."""
+
+    name: Identifier
+    kind: Literal["approval_rate", "label_rate", "mean_score"]
+    # Restrict to rows whose decision equals this value (e.g. 'approve').
+    decision: str | None = None
+    lower: float | None = None
+    upper: float | None = None
+    min_rows: int = Field(default=30, ge=1)
+    severity: Literal["warning", "critical"] = "critical"
+
+
+class Batch(StrictModel):
+    window: Duration = timedelta(days=1)
+
+
+class Storage(StrictModel):
+    root: str = "var"
+    warehouse: str = "warehouse.duckdb"
+    ops: str = "ops.sqlite"
+    duckdb_memory_limit: str = Field(default="2GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+
+
+class ChecksConfig(StrictModel):
+    # None: every registered check; otherwise only these names.
+    enabled: list[str] | None = None
+    disabled: list[str] = Field(default_factory=list)
+    # {check_name: {param: value}} for every subject (per-feature overrides live on the feature).
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    false_alarm_budget: float = Field(default=0.01, gt=0, lt=0.5)
+
+
+class Receiver(StrictModel):
+    name: Identifier
+    kind: Literal["slack", "alertmanager"] = "alertmanager"
+    # Name of the environment variable holding the URL: secrets never live in config.
+    url_env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$")
+    token_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+
+
+class Route(StrictModel):
+    receiver: str
+    match: dict[str, str] = Field(default_factory=dict)
+    group_by: list[str] = Field(default_factory=lambda: ["model", "check"])
+    repeat_interval: Duration = timedelta(hours=4)
+    continue_: bool = Field(default=False, alias="continue")
+
+
+class Alerting(StrictModel):
+    for_batches: int = Field(default=1, ge=1)
+    keep_firing_for_batches: int = Field(default=1, ge=0)
+    incident_severity: Literal["warning", "critical"] = "critical"
+    receivers: list[Receiver] = Field(default_factory=list)
+    routes: list[Route] = Field(default_factory=list)
+
+
+class Schedule(StrictModel):
+    interval: Duration = timedelta(minutes=5)
+    # Expected scoring-job interval for heartbeats (None: not monitored).
+    scoring_interval: Duration | None = None
+
+
+class VigilConfig(StrictModel):
+    model: ModelInfo
+    predictions: PredictionLog
+    features: list[Feature] = Field(min_length=1)
+    etl_tables: list[EtlTable] = Field(default_factory=list)
+    labels: Labels | None = None
+    batch: Batch = Batch()
+    reference: Reference | None = None
+    kpis: list[Kpi] = Field(default_factory=list)
+    checks: ChecksConfig = ChecksConfig()
+    alerts: Alerting = Alerting()
+    schedule: Schedule = Schedule()
+    storage: Storage = Storage()
+
+    # Filled by load_config: where the file lives and the resolved storage root.
+    source_file: str | None = None
+    root_dir: str | None = None
+
+    @model_validator(mode="after")
+    def _cross_refs(self) -> VigilConfig:
+        names = [f.name for f in self.features]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"feature names must be unique; repeated: {', '.join(dupes)}")
+        tables = {t.name for t in self.etl_tables}
+        if len(tables) != len(self.etl_tables):
+            raise ValueError("etl_tables names must be unique")
+        for f in self.features:
+            if f.lineage and f.lineage.split(".")[0] not in tables:
+                raise ValueError(
+                    f"feature {f.name!r} lineage {f.lineage!r} names table "
+                    f"{f.lineage.split('.')[0]!r}, which is not in etl_tables ({', '.join(sorted(tables)) or 'none'})"
+                )
+        if self.labels and self.labels.table not in tables:
+            raise ValueError(f"labels.table {self.labels.table!r} is not in etl_tables")
+        for k in self.kpis:
+            if k.lower is not None and k.upper is not None and k.lower > k.upper:
+                raise ValueError(f"kpi {k.name!r}: lower is above upper")
+        receivers = {r.name for r in self.alerts.receivers}
+        for r in self.alerts.routes:
+            if r.receiver not in receivers:
+                raise ValueError(f"route receiver {r.receiver!r} is not among alerts.receivers")
+        return self
+
+    # ---- resolved paths -------------------------------------------------
+    @property
+    def root(self) -> Path:
+        return Path(self.root_dir or self.storage.root)
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else self.root / p
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.resolve(self.storage.warehouse)
+
+    @property
+    def ops_path(self) -> Path:
+        return self.resolve(self.storage.ops)
+
+    def feature(self, name: str) -> Feature:
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise KeyError(f"no feature named {name!r} in config")
+
+    def etl_table(self, name: str) -> EtlTable:
+        for t in self.etl_tables:
+            if t.name == name:
+                return t
+        raise KeyError(f"no ETL table named {name!r} in config")
+
+
+_HINTS = {
+    "extra_forbidden": "unknown key: check its spelling or remove it (see README 'Config reference')",
+    "missing": "this key is required: add it",
+    "literal_error": "use one of the allowed values",
+    "string_pattern_mismatch": "the value does not have the expected form",
+    "too_short": "add at least one entry",
+    "greater_than": "use a larger value",
+    "less_than": "use a smaller value",
+    "greater_than_equal": "use a larger value",
+}
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for p in loc:
+        if isinstance(p, int):
+            parts.append(f"[{p}]")
+        else:
+            parts.append(("." if parts else "") + str(p))
+    return "".join(parts) or "(top level)"
+
+
+def format_validation_error(file: str, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = _loc(tuple(x for x in e["loc"] if not str(x).startswith("function-")))
+        msg = e["msg"].removeprefix("Value error, ")
+        hint = _HINTS.get(e["type"], "fix the value")
+        lines.append(f"{file}: {loc}: {msg} (hint: {hint})")
+    return "\n".join(lines)
+
+
+def config_from_dict(data: dict[str, Any], *, file: str = "<config>", root: str | Path | None = None) -> VigilConfig:
+    data = dict(data)
+    for k in ("source_file", "root_dir"):
+        if k in data:
+            raise ConfigError(f"{file}: {k}: reserved key (hint: remove it)")
+    try:
+        cfg = VigilConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(file, err)) from None
+    root_path = Path(root) if root is not None else Path(os.environ.get("VIGIL_ROOT") or cfg.storage.root)
+    return cfg.model_copy(update={"source_file": file, "root_dir": str(root_path.absolute())})
+
+
+def load_config(path: str | Path, *, root: str | Path | None = None) -> VigilConfig:
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: file not found (hint: pass --config PATH to a monitored-model YAML file)") from None
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read: {e.strerror} (hint: check permissions)") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise ConfigError(f"{p}: YAML syntax error at {where} (hint: check indentation and quoting)") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: (top level): expected a mapping of keys (hint: start with 'model:')")
+    return config_from_dict(data, file=str(p), root=root)

@@ -1,0 +1,231 @@
+"""The two stores, and the only place that opens them.
+
+- Warehouse: DuckDB file for ingested data, statistics and check results. One writer
+  at a time; every unit of work opens, commits and closes, so readers (pages, CLI),
+  which open read-only per query, get in between. Both sides retry briefly on a lock.
+- OpsStore: SQLite in WAL mode for operational state (alerts, incidents, registry,
+  users, audit). Many processes read and write it with a busy timeout.
+
+Schemas are SQL files under core/migrations/{warehouse,ops}/NNN_name.sql, applied in
+order once per store and recorded in schema_migrations.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+_LOCK_WORDS = ("lock", "Could not set lock", "Conflicting lock", "being used by another process")
+
+
+class StoreBusy(RuntimeError):
+    """The store stayed locked by another process for longer than the retry budget."""
+
+
+class StoreMissing(FileNotFoundError):
+    """The store file does not exist yet (no cycle has run)."""
+
+
+def _migration_files(kind: str) -> list[tuple[str, str]]:
+    folder = resources.files("core") / "migrations" / kind
+    out = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            out.append((entry.name, entry.read_text()))
+    return sorted(out)
+
+
+def _is_lock_error(err: Exception) -> bool:
+    text = str(err)
+    return any(w in text for w in _LOCK_WORDS)
+
+
+class Warehouse:
+    """DuckDB analytical store. ``write()`` for one unit of work, ``read()`` per query."""
+
+    def __init__(self, path: str | Path, memory_limit: str = "2GB", retry_seconds: float = 30.0) -> None:
+        self.path = Path(path)
+        self.memory_limit = memory_limit
+        self.retry_seconds = retry_seconds
+        self._migrated = False
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.retry_seconds
+        delay = 0.02
+        while True:
+            try:
+                conn = duckdb.connect(str(self.path), read_only=read_only)
+                conn.execute(f"SET memory_limit = '{self.memory_limit}'")  # validated by config pattern
+                return conn
+            except duckdb.Error as err:  # another process holds the file
+                if not _is_lock_error(err) or time.monotonic() > deadline:
+                    if _is_lock_error(err):
+                        raise StoreBusy(f"{self.path}: locked by another process for {self.retry_seconds:.0f}s") from err
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+
+    def migrate(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = self._open(read_only=False)
+        try:
+            _apply_migrations_duckdb(conn)
+        finally:
+            conn.close()
+        self._migrated = True
+
+    @contextmanager
+    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One unit of work in one transaction; the file is released on exit."""
+        if not self._migrated:
+            self.migrate()
+        conn = self._open(read_only=False)
+        try:
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    @contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection for one query or page render."""
+        if not self.path.exists():
+            raise StoreMissing(f"{self.path}: no warehouse yet (hint: run `vigil run-once` first)")
+        conn = self._open(read_only=True)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+def _apply_migrations_duckdb(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP)")
+    done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations").fetchall()}
+    for name, sql in _migration_files("warehouse"):
+        if name in done:
+            continue
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            conn.execute(sql)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, now())", [name])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+class OpsStore:
+    """SQLite (WAL) operational store, safe for several processes."""
+
+    def __init__(self, path: str | Path, busy_timeout_ms: int = 15000) -> None:
+        self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self._migrated = False
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout_ms / 1000, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    def migrate(self) -> None:
+        conn = self._open()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+                done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
+                for name, sql in _migration_files("ops"):
+                    if name in done:
+                        continue
+                    for statement in _split_sql(sql):
+                        conn.execute(statement)
+                    conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (name,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        finally:
+            conn.close()
+        self._migrated = True
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE): committed on success, rolled back on error."""
+        if not self._migrated:
+            self.migrate()
+        conn = self._open()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        if not self._migrated:
+            self.migrate()
+        conn = self._open()
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            return [dict(r) for r in conn.execute(sql, params).fetchall()]
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script into statements (no semicolons inside literals in our files)."""
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+@contextmanager
+def cycle_lock(path: str | Path, wait: bool = True) -> Iterator[bool]:
+    """A cross-process lock so only one check cycle writes at a time.
+
+    Yields True when held; with wait=False yields False if another cycle holds it.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with open(p, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def stores_for(config: Any) -> tuple[Warehouse, OpsStore]:
+    """Both stores for a VigilConfig."""
+    return (
+        Warehouse(config.warehouse_path, memory_limit=config.storage.duckdb_memory_limit),
+        OpsStore(config.ops_path),
+    )

@@ -1,0 +1,29 @@
+"""The one compatibility shim for whylogs 1.6.4 (its last release) under numpy 2.
+
+whylogs uses ``np.unicode_``, removed in numpy 2, when it logs a string column.
+Import whylogs only through :func:`import_whylogs`, which applies the shim first.
+tests/core/test_whylogs_compat.py logs a string column without the shim and tells
+when it is no longer needed.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import numpy as np
+
+
+def shim_needed() -> bool:
+    return not hasattr(np, "unicode_")
+
+
+def apply_shim() -> None:
+    if shim_needed():
+        np.unicode_ = np.str_  # type: ignore[attr-defined]
+
+
+def import_whylogs() -> ModuleType:
+    apply_shim()
+    import whylogs
+
+    return whylogs
