@@ -1,6 +1,7 @@
 """The one compatibility shim for whylogs 1.6.4 (its last release) under numpy 2.
 
-whylogs uses ``np.unicode_``, removed in numpy 2, when it logs a string column.
+whylogs uses ``np.unicode_``, removed in numpy 2, when it logs a string column
+(a pandas ``string`` or Arrow-backed string dtype; plain ``object`` columns take another path).
 Import whylogs only through :func:`import_whylogs`, which applies the shim first.
 tests/core/test_whylogs_compat.py logs a string column without the shim and tells
 when it is no longer needed.
