@@ -1,0 +1,328 @@
+"""One check cycle: ingest -> reference -> profile -> checks -> alerts, incidents, notifications.
+
+The cycle is the only writer of the warehouse. It holds ``cycle_lock`` so two cycles
+(scheduler and a manual ``vigil run-once``) never interleave, and every step writes in its
+own short DuckDB transaction (inside the packages' functions) so pages can read between
+steps. The cycle is recorded in the ops table ``cycles`` when it starts and when it ends;
+a failed cycle is recorded with its error and the exception is re-raised, never swallowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import logging
+import math
+import time
+import traceback
+from collections.abc import Iterable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from checks.result import CheckResult
+from core.clock import Clock, SystemClock, iso
+from core.config import VigilConfig
+from core.ids import new_id
+from core.stores import OpsStore, Warehouse, cycle_lock, stores_for
+
+log = logging.getLogger("vigil.cycle")
+
+
+class CycleBusy(RuntimeError):
+    """Another cycle holds the cycle lock (only raised when not waiting for it)."""
+
+
+@dataclasses.dataclass
+class CycleReport:
+    """What one cycle did; ``to_dict()`` is the JSON of ``vigil run-once --json``."""
+
+    cycle_id: str
+    model: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: str = "running"  # running, ok, failed
+    error: str | None = None
+    files_loaded: int = 0
+    files_skipped: int = 0
+    files_replaced: int = 0
+    quarantined: list[Any] = dataclasses.field(default_factory=list)
+    batches_profiled: list[datetime] = dataclasses.field(default_factory=list)
+    performance_batches: list[datetime] = dataclasses.field(default_factory=list)
+    results: list[CheckResult] = dataclasses.field(default_factory=list)
+    alerts: Any = None  # the incidents package's AlertReport, kept as is
+    notifications: Any = None
+    step_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @property
+    def failed_checks(self) -> list[CheckResult]:
+        return [r for r in self.results if r.status == "fail"]
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def status_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for r in self.results:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        return counts
+
+    def summary(self) -> dict[str, Any]:
+        """Counts stored in ``cycles.summary`` (small: the full results live in the warehouse)."""
+        return {
+            "files_loaded": self.files_loaded,
+            "files_skipped": self.files_skipped,
+            "files_replaced": self.files_replaced,
+            "quarantined": len(self.quarantined),
+            "batches_profiled": len(self.batches_profiled),
+            "performance_batches": len(self.performance_batches),
+            "checks": len(self.results),
+            "check_status": self.status_counts(),
+            "failed_checks": len(self.failed_checks),
+            "alerts": alert_summary(self.alerts),
+            "duration_seconds": self.duration_seconds,
+            "step_seconds": self.step_seconds,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cycle_id": self.cycle_id,
+            "model": self.model,
+            "status": self.status,
+            "error": self.error,
+            "started_at": iso(self.started_at),
+            "finished_at": iso(self.finished_at) if self.finished_at else None,
+            "summary": jsonable(self.summary()),
+            "quarantined": jsonable(self.quarantined),
+            "batches_profiled": [b.isoformat() for b in sorted(self.batches_profiled)],
+            "performance_batches": [b.isoformat() for b in sorted(self.performance_batches)],
+            "results": [r.to_dict() for r in self.results],
+            "alerts": jsonable(self.alerts),
+            "notifications": jsonable(self.notifications),
+        }
+
+
+def jsonable(obj: Any) -> Any:
+    """Dataclasses, datetimes, sets, paths and NaN -> plain JSON values (recursively)."""
+    if obj is None or isinstance(obj, bool | int | str):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, datetime | date):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    to_dict = getattr(obj, "to_dict", None)
+    if callable(to_dict) and not isinstance(obj, type):
+        return jsonable(to_dict())
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, set | frozenset):
+        items = [jsonable(v) for v in obj]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, default=str))
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    return str(obj)
+
+
+def alert_summary(report: Any) -> dict[str, int]:
+    """Counts from an AlertReport whatever its exact shape: every list-valued field's length."""
+    if report is None:
+        return {}
+    data = jsonable(report)
+    if not isinstance(data, dict):
+        return {}
+    return {k: len(v) for k, v in data.items() if isinstance(v, list)} | {
+        k: v for k, v in data.items() if isinstance(v, int) and not isinstance(v, bool)
+    }
+
+
+# ---- the ops-store record of a cycle ---------------------------------------------------
+
+
+def record_start(ops: OpsStore, report: CycleReport) -> None:
+    with ops.transaction() as conn:
+        conn.execute(
+            "INSERT INTO cycles (cycle_id, model, started_at, status) VALUES (?, ?, ?, 'running')",
+            (report.cycle_id, report.model, iso(report.started_at)),
+        )
+
+
+def record_finish(ops: OpsStore, report: CycleReport) -> None:
+    summary = json.dumps(jsonable(report.summary()), sort_keys=True)
+    with ops.transaction() as conn:
+        conn.execute(
+            "UPDATE cycles SET finished_at = ?, status = ?, error = ?, summary = ? WHERE cycle_id = ?",
+            (
+                iso(report.finished_at) if report.finished_at else None,
+                report.status,
+                report.error,
+                summary,
+                report.cycle_id,
+            ),
+        )
+
+
+# ---- the steps --------------------------------------------------------------------------
+
+
+def _sorted_batches(batches: Iterable[datetime] | None) -> list[datetime]:
+    return sorted(set(batches or ()))
+
+
+def step_ingest(cfg: VigilConfig, wh: Warehouse, report: CycleReport) -> tuple[set[datetime], set[datetime]]:
+    """Load new landing files; returns (batches with new rows, batches with new labels)."""
+    from profilers.ingest import ingest_all
+
+    ingested = ingest_all(cfg, wh)
+    report.files_loaded = _count(getattr(ingested, "loaded", 0))
+    report.files_skipped = _count(getattr(ingested, "skipped", 0))
+    report.files_replaced = _count(getattr(ingested, "replaced", 0))
+    report.quarantined = list(getattr(ingested, "quarantined", []) or [])
+    return set(getattr(ingested, "dirty_batches", set()) or set()), set(
+        getattr(ingested, "label_batches", set()) or set()
+    )
+
+
+def _count(value: Any) -> int:
+    """IngestReport counts may be ints or lists of files."""
+    if isinstance(value, int):
+        return value
+    try:
+        return len(value)
+    except TypeError:
+        return 0
+
+
+def step_reference(cfg: VigilConfig, wh: Warehouse) -> None:
+    from profilers.reference import ensure_reference
+
+    ensure_reference(cfg, wh)
+
+
+def step_profile(cfg: VigilConfig, wh: Warehouse, dirty: set[datetime]) -> list[datetime]:
+    """Profile batches that received data, plus any batch still lacking stats (a crashed cycle)."""
+    from profilers.profile import profile_batches
+
+    profiled: set[datetime] = set()
+    if dirty:
+        profiled |= set(profile_batches(cfg, wh, set(dirty)))
+    profiled |= set(profile_batches(cfg, wh, None))
+    return _sorted_batches(profiled)
+
+
+def step_checks(
+    cfg: VigilConfig, wh: Warehouse, batches: list[datetime], performance_batches: list[datetime]
+) -> list[CheckResult]:
+    from checks.runner import run_checks
+
+    if not batches and not performance_batches:
+        return []
+    return list(run_checks(cfg, wh, batches, performance_batches))
+
+
+def step_alerts(cfg: VigilConfig, ops: OpsStore, results: list[CheckResult], clock: Clock) -> Any:
+    from incidents.alerts import process_results
+
+    return process_results(cfg, ops, results, clock)
+
+
+def step_notify(cfg: VigilConfig, ops: OpsStore, alert_report: Any, clock: Clock) -> Any:
+    """Send what the alert step queued (grouping, dedup and the log live in incidents.notify)."""
+    notify = importlib.import_module("incidents.notify")
+    send = getattr(notify, "notify_pending", None) or getattr(notify, "send_notifications", None)
+    if send is None:
+        raise RuntimeError("incidents.notify has no notify_pending/send_notifications function")
+    return send(cfg, ops, clock)
+
+
+# ---- the cycle --------------------------------------------------------------------------
+
+
+def run_cycle(
+    cfg: VigilConfig,
+    clock: Clock | None = None,
+    notify: bool = True,
+    wait_for_lock: bool = True,
+) -> CycleReport:
+    """Run one full cycle under the cycle lock and record it in ``cycles``.
+
+    Raises CycleBusy when ``wait_for_lock`` is False and another cycle is running; any
+    step's exception is recorded on the cycle row (status 'failed') and re-raised.
+    """
+    clock = clock or SystemClock()
+    wh, ops = stores_for(cfg)
+    cfg.root.mkdir(parents=True, exist_ok=True)
+    with cycle_lock(cfg.root / "cycle.lock", wait=wait_for_lock) as held:
+        if not held:
+            raise CycleBusy(f"{cfg.root / 'cycle.lock'}: another cycle is running (hint: wait for it to finish)")
+        report = CycleReport(cycle_id=new_id("cycle"), model=cfg.model.name, started_at=clock.now())
+        record_start(ops, report)
+        try:
+            _run_steps(cfg, wh, ops, clock, notify, report)
+        except BaseException as err:
+            report.status = "failed"
+            report.error = f"{type(err).__name__}: {err}"
+            report.finished_at = clock.now()
+            log.error("cycle %s failed:\n%s", report.cycle_id, traceback.format_exc())
+            record_finish(ops, report)
+            raise
+        report.status = "ok"
+        report.finished_at = clock.now()
+        record_finish(ops, report)
+        return report
+
+
+def _run_steps(
+    cfg: VigilConfig, wh: Warehouse, ops: OpsStore, clock: Clock, notify: bool, report: CycleReport
+) -> None:
+    def timed(name: str, started: float) -> None:
+        report.step_seconds[name] = round(time.perf_counter() - started, 4)
+
+    t = time.perf_counter()
+    dirty, label_batches = step_ingest(cfg, wh, report)
+    timed("ingest", t)
+
+    t = time.perf_counter()
+    step_reference(cfg, wh)
+    timed("reference", t)
+
+    t = time.perf_counter()
+    report.batches_profiled = step_profile(cfg, wh, dirty)
+    timed("profile", t)
+
+    # Performance checks run for batches whose labels arrived, and for re-profiled batches
+    # (their live test set changed too).
+    report.performance_batches = _sorted_batches(label_batches | set(report.batches_profiled))
+    t = time.perf_counter()
+    report.results = step_checks(cfg, wh, report.batches_profiled, report.performance_batches)
+    timed("checks", t)
+
+    t = time.perf_counter()
+    report.alerts = step_alerts(cfg, ops, report.results, clock)
+    timed("alerts", t)
+
+    if notify:
+        t = time.perf_counter()
+        report.notifications = step_notify(cfg, ops, report.alerts, clock)
+        timed("notify", t)
+
+
+# ---- reading cycles back (status, dashboard) ------------------------------------------
+
+
+def last_cycles(ops: OpsStore, model: str, limit: int = 20) -> list[dict[str, Any]]:
+    rows = ops.query(
+        "SELECT cycle_id, model, started_at, finished_at, status, error, summary FROM cycles "
+        "WHERE model = ? ORDER BY started_at DESC LIMIT ?",
+        (model, limit),
+    )
+    for row in rows:
+        row["summary"] = json.loads(row["summary"]) if row.get("summary") else {}
+    return rows

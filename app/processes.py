@@ -1,0 +1,72 @@
+"""Child processes of ``vigil app`` and ``vigil demo``: the Streamlit server and the scheduler.
+
+Children get the config path and storage root through the environment (``settings.child_env``)
+and are stopped with SIGTERM, then SIGKILL after a grace period, so Ctrl-C leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+DASHBOARD_HOME = Path(__file__).resolve().parent / "dashboard" / "Home.py"
+DEFAULT_PORT = 8501
+
+
+def streamlit_command(port: int = DEFAULT_PORT, address: str | None = None) -> list[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(DASHBOARD_HOME),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    if address:
+        cmd += ["--server.address", address]
+    return cmd
+
+
+def scheduler_command(simulate: bool) -> list[str]:
+    """The scheduler as a `vigil schedule` child; config and root come from the environment."""
+    cmd = [sys.executable, "-m", "app.cli", "schedule"]
+    if simulate:
+        cmd.append("--simulate")
+    return cmd
+
+
+def spawn(cmd: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(list(cmd), env=env)
+
+
+def stop_children(children: Sequence[subprocess.Popen[bytes]], grace_seconds: float = 20.0) -> None:
+    """SIGTERM every child still running, wait for them, SIGKILL what is left."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace_seconds
+    for child in children:
+        remaining = max(deadline - time.monotonic(), 0.1)
+        try:
+            child.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait(timeout=5)
+
+
+def wait_any(children: Sequence[subprocess.Popen[bytes]], poll_seconds: float = 0.5) -> subprocess.Popen[bytes]:
+    """Block until one child exits; returns it."""
+    while True:
+        for child in children:
+            if child.poll() is not None:
+                return child
+        time.sleep(poll_seconds)

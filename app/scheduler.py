@@ -1,0 +1,163 @@
+"""The scheduler process: runs the check cycle every ``schedule.interval`` (APScheduler).
+
+One cycle at a time (``max_instances=1``, ``coalesce``: a missed run is run once, not
+replayed). A failed cycle is recorded by ``run_cycle`` and logged; the scheduler keeps
+going. The process beats in the ops table ``process_heartbeats`` so the dashboard and
+``vigil status`` can tell a stopped scheduler from a quiet one. SIGINT / SIGTERM stop it
+after the running cycle's current transaction (every write is a short transaction).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable
+from datetime import date, timedelta
+from types import FrameType
+from typing import Any
+
+from app.cycle import CycleBusy, run_cycle
+from app.simulation import simulate_next_day
+from core.clock import Clock, SystemClock, iso
+from core.config import VigilConfig
+from core.ids import new_id
+from core.stores import OpsStore, stores_for
+
+log = logging.getLogger("vigil.scheduler")
+
+HEARTBEAT_SECONDS = 15.0
+
+
+# ---- heartbeats -------------------------------------------------------------------------
+
+
+def register_process(ops: OpsStore, kind: str, model: str, clock: Clock, detail: dict[str, Any]) -> str:
+    process_id = new_id(kind)
+    now = iso(clock.now())
+    with ops.transaction() as conn:
+        conn.execute(
+            "INSERT INTO process_heartbeats (process_id, kind, model, host, pid, started_at, beat_at, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (process_id, kind, model, socket.gethostname(), os.getpid(), now, now, json.dumps(detail)),
+        )
+    return process_id
+
+
+def beat(ops: OpsStore, process_id: str, clock: Clock) -> None:
+    with ops.transaction() as conn:
+        conn.execute("UPDATE process_heartbeats SET beat_at = ? WHERE process_id = ?", (iso(clock.now()), process_id))
+
+
+def mark_stopped(ops: OpsStore, process_id: str, clock: Clock) -> None:
+    now = iso(clock.now())
+    with ops.transaction() as conn:
+        conn.execute(
+            "UPDATE process_heartbeats SET beat_at = ?, stopped_at = ? WHERE process_id = ?",
+            (now, now, process_id),
+        )
+
+
+# ---- one tick ---------------------------------------------------------------------------
+
+
+def tick(cfg: VigilConfig, simulate: bool, clock: Clock) -> str:
+    """One scheduled run: optionally simulate the next business day, then a cycle.
+
+    Returns a one-line outcome for the log; never raises (the scheduler must keep going;
+    failures are recorded in ``cycles`` by run_cycle and logged here).
+    """
+    try:
+        if simulate:
+            day: date | None = simulate_next_day(cfg)
+            log.info("simulated business day %s", day)
+        report = run_cycle(cfg, clock=clock, wait_for_lock=False)
+    except CycleBusy as busy:
+        log.warning("skipped: %s", busy)
+        return "skipped"
+    except Exception:
+        log.exception("cycle failed (recorded in the cycles table)")
+        return "failed"
+    line = (
+        f"cycle {report.cycle_id} ok in {report.duration_seconds:.1f}s: "
+        f"{report.files_loaded} files, {len(report.batches_profiled)} batches, "
+        f"{len(report.results)} checks, {len(report.failed_checks)} failed"
+    )
+    log.info(line)
+    return "ok"
+
+
+# ---- the process ------------------------------------------------------------------------
+
+
+def build_scheduler(
+    cfg: VigilConfig, simulate: bool, clock: Clock, process_id: str | None, ops: OpsStore
+) -> Any:
+    """A BlockingScheduler with the cycle job (first run now) and the heartbeat job."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    scheduler = BlockingScheduler(timezone="UTC")
+    interval = cfg.schedule.interval
+    scheduler.add_job(
+        tick,
+        "interval",
+        args=(cfg, simulate, clock),
+        seconds=interval.total_seconds(),
+        id="cycle",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=int(max(interval.total_seconds(), 1)),
+        next_run_time=clock.now(),
+    )
+    if process_id is not None:
+        scheduler.add_job(
+            beat,
+            "interval",
+            args=(ops, process_id, clock),
+            seconds=min(HEARTBEAT_SECONDS, interval.total_seconds()),
+            id="heartbeat",
+            max_instances=1,
+            coalesce=True,
+        )
+    return scheduler
+
+
+def install_stop_handlers(stop: Callable[[], None]) -> None:
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, stopping after the current step", signal.Signals(signum).name)
+        stop()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def run_scheduler(cfg: VigilConfig, simulate: bool = False, clock: Clock | None = None) -> int:
+    """Block running cycles until SIGINT / SIGTERM; returns the exit code (0)."""
+    clock = clock or SystemClock()
+    _, ops = stores_for(cfg)
+    detail = {"interval_seconds": cfg.schedule.interval.total_seconds(), "simulate": simulate}
+    process_id = register_process(ops, "scheduler", cfg.model.name, clock, detail)
+    scheduler = build_scheduler(cfg, simulate, clock, process_id, ops)
+
+    def stop() -> None:
+        if scheduler.running:
+            # Do not wait here (we are inside a signal handler); the worker thread finishes
+            # its current cycle before the interpreter exits.
+            scheduler.shutdown(wait=False)
+
+    install_stop_handlers(stop)
+    log.info(
+        "scheduler %s: cycle every %s for model %s (simulate=%s); Ctrl-C stops",
+        process_id,
+        timedelta(seconds=cfg.schedule.interval.total_seconds()),
+        cfg.model.name,
+        simulate,
+    )
+    try:
+        scheduler.start()
+    finally:
+        mark_stopped(ops, process_id, clock)
+        log.info("scheduler %s stopped", process_id)
+    return 0
