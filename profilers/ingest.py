@@ -1,0 +1,503 @@
+"""Ingest landing files into DuckDB exactly once, atomically, quarantining bad files.
+
+Each file is keyed by its content sha256. A size + mtime pre-filter skips files already
+seen without re-hashing them. Each file loads in ONE warehouse transaction (raw rows,
+the ingested_files record and its schema evidence together), so a process killed at any
+point leaves nothing partial and the next run loads the file again from scratch.
+
+Raw tables: ``predictions`` and ``etl_<table>``, the config's expected columns (typed
+from the config) plus the columns of the first file, plus ``_file`` (the relative path
+of the file the row came from). Later files insert by name: missing columns are NULL,
+new columns are added; both are recorded in ``schema_changes``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from core.config import VigilConfig
+from core.ids import new_id, sha256_file
+from core.sql import ident
+from core.stores import Warehouse
+from profilers.sources import (
+    PREDICTIONS,
+    RAW_TYPE,
+    SourceSpec,
+    all_specs,
+    bucket_sql,
+    file_format,
+    list_files,
+    relative_path,
+    storage_type,
+    type_family,
+    window_micros,
+)
+
+
+class BadFile(Exception):
+    """A file that cannot be loaded; goes to quarantine with ``reason`` and ``detail``."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class QuarantinedFile:
+    quarantine_id: str
+    path: str
+    source: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class SchemaChange:
+    path: str
+    source: str
+    change: str  # missing, added, renamed, retyped
+    column: str
+    detail: str | None = None
+
+
+@dataclass
+class IngestReport:
+    loaded: int = 0
+    skipped: int = 0
+    replaced: int = 0
+    quarantined: list[QuarantinedFile] = field(default_factory=list)
+    dirty_batches: set[datetime] = field(default_factory=set)  # batches that received rows (any source)
+    label_batches: set[datetime] = field(default_factory=set)  # prediction batches whose labels arrived
+    rows: int = 0
+    loaded_files: list[str] = field(default_factory=list)
+    schema_changes: list[SchemaChange] = field(default_factory=list)
+
+    @property
+    def all_dirty(self) -> set[datetime]:
+        return self.dirty_batches | self.label_batches
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "loaded": self.loaded,
+            "skipped": self.skipped,
+            "replaced": self.replaced,
+            "rows": self.rows,
+            "loaded_files": self.loaded_files,
+            "quarantined": [q.__dict__ for q in self.quarantined],
+            "schema_changes": [c.__dict__ for c in self.schema_changes],
+            "dirty_batches": sorted(b.isoformat() for b in self.dirty_batches),
+            "label_batches": sorted(b.isoformat() for b in self.label_batches),
+        }
+
+
+@dataclass(frozen=True)
+class SeenFile:
+    size: int
+    mtime: float
+    sha256: str
+    status: str
+
+
+# ---- reading a file ----------------------------------------------------------------
+
+def read_sql(fmt: str) -> str:
+    """Table function reading one file; the path is a bound parameter."""
+    if fmt == "parquet":
+        return "read_parquet(?)"
+    if fmt == "csv":
+        return "read_csv(?, header = true)"
+    return "read_json(?, format = 'newline_delimited')"
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0][:400] if text else type(err).__name__
+
+
+def inspect_file(path: Path, fmt: str, memory_limit: str = "1GB") -> tuple[dict[str, str], int]:
+    """Columns (name -> DuckDB type) and row count of a landing file, or BadFile."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+            fh.seek(max(0, size - 4))
+            tail = fh.read(4)
+    except OSError as e:
+        raise BadFile("unreadable", f"cannot read the file: {e.strerror or e} (hint: check permissions)") from None
+    if size == 0:
+        raise BadFile("empty", "the file has 0 bytes (hint: the producer wrote nothing; redeliver it)")
+    if fmt == "parquet":
+        if head[:4] != b"PAR1":
+            raise BadFile("wrong_format", "not a Parquet file: no PAR1 magic at the start (hint: is it CSV or JSON with a .parquet name?)")
+        if tail != b"PAR1":
+            raise BadFile("truncated", "Parquet footer missing: the file was cut short (hint: the producer should write a temp file and rename it)")
+    else:
+        if head.startswith(b"PAR1") or b"\x00" in head:
+            raise BadFile("wrong_format", f"binary content in a {fmt} file (hint: is it Parquet with the wrong ending?)")
+        if fmt == "jsonl" and head.lstrip()[:1] != b"{":
+            raise BadFile("wrong_format", "not JSON Lines: the first line is not a JSON object (hint: one JSON object per line)")
+    conn = duckdb.connect()
+    try:
+        conn.execute(f"SET memory_limit = '{memory_limit}'")  # validated by the config pattern
+        rel = read_sql(fmt)
+        described = conn.execute(f"DESCRIBE SELECT * FROM {rel}", [str(path)]).fetchall()  # noqa: S608
+        columns = {str(r[0]): str(r[1]) for r in described}
+        row = conn.execute(f"SELECT count(*) FROM {rel}", [str(path)]).fetchone()  # noqa: S608
+        rows = int(row[0]) if row else 0
+    except duckdb.Error as e:
+        cut = fmt != "parquet" and not tail.endswith(b"\n")
+        reason = "truncated" if cut else "malformed"
+        hint = "the last line is incomplete; redeliver the whole file" if cut else "fix the producer or redeliver"
+        raise BadFile(reason, f"cannot parse as {fmt}: {_first_line(e)} (hint: {hint})") from None
+    finally:
+        conn.close()
+    if rows == 0:
+        raise BadFile("empty", "the file has no rows (hint: the producer wrote only a header or nothing)")
+    return columns, rows
+
+
+# ---- schema of a source in the warehouse --------------------------------------------
+
+@dataclass(frozen=True)
+class RawColumn:
+    raw_type: str
+    family: str
+    expected: bool
+
+
+def load_source_schema(conn: duckdb.DuckDBPyConnection, source: str) -> dict[str, RawColumn]:
+    rows = conn.execute(
+        "SELECT column_name, raw_type, family, expected FROM source_schemas WHERE source = ?", [source]
+    ).fetchall()
+    return {str(r[0]): RawColumn(str(r[1]), str(r[2]), bool(r[3])) for r in rows}
+
+
+def create_raw_table(
+    conn: duckdb.DuckDBPyConnection, spec: SourceSpec, file_columns: dict[str, str], rel: str
+) -> dict[str, RawColumn]:
+    """First file of a source: the raw table = expected columns + the file's other columns."""
+    schema: dict[str, RawColumn] = {}
+    for col, fam in spec.expected.items():
+        if fam is not None:
+            schema[col] = RawColumn(RAW_TYPE[fam], fam, True)
+        else:
+            t = storage_type(file_columns.get(col, "VARCHAR"))
+            schema[col] = RawColumn(t, type_family(t), True)
+    for col, t in file_columns.items():
+        if col not in schema and col != "_file":
+            st = storage_type(t)
+            schema[col] = RawColumn(st, type_family(st), False)
+    cols_sql = ", ".join(f"{ident(c)} {rc.raw_type}" for c, rc in schema.items())
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {spec.raw_ident} ({cols_sql}, _file VARCHAR NOT NULL)")
+    for c, rc in schema.items():
+        conn.execute(
+            "INSERT INTO source_schemas VALUES (?, ?, ?, ?, ?, ?)", [spec.name, c, rc.raw_type, rc.family, rc.expected, rel]
+        )
+    return schema
+
+
+def diff_schema(
+    spec: SourceSpec, schema: dict[str, RawColumn], file_columns: dict[str, str], text_format: bool = False
+) -> tuple[list[tuple[str, str, str | None]], list[str]]:
+    """Schema changes of a file: [(change, column, detail)] and the list of new columns.
+
+    missing: an expected column the file lacks; added: a column not in the established
+    schema; renamed: a missing column paired with an added column of the same type
+    family and a similar name (best guess); retyped: a known column of another family.
+    """
+    missing = [c for c in spec.expected if c not in file_columns]
+    added = [c for c in file_columns if c not in schema and c != "_file"]
+    changes: list[tuple[str, str, str | None]] = []
+    unpaired = list(added)
+    for m in missing:
+        fam = schema[m].family if m in schema else None
+        candidates = [a for a in unpaired if fam is None or type_family(file_columns[a]) == fam]
+        best = difflib.get_close_matches(m, candidates, n=1, cutoff=0.5)
+        if not best and len(missing) == 1 and len(candidates) == 1:
+            best = candidates
+        if best:
+            changes.append(("renamed", m, best[0]))
+            unpaired.remove(best[0])
+        else:
+            changes.append(("missing", m, None))
+    changes.extend(("added", a, file_columns[a]) for a in added)
+    for c, t in file_columns.items():
+        fam = type_family(t)
+        # CSV and JSON have no timestamp type: timestamps as text are not a change.
+        text_timestamp = text_format and fam == "string" and schema.get(c) is not None and schema[c].family == "timestamp"
+        if c in schema and fam != schema[c].family and not text_timestamp:
+            changes.append(("retyped", c, f"{schema[c].raw_type}->{t}"))
+    return changes, added
+
+
+def _select_expr(col: str, file_type: str, target: RawColumn) -> str:
+    q = ident(col)
+    fam = type_family(file_type)
+    if fam == "timestamp" and "TIME ZONE" in file_type.upper():
+        value = f"timezone('UTC', {q})"  # aware -> naive UTC
+    else:
+        value = q
+    if target.family == fam and target.raw_type == storage_type(file_type):
+        return f"{value} AS {q}"
+    cast = "CAST" if target.expected else "TRY_CAST"  # unexpected columns never fail a file
+    return f"{cast}({value} AS {target.raw_type}) AS {q}"
+
+
+def check_castable(
+    conn: duckdb.DuckDBPyConnection, rel_sql: str, path: Path, col: str, file_type: str, target: RawColumn
+) -> None:
+    """A config column of another type loads only if every value converts; else wrong_types."""
+    if type_family(file_type) == target.family or target.raw_type == "VARCHAR":
+        return
+    q = ident(col)
+    row = conn.execute(
+        f"SELECT count(*), any_value(CAST({q} AS VARCHAR)) FROM {rel_sql} "  # noqa: S608
+        f"WHERE {q} IS NOT NULL AND TRY_CAST({q} AS {target.raw_type}) IS NULL",
+        [str(path)],
+    ).fetchone()
+    if row and row[0]:
+        raise BadFile(
+            "wrong_types",
+            f"column {col!r} is {file_type} but the config expects {target.family}; {row[0]} value(s) "
+            f"cannot be read as {target.raw_type}, e.g. {row[1]!r} (hint: fix the producer or the feature type)",
+        )
+
+
+# ---- batches touched -----------------------------------------------------------------
+
+def batches_of_file(conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, spec: SourceSpec, rel: str) -> set[datetime]:
+    ts = ident(spec.timestamp_column)
+    rows = conn.execute(
+        f"SELECT DISTINCT {bucket_sql(ts)} FROM {spec.raw_ident} WHERE _file = ? AND {ts} IS NOT NULL",  # noqa: S608
+        [window_micros(cfg), rel],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
+    return bool(row and row[0])
+
+
+def label_batches_of_file(conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, spec: SourceSpec, rel: str) -> set[datetime]:
+    """Prediction batches whose labels are in this label-table file."""
+    if cfg.labels is None or cfg.labels.table != spec.name or not _table_exists(conn, PREDICTIONS):
+        return set()
+    p = cfg.predictions
+    ts = f"p.{ident(p.timestamp_column)}"
+    rows = conn.execute(
+        f"SELECT DISTINCT {bucket_sql(ts)} FROM predictions p JOIN {spec.raw_ident} l "  # noqa: S608
+        f"ON CAST(p.{ident(p.id_column)} AS VARCHAR) = CAST(l.{ident(cfg.labels.join_key)} AS VARCHAR) "
+        f"WHERE l._file = ? AND {ts} IS NOT NULL",
+        [window_micros(cfg), rel],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+# ---- loading one file -----------------------------------------------------------------
+
+@dataclass
+class FileOutcome:
+    rows: int
+    replaced_sha256: str | None
+    dirty: set[datetime]
+    label_dirty: set[datetime]
+    changes: list[tuple[str, str, str | None]]
+
+
+def _insert_rows(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> int:
+    """The INSERT of a file's rows (a seam the kill test uses to stop mid-file)."""
+    row = conn.execute(sql, params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def load_file(
+    cfg: VigilConfig,
+    wh: Warehouse,
+    spec: SourceSpec,
+    path: Path,
+    rel: str,
+    sha: str,
+    size: int,
+    mtime: float,
+) -> FileOutcome:
+    """Load one file in one transaction, or raise BadFile (nothing written)."""
+    fmt = file_format(path, spec.source)
+    file_columns, _ = inspect_file(path, fmt, cfg.storage.duckdb_memory_limit)
+    if spec.timestamp_column not in file_columns:
+        raise BadFile(
+            "missing_column",
+            f"required timestamp column {spec.timestamp_column!r} is missing (columns: {', '.join(file_columns)}) "
+            "(hint: rows cannot be placed in a batch without it)",
+        )
+    rel_sql = read_sql(fmt)
+    with wh.write() as conn:
+        row = conn.execute("SELECT sha256 FROM ingested_files WHERE path = ? AND status = 'loaded'", [rel]).fetchone()
+        replaced = str(row[0]) if row else None
+        schema = load_source_schema(conn, spec.name)
+        if not schema:
+            schema = create_raw_table(conn, spec, file_columns, rel)
+        changes, added = diff_schema(spec, schema, file_columns, text_format=fmt != "parquet")
+        for col, t in file_columns.items():
+            if col in schema:
+                check_castable(conn, rel_sql, path, col, t, schema[col])
+        for col in added:
+            st = storage_type(file_columns[col])
+            conn.execute(f"ALTER TABLE {spec.raw_ident} ADD COLUMN {ident(col)} {st}")
+            conn.execute("INSERT INTO source_schemas VALUES (?, ?, ?, ?, false, ?)", [spec.name, col, st, type_family(st), rel])
+            schema[col] = RawColumn(st, type_family(st), False)
+        dirty: set[datetime] = set()
+        label_dirty: set[datetime] = set()
+        # A new version of a path replaces the rows of the old one (same transaction).
+        dirty |= batches_of_file(conn, cfg, spec, rel)
+        label_dirty |= label_batches_of_file(conn, cfg, spec, rel)
+        conn.execute(f"DELETE FROM {spec.raw_ident} WHERE _file = ?", [rel])  # noqa: S608
+        exprs = [_select_expr(c, t, schema[c]) for c, t in file_columns.items() if c != "_file"]
+        sql = f"INSERT INTO {spec.raw_ident} BY NAME SELECT {', '.join(exprs)}, ? AS _file FROM {rel_sql}"  # noqa: S608
+        try:
+            rows = _insert_rows(conn, sql, [rel, str(path)])
+        except duckdb.ConversionException as e:
+            raise BadFile("wrong_types", f"{_first_line(e)} (hint: fix the producer or the feature type)") from None
+        except duckdb.Error as e:
+            raise BadFile("load_error", f"{_first_line(e)} (hint: inspect the file with duckdb)") from None
+        dirty |= batches_of_file(conn, cfg, spec, rel)
+        label_dirty |= label_batches_of_file(conn, cfg, spec, rel)
+        if replaced:
+            conn.execute(
+                "UPDATE ingested_files SET status = 'superseded' WHERE path = ? AND status = 'loaded'", [rel]
+            )
+        conn.execute(
+            "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, 'loaded', ?, now(), ?)",
+            [rel, spec.name, sha, size, mtime, rows, replaced, json.dumps(file_columns)],
+        )
+        for change, col, detail in changes:
+            conn.execute(
+                "INSERT INTO schema_changes VALUES (?, ?, ?, ?, ?, ?, now())", [rel, spec.name, sha, change, col, detail]
+            )
+        conn.execute(
+            "UPDATE quarantine SET status = 'resolved', resolved_at = now() WHERE path = ? AND status = 'open'", [rel]
+        )
+    return FileOutcome(rows, replaced, dirty, label_dirty, changes)
+
+
+def record_quarantine(
+    wh: Warehouse, spec: SourceSpec, rel: str, sha: str | None, size: int | None, mtime: float | None, bad: BadFile
+) -> QuarantinedFile:
+    qid = new_id("q")
+    with wh.write() as conn:
+        conn.execute(
+            "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', now(), NULL)",
+            [qid, rel, spec.name, sha, size, mtime, bad.reason, bad.detail],
+        )
+        if sha is not None and size is not None and mtime is not None:
+            # Remembered so an unchanged bad file is not re-read every cycle.
+            conn.execute(
+                "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, NULL, 'quarantined', NULL, now(), NULL)",
+                [rel, spec.name, sha, size, mtime],
+            )
+    return QuarantinedFile(qid, rel, spec.name, bad.reason, bad.detail)
+
+
+# ---- the scan ---------------------------------------------------------------------------
+
+def seen_files(wh: Warehouse) -> tuple[dict[str, SeenFile], dict[tuple[str, str], str]]:
+    """Latest record per path, and (source, sha256) -> path of loaded content."""
+    with wh.write() as conn:
+        latest = conn.execute(
+            "SELECT path, size, mtime, sha256, status FROM ingested_files "
+            "QUALIFY row_number() OVER (PARTITION BY path ORDER BY ingested_at DESC, "
+            "CASE status WHEN 'loaded' THEN 0 ELSE 1 END) = 1"
+        ).fetchall()
+        loaded = conn.execute("SELECT source, sha256, path FROM ingested_files WHERE status = 'loaded'").fetchall()
+    return (
+        {str(r[0]): SeenFile(int(r[1]), float(r[2]), str(r[3]), str(r[4])) for r in latest},
+        {(str(r[0]), str(r[1])): str(r[2]) for r in loaded},
+    )
+
+
+def _ordered_specs(cfg: VigilConfig) -> list[SourceSpec]:
+    """Predictions first and the label table last, so label joins see the predictions."""
+    specs = all_specs(cfg)
+    label = cfg.labels.table if cfg.labels else None
+    return sorted(specs, key=lambda s: (s.name != PREDICTIONS, s.name == label))
+
+
+def ingest_all(cfg: VigilConfig, wh: Warehouse, only: Iterable[str] | None = None) -> IngestReport:
+    """Scan every configured source and load new or changed files (``only``: these relative paths)."""
+    report = IngestReport()
+    seen, loaded_content = seen_files(wh)
+    wanted = set(only) if only is not None else None
+    for spec in _ordered_specs(cfg):
+        for path in list_files(cfg.root, spec.source):
+            rel = relative_path(cfg.root, path)
+            if wanted is not None and rel not in wanted:
+                continue
+            _ingest_one(cfg, wh, spec, path, rel, seen.get(rel), loaded_content, report)
+    return report
+
+
+def _ingest_one(
+    cfg: VigilConfig,
+    wh: Warehouse,
+    spec: SourceSpec,
+    path: Path,
+    rel: str,
+    previous: SeenFile | None,
+    loaded_content: dict[tuple[str, str], str],
+    report: IngestReport,
+) -> None:
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        report.quarantined.append(record_quarantine(wh, spec, rel, None, None, None, BadFile("unreadable", str(e))))
+        return
+    size, mtime = st.st_size, st.st_mtime
+    if previous is not None and previous.size == size and previous.mtime == mtime:
+        report.skipped += 1  # pre-filter: unchanged since last seen, not re-hashed
+        return
+    try:
+        sha = sha256_file(str(path))
+    except OSError as e:
+        bad = BadFile("unreadable", f"cannot read the file: {e.strerror or e} (hint: check permissions)")
+        report.quarantined.append(record_quarantine(wh, spec, rel, None, size, mtime, bad))
+        return
+    if previous is not None and previous.sha256 == sha:
+        with wh.write() as conn:  # touched, same content: remember the new size/mtime
+            conn.execute(
+                "UPDATE ingested_files SET size = ?, mtime = ? WHERE path = ? AND sha256 = ?", [size, mtime, rel, sha]
+            )
+        report.skipped += 1
+        return
+    other = loaded_content.get((spec.name, sha))
+    if other is not None and other != rel:
+        with wh.write() as conn:  # redelivered under another name: adds nothing
+            conn.execute(
+                "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, 0, 'duplicate', NULL, now(), NULL)",
+                [rel, spec.name, sha, size, mtime],
+            )
+        report.skipped += 1
+        return
+    try:
+        outcome = load_file(cfg, wh, spec, path, rel, sha, size, mtime)
+    except BadFile as bad:
+        report.quarantined.append(record_quarantine(wh, spec, rel, sha, size, mtime, bad))
+        return
+    loaded_content[(spec.name, sha)] = rel
+    report.loaded += 1
+    report.rows += outcome.rows
+    report.loaded_files.append(rel)
+    if outcome.replaced_sha256:
+        report.replaced += 1
+    report.dirty_batches |= outcome.dirty
+    report.label_batches |= outcome.label_dirty
+    report.schema_changes.extend(SchemaChange(rel, spec.name, c, col, d) for c, col, d in outcome.changes)

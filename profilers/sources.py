@@ -1,0 +1,159 @@
+"""What the config says each source (prediction log, ETL table) looks like.
+
+A source is 'predictions' or an ETL table name. Its expected columns come from the
+config only: the prediction log's named columns and features; an ETL table's
+timestamp, key, label columns and the columns named by feature lineage.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from core.config import FileSource, VigilConfig
+from core.sql import ident
+
+PREDICTIONS = "predictions"
+EPOCH = datetime(1970, 1, 1)
+
+# DuckDB type of a raw column for each expected family; None keeps the file's own type.
+RAW_TYPE = {"numeric": "DOUBLE", "string": "VARCHAR", "boolean": "BOOLEAN", "timestamp": "TIMESTAMP"}
+FEATURE_FAMILY = {"numeric": "numeric", "categorical": "string", "boolean": "boolean"}
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str  # 'predictions' or the ETL table name
+    raw_table: str  # 'predictions' or 'etl_<name>'
+    source: FileSource
+    timestamp_column: str
+    key_column: str | None
+    expected: dict[str, str | None]  # column -> family (None: any type, kept as first seen)
+
+    @property
+    def raw_ident(self) -> str:
+        return ident(self.raw_table)
+
+
+def raw_table_name(source: str) -> str:
+    return PREDICTIONS if source == PREDICTIONS else f"etl_{source}"
+
+
+def prediction_spec(cfg: VigilConfig) -> SourceSpec:
+    p = cfg.predictions
+    expected: dict[str, str | None] = {p.id_column: None, p.timestamp_column: "timestamp", p.score_column: "numeric"}
+    for col in (p.decision_column, p.model_version_column, p.fallback_column, p.control_column):
+        if col:
+            expected.setdefault(col, None)
+    for f in cfg.features:
+        expected[f.name] = FEATURE_FAMILY[f.type]
+    return SourceSpec(PREDICTIONS, PREDICTIONS, p.source, p.timestamp_column, p.id_column, expected)
+
+
+def etl_spec(cfg: VigilConfig, table: str) -> SourceSpec:
+    t = cfg.etl_table(table)
+    expected: dict[str, str | None] = {t.timestamp_column: "timestamp"}
+    if t.key:
+        expected.setdefault(t.key, None)
+    for f in cfg.features:
+        if f.lineage and f.lineage.split(".")[0] == table:
+            expected.setdefault(f.lineage.split(".")[1], FEATURE_FAMILY[f.type])
+    if cfg.labels and cfg.labels.table == table:
+        expected.setdefault(cfg.labels.join_key, None)
+        expected[cfg.labels.label_column] = "numeric"
+    return SourceSpec(table, raw_table_name(table), t.source, t.timestamp_column, t.key, expected)
+
+
+def all_specs(cfg: VigilConfig) -> list[SourceSpec]:
+    return [prediction_spec(cfg)] + [etl_spec(cfg, t.name) for t in cfg.etl_tables]
+
+
+def spec_for(cfg: VigilConfig, source: str) -> SourceSpec:
+    return prediction_spec(cfg) if source == PREDICTIONS else etl_spec(cfg, source)
+
+
+def lineage_columns(cfg: VigilConfig, table: str) -> dict[str, str]:
+    """ETL column -> the feature whose lineage names it."""
+    out: dict[str, str] = {}
+    for f in cfg.features:
+        if f.lineage and f.lineage.split(".")[0] == table:
+            out.setdefault(f.lineage.split(".")[1], f.name)
+    return out
+
+
+# ---- files -------------------------------------------------------------------
+
+def file_format(path: Path, source: FileSource) -> str:
+    if source.format:
+        return source.format
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith((".csv", ".csv.gz", ".tsv")):
+        return "csv"
+    if name.endswith((".jsonl", ".ndjson", ".json", ".jsonl.gz")):
+        return "jsonl"
+    return "parquet"
+
+
+def list_files(root: Path, source: FileSource) -> list[Path]:
+    folder = source.path if Path(source.path).is_absolute() else root / source.path
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob(source.glob) if p.is_file() and not p.name.startswith("."))
+
+
+def relative_path(root: Path, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+# ---- types -------------------------------------------------------------------
+
+_NUMERIC = re.compile(r"^(U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|FLOAT|DOUBLE|REAL|DECIMAL.*|INT\d*)$")
+
+
+def type_family(duck_type: str) -> str:
+    t = duck_type.upper()
+    if _NUMERIC.match(t):
+        return "numeric"
+    if t.startswith("VARCHAR") or t == "UUID":
+        return "string"
+    if t == "BOOLEAN":
+        return "boolean"
+    if t.startswith("TIMESTAMP") or t == "DATE":
+        return "timestamp"
+    return "other"
+
+
+def storage_type(duck_type: str) -> str:
+    """The raw-table type for a column kept as the file has it (normalised)."""
+    fam = type_family(duck_type)
+    if fam == "numeric" and duck_type.upper().startswith(("DECIMAL", "FLOAT", "REAL")):
+        return "DOUBLE"
+    if fam == "timestamp":
+        return "TIMESTAMP"
+    if fam == "other":
+        return "VARCHAR"
+    return duck_type.upper()
+
+
+# ---- batches -----------------------------------------------------------------
+
+def window_micros(cfg: VigilConfig) -> int:
+    return int(cfg.batch.window.total_seconds() * 1_000_000)
+
+
+def bucket_sql(column_sql: str) -> str:
+    """SQL for the batch of a timestamp; the window (microseconds) is the first parameter."""
+    return f"time_bucket(to_microseconds(?::BIGINT), {column_sql}, TIMESTAMP '1970-01-01')"
+
+
+def batch_of(ts: datetime, window: timedelta) -> datetime:
+    n = (ts - EPOCH) // window
+    return EPOCH + n * window
