@@ -1,0 +1,316 @@
+"""Incidents: opened automatically for serious firing alerts (one per root cause) or by hand.
+
+Status moves forward: triage -> investigating -> mitigated -> resolved -> closed, each
+step time-stamped. The timeline is append-only and is written by every action here
+(alerts, status changes, roles, notes) and by notifications and decisions.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from core.clock import Clock, iso
+from core.config import VigilConfig
+from core.ids import new_id
+from core.stores import OpsStore
+from incidents.labels import SEVERITY_RANK, severity_at_least
+from incidents.schema import ensure_schema
+
+STATUSES = ("triage", "investigating", "mitigated", "resolved", "closed")
+OPEN_STATUSES = ("triage", "investigating", "mitigated")
+SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
+TIMELINE_KINDS = ("opened", "alert", "status", "role", "note", "notification", "decision", "postmortem")
+# Alert severity -> incident severity for automatic incidents (SEV1 is a human call).
+AUTO_SEVERITY = {"critical": "SEV2", "warning": "SEV3", "info": "SEV4"}
+
+
+class IncidentError(ValueError):
+    """A bad incident action; the message names the incident / value and a hint."""
+
+
+@dataclass(frozen=True)
+class Incident:
+    incident_id: str
+    title: str
+    severity: str
+    status: str
+    model: str
+    group_key: str | None
+    commander: str | None
+    scribe: str | None
+    opened_by: str
+    opened_at: str
+    investigating_at: str | None
+    mitigated_at: str | None
+    resolved_at: str | None
+    closed_at: str | None
+    updated_at: str
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row | dict[str, Any]) -> Incident:
+        d = dict(row)
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__})
+
+
+# ---- building blocks that run inside a caller's transaction ------------------------------
+
+
+def add_timeline(
+    conn: sqlite3.Connection, incident_id: str, at: str, kind: str, actor: str, text: str, detail: dict[str, Any] | None = None
+) -> None:
+    if kind not in TIMELINE_KINDS:
+        raise IncidentError(f"timeline kind {kind!r} is not one of {', '.join(TIMELINE_KINDS)}")
+    conn.execute(
+        "INSERT INTO incident_timeline (incident_id, at, kind, actor, text, detail) VALUES (?, ?, ?, ?, ?, ?)",
+        (incident_id, at, kind, actor, text, json.dumps(detail or {}, default=str)),
+    )
+
+
+def _insert_incident(
+    conn: sqlite3.Connection, *, title: str, severity: str, model: str, group_key: str | None, opened_by: str, at: str
+) -> str:
+    incident_id = new_id("inc")
+    conn.execute(
+        "INSERT INTO incidents (incident_id, title, severity, status, model, group_key, opened_by, opened_at, updated_at) "
+        "VALUES (?, ?, ?, 'triage', ?, ?, ?, ?, ?)",
+        (incident_id, title, severity, model, group_key, opened_by, at, at),
+    )
+    add_timeline(conn, incident_id, at, "opened", opened_by, f"Incident opened ({severity}): {title}")
+    return incident_id
+
+
+def attach_alert(conn: sqlite3.Connection, incident_id: str, alert: sqlite3.Row, at: str, actor: str) -> None:
+    """Link an alert (its current episode) to an incident and say so on the timeline."""
+    conn.execute(
+        "INSERT OR IGNORE INTO incident_alerts (incident_id, fingerprint, episode, added_at) VALUES (?, ?, ?, ?)",
+        (incident_id, alert["fingerprint"], alert["episode"], at),
+    )
+    conn.execute("UPDATE alerts SET incident_id = ? WHERE fingerprint = ?", (incident_id, alert["fingerprint"]))
+    note = f" (inhibited by {alert['inhibited_by']})" if alert["inhibited_by"] else ""
+    add_timeline(
+        conn,
+        incident_id,
+        at,
+        "alert",
+        actor,
+        f"Alert {alert['check_name']} on {alert['subject']} is {alert['state']} from batch {alert['started_batch']}{note}",
+        {"fingerprint": alert["fingerprint"], "state": alert["state"], "batch": alert["started_batch"]},
+    )
+
+
+def group_key_for(alert: sqlite3.Row) -> str:
+    """One incident per root cause: the model and the batch the problem started in."""
+    return f"{alert['model']}|{alert['started_batch']}"
+
+
+def _open_incident_for_group(conn: sqlite3.Connection, group_key: str) -> str | None:
+    row = conn.execute(
+        "SELECT incident_id FROM incidents WHERE group_key = ? AND status IN ('triage', 'investigating', 'mitigated') "
+        "ORDER BY opened_at LIMIT 1",
+        (group_key,),
+    ).fetchone()
+    return row["incident_id"] if row else None
+
+
+def _alert(conn: sqlite3.Connection, fingerprint: str) -> sqlite3.Row | None:
+    row: sqlite3.Row | None = conn.execute("SELECT * FROM alerts WHERE fingerprint = ?", (fingerprint,)).fetchone()
+    return row
+
+
+def open_for_firing(cfg: VigilConfig, conn: sqlite3.Connection, at: str) -> list[str]:
+    """Attach every firing alert without an incident to the incident of its root cause.
+
+    An inhibited alert joins its root's incident. A root alert at or above
+    ``cfg.alerts.incident_severity`` joins the open incident of its group (model + start
+    batch) or opens one. Returns the ids of incidents opened.
+    """
+    opened: list[str] = []
+    rows = conn.execute(
+        "SELECT * FROM alerts WHERE state = 'firing' AND incident_id IS NULL ORDER BY inhibited_by IS NOT NULL, fingerprint"
+    ).fetchall()
+    for listed in rows:
+        alert = _alert(conn, listed["fingerprint"])  # fresh: an earlier step may have attached it
+        if alert is None or alert["incident_id"]:
+            continue
+        root = _alert(conn, alert["inhibited_by"]) if alert["inhibited_by"] else None
+        anchor = root if root is not None else alert
+        if anchor["incident_id"]:
+            attach_alert(conn, anchor["incident_id"], alert, at, "vigil")
+            continue
+        if not severity_at_least(alert["severity"], cfg.alerts.incident_severity) and not (
+            root is not None and severity_at_least(root["severity"], cfg.alerts.incident_severity)
+        ):
+            continue
+        key = group_key_for(anchor)
+        incident_id = _open_incident_for_group(conn, key)
+        if incident_id is None:
+            title = f"{anchor['check_name']} on {anchor['subject']} ({anchor['model']}, batch {anchor['started_batch']})"
+            incident_id = _insert_incident(
+                conn,
+                title=title,
+                severity=AUTO_SEVERITY.get(anchor["severity"], "SEV3"),
+                model=anchor["model"],
+                group_key=key,
+                opened_by="vigil",
+                at=at,
+            )
+            opened.append(incident_id)
+        if root is not None and not root["incident_id"]:
+            attach_alert(conn, incident_id, root, at, "vigil")
+        attach_alert(conn, incident_id, alert, at, "vigil")
+    return opened
+
+
+def record_alert_transition(conn: sqlite3.Connection, fingerprint: str, batch: str | None, to_state: str, at: str) -> None:
+    """Timeline entry for a transition of an alert that belongs to an incident."""
+    alert = _alert(conn, fingerprint)
+    if alert is None or not alert["incident_id"]:
+        return
+    add_timeline(
+        conn,
+        alert["incident_id"],
+        at,
+        "alert",
+        "vigil",
+        f"Alert {alert['check_name']} on {alert['subject']} is {to_state} (batch {batch})",
+        {"fingerprint": fingerprint, "state": to_state, "batch": batch},
+    )
+
+
+# ---- actions (each its own short transaction) -------------------------------------------
+
+
+def _require_incident(conn: sqlite3.Connection, incident_id: str) -> sqlite3.Row:
+    row: sqlite3.Row | None = conn.execute("SELECT * FROM incidents WHERE incident_id = ?", (incident_id,)).fetchone()
+    if row is None:
+        raise IncidentError(f"no incident {incident_id!r} (hint: `vigil incidents list` shows the ids)")
+    return row
+
+
+def _check_severity(severity: str) -> str:
+    sev = severity.upper()
+    if sev not in SEVERITIES:
+        raise IncidentError(f"severity {severity!r} is not one of {', '.join(SEVERITIES)} (hint: SEV1 is the most severe)")
+    return sev
+
+
+def open_incident(
+    ops: OpsStore,
+    clock: Clock,
+    *,
+    opened_by: str,
+    alert_fingerprints: list[str] | None = None,
+    title: str | None = None,
+    severity: str | None = None,
+    model: str | None = None,
+) -> str:
+    """Open an incident by hand, from any alerts (or none, with a title). Returns its id."""
+    ensure_schema(ops)
+    fps = alert_fingerprints or []
+    if not fps and not title:
+        raise IncidentError("an incident needs at least one alert or a title (hint: --alert FINGERPRINT or --title TEXT)")
+    at = iso(clock.now())
+    with ops.transaction() as conn:
+        alerts = []
+        for fp in fps:
+            row = _alert(conn, fp)
+            if row is None:
+                raise IncidentError(f"no alert with fingerprint {fp!r} (hint: `vigil alerts list` shows them)")
+            alerts.append(row)
+        worst = max((a["severity"] for a in alerts), key=lambda s: SEVERITY_RANK.get(s, 0), default="warning")
+        sev = _check_severity(severity) if severity else AUTO_SEVERITY.get(worst, "SEV3")
+        first = alerts[0] if alerts else None
+        incident_title = title or (f"{first['check_name']} on {first['subject']}" if first else "incident")
+        incident_id = _insert_incident(
+            conn,
+            title=incident_title,
+            severity=sev,
+            model=model or (first["model"] if first else ""),
+            group_key=None,
+            opened_by=opened_by,
+            at=at,
+        )
+        for a in alerts:
+            attach_alert(conn, incident_id, a, at, opened_by)
+    return incident_id
+
+
+def set_status(ops: OpsStore, clock: Clock, incident_id: str, status: str, actor: str, note: str | None = None) -> None:
+    """Move an incident forward (skipping steps is allowed, going back is not)."""
+    ensure_schema(ops)
+    if status not in STATUSES:
+        raise IncidentError(f"status {status!r} is not one of {' -> '.join(STATUSES)}")
+    at = iso(clock.now())
+    with ops.transaction() as conn:
+        row = _require_incident(conn, incident_id)
+        current = row["status"]
+        if STATUSES.index(status) <= STATUSES.index(current):
+            raise IncidentError(
+                f"incident {incident_id} is {current}; it can only move forward "
+                f"({' -> '.join(STATUSES[STATUSES.index(current) + 1:]) or 'it is closed'})"
+            )
+        stamp = {"investigating": "investigating_at", "mitigated": "mitigated_at", "resolved": "resolved_at", "closed": "closed_at"}
+        # Steps skipped get the same time stamp, so every status has one.
+        for s in STATUSES[STATUSES.index(current) + 1 : STATUSES.index(status) + 1]:
+            col = stamp[s]
+            conn.execute(f"UPDATE incidents SET {col} = ? WHERE incident_id = ?", (at, incident_id))  # noqa: S608
+        conn.execute("UPDATE incidents SET status = ?, updated_at = ? WHERE incident_id = ?", (status, at, incident_id))
+        text = f"Status {current} -> {status}" + (f": {note}" if note else "")
+        add_timeline(conn, incident_id, at, "status", actor, text, {"from": current, "to": status})
+
+
+def set_severity(ops: OpsStore, clock: Clock, incident_id: str, severity: str, actor: str) -> None:
+    ensure_schema(ops)
+    sev = _check_severity(severity)
+    at = iso(clock.now())
+    with ops.transaction() as conn:
+        row = _require_incident(conn, incident_id)
+        conn.execute("UPDATE incidents SET severity = ?, updated_at = ? WHERE incident_id = ?", (sev, at, incident_id))
+        add_timeline(conn, incident_id, at, "status", actor, f"Severity {row['severity']} -> {sev}")
+
+
+def set_roles(
+    ops: OpsStore, clock: Clock, incident_id: str, actor: str, *, commander: str | None = None, scribe: str | None = None
+) -> None:
+    ensure_schema(ops)
+    if commander is None and scribe is None:
+        raise IncidentError("set a commander, a scribe or both (hint: --commander NAME --scribe NAME)")
+    at = iso(clock.now())
+    with ops.transaction() as conn:
+        _require_incident(conn, incident_id)
+        for role, person in (("commander", commander), ("scribe", scribe)):
+            if person is None:
+                continue
+            conn.execute(f"UPDATE incidents SET {role} = ?, updated_at = ? WHERE incident_id = ?", (person, at, incident_id))  # noqa: S608
+            add_timeline(conn, incident_id, at, "role", actor, f"{role.capitalize()}: {person}", {"role": role, "person": person})
+
+
+def add_note(ops: OpsStore, clock: Clock, incident_id: str, author: str, text: str) -> None:
+    ensure_schema(ops)
+    if not text.strip():
+        raise IncidentError("a note needs text (hint: say what was seen or decided)")
+    at = iso(clock.now())
+    with ops.transaction() as conn:
+        _require_incident(conn, incident_id)
+        add_timeline(conn, incident_id, at, "note", author, text.strip())
+        conn.execute("UPDATE incidents SET updated_at = ? WHERE incident_id = ?", (at, incident_id))
+
+
+def record_event(ops: OpsStore, clock: Clock, incident_id: str, kind: str, actor: str, text: str, detail: dict[str, Any]) -> None:
+    """Timeline entry from another part of the package (decisions, postmortems)."""
+    ensure_schema(ops)
+    with ops.transaction() as conn:
+        _require_incident(conn, incident_id)
+        add_timeline(conn, incident_id, iso(clock.now()), kind, actor, text, detail)
+
+
+def runbook_links(check_names: list[str]) -> list[str]:
+    """runbooks/<check>.md for each distinct check, in order of first appearance."""
+    seen: list[str] = []
+    for name in check_names:
+        if name not in seen:
+            seen.append(name)
+    return [f"runbooks/{name}.md" for name in seen]
