@@ -40,7 +40,7 @@ def status_text(status: dict[str, Any], colour: Callable[[str], str] = lambda s:
     cycle = status.get("last_cycle")
     if cycle:
         age = status.get("last_cycle_age_seconds")
-        age_text = _age(age) if age is not None else "unknown"
+        age_text = format_age(age) if age is not None else "unknown"
         line = f"last cycle: {cycle['status']} at {cycle.get('finished_at') or cycle['started_at']} ({age_text} ago)"
         if status.get("stale"):
             line = colour(line + f"  STALE: expected every {status['interval']}")
@@ -67,7 +67,7 @@ def status_text(status: dict[str, Any], colour: Callable[[str], str] = lambda s:
     return "\n".join(lines)
 
 
-def _age(seconds: float) -> str:
+def format_age(seconds: float) -> str:
     seconds = max(seconds, 0)
     if seconds < 120:
         return f"{seconds:.0f}s"

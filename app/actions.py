@@ -1,0 +1,146 @@
+"""User actions from the dashboard, each delegating to the package that owns the state.
+
+All writes land in the ops store (SQLite WAL) through the packages' functions, so a click
+during a long cycle waits milliseconds, not the cycle. Each function raises the package's
+own error (with a hint) when the action is refused; pages show that message.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import datetime
+from typing import Any
+
+from core.clock import Clock, SystemClock
+from core.config import VigilConfig
+from core.stores import OpsStore, stores_for
+
+
+class ActionUnavailable(RuntimeError):
+    """The package that owns this action does not provide it (yet)."""
+
+
+def _ops(cfg: VigilConfig) -> OpsStore:
+    return stores_for(cfg)[1]
+
+
+def _function(module: str, *names: str) -> Any:
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        raise ActionUnavailable(f"{module} is not available") from err
+    for name in names:
+        fn = getattr(mod, name, None)
+        if fn is not None:
+            return fn
+    raise ActionUnavailable(f"{module} has none of: {', '.join(names)}")
+
+
+def action_available(module: str, *names: str) -> bool:
+    try:
+        _function(module, *names)
+    except ActionUnavailable:
+        return False
+    return True
+
+
+# ---- alerts -----------------------------------------------------------------------------
+
+
+def acknowledge_alert(cfg: VigilConfig, fingerprint: str, user: str, clock: Clock | None = None) -> None:
+    acknowledge = _function("incidents.alerts", "acknowledge")
+    acknowledge(_ops(cfg), clock or SystemClock(), fingerprint, user)
+
+
+def silence_alert(
+    cfg: VigilConfig,
+    alert: dict[str, Any],
+    ends_at: datetime,
+    comment: str,
+    user: str,
+    clock: Clock | None = None,
+) -> str:
+    """Silence exactly this alert (equality matchers on its identity labels) until ``ends_at``."""
+    add_silence = _function("incidents.silences", "add_silence")
+    matcher_cls = _function("incidents.silences", "Matcher")
+    matchers = [
+        matcher_cls(name="check", op="=", value=str(alert.get("check_name", ""))),
+        matcher_cls(name="model", op="=", value=str(alert.get("model", ""))),
+        matcher_cls(name="subject", op="=", value=str(alert.get("subject", ""))),
+    ]
+    silence = add_silence(
+        _ops(cfg), clock or SystemClock(), matchers=matchers, ends_at=ends_at, author=user, comment=comment
+    )
+    return str(silence.silence_id)
+
+
+def open_incident_for_alert(
+    cfg: VigilConfig, fingerprint: str, user: str, severity: str | None = None, clock: Clock | None = None
+) -> str:
+    open_incident = _function("incidents.incidents", "open_incident")
+    return str(
+        open_incident(
+            _ops(cfg),
+            clock or SystemClock(),
+            opened_by=user,
+            alert_fingerprints=[fingerprint],
+            severity=severity,
+            model=cfg.model.name,
+        )
+    )
+
+
+# ---- incidents --------------------------------------------------------------------------
+
+
+def set_incident_status(
+    cfg: VigilConfig, incident_id: str, status: str, user: str, note: str | None = None, clock: Clock | None = None
+) -> None:
+    set_status = _function("incidents.incidents", "set_status")
+    set_status(_ops(cfg), clock or SystemClock(), incident_id, status, user, note)
+
+
+def set_incident_roles(
+    cfg: VigilConfig,
+    incident_id: str,
+    user: str,
+    commander: str | None,
+    scribe: str | None,
+    clock: Clock | None = None,
+) -> None:
+    set_roles = _function("incidents.incidents", "set_roles")
+    set_roles(_ops(cfg), clock or SystemClock(), incident_id, user, commander=commander or None, scribe=scribe or None)
+
+
+def add_incident_note(cfg: VigilConfig, incident_id: str, user: str, text: str, clock: Clock | None = None) -> None:
+    add_note = _function("incidents.incidents", "add_note")
+    add_note(_ops(cfg), clock or SystemClock(), incident_id, user, text)
+
+
+# ---- registry ---------------------------------------------------------------------------
+
+
+def _registry(cfg: VigilConfig) -> Any:
+    registry_cls = _function("baseline_model.registry", "Registry")
+    return registry_cls(_ops(cfg))
+
+
+def approve_version(cfg: VigilConfig, model_name: str, version: int, user: str, reason: str) -> Any:
+    return _registry(cfg).approve(model_name, version, user, reason)
+
+
+def reject_version(cfg: VigilConfig, model_name: str, version: int, user: str, reason: str) -> Any:
+    return _registry(cfg).reject(model_name, version, user, reason)
+
+
+def promote_version(cfg: VigilConfig, model_name: str, version: int, user: str, reason: str) -> Any:
+    """Refused by the registry (PromotionRefused, with the reason) unless approved and no worse."""
+    return _registry(cfg).promote(model_name, version, user, reason)
+
+
+def rollback_champion(cfg: VigilConfig, model_name: str, user: str, reason: str, version: int | None = None) -> Any:
+    return _registry(cfg).rollback(model_name, user, reason, to_version=version)
+
+
+def revert_registry_event(cfg: VigilConfig, event_id: int, user: str, reason: str) -> Any:
+    return _registry(cfg).revert(event_id, user, reason)

@@ -1,0 +1,606 @@
+"""Named read functions for the dashboard and the CLI (no SQL in pages).
+
+Each function opens a store for one query and closes it (no connection survives a
+Streamlit rerun), and returns an empty result, never an exception, when the stores do not
+exist yet, so pages can show an empty state with a hint. Where a package offers a query
+function (profilers.stats_store, incidents.queries, baseline_model.registry) it is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from core.clock import Clock, SystemClock, parse_iso
+from core.config import VigilConfig, format_duration
+from core.stores import OpsStore, StoreMissing, Warehouse, stores_for
+
+RUNBOOKS_DIR = Path(__file__).resolve().parent.parent / "runbooks"
+# A cycle is stale when nothing finished for this many scheduling intervals.
+STALE_AFTER_INTERVALS = 2.0
+SCHEDULER_DEAD_AFTER = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class StoreState:
+    warehouse: bool
+    ops: bool
+
+    @property
+    def empty(self) -> bool:
+        return not (self.warehouse or self.ops)
+
+
+def store_state(cfg: VigilConfig) -> StoreState:
+    return StoreState(warehouse=cfg.warehouse_path.exists(), ops=cfg.ops_path.exists())
+
+
+EMPTY_HINT = (
+    "No data yet: the stores under `{root}` do not exist. Run `vigil run-once` (or `make run` for the "
+    "example model) and reload."
+)
+
+
+def empty_hint(cfg: VigilConfig) -> str:
+    return EMPTY_HINT.format(root=cfg.root)
+
+
+# ---- store access -----------------------------------------------------------------------
+
+
+def _warehouse(cfg: VigilConfig) -> Warehouse:
+    return stores_for(cfg)[0]
+
+
+def _ops(cfg: VigilConfig) -> OpsStore | None:
+    """The ops store, or None when it does not exist (reading must not create it)."""
+    return stores_for(cfg)[1] if cfg.ops_path.exists() else None
+
+
+@contextmanager
+def _read_warehouse(cfg: VigilConfig) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    try:
+        with _warehouse(cfg).read() as conn:
+            yield conn
+    except StoreMissing:
+        yield None
+
+
+def warehouse_frame(cfg: VigilConfig, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+    """A query over the warehouse as a frame; empty when the store or the table is missing."""
+    with _read_warehouse(cfg) as conn:
+        if conn is None:
+            return pd.DataFrame()
+        try:
+            return conn.execute(sql, params or []).df()
+        except duckdb.CatalogException:  # the owning package's migration has not run yet
+            return pd.DataFrame()
+
+
+def ops_rows(cfg: VigilConfig, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    ops = _ops(cfg)
+    if ops is None:
+        return []
+    try:
+        return ops.query(sql, params)
+    except Exception as err:  # sqlite3.OperationalError: table of a package not yet migrated
+        if "no such table" in str(err):
+            return []
+        raise
+
+
+def _package(module: str) -> Any | None:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name and module.startswith(err.name):
+            return None
+        raise
+
+
+def _json(text: Any) -> Any:
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return None
+    if isinstance(text, dict | list):
+        return text
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
+
+
+# ---- cycles and status ------------------------------------------------------------------
+
+
+def recent_cycles(cfg: VigilConfig, limit: int = 50) -> list[dict[str, Any]]:
+    rows = ops_rows(
+        cfg,
+        "SELECT cycle_id, model, started_at, finished_at, status, error, summary FROM cycles "
+        "WHERE model = ? ORDER BY started_at DESC LIMIT ?",
+        (cfg.model.name, limit),
+    )
+    for row in rows:
+        row["summary"] = _json(row.get("summary")) or {}
+    return rows
+
+
+def last_scheduler(cfg: VigilConfig, clock: Clock) -> dict[str, Any] | None:
+    rows = ops_rows(
+        cfg,
+        "SELECT process_id, host, pid, started_at, beat_at, stopped_at, detail FROM process_heartbeats "
+        "WHERE kind = 'scheduler' AND model = ? ORDER BY beat_at DESC LIMIT 1",
+        (cfg.model.name,),
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    row["detail"] = _json(row.get("detail")) or {}
+    beat_age = clock.now() - parse_iso(row["beat_at"])
+    row["beat_age_seconds"] = beat_age.total_seconds()
+    row["alive"] = row["stopped_at"] is None and beat_age <= SCHEDULER_DEAD_AFTER
+    return row
+
+
+def cycle_staleness(cfg: VigilConfig, cycles: list[dict[str, Any]], clock: Clock) -> tuple[float | None, bool]:
+    """(age in seconds of the newest finished cycle, stale?) against the schedule interval."""
+    finished = [c for c in cycles if c.get("finished_at")]
+    if not finished:
+        return None, True
+    age = (clock.now() - parse_iso(finished[0]["finished_at"])).total_seconds()
+    limit = cfg.schedule.interval.total_seconds() * STALE_AFTER_INTERVALS
+    return age, age > limit
+
+
+def status_overview(cfg: VigilConfig, clock: Clock | None = None) -> dict[str, Any]:
+    """Everything `vigil status` and the Overview page show at the top."""
+    clock = clock or SystemClock()
+    cycles = recent_cycles(cfg, limit=5)
+    age, stale = cycle_staleness(cfg, cycles, clock)
+    batch_status = latest_batch_status(cfg)
+    return {
+        "model": cfg.model.name,
+        "root": str(cfg.root),
+        "stores": {"warehouse": cfg.warehouse_path.exists(), "ops": cfg.ops_path.exists()},
+        "interval": format_duration(cfg.schedule.interval),
+        "last_cycle": cycles[0] if cycles else None,
+        "last_cycle_age_seconds": age,
+        "stale": stale,
+        "scheduler": last_scheduler(cfg, clock),
+        "firing_alerts": count_firing_alerts(cfg),
+        "open_incidents": count_open_incidents(cfg),
+        "champion": champion_label(cfg),
+        "latest_batch": batch_status,
+    }
+
+
+# ---- checks -----------------------------------------------------------------------------
+
+
+def registered_checks() -> list[dict[str, Any]]:
+    """Every registered check: name, family, description, runbook present."""
+    registry = _package("checks.registry")
+    if registry is None:
+        return []
+    rows = []
+    for name, spec in sorted(registry.CHECKS.items()):
+        doc = getattr(spec, "description", None) or (getattr(getattr(spec, "func", None), "__doc__", None) or "")
+        rows.append(
+            {
+                "name": name,
+                "family": getattr(spec, "family", ""),
+                "description": doc.strip().splitlines()[0] if doc.strip() else "",
+                "runbook": (RUNBOOKS_DIR / f"{name}.md").exists(),
+            }
+        )
+    return rows
+
+
+def _normalise_results(frame: pd.DataFrame) -> pd.DataFrame:
+    """check_results rows with the CheckResult field names, whatever the table calls them."""
+    if frame.empty:
+        return frame
+    renames = {"check_name": "check", "evidence_json": "evidence"}
+    frame = frame.rename(columns={k: v for k, v in renames.items() if k in frame.columns})
+    if "evidence" in frame.columns:
+        frame["evidence"] = frame["evidence"].map(lambda v: _json(v) or {})
+    return frame
+
+
+def check_results(cfg: VigilConfig, batches: int | None = None) -> pd.DataFrame:
+    """All check results, newest batch first; ``batches`` keeps only the newest N batches."""
+    if batches is None:
+        frame = warehouse_frame(cfg, "SELECT * FROM check_results ORDER BY batch DESC")
+    else:
+        frame = warehouse_frame(
+            cfg,
+            "SELECT * FROM check_results WHERE batch IN "
+            "(SELECT DISTINCT batch FROM check_results ORDER BY batch DESC LIMIT ?) ORDER BY batch DESC",
+            [batches],
+        )
+    return _normalise_results(frame)
+
+
+def check_results_for_batch(cfg: VigilConfig, batch: datetime) -> list[dict[str, Any]]:
+    frame = _normalise_results(
+        warehouse_frame(cfg, "SELECT * FROM check_results WHERE batch = ? ORDER BY status, 1", [batch])
+    )
+    if frame.empty:
+        return []
+    order = {"fail": 0, "error": 1, "warn": 2, "skipped": 3, "ok": 4}
+    rows = [_clean_row(r) for r in frame.to_dict(orient="records")]
+    return sorted(rows, key=lambda r: (order.get(str(r.get("status")), 9), str(r.get("check")), str(r.get("subject"))))
+
+
+def _clean_row(row: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if isinstance(v, pd.Timestamp):
+            out[k] = v.to_pydatetime().isoformat()
+        elif isinstance(v, float) and math.isnan(v):
+            out[k] = None
+        else:
+            out[k] = v
+    return out
+
+
+def failing_checks_per_batch(cfg: VigilConfig) -> pd.DataFrame:
+    """batch, family, failed: the Overview chart."""
+    return warehouse_frame(
+        cfg,
+        "SELECT batch, family, count(*) FILTER (WHERE status = 'fail') AS failed, "
+        "count(*) FILTER (WHERE status = 'warn') AS warned FROM check_results "
+        "GROUP BY batch, family ORDER BY batch, family",
+    )
+
+
+def latest_batch_status(cfg: VigilConfig) -> dict[str, Any] | None:
+    """The newest checked batch and its results counted by family and status."""
+    frame = warehouse_frame(
+        cfg,
+        "SELECT batch, family, status, count(*) AS n FROM check_results "
+        "WHERE batch = (SELECT max(batch) FROM check_results) GROUP BY batch, family, status",
+    )
+    if frame.empty:
+        return None
+    batch = pd.Timestamp(frame["batch"].iloc[0]).to_pydatetime()
+    by_family: dict[str, dict[str, int]] = {}
+    totals: dict[str, int] = {}
+    for row in frame.itertuples(index=False):
+        by_family.setdefault(str(row.family), {})[str(row.status)] = int(row.n)
+        totals[str(row.status)] = totals.get(str(row.status), 0) + int(row.n)
+    return {"batch": batch.isoformat(), "status": totals, "families": by_family}
+
+
+def family_health(families: dict[str, dict[str, int]]) -> dict[str, str]:
+    """Worst status per family: fail > error > warn > ok (skipped alone counts as skipped)."""
+    out = {}
+    for family, counts in families.items():
+        for status in ("fail", "error", "warn", "ok", "skipped"):
+            if counts.get(status):
+                out[family] = status
+                break
+    return out
+
+
+def result_trend(cfg: VigilConfig, family: str) -> pd.DataFrame:
+    """Value and bounds per batch for every check and subject of a family (KPI and metric trends)."""
+    return _normalise_results(
+        warehouse_frame(
+            cfg,
+            "SELECT * FROM check_results WHERE family = ? ORDER BY batch",
+            [family],
+        )
+    )
+
+
+def drift_report_html(cfg: VigilConfig, batch: datetime) -> str:
+    """Evidently's drift report of one batch against the reference, as HTML."""
+    report = _package("checks.report")
+    if report is None:
+        raise StoreMissing("the checks.report module is not available (hint: install the checks package)")
+    for name in ("drift_report_html", "report_html", "build_report_html"):
+        fn = getattr(report, name, None)
+        if fn is not None:
+            return str(fn(cfg, _warehouse(cfg), batch))
+    raise RuntimeError("checks.report has no drift_report_html(cfg, wh, batch)")
+
+
+# ---- data (profilers) -------------------------------------------------------------------
+
+
+def batches(cfg: VigilConfig) -> pd.DataFrame:
+    return warehouse_frame(cfg, "SELECT batch, prediction_rows, profiled_at FROM batches ORDER BY batch DESC")
+
+
+def ingested_files(cfg: VigilConfig, limit: int = 500) -> pd.DataFrame:
+    return warehouse_frame(
+        cfg,
+        "SELECT path, source, status, rows, size, sha256, replaced_sha256, ingested_at FROM ingested_files "
+        "ORDER BY ingested_at DESC, path LIMIT ?",
+        [limit],
+    )
+
+
+def quarantined_files(cfg: VigilConfig) -> pd.DataFrame:
+    return warehouse_frame(
+        cfg,
+        "SELECT quarantine_id, path, source, reason, detail, status, quarantined_at, resolved_at "
+        "FROM quarantine ORDER BY quarantined_at DESC",
+    )
+
+
+def schema_changes(cfg: VigilConfig) -> pd.DataFrame:
+    return warehouse_frame(
+        cfg,
+        "SELECT source, change, column_name, detail, path, detected_at FROM schema_changes ORDER BY detected_at DESC",
+    )
+
+
+def profiled_columns(cfg: VigilConfig) -> pd.DataFrame:
+    """source, column_name, kind of every profiled column."""
+    return warehouse_frame(
+        cfg, "SELECT DISTINCT source, column_name, kind FROM column_stats ORDER BY source, column_name"
+    )
+
+
+def column_stats_over_time(cfg: VigilConfig, source: str, column: str) -> pd.DataFrame:
+    """One column's statistics per batch, with null rate and the main quantiles spread out."""
+    frame = warehouse_frame(
+        cfg,
+        "SELECT batch, count, nulls, nan, inf, min, max, mean, std, quantiles_json, distinct_count "
+        "FROM column_stats WHERE source = ? AND column_name = ? ORDER BY batch",
+        [source, column],
+    )
+    if frame.empty:
+        return frame
+    frame["null_rate"] = (frame["nulls"] + frame["nan"]) / frame["count"].where(frame["count"] > 0)
+    quantiles = frame.pop("quantiles_json").map(lambda v: _json(v) or {})
+    for q, label in (("0.05", "p05"), ("0.5", "p50"), ("0.95", "p95")):
+        frame[label] = quantiles.map(lambda d, q=q: _quantile(d, float(q)))
+    return frame
+
+
+def _quantile(values: dict[str, Any], q: float) -> float | None:
+    for key, v in values.items():
+        try:
+            if abs(float(key) - q) < 1e-9:
+                return None if v is None else float(v)
+        except ValueError:
+            continue
+    return None
+
+
+def table_stats_over_time(cfg: VigilConfig) -> pd.DataFrame:
+    return warehouse_frame(
+        cfg,
+        "SELECT source, batch, row_count, freshness_lag_seconds, duplicate_keys FROM table_stats ORDER BY batch, source",
+    )
+
+
+def performance_over_time(cfg: VigilConfig) -> pd.DataFrame:
+    return warehouse_frame(cfg, "SELECT * FROM performance_stats ORDER BY batch")
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Reference and current share of rows per bin (bins from the reference's edges)."""
+
+    labels: list[str]
+    reference: list[float]
+    current: list[float]
+
+    def frame(self) -> pd.DataFrame:
+        rows = [{"bin": b, "which": "reference", "share": r} for b, r in zip(self.labels, self.reference, strict=True)]
+        rows += [{"bin": b, "which": "current", "share": c} for b, c in zip(self.labels, self.current, strict=True)]
+        return pd.DataFrame(rows)
+
+
+def reference_vs_current(cfg: VigilConfig, source: str, column: str, batch: datetime) -> Histogram | None:
+    """The histogram of a column in a batch beside the reference's (categories for categoricals)."""
+    stats_store = _package("profilers.stats_store")
+    if stats_store is None:
+        return None
+    with _read_warehouse(cfg) as conn:
+        if conn is None:
+            return None
+        try:
+            reference = stats_store.load_reference(conn, source, column)
+            current = stats_store.load_column_stats(conn, source, column, batch)
+        except duckdb.CatalogException:
+            return None
+    if reference is None or current is None:
+        return None
+    return histogram_of(reference.whole, current)
+
+
+def histogram_of(reference: Any, current: Any) -> Histogram | None:
+    if reference.categories or current.categories:
+        keys = sorted(set(reference.categories) | set(current.categories))
+        return Histogram(keys, _shares([reference.categories.get(k, 0) for k in keys]),
+                         _shares([current.categories.get(k, 0) for k in keys]))
+    edges = list(reference.bin_edges)
+    if not edges or len(current.bin_counts) != len(edges) + 1 or len(reference.bin_counts) != len(edges) + 1:
+        return None
+    labels = [f"<= {edges[0]:.4g}"] + [f"({a:.4g}, {b:.4g}]" for a, b in zip(edges, edges[1:], strict=False)]
+    labels.append(f"> {edges[-1]:.4g}")
+    labels = [f"{i:02d} {label}" for i, label in enumerate(labels)]  # keeps bin order in charts
+    return Histogram(labels, _shares(list(reference.bin_counts)), _shares(list(current.bin_counts)))
+
+
+def _shares(counts: list[int]) -> list[float]:
+    total = sum(counts)
+    return [c / total if total else 0.0 for c in counts]
+
+
+# ---- alerts and incidents (ops store) ---------------------------------------------------
+
+
+def _incidents_queries() -> Any | None:
+    return _package("incidents.queries")
+
+
+def alerts(cfg: VigilConfig, states: list[str] | None = None) -> list[dict[str, Any]]:
+    """Alerts with their incident, 'inhibited by' (the root-cause alert's check and subject)."""
+    queries = _incidents_queries()
+    if queries is not None and hasattr(queries, "alerts_with_incidents") and cfg.ops_path.exists():
+        rows = list(queries.alerts_with_incidents(stores_for(cfg)[1], model=cfg.model.name))
+    else:
+        rows = ops_rows(
+            cfg,
+            "SELECT a.*, i.title AS incident_title, i.status AS incident_status, "
+            "r.check_name AS inhibited_by_check, r.subject AS inhibited_by_subject "
+            "FROM alerts a LEFT JOIN incidents i ON i.incident_id = a.incident_id "
+            "LEFT JOIN alerts r ON r.fingerprint = a.inhibited_by "
+            "WHERE a.model = ? ORDER BY a.updated_at DESC",
+            (cfg.model.name,),
+        )
+    for row in rows:
+        for key in ("labels", "annotations"):
+            if isinstance(row.get(key), str):
+                row[key] = _json(row[key]) or {}
+    if states:
+        rows = [r for r in rows if r.get("state") in states]
+    return rows
+
+
+def count_firing_alerts(cfg: VigilConfig) -> int | None:
+    if not cfg.ops_path.exists():
+        return None
+    rows = ops_rows(cfg, "SELECT count(*) AS n FROM alerts WHERE model = ? AND state = 'firing'", (cfg.model.name,))
+    return int(rows[0]["n"]) if rows else None
+
+
+def count_open_incidents(cfg: VigilConfig) -> int | None:
+    if not cfg.ops_path.exists():
+        return None
+    rows = ops_rows(
+        cfg,
+        "SELECT count(*) AS n FROM incidents WHERE model = ? AND status NOT IN ('resolved', 'closed')",
+        (cfg.model.name,),
+    )
+    return int(rows[0]["n"]) if rows else None
+
+
+def alert_history(cfg: VigilConfig, fingerprint: str) -> list[dict[str, Any]]:
+    return ops_rows(
+        cfg,
+        "SELECT batch, from_state, to_state, kind, at, actor, detail FROM alert_events "
+        "WHERE fingerprint = ? ORDER BY event_id",
+        (fingerprint,),
+    )
+
+
+def silences(cfg: VigilConfig) -> list[dict[str, Any]]:
+    rows = ops_rows(cfg, "SELECT * FROM silences ORDER BY ends_at DESC")
+    for row in rows:
+        row["matchers"] = _json(row.get("matchers")) or []
+    return rows
+
+
+def incidents(cfg: VigilConfig) -> list[dict[str, Any]]:
+    return ops_rows(cfg, "SELECT * FROM incidents WHERE model = ? ORDER BY opened_at DESC", (cfg.model.name,))
+
+
+def incident_detail(cfg: VigilConfig, incident_id: str) -> dict[str, Any] | None:
+    """The incident row with its alerts, timeline and runbook links."""
+    queries = _incidents_queries()
+    if queries is not None and hasattr(queries, "incident_detail") and cfg.ops_path.exists():
+        detail = queries.incident_detail(stores_for(cfg)[1], incident_id)
+        return dict(detail) if isinstance(detail, dict) else _as_dict(detail)
+    rows = ops_rows(cfg, "SELECT * FROM incidents WHERE incident_id = ?", (incident_id,))
+    if not rows:
+        return None
+    detail = rows[0]
+    detail["alerts"] = ops_rows(
+        cfg,
+        "SELECT a.fingerprint, a.check_name, a.subject, a.severity, a.state, a.inhibited_by, ia.added_at "
+        "FROM incident_alerts ia JOIN alerts a ON a.fingerprint = ia.fingerprint "
+        "WHERE ia.incident_id = ? ORDER BY ia.added_at",
+        (incident_id,),
+    )
+    detail["timeline"] = ops_rows(
+        cfg,
+        "SELECT at, kind, actor, text, detail FROM incident_timeline WHERE incident_id = ? ORDER BY entry_id",
+        (incident_id,),
+    )
+    detail["runbooks"] = sorted({a["check_name"] for a in detail["alerts"]})
+    return detail
+
+
+def _as_dict(obj: Any) -> dict[str, Any] | None:
+    if obj is None:
+        return None
+    from app.cycle import jsonable
+
+    data = jsonable(obj)
+    return data if isinstance(data, dict) else None
+
+
+def runbook_markdown(check: str) -> str | None:
+    """The runbook of a check as Markdown text (rendered with st.markdown, never as HTML)."""
+    if not check or "/" in check or "\\" in check or check.startswith("."):
+        return None
+    path = RUNBOOKS_DIR / f"{check}.md"
+    return path.read_text() if path.is_file() else None
+
+
+# ---- registry (baseline_model) ----------------------------------------------------------
+
+
+def _registry(cfg: VigilConfig) -> Any | None:
+    module = _package("baseline_model.registry")
+    if module is None or not cfg.ops_path.exists():
+        return None
+    return module.Registry(stores_for(cfg)[1])
+
+
+def registry_model_name(cfg: VigilConfig) -> str:
+    return cfg.model.registry_name or cfg.model.name
+
+
+def champion_label(cfg: VigilConfig) -> str | None:
+    registry = _registry(cfg)
+    if registry is None:
+        return None
+    try:
+        champion = registry.champion(registry_model_name(cfg))
+    except Exception as err:  # registry tables not migrated yet
+        if "no such table" in str(err):
+            return None
+        raise
+    if champion is None:
+        return None
+    return f"{registry_model_name(cfg)} v{getattr(champion, 'version', '?')}"
+
+
+def registry_versions(cfg: VigilConfig) -> list[dict[str, Any]]:
+    registry = _registry(cfg)
+    if registry is None:
+        return []
+    from app.cycle import jsonable
+
+    return [jsonable(v) for v in registry.versions(registry_model_name(cfg))]
+
+
+def registry_events(cfg: VigilConfig, limit: int = 200) -> list[dict[str, Any]]:
+    """Registry events (register, approve, promote, rollback, revert ...), newest first."""
+    registry = _registry(cfg)
+    if registry is None:
+        return []
+    from app.cycle import jsonable
+
+    return [jsonable(e) for e in registry.events(registry_model_name(cfg), limit=limit)]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
