@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from core.ids import labels_fingerprint
+from core.stores import OpsStore
+from incidents.alerts import process_results
+from incidents.incidents import IncidentError, add_note, open_incident, set_roles, set_status
+from tests.incidents.conftest import base_config, result
+
+import pytest
+
+
+def fp(check: str, subject: str) -> str:
+    return labels_fingerprint({"check": check, "model": "loan_default", "subject": subject})
+
+
+def alerts_by_fp(ops: OpsStore) -> dict[str, dict]:
+    return {r["fingerprint"]: r for r in ops.query("SELECT * FROM alerts")}
+
+
+def test_upstream_unit_change_inhibits_linked_downstream_alerts_only(cfg, ops, clock):
+    day5 = [
+        result("unit_change", "applications.income", 5),
+        result("psi", "predictions.income", 5),
+        result("score_psi", "predictions.score", 5, family="prediction"),
+        result("psi", "predictions.credit_score", 5),  # fed by bureau: not explained by applications
+    ]
+    report = process_results(cfg, ops, day5, clock)
+    root = fp("unit_change", "applications.income")
+    assert report.inhibited == {fp("psi", "predictions.income"): root, fp("score_psi", "predictions.score"): root}
+    rows = alerts_by_fp(ops)
+    assert rows[fp("psi", "predictions.credit_score")]["inhibited_by"] is None
+    assert rows[root]["inhibited_by"] is None
+
+
+def test_whole_table_alert_inhibits_every_feature_of_that_table(cfg, ops, clock):
+    rs = [
+        result("freshness", "bureau", 3, family="etl"),
+        result("psi", "predictions.credit_score", 3),
+        result("psi", "predictions.income", 3),
+    ]
+    report = process_results(cfg, ops, rs, clock)
+    assert report.inhibited == {fp("psi", "predictions.credit_score"): fp("freshness", "bureau")}
+
+
+def test_kpi_alert_arriving_after_labels_mature_still_shows_the_root_cause(cfg, ops, clock):
+    # Day 5: the upstream unit change fires; day 6 it is clean again and resolves.
+    process_results(cfg, ops, [result("unit_change", "applications.income", 5)], clock)
+    process_results(cfg, ops, [result("unit_change", "applications.income", 6, "ok")], clock)
+    # Two weeks later the labels of day 5 mature and the KPI check on batch 5 fails.
+    report = process_results(cfg, ops, [result("kpi_default_rate", "model", 5)], clock)
+    assert report.inhibited == {fp("kpi_default_rate", "model"): fp("unit_change", "applications.income")}
+    # ...but the KPI of a clean later day is its own problem.
+    report = process_results(cfg, ops, [result("kpi_default_rate", "model", 5, "ok"), result("kpi_default_rate", "model", 9)], clock)
+    assert report.inhibited == {}
+
+
+def test_labels_table_problem_inhibits_performance_but_not_drift(cfg, ops, clock):
+    rs = [result("null_rate", "outcomes.defaulted", 2), result("kpi_default_rate", "model", 2), result("psi", "predictions.income", 2)]
+    report = process_results(cfg, ops, rs, clock)
+    assert report.inhibited == {fp("kpi_default_rate", "model"): fp("null_rate", "outcomes.defaulted")}
+
+
+def test_one_incident_per_root_cause_with_inhibited_alerts_attached(cfg, ops, clock):
+    rs = [
+        result("unit_change", "applications.income", 5),
+        result("null_rate", "applications.income", 5),
+        result("psi", "predictions.income", 5),
+        result("score_psi", "predictions.score", 5, family="prediction", severity="warning"),
+    ]
+    report = process_results(cfg, ops, rs, clock)
+    assert len(report.incidents_opened) == 1
+    incident_id = report.incidents_opened[0]
+    members = ops.query("SELECT fingerprint FROM incident_alerts WHERE incident_id = ?", (incident_id,))
+    assert len(members) == 4
+    inc = ops.query("SELECT * FROM incidents")[0]
+    assert (inc["severity"], inc["status"], inc["group_key"]) == ("SEV2", "triage", "loan_default|2026-03-06T00:00:00")
+    timeline = ops.query("SELECT kind, text FROM incident_timeline WHERE incident_id = ? ORDER BY entry_id", (incident_id,))
+    assert timeline[0]["kind"] == "opened"
+    assert any("inhibited by" in t["text"] for t in timeline)
+    # Resolution of an alert lands on the timeline too.
+    process_results(cfg, ops, [result("unit_change", "applications.income", 6, "ok")], clock)
+    last = ops.query("SELECT text FROM incident_timeline ORDER BY entry_id DESC LIMIT 1")[0]["text"]
+    assert "unit_change on applications.income is resolved" in last
+
+
+def test_warning_alert_alone_opens_no_incident(cfg, ops, clock):
+    report = process_results(cfg, ops, [result("psi", "predictions.credit_score", 1, severity="warning")], clock)
+    assert report.incidents_opened == []
+
+
+def test_incident_threshold_from_config(tmp_path: Path, clock):
+    cfg = base_config(tmp_path, incident_severity="warning")
+    ops = OpsStore(tmp_path / "ops.sqlite")
+    report = process_results(cfg, ops, [result("psi", "predictions.credit_score", 1, severity="warning")], clock)
+    assert len(report.incidents_opened) == 1
+    assert ops.query("SELECT severity FROM incidents")[0]["severity"] == "SEV3"
+
+
+def test_incidents_from_the_whole_history_open_even_if_resolved_later_in_the_same_call(cfg, ops, clock):
+    rs = [result("unit_change", "applications.income", d, "fail" if d == 3 else "ok") for d in range(6)]
+    report = process_results(cfg, ops, rs, clock)
+    assert len(report.incidents_opened) == 1
+
+
+def test_manual_incident_status_roles_and_notes(cfg, ops, clock):
+    process_results(cfg, ops, [result("psi", "predictions.credit_score", 1, severity="warning")], clock)
+    alert = fp("psi", "predictions.credit_score")
+    incident_id = open_incident(ops, clock, opened_by="ana", alert_fingerprints=[alert], severity="sev1")
+    set_roles(ops, clock, incident_id, "ana", commander="ana", scribe="bo")
+    set_status(ops, clock, incident_id, "investigating", "ana")
+    add_note(ops, clock, incident_id, "bo", "bureau extract late")
+    set_status(ops, clock, incident_id, "resolved", "ana")  # skipping mitigated stamps it too
+    inc = ops.query("SELECT * FROM incidents WHERE incident_id = ?", (incident_id,))[0]
+    assert (inc["severity"], inc["commander"], inc["scribe"], inc["status"]) == ("SEV1", "ana", "bo", "resolved")
+    assert inc["mitigated_at"] and inc["resolved_at"] and inc["investigating_at"]
+    kinds = [r["kind"] for r in ops.query("SELECT kind FROM incident_timeline WHERE incident_id = ? ORDER BY entry_id", (incident_id,))]
+    assert kinds == ["opened", "alert", "role", "role", "status", "note", "status"]
+    with pytest.raises(IncidentError, match="can only move forward"):
+        set_status(ops, clock, incident_id, "triage", "ana")
+    with pytest.raises(IncidentError, match="severity 'SEV9' is not one of SEV1, SEV2, SEV3, SEV4"):
+        open_incident(ops, clock, opened_by="ana", alert_fingerprints=[alert], severity="SEV9")
+    with pytest.raises(IncidentError, match="no alert with fingerprint 'nope'"):
+        open_incident(ops, clock, opened_by="ana", alert_fingerprints=["nope"])
+    detail = json.loads(ops.query("SELECT detail FROM incident_timeline WHERE kind = 'status' ORDER BY entry_id DESC LIMIT 1")[0]["detail"])
+    assert detail == {"from": "investigating", "to": "resolved"}

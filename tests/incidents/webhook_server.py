@@ -1,0 +1,42 @@
+"""A real HTTP server on 127.0.0.1 in a thread that records webhook POSTs."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class WebhookServer:
+    def __init__(self, responses: list[int] | None = None) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.responses = list(responses or [])  # status codes to answer in order, then 200
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                server.requests.append({"path": self.path, "headers": dict(self.headers), "json": json.loads(body)})
+                code = server.responses.pop(0) if server.responses else 200
+                self.send_response(code)
+                self.end_headers()
+                self.wfile.write(b"ok" if code == 200 else b"error")
+
+            def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+                return
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> WebhookServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
