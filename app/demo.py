@@ -9,18 +9,14 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import signal
 import subprocess
-from collections.abc import Callable
 from types import FrameType
-from typing import Any
 
 from app.cycle import CycleReport, run_cycle
 from app.processes import scheduler_command, spawn, stop_children, streamlit_command, wait_any
 from app.settings import child_env
-from app.simulation import newest_landed_day
 from core.clock import Clock
 from core.config import VigilConfig
 from core.stores import stores_for
@@ -30,26 +26,17 @@ log = logging.getLogger("vigil.demo")
 DEMO_DAYS = 60
 
 
-def _call_with_known(fn: Callable[..., Any], **kwargs: Any) -> Any:
-    """Call fn with the keyword arguments it accepts (the demo helpers' signatures vary)."""
-    params = inspect.signature(fn).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return fn(**kwargs)
-    return fn(**{k: v for k, v in kwargs.items() if k in params})
-
-
 def prepare_demo(cfg: VigilConfig, days: int = DEMO_DAYS, clock: Clock | None = None) -> CycleReport:
     """Steps 1-3; idempotent: a second run reuses the model and the landed history."""
     from baseline_model.demo import build_demo_history, ensure_example
 
     _, ops = stores_for(cfg)
     cfg.root.mkdir(parents=True, exist_ok=True)
-    _call_with_known(ensure_example, root=cfg.root, ops=ops)
-    if newest_landed_day(cfg.resolve(cfg.predictions.source.path)) is None:
-        print(f"simulating {days} days of history with two injected incidents under {cfg.root} ...", flush=True)
-        _call_with_known(build_demo_history, root=cfg.root, ops=ops, days=days)
-    else:
-        print(f"history already landed under {cfg.root}; reusing it", flush=True)
+    print(f"example model and {days} days of history (two injected incidents) under {cfg.root} ...", flush=True)
+    ensure_example(cfg.root, ops, history_days=days, clock=clock)
+    history = build_demo_history(cfg.root, ops, days=days, clock=clock)
+    if history.get("already_done"):
+        print(f"history already simulated ({history.get('start')}, {history.get('days')} days); reusing it", flush=True)
     print("running the check cycle over the history ...", flush=True)
     return run_cycle(cfg, clock=clock)
 
