@@ -110,6 +110,7 @@ class SeenFile:
 
 # ---- reading a file ----------------------------------------------------------------
 
+
 def read_sql(fmt: str) -> str:
     """Table function reading one file; the path is a bound parameter."""
     if fmt == "parquet":
@@ -133,19 +134,32 @@ def inspect_file(path: Path, fmt: str, memory_limit: str = "1GB") -> tuple[dict[
             fh.seek(max(0, size - 4))
             tail = fh.read(4)
     except OSError as e:
-        raise BadFile("unreadable", f"cannot read the file: {e.strerror or e} (hint: check permissions)") from None
+        raise BadFile(
+            "unreadable", f"cannot read the file: {e.strerror or e} (hint: check permissions)"
+        ) from None
     if size == 0:
         raise BadFile("empty", "the file has 0 bytes (hint: the producer wrote nothing; redeliver it)")
     if fmt == "parquet":
         if head[:4] != b"PAR1":
-            raise BadFile("wrong_format", "not a Parquet file: no PAR1 magic at the start (hint: is it CSV or JSON with a .parquet name?)")
+            raise BadFile(
+                "wrong_format",
+                "not a Parquet file: no PAR1 magic at the start (hint: is it CSV or JSON with a .parquet name?)",
+            )
         if tail != b"PAR1":
-            raise BadFile("truncated", "Parquet footer missing: the file was cut short (hint: the producer should write a temp file and rename it)")
+            raise BadFile(
+                "truncated",
+                "Parquet footer missing: the file was cut short (hint: the producer should write a temp file and rename it)",
+            )
     else:
         if head.startswith(b"PAR1") or b"\x00" in head:
-            raise BadFile("wrong_format", f"binary content in a {fmt} file (hint: is it Parquet with the wrong ending?)")
+            raise BadFile(
+                "wrong_format", f"binary content in a {fmt} file (hint: is it Parquet with the wrong ending?)"
+            )
         if fmt == "jsonl" and head.lstrip()[:1] != b"{":
-            raise BadFile("wrong_format", "not JSON Lines: the first line is not a JSON object (hint: one JSON object per line)")
+            raise BadFile(
+                "wrong_format",
+                "not JSON Lines: the first line is not a JSON object (hint: one JSON object per line)",
+            )
     conn = duckdb.connect()
     try:
         conn.execute(f"SET memory_limit = '{memory_limit}'")  # validated by the config pattern
@@ -157,7 +171,11 @@ def inspect_file(path: Path, fmt: str, memory_limit: str = "1GB") -> tuple[dict[
     except duckdb.Error as e:
         cut = fmt != "parquet" and not tail.endswith(b"\n")
         reason = "truncated" if cut else "malformed"
-        hint = "the last line is incomplete; redeliver the whole file" if cut else "fix the producer or redeliver"
+        hint = (
+            "the last line is incomplete; redeliver the whole file"
+            if cut
+            else "fix the producer or redeliver"
+        )
         raise BadFile(reason, f"cannot parse as {fmt}: {_first_line(e)} (hint: {hint})") from None
     finally:
         conn.close()
@@ -167,6 +185,7 @@ def inspect_file(path: Path, fmt: str, memory_limit: str = "1GB") -> tuple[dict[
 
 
 # ---- schema of a source in the warehouse --------------------------------------------
+
 
 @dataclass(frozen=True)
 class RawColumn:
@@ -201,7 +220,8 @@ def create_raw_table(
     conn.execute(f"CREATE TABLE IF NOT EXISTS {spec.raw_ident} ({cols_sql}, _file VARCHAR NOT NULL)")
     for c, rc in schema.items():
         conn.execute(
-            "INSERT INTO source_schemas VALUES (?, ?, ?, ?, ?, ?)", [spec.name, c, rc.raw_type, rc.family, rc.expected, rel]
+            "INSERT INTO source_schemas VALUES (?, ?, ?, ?, ?, ?)",
+            [spec.name, c, rc.raw_type, rc.family, rc.expected, rel],
         )
     return schema
 
@@ -234,7 +254,9 @@ def diff_schema(
     for c, t in file_columns.items():
         fam = type_family(t)
         # CSV and JSON have no timestamp type: timestamps as text are not a change.
-        text_timestamp = text_format and fam == "string" and schema.get(c) is not None and schema[c].family == "timestamp"
+        text_timestamp = (
+            text_format and fam == "string" and schema.get(c) is not None and schema[c].family == "timestamp"
+        )
         if c in schema and fam != schema[c].family and not text_timestamp:
             changes.append(("retyped", c, f"{schema[c].raw_type}->{t}"))
     return changes, added
@@ -275,7 +297,10 @@ def check_castable(
 
 # ---- batches touched -----------------------------------------------------------------
 
-def batches_of_file(conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, spec: SourceSpec, rel: str) -> set[datetime]:
+
+def batches_of_file(
+    conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, spec: SourceSpec, rel: str
+) -> set[datetime]:
     ts = ident(spec.timestamp_column)
     rows = conn.execute(
         f"SELECT DISTINCT {bucket_sql(ts)} FROM {spec.raw_ident} WHERE _file = ? AND {ts} IS NOT NULL",  # noqa: S608
@@ -285,11 +310,15 @@ def batches_of_file(conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, spec: Sou
 
 
 def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
+    row = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchone()
     return bool(row and row[0])
 
 
-def label_batches_of_file(conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, spec: SourceSpec, rel: str) -> set[datetime]:
+def label_batches_of_file(
+    conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, spec: SourceSpec, rel: str
+) -> set[datetime]:
     """Prediction batches whose labels are in this label-table file."""
     if cfg.labels is None or cfg.labels.table != spec.name or not _table_exists(conn, PREDICTIONS):
         return set()
@@ -305,6 +334,7 @@ def label_batches_of_file(conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, spe
 
 
 # ---- loading one file -----------------------------------------------------------------
+
 
 @dataclass
 class FileOutcome:
@@ -332,7 +362,7 @@ def load_file(
     mtime: float,
 ) -> FileOutcome:
     """Load one file in one transaction, or raise BadFile (nothing written)."""
-    fmt = file_format(path, spec.source)
+    fmt = file_format(path, spec.source.format)
     file_columns, _ = inspect_file(path, fmt, cfg.storage.duckdb_memory_limit)
     if spec.timestamp_column not in file_columns:
         raise BadFile(
@@ -342,7 +372,9 @@ def load_file(
         )
     rel_sql = read_sql(fmt)
     with wh.write() as conn:
-        row = conn.execute("SELECT sha256 FROM ingested_files WHERE path = ? AND status = 'loaded'", [rel]).fetchone()
+        row = conn.execute(
+            "SELECT sha256 FROM ingested_files WHERE path = ? AND status = 'loaded'", [rel]
+        ).fetchone()
         replaced = str(row[0]) if row else None
         schema = load_source_schema(conn, spec.name)
         if not schema:
@@ -354,7 +386,10 @@ def load_file(
         for col in added:
             st = storage_type(file_columns[col])
             conn.execute(f"ALTER TABLE {spec.raw_ident} ADD COLUMN {ident(col)} {st}")
-            conn.execute("INSERT INTO source_schemas VALUES (?, ?, ?, ?, false, ?)", [spec.name, col, st, type_family(st), rel])
+            conn.execute(
+                "INSERT INTO source_schemas VALUES (?, ?, ?, ?, false, ?)",
+                [spec.name, col, st, type_family(st), rel],
+            )
             schema[col] = RawColumn(st, type_family(st), False)
         dirty: set[datetime] = set()
         label_dirty: set[datetime] = set()
@@ -367,7 +402,9 @@ def load_file(
         try:
             rows = _insert_rows(conn, sql, [rel, str(path)])
         except duckdb.ConversionException as e:
-            raise BadFile("wrong_types", f"{_first_line(e)} (hint: fix the producer or the feature type)") from None
+            raise BadFile(
+                "wrong_types", f"{_first_line(e)} (hint: fix the producer or the feature type)"
+            ) from None
         except duckdb.Error as e:
             raise BadFile("load_error", f"{_first_line(e)} (hint: inspect the file with duckdb)") from None
         dirty |= batches_of_file(conn, cfg, spec, rel)
@@ -382,16 +419,24 @@ def load_file(
         )
         for change, col, detail in changes:
             conn.execute(
-                "INSERT INTO schema_changes VALUES (?, ?, ?, ?, ?, ?, now())", [rel, spec.name, sha, change, col, detail]
+                "INSERT INTO schema_changes VALUES (?, ?, ?, ?, ?, ?, now())",
+                [rel, spec.name, sha, change, col, detail],
             )
         conn.execute(
-            "UPDATE quarantine SET status = 'resolved', resolved_at = now() WHERE path = ? AND status = 'open'", [rel]
+            "UPDATE quarantine SET status = 'resolved', resolved_at = now() WHERE path = ? AND status = 'open'",
+            [rel],
         )
     return FileOutcome(rows, replaced, dirty, label_dirty, changes)
 
 
 def record_quarantine(
-    wh: Warehouse, spec: SourceSpec, rel: str, sha: str | None, size: int | None, mtime: float | None, bad: BadFile
+    wh: Warehouse,
+    spec: SourceSpec,
+    rel: str,
+    sha: str | None,
+    size: int | None,
+    mtime: float | None,
+    bad: BadFile,
 ) -> QuarantinedFile:
     qid = new_id("q")
     with wh.write() as conn:
@@ -410,6 +455,7 @@ def record_quarantine(
 
 # ---- the scan ---------------------------------------------------------------------------
 
+
 def seen_files(wh: Warehouse) -> tuple[dict[str, SeenFile], dict[tuple[str, str], str]]:
     """Latest record per path, and (source, sha256) -> path of loaded content."""
     with wh.write() as conn:
@@ -418,7 +464,9 @@ def seen_files(wh: Warehouse) -> tuple[dict[str, SeenFile], dict[tuple[str, str]
             "QUALIFY row_number() OVER (PARTITION BY path ORDER BY ingested_at DESC, "
             "CASE status WHEN 'loaded' THEN 0 ELSE 1 END) = 1"
         ).fetchall()
-        loaded = conn.execute("SELECT source, sha256, path FROM ingested_files WHERE status = 'loaded'").fetchall()
+        loaded = conn.execute(
+            "SELECT source, sha256, path FROM ingested_files WHERE status = 'loaded'"
+        ).fetchall()
     return (
         {str(r[0]): SeenFile(int(r[1]), float(r[2]), str(r[3]), str(r[4])) for r in latest},
         {(str(r[0]), str(r[1])): str(r[2]) for r in loaded},
@@ -459,7 +507,9 @@ def _ingest_one(
     try:
         st = os.stat(path)
     except OSError as e:
-        report.quarantined.append(record_quarantine(wh, spec, rel, None, None, None, BadFile("unreadable", str(e))))
+        report.quarantined.append(
+            record_quarantine(wh, spec, rel, None, None, None, BadFile("unreadable", str(e)))
+        )
         return
     size, mtime = st.st_size, st.st_mtime
     if previous is not None and previous.size == size and previous.mtime == mtime:
@@ -474,7 +524,8 @@ def _ingest_one(
     if previous is not None and previous.sha256 == sha:
         with wh.write() as conn:  # touched, same content: remember the new size/mtime
             conn.execute(
-                "UPDATE ingested_files SET size = ?, mtime = ? WHERE path = ? AND sha256 = ?", [size, mtime, rel, sha]
+                "UPDATE ingested_files SET size = ?, mtime = ? WHERE path = ? AND sha256 = ?",
+                [size, mtime, rel, sha],
             )
         report.skipped += 1
         return

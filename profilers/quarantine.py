@@ -8,7 +8,18 @@ from core.config import VigilConfig
 from core.stores import StoreMissing, Warehouse
 from profilers.ingest import IngestReport, ingest_all
 
-_COLUMNS = ("quarantine_id", "path", "source", "sha256", "size", "reason", "detail", "status", "quarantined_at", "resolved_at")
+_COLUMNS = (
+    "quarantine_id",
+    "path",
+    "source",
+    "sha256",
+    "size",
+    "reason",
+    "detail",
+    "status",
+    "quarantined_at",
+    "resolved_at",
+)
 
 
 def _rows(wh: Warehouse, where: str, params: list[Any]) -> list[dict[str, Any]]:
@@ -46,7 +57,10 @@ def retry_quarantine(cfg: VigilConfig, wh: Warehouse, quarantine_id: str | None 
     paths = [str(e["path"]) for e in entries]
     with wh.write() as conn:
         for e in entries:
-            conn.execute("UPDATE quarantine SET status = 'retried', resolved_at = now() WHERE quarantine_id = ?", [e["quarantine_id"]])
+            conn.execute(
+                "UPDATE quarantine SET status = 'retried', resolved_at = now() WHERE quarantine_id = ?",
+                [e["quarantine_id"]],
+            )
             # Forget the quarantined version so the scan reads the file again.
             conn.execute("DELETE FROM ingested_files WHERE path = ? AND status = 'quarantined'", [e["path"]])
     return ingest_all(cfg, wh, only=paths)

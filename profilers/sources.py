@@ -43,7 +43,11 @@ def raw_table_name(source: str) -> str:
 
 def prediction_spec(cfg: VigilConfig) -> SourceSpec:
     p = cfg.predictions
-    expected: dict[str, str | None] = {p.id_column: None, p.timestamp_column: "timestamp", p.score_column: "numeric"}
+    expected: dict[str, str | None] = {
+        p.id_column: None,
+        p.timestamp_column: "timestamp",
+        p.score_column: "numeric",
+    }
     for col in (p.decision_column, p.model_version_column, p.fallback_column, p.control_column):
         if col:
             expected.setdefault(col, None)
@@ -85,9 +89,11 @@ def lineage_columns(cfg: VigilConfig, table: str) -> dict[str, str]:
 
 # ---- files -------------------------------------------------------------------
 
-def file_format(path: Path, source: FileSource) -> str:
-    if source.format:
-        return source.format
+
+def file_format(path: Path, declared: str | None = None) -> str:
+    """The declared format, else the one the file name ends with (Parquet by default)."""
+    if declared:
+        return declared
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
         return "parquet"
@@ -144,6 +150,7 @@ def storage_type(duck_type: str) -> str:
 
 
 # ---- batches -----------------------------------------------------------------
+
 
 def window_micros(cfg: VigilConfig) -> int:
     return int(cfg.batch.window.total_seconds() * 1_000_000)

@@ -33,7 +33,12 @@ def toy_config_dict() -> dict[str, Any]:
             {"name": "flag", "type": "boolean"},
         ],
         "etl_tables": [
-            {"name": "apps", "source": {"path": "landing/apps", "glob": "*.csv"}, "timestamp_column": "ts", "key": "id"},
+            {
+                "name": "apps",
+                "source": {"path": "landing/apps", "glob": "*.csv"},
+                "timestamp_column": "ts",
+                "key": "id",
+            },
             {
                 "name": "outcomes",
                 "source": {"path": "landing/outcomes", "glob": "*.jsonl"},

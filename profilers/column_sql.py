@@ -1,0 +1,174 @@
+"""Column statistics of a relation, grouped, in DuckDB SQL (one pass for numeric columns).
+
+Used for prediction-log and ETL batches (group = batch) and for the reference (group =
+the whole reference or a calibration chunk). The relation is an SQL subquery that yields
+``_g`` (the group key) and the profiled columns; its parameters are passed alongside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from core.sql import ident
+from profilers.stats_types import OTHER, QUANTILES, ColumnKind, ColumnStats
+
+TOP_K = 20
+_QUANTILE_LIST = "[" + ", ".join(repr(q) for q in QUANTILES) + "]"  # constants of this module
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    column: str
+    kind: ColumnKind
+    edges: tuple[float, ...] = ()  # interior cut points from the reference
+    top_k: bool = True  # False for keys: counts and distinct only
+    epoch: bool = False  # a timestamp column, profiled as epoch seconds
+
+
+def _value(plan: ColumnPlan) -> str:
+    q = ident(plan.column)
+    return f"epoch({q})" if plan.epoch else f"CAST({q} AS DOUBLE)"
+
+
+def _numeric_select(plan: ColumnPlan, i: int) -> tuple[list[str], list[Any]]:
+    v = _value(plan)
+    fin = f"isfinite({v})"
+    parts = [
+        f"count({v}) AS nn{i}",
+        f"count(*) FILTER (WHERE isnan({v})) AS nan{i}",
+        f"count(*) FILTER (WHERE isinf({v})) AS inf{i}",
+        f"min({v}) FILTER (WHERE {fin}) AS min{i}",
+        f"max({v}) FILTER (WHERE {fin}) AS max{i}",
+        f"avg({v}) FILTER (WHERE {fin}) AS mean{i}",
+        f"stddev_samp({v}) FILTER (WHERE {fin}) AS std{i}",
+        f"approx_quantile({v}, {_QUANTILE_LIST}) FILTER (WHERE {fin}) AS q{i}",
+        f"approx_count_distinct({v}) AS d{i}",
+    ]
+    params: list[Any] = []
+    edges = plan.edges
+    for j in range(len(edges) + 1):
+        conds = [fin]
+        if j > 0:
+            conds.append(f"{v} > ?")
+            params.append(edges[j - 1])
+        if j < len(edges):
+            conds.append(f"{v} <= ?")
+            params.append(edges[j])
+        parts.append(f"count(*) FILTER (WHERE {' AND '.join(conds)}) AS b{i}_{j}")
+    return parts, params
+
+
+def _other_select(plan: ColumnPlan, i: int) -> list[str]:
+    q = ident(plan.column)
+    parts = [f"count({q}) AS nn{i}", f"approx_count_distinct({q}) AS d{i}"]
+    if plan.kind == "boolean":
+        parts.append(f"avg(CAST({q} AS DOUBLE)) AS mean{i}")
+    return parts
+
+
+def _top_categories(
+    conn: duckdb.DuckDBPyConnection, relation: str, rel_params: list[Any], plan: ColumnPlan
+) -> dict[Any, dict[str, int]]:
+    q = ident(plan.column)
+    rows = conn.execute(
+        f"SELECT _g, CAST({q} AS VARCHAR) AS v, count(*) AS k FROM {relation} WHERE {q} IS NOT NULL "  # noqa: S608
+        f"GROUP BY _g, v QUALIFY row_number() OVER (PARTITION BY _g ORDER BY k DESC, v) <= {TOP_K}",
+        rel_params,
+    ).fetchall()
+    out: dict[Any, dict[str, int]] = {}
+    for g, v, k in rows:
+        out.setdefault(g, {})[str(v)] = int(k)
+    return out
+
+
+def stats_by_group(
+    conn: duckdb.DuckDBPyConnection,
+    relation: str,
+    rel_params: list[Any],
+    plans: list[ColumnPlan],
+    source: str,
+    batch_of_group: dict[Any, datetime | None] | None = None,
+) -> dict[Any, list[ColumnStats]]:
+    """ColumnStats per group key for every planned column."""
+    if not plans:
+        return {}
+    select: list[str] = ["_g", "count(*) AS n"]
+    params: list[Any] = []
+    for i, plan in enumerate(plans):
+        if plan.kind == "numeric":
+            parts, p = _numeric_select(plan, i)
+            select += parts
+            params += p
+        else:
+            select += _other_select(plan, i)
+    cur = conn.execute(f"SELECT {', '.join(select)} FROM {relation} GROUP BY _g", params + rel_params)  # noqa: S608
+    names = [d[0] for d in cur.description or []]
+    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+    categories = {
+        i: _top_categories(conn, relation, rel_params, plan)
+        for i, plan in enumerate(plans)
+        if plan.kind != "numeric" and plan.top_k
+    }
+    out: dict[Any, list[ColumnStats]] = {}
+    for row in rows:
+        g = row["_g"]
+        batch = batch_of_group[g] if batch_of_group is not None else g
+        out[g] = [
+            _column_stats(source, plan, i, row, batch, categories.get(i, {}).get(g))
+            for i, plan in enumerate(plans)
+        ]
+    return out
+
+
+def _column_stats(
+    source: str,
+    plan: ColumnPlan,
+    i: int,
+    row: dict[str, Any],
+    batch: datetime | None,
+    top: dict[str, int] | None,
+) -> ColumnStats:
+    n = int(row["n"])
+    nonnull = int(row[f"nn{i}"])
+    if plan.kind == "numeric":
+        nan, inf = int(row[f"nan{i}"]), int(row[f"inf{i}"])
+        q = row[f"q{i}"]
+        return ColumnStats(
+            source=source,
+            column=plan.column,
+            kind=plan.kind,
+            batch=batch,
+            count=n,
+            nulls=n - nonnull,
+            nan=nan,
+            inf=inf,
+            min=row[f"min{i}"],
+            max=row[f"max{i}"],
+            mean=row[f"mean{i}"],
+            std=row[f"std{i}"],
+            quantiles=dict(zip(QUANTILES, (float(x) for x in q), strict=True)) if q else {},
+            bin_edges=plan.edges,
+            bin_counts=tuple(int(row[f"b{i}_{j}"]) for j in range(len(plan.edges) + 1)),
+            distinct=int(row[f"d{i}"]),
+        )
+    categories: dict[str, int] = {}
+    if top is not None:
+        categories = dict(top)
+        rest = nonnull - sum(top.values())
+        if rest > 0:
+            categories[OTHER] = rest
+    return ColumnStats(
+        source=source,
+        column=plan.column,
+        kind=plan.kind,
+        batch=batch,
+        count=n,
+        nulls=n - nonnull,
+        mean=row.get(f"mean{i}"),
+        categories=categories,
+        distinct=int(row[f"d{i}"]),
+    )

@@ -1,0 +1,171 @@
+"""The live test set per prediction batch: predictions joined with their labels, in SQL.
+
+Labels come from the label ETL table (the newest label per key). A batch is matured when
+its end plus the label maturity has passed in event time (the newest prediction).
+Before labels arrive, ``estimated`` gives what calibrated scores predict (expected
+positive rate, precision and recall at the threshold), in the spirit of CBPE.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from core.config import VigilConfig
+from core.sql import ident
+from profilers.sources import PREDICTIONS, bucket_sql, raw_table_name, window_micros
+from profilers.stats_types import PerformanceStats
+
+
+def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _joined_sql(cfg: VigilConfig, has_labels: bool) -> tuple[str, list[Any]]:
+    """CTE ``j``: batch, score, approved, y (NULL when unlabeled) for the given batches.
+
+    Parameters: window, batches (then the caller's own)."""
+    p = cfg.predictions
+    ts = ident(p.timestamp_column)
+    approved = "false"
+    params: list[Any] = [window_micros(cfg)]
+    if p.decision_column and p.positive_decision is not None:
+        approved = f"coalesce(CAST({ident(p.decision_column)} AS VARCHAR) = ?, false)"
+        params.append(p.positive_decision)
+    params.append(None)  # placeholder for batches, replaced below
+    base = (
+        f"SELECT * FROM (SELECT {bucket_sql(ts)} AS batch, CAST({ident(p.id_column)} AS VARCHAR) AS k, "  # noqa: S608
+        f"CAST({ident(p.score_column)} AS DOUBLE) AS score, {approved} AS approved FROM predictions) "
+        "WHERE list_contains(?::TIMESTAMP[], batch)"
+    )
+    if not has_labels or cfg.labels is None:
+        return f"WITH j AS (SELECT *, CAST(NULL AS DOUBLE) AS y FROM ({base}))", params  # noqa: S608
+    lab = cfg.labels
+    label_table = ident(raw_table_name(lab.table))
+    lts = ident(cfg.etl_table(lab.table).timestamp_column)
+    labels = (
+        f"SELECT CAST({ident(lab.join_key)} AS VARCHAR) AS k, arg_max(CAST({ident(lab.label_column)} AS DOUBLE), {lts}) AS y "  # noqa: S608
+        f"FROM {label_table} WHERE {ident(lab.label_column)} IS NOT NULL AND {ident(lab.join_key)} IS NOT NULL GROUP BY 1"
+    )
+    return f"WITH l AS ({labels}), j AS (SELECT b.*, l.y FROM ({base}) b LEFT JOIN l USING (k))", params  # noqa: S608
+
+
+def performance_stats(
+    conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, batches: list[datetime], now: datetime | None
+) -> list[PerformanceStats]:
+    if not batches or not _table_exists(conn, PREDICTIONS):
+        return []
+    has_labels = cfg.labels is not None and _table_exists(conn, raw_table_name(cfg.labels.table))
+    cte, params = _joined_sql(cfg, has_labels)
+    params[-1] = batches
+    thr = cfg.model.threshold
+    regression = cfg.model.task == "regression"
+    thr_params = [thr, thr, thr, thr, thr, thr] if thr is not None else []
+    thr_sql = (
+        ", count(*) FILTER (WHERE y IS NOT NULL AND score >= ? AND y = 1) AS tp"
+        ", count(*) FILTER (WHERE y IS NOT NULL AND score >= ?) AS pp"
+        ", avg(score) FILTER (WHERE score >= ?) AS est_precision"
+        ", sum(score) FILTER (WHERE score >= ?) / nullif(sum(score), 0) AS est_recall"
+        ", avg(CASE WHEN score >= ? THEN 1.0 ELSE 0.0 END) AS predicted_positive_rate"
+        ", count(*) FILTER (WHERE score >= ?) AS predicted_positives"
+        if thr is not None
+        else ""
+    )
+    rows = conn.execute(
+        f"{cte} SELECT batch, count(*) AS n, count(y) AS labeled, "  # noqa: S608
+        "count(*) FILTER (WHERE y = 1) AS positives, count(*) FILTER (WHERE approved) AS approved, "
+        "count(y) FILTER (WHERE approved) AS approved_labeled, count(*) FILTER (WHERE approved AND y = 1) AS approved_positives, "
+        "avg(score) AS mean_score, avg(y) AS mean_label, "
+        "avg((score - y) * (score - y)) AS mse, avg(abs(score - y)) AS mae, "
+        "sum(score) AS expected_positives, avg(score) FILTER (WHERE approved) AS est_approved_positive_rate"
+        f"{thr_sql} FROM j GROUP BY batch",
+        params + thr_params,
+    ).fetchall()
+    auc = _auc_by_batch(conn, cte, params) if has_labels and not regression else {}
+    maturity = cfg.labels.maturity if cfg.labels else None
+    out = []
+    for r in rows:
+        (
+            batch,
+            n,
+            labeled,
+            positives,
+            approved,
+            approved_labeled,
+            approved_positives,
+            mean_score,
+            mean_label,
+            mse,
+            mae,
+            expected_positives,
+            est_approved_rate,
+        ) = r[:13]
+        extra = r[13:]
+        matured = bool(
+            now is not None and maturity is not None and batch + cfg.batch.window + maturity <= now
+        )
+        estimated: dict[str, float] = {}
+        if mean_score is not None:
+            estimated["mean_score"] = float(mean_score)
+        if not regression:
+            if expected_positives is not None:
+                estimated["expected_positives"] = float(expected_positives)
+                estimated["expected_positive_rate"] = float(mean_score)
+            if est_approved_rate is not None:
+                estimated["expected_approved_positive_rate"] = float(est_approved_rate)
+        precision = recall = None
+        if thr is not None and not regression:
+            tp, pp, est_precision, est_recall, ppr, ppos = extra
+            precision = tp / pp if pp else None
+            recall = tp / positives if positives else None
+            for k, v in (
+                ("precision", est_precision),
+                ("recall", est_recall),
+                ("predicted_positive_rate", ppr),
+                ("predicted_positives", ppos),
+            ):
+                if v is not None:
+                    estimated[k] = float(v)
+        out.append(
+            PerformanceStats(
+                batch=batch,
+                predictions=int(n),
+                labeled=int(labeled),
+                matured=matured,
+                positives=0 if regression else int(positives),
+                approved=int(approved),
+                approved_labeled=int(approved_labeled),
+                approved_positives=0 if regression else int(approved_positives),
+                mean_score=mean_score,
+                mean_label=mean_label,
+                auc=auc.get(batch),
+                brier=None if regression else mse,
+                precision=precision,
+                recall=recall,
+                mae=mae if regression else None,
+                rmse=(mse**0.5 if mse is not None else None) if regression else None,
+                estimated=estimated,
+            )
+        )
+    return out
+
+
+def _auc_by_batch(conn: duckdb.DuckDBPyConnection, cte: str, params: list[Any]) -> dict[datetime, float]:
+    """ROC AUC per batch by the rank-sum (Mann-Whitney) formula, ties at their mid-rank."""
+    rows = conn.execute(
+        f"{cte}, r AS (SELECT batch, y, rank() OVER (PARTITION BY batch ORDER BY score) "  # noqa: S608
+        "+ (count(*) OVER (PARTITION BY batch, score) - 1) / 2.0 AS rk FROM j WHERE y IS NOT NULL AND score IS NOT NULL) "
+        "SELECT batch, sum(rk) FILTER (WHERE y = 1) AS rs, count(*) FILTER (WHERE y = 1) AS npos, "
+        "count(*) FILTER (WHERE y <> 1) AS nneg FROM r GROUP BY batch",
+        params,
+    ).fetchall()
+    out = {}
+    for batch, rs, npos, nneg in rows:
+        if npos and nneg:
+            out[batch] = float((rs - npos * (npos + 1) / 2) / (npos * nneg))
+    return out

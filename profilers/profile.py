@@ -1,0 +1,349 @@
+"""Per-batch statistics in DuckDB SQL: column stats, table stats, performance stats.
+
+Incremental: only the batches asked for (the dirty ones) plus batches that have never
+been profiled are computed; their rows replace earlier rows of the same batch. Work is
+done in groups of batches, one short write transaction per group, so readers get in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from core.config import VigilConfig
+from core.sql import ident
+from core.stores import Warehouse
+from profilers.column_sql import ColumnPlan, stats_by_group
+from profilers.performance import performance_stats
+from profilers.sources import (
+    PREDICTIONS,
+    SourceSpec,
+    all_specs,
+    bucket_sql,
+    lineage_columns,
+    prediction_spec,
+    window_micros,
+)
+from profilers.stats_store import column_stats_values
+from profilers.stats_types import ColumnKind, ColumnStats, TableStats
+
+GROUP_SIZE = 31  # batches per write transaction
+
+
+@dataclass
+class ProfileReport:
+    column_batches: list[datetime] = field(default_factory=list)  # column + table stats recomputed
+    performance_batches: list[datetime] = field(default_factory=list)  # performance stats recomputed
+
+    @property
+    def all_batches(self) -> list[datetime]:
+        return sorted(set(self.column_batches) | set(self.performance_batches))
+
+
+# ---- which columns ------------------------------------------------------------------------
+
+
+def table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _kind_of_feature(cfg: VigilConfig, name: str) -> ColumnKind:
+    t = cfg.feature(name).type
+    return "numeric" if t == "numeric" else ("boolean" if t == "boolean" else "categorical")
+
+
+def profiled_columns(cfg: VigilConfig, spec: SourceSpec) -> list[tuple[str, ColumnKind, bool, bool]]:
+    """(column, kind, top_k, epoch) for each profiled column of a source."""
+    cols: list[tuple[str, ColumnKind, bool, bool]] = []
+    if spec.name == PREDICTIONS:
+        cols += [(f.name, _kind_of_feature(cfg, f.name), True, False) for f in cfg.features]
+        cols.append((cfg.predictions.score_column, "numeric", True, False))
+        if cfg.predictions.decision_column:
+            cols.append((cfg.predictions.decision_column, "categorical", True, False))
+        return cols
+    for col, feature in lineage_columns(cfg, spec.name).items():
+        cols.append((col, _kind_of_feature(cfg, feature), True, False))
+    if cfg.labels and cfg.labels.table == spec.name and cfg.labels.label_column not in {c[0] for c in cols}:
+        cols.append((cfg.labels.label_column, "numeric", True, False))
+    cols.append((spec.timestamp_column, "numeric", False, True))
+    if spec.key_column and spec.key_column not in {c[0] for c in cols}:
+        cols.append((spec.key_column, "categorical", False, False))
+    return cols
+
+
+def reference_edges(conn: duckdb.DuckDBPyConnection, source: str, column: str) -> tuple[float, ...]:
+    row = conn.execute(
+        "SELECT bin_edges_json FROM reference_stats WHERE source = ? AND column_name = ? AND chunk = -1",
+        [source, column],
+    ).fetchone()
+    return tuple(float(e) for e in json.loads(row[0])) if row and row[0] else ()
+
+
+def column_plans(cfg: VigilConfig, conn: duckdb.DuckDBPyConnection, spec: SourceSpec) -> list[ColumnPlan]:
+    return [
+        ColumnPlan(
+            col,
+            kind,
+            reference_edges(conn, spec.name, col) if kind == "numeric" and not epoch else (),
+            top_k,
+            epoch,
+        )
+        for col, kind, top_k, epoch in profiled_columns(cfg, spec)
+    ]
+
+
+# ---- batch relation ------------------------------------------------------------------------
+
+
+def batch_relation(
+    cfg: VigilConfig, spec: SourceSpec, batches: list[datetime], columns: list[str]
+) -> tuple[str, list[Any]]:
+    """Rows of the given batches with ``_g`` = batch; parameters alongside."""
+    ts = ident(spec.timestamp_column)
+    cols = ", ".join(ident(c) for c in dict.fromkeys(columns))
+    lo, hi = min(batches), max(batches) + cfg.batch.window
+    sql = (
+        f"(SELECT * FROM (SELECT {bucket_sql(ts)} AS _g, {cols} FROM {spec.raw_ident} "  # noqa: S608
+        f"WHERE {ts} >= ? AND {ts} < ?) WHERE list_contains(?::TIMESTAMP[], _g))"
+    )
+    return sql, [window_micros(cfg), lo, hi, batches]
+
+
+# ---- column stats ----------------------------------------------------------------------------
+
+
+def compute_column_stats(
+    cfg: VigilConfig, conn: duckdb.DuckDBPyConnection, spec: SourceSpec, batches: list[datetime]
+) -> list[ColumnStats]:
+    plans = column_plans(cfg, conn, spec)
+    relation, params = batch_relation(cfg, spec, batches, [p.column for p in plans])
+    grouped = stats_by_group(conn, relation, params, plans, spec.name)
+    return [s for stats in grouped.values() for s in stats]
+
+
+def write_column_stats(
+    conn: duckdb.DuckDBPyConnection, source: str, batches: list[datetime], stats: list[ColumnStats]
+) -> None:
+    conn.execute(
+        "DELETE FROM column_stats WHERE source = ? AND list_contains(?::TIMESTAMP[], batch)",
+        [source, batches],
+    )
+    for s in stats:
+        conn.execute(
+            "INSERT INTO column_stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+            [s.source, s.column, *column_stats_values(s)[:1], s.batch, *column_stats_values(s)[1:]],
+        )
+
+
+# ---- table stats -----------------------------------------------------------------------------
+
+
+def _newest_per_batch(
+    conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, spec: SourceSpec
+) -> dict[datetime, datetime]:
+    ts = ident(spec.timestamp_column)
+    rows = conn.execute(
+        f"SELECT {bucket_sql(ts)} AS b, max({ts}) FROM {spec.raw_ident} WHERE {ts} IS NOT NULL GROUP BY b",  # noqa: S608
+        [window_micros(cfg)],
+    ).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+def newest_up_to(per_batch: dict[datetime, datetime], batch: datetime) -> datetime | None:
+    """Newest timestamp in this batch or any earlier one."""
+    found = [v for b, v in per_batch.items() if b <= batch]
+    return max(found) if found else None
+
+
+def _schema_evidence(
+    conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, spec: SourceSpec, batches: list[datetime]
+) -> dict[datetime, dict[str, Any]]:
+    """Columns and schema changes of the files that contributed rows to each batch."""
+    relation, params = batch_relation(cfg, spec, batches, ["_file"])
+    rows = conn.execute(
+        f"SELECT DISTINCT r._g, f.columns_json, c.change, c.column_name, c.detail FROM {relation} r "  # noqa: S608
+        "JOIN ingested_files f ON f.path = r._file AND f.status = 'loaded' "
+        "LEFT JOIN schema_changes c ON c.path = f.path AND c.sha256 = f.sha256",
+        params,
+    ).fetchall()
+    out: dict[datetime, dict[str, Any]] = {}
+    for g, columns_json, change, column, detail in rows:
+        ev = out.setdefault(
+            g, {"columns": {}, "missing": set(), "added": set(), "retyped": {}, "renamed": {}}
+        )
+        ev["columns"].update(json.loads(columns_json or "{}"))
+        if change in ("missing", "added"):
+            ev[change].add(column)
+        elif change == "retyped":
+            ev["retyped"][column] = detail
+        elif change == "renamed":
+            ev["renamed"][column] = detail
+    return out
+
+
+def compute_table_stats(
+    conn: duckdb.DuckDBPyConnection,
+    cfg: VigilConfig,
+    spec: SourceSpec,
+    batches: list[datetime],
+    prediction_newest: dict[datetime, datetime],
+) -> list[TableStats]:
+    """Row count, newest timestamp, freshness lag, duplicate keys and schema evidence per batch.
+
+    Freshness lag of a batch = the newest prediction timestamp up to the batch's end minus
+    the newest table timestamp up to the batch's end (event time, never wall time).
+    """
+    if not table_exists(conn, spec.raw_table):
+        return [TableStats(spec.name, b, 0) for b in batches]
+    key = spec.key_column
+    relation, params = batch_relation(cfg, spec, batches, [spec.timestamp_column] + ([key] if key else []))
+    dup = f"count({ident(key)}) - count(DISTINCT {ident(key)})" if key else "0"
+    sql = f"SELECT _g, count(*), {dup} FROM {relation} GROUP BY _g"  # noqa: S608
+    rows = conn.execute(sql, params).fetchall()
+    counts = {r[0]: (int(r[1]), int(r[2])) for r in rows}
+    newest = _newest_per_batch(conn, cfg, spec) if spec.name != PREDICTIONS else prediction_newest
+    evidence = _schema_evidence(conn, cfg, spec, batches)
+    out = []
+    for b in batches:
+        n, dups = counts.get(b, (0, 0))
+        as_of = newest_up_to(prediction_newest, b)
+        table_newest = newest_up_to(newest, b)
+        lag = max(0.0, (as_of - table_newest).total_seconds()) if as_of and table_newest else None
+        ev = evidence.get(b, {})
+        out.append(
+            TableStats(
+                source=spec.name,
+                batch=b,
+                row_count=n,
+                newest=newest.get(b),
+                freshness_lag_seconds=lag,
+                duplicate_keys=dups,
+                columns=ev.get("columns", {}),
+                missing_columns=tuple(sorted(ev.get("missing", ()))),
+                added_columns=tuple(sorted(ev.get("added", ()))),
+                retyped_columns=ev.get("retyped", {}),
+                renamed_columns=ev.get("renamed", {}),
+            )
+        )
+    return out
+
+
+def write_table_stats(conn: duckdb.DuckDBPyConnection, stats: list[TableStats]) -> None:
+    for t in stats:
+        conn.execute("DELETE FROM table_stats WHERE source = ? AND batch = ?", [t.source, t.batch])
+        conn.execute(
+            "INSERT INTO table_stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+            [
+                t.source,
+                t.batch,
+                t.row_count,
+                t.newest,
+                t.freshness_lag_seconds,
+                t.duplicate_keys,
+                json.dumps(t.columns),
+                json.dumps(list(t.missing_columns)),
+                json.dumps(list(t.added_columns)),
+                json.dumps(t.retyped_columns),
+                json.dumps(t.renamed_columns),
+            ],
+        )
+
+
+# ---- orchestration ---------------------------------------------------------------------------
+
+
+def _prediction_batches(conn: duckdb.DuckDBPyConnection, cfg: VigilConfig) -> dict[datetime, datetime]:
+    """Every prediction batch -> its newest timestamp."""
+    if not table_exists(conn, PREDICTIONS):
+        return {}
+    return _newest_per_batch(conn, cfg, prediction_spec(cfg))
+
+
+def _stale_performance(
+    conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, now: datetime | None
+) -> set[datetime]:
+    """Batches stored as not matured whose maturity has passed by event-time now."""
+    if now is None or cfg.labels is None:
+        return set()
+    cutoff = now - cfg.labels.maturity - cfg.batch.window
+    rows = conn.execute(
+        "SELECT batch FROM performance_stats WHERE NOT matured AND batch <= ?", [cutoff]
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def profile_batches_detailed(
+    cfg: VigilConfig, wh: Warehouse, batches: Iterable[datetime] | None = None
+) -> ProfileReport:
+    with wh.write() as conn:
+        pred_newest = _prediction_batches(conn, cfg)
+        done = {r[0] for r in conn.execute("SELECT batch FROM batches").fetchall()}
+        now = max(pred_newest.values()) if pred_newest else None
+        stale_perf = _stale_performance(conn, cfg, now)
+    lacking = set(pred_newest) - done
+    targets = sorted(set(batches or ()) | lacking)
+    report = ProfileReport(column_batches=targets)
+    perf_targets = sorted((set(targets) & set(pred_newest)) | stale_perf)
+    report.performance_batches = perf_targets
+    specs = all_specs(cfg)
+    for i in range(0, len(targets), GROUP_SIZE):
+        group = targets[i : i + GROUP_SIZE]
+        with wh.write() as conn:
+            for spec in specs:
+                if table_exists(conn, spec.raw_table):
+                    write_column_stats(conn, spec.name, group, compute_column_stats(cfg, conn, spec, group))
+                write_table_stats(conn, compute_table_stats(conn, cfg, spec, group, pred_newest))
+            for b in group:
+                conn.execute("DELETE FROM batches WHERE batch = ?", [b])
+            conn.execute(
+                "INSERT INTO batches SELECT batch, row_count, now() FROM table_stats "
+                "WHERE source = ? AND list_contains(?::TIMESTAMP[], batch)",
+                [PREDICTIONS, group],
+            )
+    for i in range(0, len(perf_targets), GROUP_SIZE):
+        group = perf_targets[i : i + GROUP_SIZE]
+        with wh.write() as conn:
+            stats = performance_stats(conn, cfg, group, now)
+            conn.execute("DELETE FROM performance_stats WHERE list_contains(?::TIMESTAMP[], batch)", [group])
+            for p in stats:
+                conn.execute(
+                    "INSERT INTO performance_stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+                    [
+                        p.batch,
+                        p.predictions,
+                        p.labeled,
+                        p.matured,
+                        p.positives,
+                        p.approved,
+                        p.approved_labeled,
+                        p.approved_positives,
+                        p.mean_score,
+                        p.mean_label,
+                        p.auc,
+                        p.brier,
+                        p.precision,
+                        p.recall,
+                        p.mae,
+                        p.rmse,
+                        json.dumps(p.estimated),
+                    ],
+                )
+    return report
+
+
+def profile_batches(
+    cfg: VigilConfig, wh: Warehouse, batches: Iterable[datetime] | None = None
+) -> list[datetime]:
+    """Profile the given batches (and any never profiled); returns every batch recomputed.
+
+    None: only batches lacking stats. See profile_batches_detailed for column vs performance.
+    """
+    return profile_batches_detailed(cfg, wh, batches).all_batches

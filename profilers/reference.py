@@ -1,0 +1,175 @@
+"""Reference statistics: computed once per reference version and reused.
+
+The reference is a file of the served features + score (Parquet, CSV or JSON Lines,
+relative to the storage root) or a window of production batches. Whole-reference stats
+carry the histogram bin edges (decile cut points) every batch is counted against;
+per-chunk stats (batch windows if the reference has the timestamp column, else
+``chunk_rows`` rows) let checks calibrate their thresholds. ETL columns get the
+reference of the feature whose lineage names them, stored under their own name.
+
+A new reference (file hash or window content changed) invalidates every batch's
+column stats, so the next profile recomputes them against the new bin edges.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+from core.config import VigilConfig
+from core.ids import sha256_file
+from core.sql import ident
+from core.stores import Warehouse
+from profilers.column_sql import ColumnPlan, stats_by_group
+from profilers.ingest import inspect_file, read_sql
+from profilers.profile import profiled_columns, table_exists
+from profilers.sources import PREDICTIONS, bucket_sql, file_format, prediction_spec, window_micros
+from profilers.stats_store import column_stats_values
+from profilers.stats_types import ColumnStats
+
+BINS = 10  # decile bins: 9 interior cut points
+_CUTS = "[" + ", ".join(repr(i / BINS) for i in range(1, BINS)) + "]"  # constants of this module
+
+
+class ReferenceError(ValueError):
+    """The configured reference cannot be read."""
+
+
+def _reference_relation(cfg: VigilConfig, conn: duckdb.DuckDBPyConnection) -> tuple[str, list[Any], str, str]:
+    """(relation SQL, params, fingerprint, description) of the configured reference."""
+    ref = cfg.reference
+    assert ref is not None
+    if ref.kind == "file":
+        assert ref.path is not None
+        path = cfg.resolve(ref.path)
+        if not path.is_file():
+            raise ReferenceError(
+                f"{path}: reference file not found (hint: check reference.path in {cfg.source_file})"
+            )
+        fmt = file_format(path)
+        try:
+            inspect_file(path, fmt, cfg.storage.duckdb_memory_limit)
+        except Exception as e:  # BadFile: a reference that does not load is a config error
+            raise ReferenceError(f"{path}: reference file cannot be read: {e}") from None
+        relation = f"(SELECT * FROM {read_sql(fmt)})"  # noqa: S608
+        return relation, [str(path)], sha256_file(str(path)), str(path)
+    assert ref.start is not None and ref.end is not None
+    if not table_exists(conn, PREDICTIONS):
+        raise ReferenceError("reference window: no predictions ingested yet (hint: run ingest first)")
+    ts = ident(cfg.predictions.timestamp_column)
+    rel = f"(SELECT * FROM predictions WHERE {ts} >= ? AND {ts} < ?)"  # noqa: S608
+    params: list[Any] = [ref.start.replace(tzinfo=None), ref.end.replace(tzinfo=None)]
+    row = conn.execute(f"SELECT count(*), max({ts}) FROM {rel}", params).fetchone()  # noqa: S608
+    desc = f"window {ref.start.isoformat()} .. {ref.end.isoformat()}"
+    return rel, params, f"{desc}: {row[0] if row else 0} rows, newest {row[1] if row else None}", desc
+
+
+def _columns(conn: duckdb.DuckDBPyConnection, relation: str, params: list[Any]) -> dict[str, str]:
+    sql = f"DESCRIBE SELECT * FROM {relation}"  # noqa: S608
+    return {str(r[0]): str(r[1]) for r in conn.execute(sql, params).fetchall()}
+
+
+def bin_edges(
+    conn: duckdb.DuckDBPyConnection, relation: str, params: list[Any], column: str
+) -> tuple[float, ...]:
+    """Decile cut points of the finite values, deduplicated (discrete columns get fewer)."""
+    v = f"CAST({ident(column)} AS DOUBLE)"
+    sql = f"SELECT quantile_cont({v}, {_CUTS}) FILTER (WHERE isfinite({v})) FROM {relation}"  # noqa: S608
+    row = conn.execute(sql, params).fetchone()
+    if not row or not row[0]:
+        return ()
+    return tuple(sorted({float(x) for x in row[0]}))
+
+
+def _chunking(
+    cfg: VigilConfig, conn: duckdb.DuckDBPyConnection, columns: dict[str, str], n_rows: int
+) -> tuple[str, list[Any]]:
+    """SQL for the chunk key and its parameters: batch windows if timestamped, else row blocks."""
+    ts = cfg.predictions.timestamp_column
+    if ts in columns:
+        return bucket_sql(f"CAST({ident(ts)} AS TIMESTAMP)"), [window_micros(cfg)]
+    size = cfg.reference.chunk_rows if cfg.reference and cfg.reference.chunk_rows else None
+    if size is None:
+        size = _typical_batch_rows(conn) or max(50, n_rows // 10)
+    return "(row_number() OVER () - 1) // ?", [int(size)]
+
+
+def _typical_batch_rows(conn: duckdb.DuckDBPyConnection) -> int | None:
+    row = conn.execute("SELECT median(prediction_rows) FROM batches WHERE prediction_rows > 0").fetchone()
+    return int(row[0]) if row and row[0] else None
+
+
+def compute_reference(
+    cfg: VigilConfig, conn: duckdb.DuckDBPyConnection, relation: str, params: list[Any]
+) -> list[tuple[int, datetime | None, ColumnStats]]:
+    """(chunk, chunk_start, stats) rows for the served features and the score; chunk -1 is the whole."""
+    columns = _columns(conn, relation, params)
+    spec = prediction_spec(cfg)
+    wanted = [(c, kind) for c, kind, _, _ in profiled_columns(cfg, spec) if c in columns]
+    plans = [
+        ColumnPlan(c, kind, bin_edges(conn, relation, params, c) if kind == "numeric" else ())
+        for c, kind in wanted
+    ]
+    row = conn.execute(f"SELECT count(*) FROM {relation}", params).fetchone()  # noqa: S608
+    n_rows = int(row[0]) if row else 0
+    cols = ", ".join(ident(p.column) for p in plans)
+    whole_rel = f"(SELECT 0 AS _g, {cols} FROM {relation})"  # noqa: S608
+    out: list[tuple[int, datetime | None, ColumnStats]] = []
+    for s in stats_by_group(conn, whole_rel, params, plans, PREDICTIONS, {0: None}).get(0, []):
+        out.append((-1, None, s))
+    key_sql, key_params = _chunking(cfg, conn, columns, n_rows)
+    chunk_rel = f"(SELECT {key_sql} AS _g, {cols} FROM {relation})"  # noqa: S608
+    grouped = stats_by_group(conn, chunk_rel, key_params + params, plans, PREDICTIONS, None)
+    for i, g in enumerate(sorted(grouped)):
+        start = g if isinstance(g, datetime) else None
+        for s in grouped[g]:
+            out.append((i, start, ColumnStats(**{**s.__dict__, "batch": start})))
+    return out
+
+
+def _renamed(s: ColumnStats, source: str, column: str) -> ColumnStats:
+    return ColumnStats(**{**s.__dict__, "source": source, "column": column})
+
+
+def ensure_reference(cfg: VigilConfig, wh: Warehouse) -> None:
+    """Compute the reference statistics unless the stored ones are of the same reference."""
+    if cfg.reference is None:
+        return
+    with wh.write() as conn:
+        relation, params, fingerprint, description = _reference_relation(cfg, conn)
+        # The profiled columns are part of the identity: a config change recomputes.
+        fingerprint += "|" + ",".join(
+            f"{c}:{k}" for c, k, _, _ in profiled_columns(cfg, prediction_spec(cfg))
+        )
+        fingerprint += f"|bins={BINS}|lineage=" + ",".join(
+            sorted(f"{f.name}={f.lineage}" for f in cfg.features if f.lineage)
+        )
+        row = conn.execute("SELECT fingerprint FROM reference_meta").fetchone()
+        if row and row[0] == fingerprint:
+            return
+        rows = compute_reference(cfg, conn, relation, params)
+        lineage = {f.name: f.lineage.split(".") for f in cfg.features if f.lineage}
+        conn.execute("DELETE FROM reference_stats")
+        for chunk, start, s in rows:
+            _insert(conn, chunk, start, s)
+            if s.column in lineage:
+                table, col = lineage[s.column]
+                _insert(conn, chunk, start, _renamed(s, table, col))
+        n_chunks = len({c for c, _, _ in rows if c >= 0})
+        n_rows = max((s.count for c, _, s in rows if c == -1), default=0)
+        conn.execute("DELETE FROM reference_meta")
+        conn.execute(
+            "INSERT INTO reference_meta VALUES (?, ?, ?, ?, now())",
+            [fingerprint, description, n_rows, n_chunks],
+        )
+        # Stats of every batch were counted against the old bin edges: re-profile them all.
+        conn.execute("DELETE FROM batches")
+
+
+def _insert(conn: duckdb.DuckDBPyConnection, chunk: int, start: datetime | None, s: ColumnStats) -> None:
+    conn.execute(
+        "INSERT INTO reference_stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [s.source, s.column, chunk, start, *column_stats_values(s)],
+    )

@@ -1,0 +1,274 @@
+"""Readers over the statistics tables (a DuckDB connection in, typed stats out).
+
+Also the row <-> type conversions the profilers use when writing, so the stored form
+lives in one place, and a few named queries for the app's pages.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from typing import Any, cast
+
+import duckdb
+
+from core.sql import ident
+from profilers.sources import PREDICTIONS
+from profilers.stats_types import ColumnKind, ColumnStats, PerformanceStats, ReferenceStats, TableStats
+
+# Column order of column_stats / reference_stats shared by the readers below.
+_STAT_COLUMNS = (
+    "kind, count, nulls, nan, inf, min, max, mean, std, quantiles_json, bin_edges_json, "
+    "bin_counts_json, categories_json, distinct_count"
+)
+
+
+def _finite(v: Any) -> float | None:
+    if v is None:
+        return None
+    f = float(v)
+    return f if math.isfinite(f) else None
+
+
+def column_stats_values(s: ColumnStats) -> list[Any]:
+    """The stat columns of a ColumnStats, in _STAT_COLUMNS order."""
+    return [
+        s.kind,
+        s.count,
+        s.nulls,
+        s.nan,
+        s.inf,
+        _finite(s.min),
+        _finite(s.max),
+        _finite(s.mean),
+        _finite(s.std),
+        json.dumps({repr(q): v for q, v in s.quantiles.items()}),
+        json.dumps(list(s.bin_edges)),
+        json.dumps(list(s.bin_counts)),
+        json.dumps(s.categories),
+        s.distinct,
+    ]
+
+
+def column_stats_from_row(
+    source: str, column: str, batch: datetime | None, row: tuple[Any, ...]
+) -> ColumnStats:
+    (kind, count, nulls, nan, inf, mn, mx, mean, std, q_json, e_json, b_json, c_json, distinct) = row
+    return ColumnStats(
+        source=source,
+        column=column,
+        kind=cast(ColumnKind, kind),
+        batch=batch,
+        count=int(count),
+        nulls=int(nulls),
+        nan=int(nan),
+        inf=int(inf),
+        min=mn,
+        max=mx,
+        mean=mean,
+        std=std,
+        quantiles={float(k): float(v) for k, v in json.loads(q_json or "{}").items()},
+        bin_edges=tuple(float(e) for e in json.loads(e_json or "[]")),
+        bin_counts=tuple(int(c) for c in json.loads(b_json or "[]")),
+        categories={str(k): int(v) for k, v in json.loads(c_json or "{}").items()},
+        distinct=None if distinct is None else int(distinct),
+    )
+
+
+# ---- contract readers ---------------------------------------------------------------------
+
+
+def list_batches(conn: duckdb.DuckDBPyConnection) -> list[datetime]:
+    """Prediction-log batches that have been profiled, oldest first."""
+    rows = conn.execute("SELECT batch FROM batches WHERE prediction_rows > 0 ORDER BY batch").fetchall()
+    return [r[0] for r in rows]
+
+
+def event_now(conn: duckdb.DuckDBPyConnection) -> datetime | None:
+    """Event-time 'now': the newest prediction timestamp ingested."""
+    row = conn.execute("SELECT max(newest) FROM table_stats WHERE source = ?", [PREDICTIONS]).fetchone()
+    return row[0] if row else None
+
+
+def load_column_stats(
+    conn: duckdb.DuckDBPyConnection, source: str, column: str, batch: datetime
+) -> ColumnStats | None:
+    row = conn.execute(
+        f"SELECT {_STAT_COLUMNS} FROM column_stats WHERE source = ? AND column_name = ? AND batch = ?",  # noqa: S608
+        [source, column, batch],
+    ).fetchone()
+    return column_stats_from_row(source, column, batch, row) if row else None
+
+
+def load_reference(conn: duckdb.DuckDBPyConnection, source: str, column: str) -> ReferenceStats | None:
+    """Whole-reference stats and calibration chunks. ETL columns were stored under their own
+    name by ensure_reference, from the feature whose lineage names them."""
+    rows = conn.execute(
+        f"SELECT chunk, chunk_start, {_STAT_COLUMNS} FROM reference_stats "  # noqa: S608
+        "WHERE source = ? AND column_name = ? ORDER BY chunk",
+        [source, column],
+    ).fetchall()
+    if not rows or rows[0][0] != -1:
+        return None
+    whole = column_stats_from_row(source, column, None, rows[0][2:])
+    chunks = tuple(column_stats_from_row(source, column, r[1], r[2:]) for r in rows[1:])
+    return ReferenceStats(whole=whole, chunks=chunks)
+
+
+def load_table_stats(conn: duckdb.DuckDBPyConnection, source: str, batch: datetime) -> TableStats | None:
+    row = conn.execute(
+        "SELECT row_count, newest, freshness_lag_seconds, duplicate_keys, columns_json, missing_json, added_json, "
+        "retyped_json, renamed_json FROM table_stats WHERE source = ? AND batch = ?",
+        [source, batch],
+    ).fetchone()
+    if row is None:
+        return None
+    return TableStats(
+        source=source,
+        batch=batch,
+        row_count=int(row[0]),
+        newest=row[1],
+        freshness_lag_seconds=row[2],
+        duplicate_keys=int(row[3]),
+        columns=json.loads(row[4] or "{}"),
+        missing_columns=tuple(json.loads(row[5] or "[]")),
+        added_columns=tuple(json.loads(row[6] or "[]")),
+        retyped_columns=json.loads(row[7] or "{}"),
+        renamed_columns=json.loads(row[8] or "{}"),
+    )
+
+
+_PERF_COLUMNS = (
+    "predictions, labeled, matured, positives, approved, approved_labeled, approved_positives, mean_score, "
+    "mean_label, auc, brier, precision, recall, mae, rmse, estimated_json"
+)
+
+
+def load_performance(conn: duckdb.DuckDBPyConnection, batch: datetime) -> PerformanceStats | None:
+    row = conn.execute(f"SELECT {_PERF_COLUMNS} FROM performance_stats WHERE batch = ?", [batch]).fetchone()  # noqa: S608
+    if row is None:
+        return None
+    return PerformanceStats(
+        batch=batch,
+        predictions=int(row[0]),
+        labeled=int(row[1]),
+        matured=bool(row[2]),
+        positives=int(row[3]),
+        approved=int(row[4]),
+        approved_labeled=int(row[5]),
+        approved_positives=int(row[6]),
+        mean_score=row[7],
+        mean_label=row[8],
+        auc=row[9],
+        brier=row[10],
+        precision=row[11],
+        recall=row[12],
+        mae=row[13],
+        rmse=row[14],
+        estimated={str(k): float(v) for k, v in json.loads(row[15] or "{}").items()},
+    )
+
+
+# ---- named queries for pages and the CLI ---------------------------------------------------
+
+
+def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description or []]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def files_ingested(conn: duckdb.DuckDBPyConnection, limit: int = 500) -> list[dict[str, Any]]:
+    """Every file version seen, newest first: path, source, status, rows, sha256, replaced_sha256."""
+    return _dicts(
+        conn.execute(
+            "SELECT path, source, status, rows, size, sha256, replaced_sha256, ingested_at FROM ingested_files "
+            "ORDER BY ingested_at DESC, path LIMIT ?",
+            [limit],
+        )
+    )
+
+
+def quarantine_entries(conn: duckdb.DuckDBPyConnection, only_open: bool = True) -> list[dict[str, Any]]:
+    where = "WHERE status = 'open'" if only_open else ""
+    return _dicts(
+        conn.execute(
+            "SELECT quarantine_id, path, source, reason, detail, status, quarantined_at, resolved_at "  # noqa: S608
+            f"FROM quarantine {where} ORDER BY quarantined_at DESC"
+        )
+    )
+
+
+def batch_overview(conn: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Per batch: prediction rows, labeled rows, matured, when profiled."""
+    return _dicts(
+        conn.execute(
+            "SELECT b.batch, b.prediction_rows, p.labeled, p.matured, b.profiled_at FROM batches b "
+            "LEFT JOIN performance_stats p USING (batch) ORDER BY b.batch"
+        )
+    )
+
+
+def profiled_columns(conn: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    return _dicts(
+        conn.execute(
+            "SELECT DISTINCT source, column_name, kind FROM column_stats ORDER BY source, column_name"
+        )
+    )
+
+
+def column_over_time(conn: duckdb.DuckDBPyConnection, source: str, column: str) -> list[dict[str, Any]]:
+    """One row per batch: count, null/NaN/inf counts and rates, min, max, mean, std, median, p05, p95, distinct."""
+    rows = conn.execute(
+        "SELECT batch, count, nulls, nan, inf, min, max, mean, std, quantiles_json, distinct_count "
+        "FROM column_stats WHERE source = ? AND column_name = ? ORDER BY batch",
+        [source, column],
+    ).fetchall()
+    out = []
+    for batch, count, nulls, nan, inf, mn, mx, mean, std, q_json, distinct in rows:
+        q = {float(k): v for k, v in json.loads(q_json or "{}").items()}
+        out.append(
+            {
+                "batch": batch,
+                "count": count,
+                "null_rate": nulls / count if count else None,
+                "nulls": nulls,
+                "nan": nan,
+                "inf": inf,
+                "min": mn,
+                "max": mx,
+                "mean": mean,
+                "std": std,
+                "p05": q.get(0.05),
+                "median": q.get(0.5),
+                "p95": q.get(0.95),
+                "distinct": distinct,
+            }
+        )
+    return out
+
+
+def table_over_time(conn: duckdb.DuckDBPyConnection, source: str) -> list[dict[str, Any]]:
+    return _dicts(
+        conn.execute(
+            "SELECT batch, row_count, newest, freshness_lag_seconds, duplicate_keys, missing_json, added_json, "
+            "retyped_json, renamed_json FROM table_stats WHERE source = ? ORDER BY batch",
+            [source],
+        )
+    )
+
+
+def schema_changes(conn: duckdb.DuckDBPyConnection, source: str | None = None) -> list[dict[str, Any]]:
+    where = "WHERE source = ?" if source else ""
+    return _dicts(
+        conn.execute(
+            f"SELECT path, source, change, column_name, detail, detected_at FROM schema_changes {where} "  # noqa: S608
+            "ORDER BY detected_at DESC",
+            [source] if source else [],
+        )
+    )
+
+
+def raw_rows(conn: duckdb.DuckDBPyConnection, raw_table: str, limit: int = 100) -> list[dict[str, Any]]:
+    """A sample of raw rows of one raw table (drill-down)."""
+    return _dicts(conn.execute(f"SELECT * FROM {ident(raw_table)} LIMIT ?", [limit]))  # noqa: S608
