@@ -3,13 +3,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from core.ids import labels_fingerprint
 from core.stores import OpsStore
 from incidents.alerts import process_results
 from incidents.incidents import IncidentError, add_note, open_incident, set_roles, set_status
 from tests.incidents.conftest import base_config, result
-
-import pytest
 
 
 def fp(check: str, subject: str) -> str:
