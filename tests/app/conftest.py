@@ -41,7 +41,7 @@ def small_config(reference: str | None = "training/reference.parquet") -> dict[s
         "schedule": {"interval": "1s"},
     }
     if reference:
-        data["reference"] = {"kind": "file", "path": reference}
+        data["reference"] = {"kind": "file", "path": reference, "chunk_rows": 300}
     return data
 
 

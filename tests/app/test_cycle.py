@@ -1,0 +1,103 @@
+"""run_cycle over a small store built by the test: ingest -> reference -> profile -> checks -> alerts."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from app.cli import main
+from app.cycle import CycleBusy, run_cycle
+from core.clock import ManualClock
+from core.config import VigilConfig
+from core.stores import cycle_lock, stores_for
+from tests.app.builders import write_day, write_history
+
+START = date(2024, 3, 1)
+UNIT_DAY = START + timedelta(days=6)
+
+
+def cycles(cfg: VigilConfig) -> list[dict]:
+    return stores_for(cfg)[1].query("SELECT * FROM cycles ORDER BY started_at")
+
+
+def test_a_failed_cycle_is_recorded_and_raised(cfg: VigilConfig) -> None:
+    # No reference file: the reference step fails for real.
+    write_day(cfg.root, START)
+    clock = ManualClock(datetime(2024, 3, 2, 6, 0))
+    with pytest.raises(Exception, match="reference file not found"):
+        run_cycle(cfg, clock=clock)
+    rows = cycles(cfg)
+    assert len(rows) == 1
+    assert rows[0]["status"] == "failed"
+    assert rows[0]["finished_at"] == "2024-03-02T06:00:00+00:00"
+    assert "reference file not found" in rows[0]["error"]
+    assert json.loads(rows[0]["summary"])["files_loaded"] == 2  # ingest ran before the failure
+
+
+def test_cycle_busy_when_not_waiting_for_the_lock(cfg: VigilConfig) -> None:
+    with cycle_lock(cfg.root / "cycle.lock") as held:
+        assert held
+        with pytest.raises(CycleBusy, match="another cycle is running"):
+            run_cycle(cfg, wait_for_lock=False)
+    assert cycles(cfg) == []
+
+
+@pytest.fixture
+def history(cfg: VigilConfig) -> VigilConfig:
+    write_history(cfg.root, START, days=8, unit_change_day=UNIT_DAY)
+    return cfg
+
+
+def test_full_cycle_flags_the_unit_change_day_and_records_the_cycle(history: VigilConfig) -> None:
+    pytest.importorskip("checks.runner")
+    cfg = history
+    clock = ManualClock(datetime(2024, 3, 9, 6, 0))
+    report = run_cycle(cfg, clock=clock, notify=False)
+    assert report.status == "ok"
+    assert report.files_loaded == 16
+    assert [b.date() for b in report.batches_profiled] == [START + timedelta(days=i) for i in range(8)]
+    assert report.results, "checks ran"
+    unit_fails = {(r.subject, r.batch.date()) for r in report.failed_checks if r.family == "unit_change" and r.batch}
+    assert ("applications.income", UNIT_DAY) in unit_fails
+    assert all(day == UNIT_DAY for _, day in unit_fails)
+
+    data = report.to_dict()
+    text = json.dumps(data)  # valid JSON, nothing left unconverted
+    assert json.loads(text)["summary"]["failed_checks"] == len(report.failed_checks)
+    assert data["alerts"]["firing"], "the unit change fires an alert"
+
+    row = cycles(cfg)[-1]
+    assert row["status"] == "ok" and row["cycle_id"] == report.cycle_id
+    assert json.loads(row["summary"])["checks"] == len(report.results)
+
+    # Nothing new landed: the next cycle loads and profiles nothing.
+    again = run_cycle(cfg, clock=clock, notify=False)
+    assert (again.files_loaded, again.batches_profiled, again.results) == (0, [], [])
+
+
+def test_run_once_json_and_exit_code(history: VigilConfig, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("checks.runner")
+    code = main(["run-once", "--json"])
+    out = capsys.readouterr().out
+    data = json.loads(out)
+    assert code == 1  # the unit-change day failed its checks
+    assert data["status"] == "ok"
+    assert any(r["status"] == "fail" and r["family"] == "unit_change" for r in data["results"])
+    code = main(["run-once"])
+    out = capsys.readouterr().out
+    assert code == 0  # nothing new, nothing failed in this cycle
+    assert "files: 0 loaded" in out
+
+
+def test_second_landing_is_profiled_incrementally(history: VigilConfig) -> None:
+    pytest.importorskip("checks.runner")
+    cfg = history
+    run_cycle(cfg, notify=False)
+    write_day(cfg.root, START + timedelta(days=8))
+    report = run_cycle(cfg, notify=False)
+    assert report.files_loaded == 2
+    assert [b.date() for b in report.batches_profiled] == [START + timedelta(days=8)]
+    assert Path(cfg.warehouse_path).exists()

@@ -1,0 +1,151 @@
+"""Streamlit pages under AppTest against stores built by the test (and with no stores at all)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.cycle import run_cycle
+from core.clock import ManualClock
+from core.config import VigilConfig
+from core.stores import stores_for
+from tests.app.builders import write_history
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "app" / "dashboard"
+PAGES = [
+    DASHBOARD / "Home.py",
+    DASHBOARD / "pages" / "1_Alerts.py",
+    DASHBOARD / "pages" / "2_Incidents.py",
+    DASHBOARD / "pages" / "3_Model.py",
+    DASHBOARD / "pages" / "4_Data.py",
+    DASHBOARD / "pages" / "5_Checks.py",
+]
+START = date(2024, 3, 1)
+UNIT_DAY = START + timedelta(days=6)
+
+
+def render(page: Path) -> AppTest:
+    at = AppTest.from_file(str(page), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [i.value for i in at.info] + [w.value for w in at.warning]
+    parts += [e.value for e in at.error] + [s.value for s in at.success] + [c.value for c in at.caption]
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
+def test_pages_show_an_empty_state_with_a_hint(config_file: Path, cfg: VigilConfig, page: Path) -> None:
+    at = render(page)
+    assert at.title, "every page has a title"
+    assert "Run `vigil run-once`" in texts(at)
+    assert not cfg.ops_path.exists(), "rendering must not create the stores"
+
+
+def test_bad_config_is_shown_not_raised(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed\n")
+    monkeypatch.setenv("VIGIL_CONFIG", str(bad))
+    at = render(PAGES[0])
+    assert "YAML syntax error" in texts(at)
+
+
+@pytest.fixture
+def built(config_file: Path, cfg: VigilConfig) -> VigilConfig:
+    pytest.importorskip("checks.runner")
+    write_history(cfg.root, START, days=8, unit_change_day=UNIT_DAY)
+    run_cycle(cfg, clock=ManualClock(datetime(2024, 3, 9, 6, 0)), notify=False)
+    return cfg
+
+
+def test_overview_with_data(built: VigilConfig) -> None:
+    at = render(PAGES[0])
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Last cycle"] == "ok"
+    assert int(metrics["Firing alerts"]) >= 1
+    assert "unit_change" in metrics  # latest batch status by family
+    assert at.dataframe, "recent cycles table"
+    # The cycle ran at a manual 2024 clock: it is stale against a 1s schedule, shown in red.
+    assert any("Stale" in e.value for e in at.error)
+
+
+def test_alerts_page_shows_runbook_and_acknowledges(built: VigilConfig) -> None:
+    at = render(PAGES[1])
+    assert at.dataframe
+    labels = at.selectbox[0].options
+    unit = next(i for i, label in enumerate(labels) if "unit_change" in label and "applications.income" in label)
+    at.selectbox[0].select_index(unit).run()
+    assert not at.exception
+    assert "Runbook" in [h.value for h in at.subheader]
+    ack = next(b for b in at.button if b.label == "Acknowledge")
+    ack.click().run()
+    assert not at.exception
+    assert any("Acknowledged by tester" in s.value for s in at.success)
+    rows = stores_for(built)[1].query("SELECT acked_by FROM alerts WHERE check_name LIKE 'unit_change%' AND subject = ?",
+                                       ("applications.income",))
+    assert rows and rows[0]["acked_by"] == "tester"
+
+
+def test_incidents_page_lists_the_opened_incident(built: VigilConfig) -> None:
+    ops = stores_for(built)[1]
+    if not ops.query("SELECT incident_id FROM incidents"):
+        pytest.skip("no critical alert opened an incident in this small history")
+    at = render(PAGES[2])
+    assert at.dataframe
+    assert at.metric and at.metric[0].label == "Status"
+
+
+def test_data_and_checks_pages_with_data(built: VigilConfig) -> None:
+    data = render(PAGES[4])
+    metrics = {m.label: m.value for m in data.metric}
+    assert int(metrics["Batches"]) == 8
+    checks = render(PAGES[5])
+    assert checks.selectbox, "batch picker"
+    assert checks.dataframe, "results table"
+
+
+def register_versions(cfg: VigilConfig, tmp_path: Path) -> None:
+    from baseline_model.registry import Registry
+
+    registry = Registry(stores_for(cfg)[1])
+    for auc in (0.71, 0.74):
+        artifact = tmp_path / f"model_{auc}.bin"
+        artifact.write_bytes(b"not a real model: the page only displays the registry entry")
+        registry.register(
+            "loans",
+            run_id=f"run-{auc}",
+            data_version="sha-data",
+            environment={"python": "3.11"},
+            evaluation={"holdout": "h1", "metrics": {"roc_auc": auc, "brier": 0.1}},
+            artifact_path=str(artifact),
+            artifact_sha256="sha-artifact",
+        )
+    registry.approve("loans", 1, "alice", "first version")
+    registry.set_alias("loans", "champion", 1, "alice", "first champion")
+
+
+def test_model_page_shows_versions_and_approves(config_file: Path, cfg: VigilConfig, tmp_path: Path) -> None:
+    register_versions(cfg, tmp_path)
+    at = render(PAGES[3])
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Champion"] == "v1" and metrics["Versions"] == "2"
+    assert at.dataframe[0].value["roc_auc"].tolist() == [0.74, 0.71]
+    # Refused without a reason: every registry change says why.
+    at.selectbox[0].select(2).run()
+    next(b for b in at.button if b.label == "Approve").click().run()
+    assert any("Give a reason" in e.value for e in at.error)
+    at.text_input[0].input("beats v1 on the holdout").run()
+    next(b for b in at.button if b.label == "Approve").click().run()
+    assert not at.exception
+    assert any("Approve: done" in s.value for s in at.success)
+    from baseline_model.registry import Registry
+
+    assert Registry(stores_for(cfg)[1]).get("loans", 2).approval_state == "approved"
+    events = render(PAGES[3]).dataframe[-1].value
+    assert set(events["kind"]) >= {"register", "approve"}
