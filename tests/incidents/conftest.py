@@ -18,7 +18,7 @@ T0 = datetime(2026, 3, 1)  # event time: batch starts (naive UTC)
 WALL0 = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 
 
-def base_config(root: Path, **alerts: Any) -> VigilConfig:
+def base_config(root: Path, schedule: dict[str, Any] | None = None, **alerts: Any) -> VigilConfig:
     data: dict[str, Any] = {
         "model": {"name": "loan_default"},
         "predictions": {
@@ -39,6 +39,7 @@ def base_config(root: Path, **alerts: Any) -> VigilConfig:
         ],
         "labels": {"table": "outcomes", "join_key": "application_id", "label_column": "defaulted"},
         "alerts": alerts,
+        "schedule": schedule or {},
     }
     return config_from_dict(data, file="test.yaml", root=root)
 

@@ -1,0 +1,194 @@
+"""Heartbeats: is the check cycle running, and is the model's scoring job healthy?
+
+Wall-clock checks (the only ones in Vigil that are not about event time):
+- ``cycle_heartbeat``: the last completed cycle (ops table ``cycles``) is older than
+  ``STALE_FACTOR`` x ``cfg.schedule.interval`` (a little slack for the cycle's own run time).
+- ``scoring_job_missed``: no scoring job started within ``STALE_FACTOR`` x
+  ``cfg.schedule.scoring_interval`` (only when that is configured).
+- ``scoring_job_failed``: the latest scoring job failed.
+- ``scoring_job_slow``: the latest job ran (or is still running) far longer than usual:
+  more than ``SLOW_FACTOR`` x the median of its recent successful runs.
+
+``heartbeat_results`` turns these into CheckResults (family ``heartbeat``) so they go through
+the same alert lifecycle, silences and notifications as every other check; their batch is
+the wall-clock interval they were evaluated in.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from checks.result import CheckResult
+from core.clock import Clock, naive_utc, parse_iso
+from core.config import VigilConfig
+from core.stores import OpsStore
+
+STALE_FACTOR = 1.5
+SLOW_FACTOR = 3.0
+MIN_RUNS_FOR_SLOW = 5
+MIN_SLOW_SECONDS = 1.0
+FAMILY = "heartbeat"
+
+
+@dataclass(frozen=True)
+class CycleHealth:
+    model: str
+    interval_s: float
+    last_finished_at: str | None
+    last_status: str | None
+    last_error: str | None
+    running_since: str | None
+    age_s: float | None  # seconds since the last completed cycle (None: never)
+    stale: bool
+
+    @property
+    def level(self) -> str:
+        if self.last_finished_at is None:
+            return "never"
+        return "stale" if self.stale else "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "level": self.level}
+
+
+@dataclass(frozen=True)
+class ScoringHealth:
+    model: str
+    monitored: bool  # the scoring_jobs table exists
+    last_job: dict[str, Any] | None
+    missed: bool
+    failed: bool
+    slow: bool
+    usual_duration_s: float | None
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _table_exists(ops: OpsStore, name: str) -> bool:
+    return bool(ops.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
+
+def cycle_health(cfg: VigilConfig, ops: OpsStore, clock: Clock) -> CycleHealth:
+    """How stale the last completed cycle is, against the configured schedule interval."""
+    interval = cfg.schedule.interval
+    model = cfg.model.name
+    rows = ops.query(
+        "SELECT started_at, finished_at, status, error FROM cycles WHERE model = ? AND finished_at IS NOT NULL "
+        "ORDER BY finished_at DESC LIMIT 1",
+        (model,),
+    )
+    running = ops.query(
+        "SELECT started_at FROM cycles WHERE model = ? AND status = 'running' ORDER BY started_at DESC LIMIT 1", (model,)
+    )
+    last = rows[0] if rows else None
+    age = (clock.now() - parse_iso(last["finished_at"])).total_seconds() if last else None
+    stale = age is None or age > interval.total_seconds() * STALE_FACTOR
+    return CycleHealth(
+        model=model,
+        interval_s=interval.total_seconds(),
+        last_finished_at=last["finished_at"] if last else None,
+        last_status=last["status"] if last else None,
+        last_error=last["error"] if last else None,
+        running_since=running[0]["started_at"] if running else None,
+        age_s=age,
+        stale=stale,
+    )
+
+
+def _scoring_model(cfg: VigilConfig) -> str:
+    return cfg.model.registry_name or cfg.model.name
+
+
+def scoring_health(cfg: VigilConfig, ops: OpsStore, clock: Clock, history: int = 20) -> ScoringHealth:
+    """Health of the model's batch scoring job from ops table ``scoring_jobs`` (if it exists)."""
+    model = _scoring_model(cfg)
+    if not _table_exists(ops, "scoring_jobs"):
+        return ScoringHealth(model, False, None, False, False, False, None, ["no scoring_jobs table: scoring job not monitored"])
+    jobs = ops.query("SELECT * FROM scoring_jobs WHERE model_name = ? ORDER BY started_at DESC LIMIT ?", (model, history + 1))
+    now = clock.now()
+    problems: list[str] = []
+    last = jobs[0] if jobs else None
+    interval = cfg.schedule.scoring_interval
+    missed = False
+    if interval is not None:
+        limit = interval.total_seconds() * STALE_FACTOR
+        if last is None or (now - parse_iso(last["started_at"])).total_seconds() > limit:
+            missed = True
+            since = f"since {last['started_at']}" if last else "ever"
+            problems.append(f"no scoring job started {since}; expected one every {interval}")
+    failed = bool(last and last["status"] == "failed")
+    if failed and last is not None:
+        problems.append(f"scoring job {last['job_id']} for {last['batch_date']} failed: {last.get('error') or 'no error text'}")
+    usual = [float(j["duration_s"]) for j in jobs[1:] if j["status"] == "ok" and j.get("duration_s") is not None]
+    usual_s = statistics.median(usual) if len(usual) >= MIN_RUNS_FOR_SLOW else None
+    slow = False
+    if last is not None and usual_s is not None:
+        if last["status"] == "running":
+            took = (now - parse_iso(last["started_at"])).total_seconds()
+        else:
+            took = float(last.get("duration_s") or 0.0)
+        if took > max(SLOW_FACTOR * usual_s, MIN_SLOW_SECONDS):
+            slow = True
+            problems.append(f"scoring job {last['job_id']} took {took:.1f}s, usually {usual_s:.1f}s")
+    return ScoringHealth(model, True, last, missed, failed, slow, usual_s, problems)
+
+
+def _evaluation_batch(now: datetime, interval: timedelta) -> datetime:
+    """The wall-clock interval this evaluation falls in, so repeats within it are re-checks."""
+    step = max(int(interval.total_seconds()), 1)
+    epoch = int((now if now.tzinfo else now.replace(tzinfo=UTC)).timestamp())
+    return naive_utc(datetime.fromtimestamp(epoch - epoch % step, UTC))
+
+
+def _result(cfg: VigilConfig, check: str, subject: str, failed: bool, severity: str, explanation: str, when: datetime, value: float | None, evidence: dict[str, Any]) -> CheckResult:
+    return CheckResult(
+        check=check,
+        family=FAMILY,
+        subject=subject,
+        batch=when,
+        status="fail" if failed else "ok",
+        severity=severity,  # type: ignore[arg-type]
+        explanation=explanation,
+        value=value,
+        evidence=evidence,
+        model=cfg.model.name,
+    )
+
+
+def heartbeat_results(cfg: VigilConfig, ops: OpsStore, clock: Clock) -> list[CheckResult]:
+    """CheckResults for the cycle heartbeat and scoring-job health, ready for process_results."""
+    when = _evaluation_batch(clock.now(), cfg.schedule.interval)
+    cycle = cycle_health(cfg, ops, clock)
+    out: list[CheckResult] = []
+    if cycle.last_finished_at is not None:  # a first-ever cycle has nothing to be late against
+        age = cycle.age_s or 0.0
+        text = (
+            f"The last check cycle finished {age / 60:.0f} min ago, more than {STALE_FACTOR} x the {cycle.interval_s / 60:.0f} min interval."
+            if cycle.stale
+            else f"The last check cycle finished {age / 60:.0f} min ago, within its interval."
+        )
+        out.append(_result(cfg, "cycle_heartbeat", "scheduler", cycle.stale, "critical", text, when, age, cycle.to_dict()))
+    scoring = scoring_health(cfg, ops, clock)
+    if scoring.monitored:
+        evidence = {"last_job": scoring.last_job, "usual_duration_s": scoring.usual_duration_s}
+        if cfg.schedule.scoring_interval is not None:
+            text = next((p for p in scoring.problems if p.startswith("no scoring job")), "The scoring job ran on schedule.")
+            out.append(_result(cfg, "scoring_job_missed", "scoring_job", scoring.missed, "critical", text, when, None, evidence))
+        if scoring.last_job is not None:
+            text = next((p for p in scoring.problems if "failed" in p), "The latest scoring job succeeded.")
+            out.append(_result(cfg, "scoring_job_failed", "scoring_job", scoring.failed, "critical", text, when, None, evidence))
+            text = next((p for p in scoring.problems if "took" in p), "The latest scoring job ran in its usual time.")
+            out.append(_result(cfg, "scoring_job_slow", "scoring_job", scoring.slow, "warning", text, when, None, evidence))
+    return out
+
+
+def process_heartbeats(cfg: VigilConfig, ops: OpsStore, clock: Clock) -> Any:
+    """Evaluate the heartbeats and run them through the alert lifecycle (returns an AlertReport)."""
+    from incidents.alerts import process_results
+
+    return process_results(cfg, ops, heartbeat_results(cfg, ops, clock), clock)
