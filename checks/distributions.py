@@ -1,0 +1,151 @@
+"""Distances between two distributions, computed from stored statistics only.
+
+Numeric columns: the histogram over the reference's bin edges and the quantiles.
+Categorical and boolean columns: category counts (top k plus '__other__').
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from profilers.stats_types import QUANTILES, ColumnStats
+
+# Same zero-filling as Evidently's get_binned_data: an empty bin gets a tiny share so
+# PSI stays finite (and the two tools agree on the same bins).
+EMPTY_BIN_SHARE = 1e-4
+
+
+class StatsMismatch(ValueError):
+    """Reference and current statistics cannot be compared (different bins, no data)."""
+
+
+def _fill_zeros(p: np.ndarray) -> np.ndarray:
+    p = p.astype(float).copy()
+    nonzero = p[p > 0]
+    if nonzero.size == 0:
+        return p
+    low = float(nonzero.min())
+    p[p == 0] = low / 1e6 if low <= EMPTY_BIN_SHARE else EMPTY_BIN_SHARE
+    return p
+
+
+def binned_shares(reference: ColumnStats, current: ColumnStats) -> tuple[np.ndarray, np.ndarray]:
+    """Aligned shares per bin (numeric) or per category (categorical / boolean), without zero filling."""
+    if reference.kind == "numeric" and current.kind == "numeric":
+        if not reference.bin_counts or not current.bin_counts:
+            raise StatsMismatch(f"{current.subject}: no histogram in the statistics")
+        if len(reference.bin_counts) != len(current.bin_counts) or tuple(reference.bin_edges) != tuple(
+            current.bin_edges
+        ):
+            raise StatsMismatch(
+                f"{current.subject}: current histogram has {len(current.bin_counts)} bins, reference "
+                f"{len(reference.bin_counts)}, or different edges (hint: re-profile the batch after the reference)"
+            )
+        ref = np.asarray(reference.bin_counts, dtype=float)
+        cur = np.asarray(current.bin_counts, dtype=float)
+    else:
+        keys = sorted(set(reference.categories) | set(current.categories))
+        ref = np.asarray([reference.categories.get(k, 0) for k in keys], dtype=float)
+        cur = np.asarray([current.categories.get(k, 0) for k in keys], dtype=float)
+    if ref.sum() <= 0 or cur.sum() <= 0:
+        raise StatsMismatch(f"{current.subject}: no valid values to compare")
+    return ref / ref.sum(), cur / cur.sum()
+
+
+def psi_from_shares(ref: np.ndarray, cur: np.ndarray) -> float:
+    r, c = _fill_zeros(ref), _fill_zeros(cur)
+    return float(np.sum((r - c) * np.log(r / c)))
+
+
+def js_distance_from_shares(ref: np.ndarray, cur: np.ndarray) -> float:
+    """Jensen-Shannon distance, base 2 (0 identical, 1 disjoint)."""
+    m = 0.5 * (ref + cur)
+
+    def kl(p: np.ndarray) -> float:
+        mask = p > 0
+        return float(np.sum(p[mask] * np.log2(p[mask] / m[mask])))
+
+    return math.sqrt(max(0.0, 0.5 * kl(ref) + 0.5 * kl(cur)))
+
+
+def psi(reference: ColumnStats, current: ColumnStats) -> float:
+    return psi_from_shares(*binned_shares(reference, current))
+
+
+def js_distance(reference: ColumnStats, current: ColumnStats) -> float:
+    return js_distance_from_shares(*binned_shares(reference, current))
+
+
+def ks_binned(reference: ColumnStats, current: ColumnStats) -> float:
+    """Largest gap between the two CDFs evaluated at the reference bin edges."""
+    ref, cur = binned_shares(reference, current)
+    return float(np.max(np.abs(np.cumsum(ref) - np.cumsum(cur))))
+
+
+def quantile_function(stats: ColumnStats) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, values) of the stored quantiles, with min and max at 0 and 1 when known."""
+    probs = [p for p in QUANTILES if p in stats.quantiles and math.isfinite(stats.quantiles[p])]
+    if not probs:
+        raise StatsMismatch(f"{stats.subject}: no quantiles in the statistics")
+    ps = list(probs)
+    vs = [float(stats.quantiles[p]) for p in probs]
+    if stats.min is not None and math.isfinite(stats.min):
+        ps.insert(0, 0.0)
+        vs.insert(0, min(float(stats.min), vs[0]))
+    if stats.max is not None and math.isfinite(stats.max):
+        ps.append(1.0)
+        vs.append(max(float(stats.max), vs[-1]))
+    # Approximate quantiles may be very slightly non-monotone: enforce order.
+    return np.asarray(ps), np.maximum.accumulate(np.asarray(vs))
+
+
+def quantile_vector(stats: ColumnStats) -> np.ndarray:
+    """The interior quantiles in QUANTILES order (NaN where missing)."""
+    return np.asarray([float(stats.quantiles.get(p, float("nan"))) for p in QUANTILES])
+
+
+_GRID = np.linspace(0.0, 1.0, 401)
+
+
+def wasserstein_from_quantiles(reference: ColumnStats, current: ColumnStats) -> float:
+    """W1 = integral over p of |Q_ref(p) - Q_cur(p)|, with piecewise-linear quantile functions."""
+    rp, rv = quantile_function(reference)
+    cp, cv = quantile_function(current)
+    lo = max(rp[0], cp[0])
+    hi = min(rp[-1], cp[-1])
+    grid = _GRID[(_GRID >= lo) & (_GRID <= hi)]
+    q_ref = np.interp(grid, rp, rv)
+    q_cur = np.interp(grid, cp, cv)
+    return float(np.trapezoid(np.abs(q_ref - q_cur), grid) / max(hi - lo, 1e-12))
+
+
+def spread(stats: ColumnStats) -> float:
+    """Scale of a numeric column for normalising: std, else IQR / 1.349, else 1e-3."""
+    if stats.std is not None and math.isfinite(stats.std) and stats.std > 0:
+        return float(stats.std)
+    q25, q75 = stats.quantiles.get(0.25), stats.quantiles.get(0.75)
+    if q25 is not None and q75 is not None and q75 > q25:
+        return float(q75 - q25) / 1.349
+    return 1e-3
+
+
+def category_shares(stats: ColumnStats) -> dict[str, float]:
+    total = sum(stats.categories.values())
+    if total <= 0:
+        return {}
+    return {k: v / total for k, v in stats.categories.items()}
+
+
+def true_share(stats: ColumnStats) -> float | None:
+    """Share of true values in a boolean (or 0/1) column, from categories or the mean."""
+    if stats.categories:
+        total = sum(stats.categories.values())
+        if total <= 0:
+            return None
+        trues = sum(v for k, v in stats.categories.items() if str(k).strip().lower() in ("true", "1", "t", "yes"))
+        return trues / total
+    if stats.mean is not None and math.isfinite(stats.mean):
+        return float(stats.mean)
+    return None

@@ -1,0 +1,1 @@
+"""Feature drift: has the distribution of a served feature moved away from the reference?"""

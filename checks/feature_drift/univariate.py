@@ -1,0 +1,153 @@
+"""PSI, Jensen-Shannon distance, normalised Wasserstein distance and KS, per feature.
+
+All four are computed from stored statistics (histogram over the reference's bin
+edges, quantiles, category counts). Bounds come from checks.calibration: the metric
+of each reference chunk against the whole reference, rescaled to the batch size, a
+sampling-noise floor from the metric's large-sample distribution, and a minimum effect.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from scipy.stats import chi2
+
+from checks.calibration import Bounds, rescale, size_scale, upper_bounds
+from checks.distributions import (
+    binned_shares,
+    js_distance,
+    ks_binned,
+    psi,
+    spread,
+    wasserstein_from_quantiles,
+)
+from checks.result import CheckResult
+from checks.verdict import result, skipped
+from profilers.stats_types import ColumnStats, ReferenceStats
+
+FAMILY = "feature_drift"
+
+Metric = Callable[[ColumnStats, ColumnStats], float]
+# (number of bins, n current, n reference, budget) -> metric value that noise alone reaches at the budget
+NoiseFloor = Callable[[int, int, int, float], float]
+
+
+def _inv(n: int, big_n: int) -> float:
+    return 1.0 / max(n, 1) + 1.0 / max(big_n, 1)
+
+
+def psi_floor(k: int, n: int, big_n: int, budget: float) -> float:
+    # PSI ~ (1/n + 1/N) * chi2(k - 1) for two samples of one distribution.
+    return float(chi2.ppf(1 - budget, max(k - 1, 1))) * _inv(n, big_n)
+
+
+def js_floor(k: int, n: int, big_n: int, budget: float) -> float:
+    # JS divergence ~ PSI / 8 (in nats); the distance is its square root in bits.
+    return math.sqrt(psi_floor(k, n, big_n, budget) / (8 * math.log(2)))
+
+
+def ks_floor(k: int, n: int, big_n: int, budget: float) -> float:
+    # Two-sample Kolmogorov-Smirnov critical value.
+    return math.sqrt(-math.log(budget / 2) / 2) * math.sqrt(_inv(n, big_n))
+
+
+def wasserstein_floor(k: int, n: int, big_n: int, budget: float) -> float:
+    # Same order as KS for standardised data; W1/sd rarely exceeds KS's critical value under no change.
+    return ks_floor(k, n, big_n, budget)
+
+
+def normalised_wasserstein(reference: ColumnStats, current: ColumnStats) -> float:
+    return wasserstein_from_quantiles(reference, current) / spread(reference)
+
+
+def n_bins(reference: ColumnStats, current: ColumnStats) -> int:
+    if reference.kind == "numeric":
+        return len(reference.bin_counts)
+    return len(set(reference.categories) | set(current.categories))
+
+
+def calibrated_bounds(
+    metric: Metric, exponent: float, floor: NoiseFloor, reference: ReferenceStats, current: ColumnStats,
+    params: dict[str, Any],
+) -> Bounds:
+    whole = reference.whole
+    values, scales = [], []
+    for chunk in reference.chunks:
+        if chunk.valid <= 0:
+            continue
+        try:
+            values.append(metric(whole, chunk))
+        except ValueError:
+            continue
+        scales.append(size_scale(current.valid, chunk.valid, whole.valid))
+    budget = float(params["false_alarm_budget"])
+    noise = floor(n_bins(whole, current), current.valid, whole.valid, budget)
+    return upper_bounds(rescale(values, scales, exponent), budget, float(params["min_effect"]),
+                        float(params["margin"]), noise)
+
+
+def drift_check(
+    name: str, family: str, label: str, metric: Metric, exponent: float, floor: NoiseFloor,
+    reference: ReferenceStats | None, current: ColumnStats, params: dict[str, Any],
+) -> CheckResult:
+    subject, batch = current.subject, current.batch
+    if reference is None:
+        return skipped(name, family, subject, batch, "no reference statistics for this column")
+    min_rows = int(params["min_rows"])
+    if current.valid < min_rows:
+        return skipped(name, family, subject, batch, f"only {current.valid} valid values in this batch (need {min_rows})")
+    if reference.whole.valid < min_rows:
+        return skipped(name, family, subject, batch, f"the reference has only {reference.whole.valid} valid values")
+    value = metric(reference.whole, current)
+    bounds = calibrated_bounds(metric, exponent, floor, reference, current, params)
+    status = bounds.grade(value)
+    sentence = {
+        "ok": f"{label} of {subject} is {value:.3f}, within the calibrated bound {bounds.warn:.3f}.",
+        "warn": f"{subject} drifted a little: {label} {value:.3f} is above the warning bound {bounds.warn:.3f}.",
+        "fail": f"{subject} drifted from the reference: {label} {value:.3f} is above the bound {bounds.fail:.3f}.",
+    }[status]
+    evidence: dict[str, Any] = {"rows": current.valid, "reference_rows": reference.whole.valid, **bounds.evidence()}
+    try:
+        ref_shares, cur_shares = binned_shares(reference.whole, current)
+        evidence["reference_shares"] = [round(float(x), 6) for x in ref_shares]
+        evidence["current_shares"] = [round(float(x), 6) for x in cur_shares]
+        if reference.whole.kind == "numeric":
+            evidence["bin_edges"] = list(reference.whole.bin_edges)
+        else:
+            evidence["categories"] = sorted(set(reference.whole.categories) | set(current.categories))
+    except ValueError:
+        pass
+    if current.mean is not None and reference.whole.mean is not None:
+        evidence["mean_shift_in_sd"] = (current.mean - reference.whole.mean) / spread(reference.whole)
+    return result(name, family, subject, batch, status, sentence, params, value=value, lower=0.0,
+                  upper=bounds.fail, evidence=evidence)
+
+
+def psi_check(reference: ReferenceStats | None, current: ColumnStats, params: dict[str, Any]) -> CheckResult:
+    """Population stability index over the reference bins (or categories)."""
+    return drift_check("psi", FAMILY, "PSI", psi, 1.0, psi_floor, reference, current, params)
+
+
+def jensen_shannon(reference: ReferenceStats | None, current: ColumnStats, params: dict[str, Any]) -> CheckResult:
+    """Jensen-Shannon distance (base 2) over the reference bins (or categories)."""
+    return drift_check("jensen_shannon", FAMILY, "Jensen-Shannon distance", js_distance, 0.5, js_floor,
+                       reference, current, params)
+
+
+def wasserstein(reference: ReferenceStats | None, current: ColumnStats, params: dict[str, Any]) -> CheckResult:
+    """Wasserstein-1 distance between quantile functions, divided by the reference standard deviation."""
+    return drift_check("wasserstein", FAMILY, "Normalised Wasserstein distance", normalised_wasserstein, 0.5,
+                       wasserstein_floor, reference, current, params)
+
+
+def ks(reference: ReferenceStats | None, current: ColumnStats, params: dict[str, Any]) -> CheckResult:
+    """Kolmogorov-Smirnov statistic: largest CDF gap at the reference bin edges."""
+    return drift_check("ks", FAMILY, "KS statistic", ks_binned, 0.5, ks_floor, reference, current, params)
+
+
+def total_variation(reference: ColumnStats, current: ColumnStats) -> float:
+    ref, cur = binned_shares(reference, current)
+    return float(0.5 * np.abs(ref - cur).sum())

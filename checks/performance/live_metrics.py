@@ -1,0 +1,137 @@
+"""Label-based metrics of one matured batch against the registered evaluation.
+
+A metric fails only when it is both materially worse (by more than the minimum
+effect) and significantly worse (its confidence interval excludes the registered
+value), so small live test sets do not page anyone on noise.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from scipy.stats import norm
+
+from checks.result import CheckResult
+from checks.verdict import result, skipped
+from profilers.stats_types import PerformanceStats
+
+FAMILY = "performance"
+
+
+def hanley_mcneil_se(auc: float, positives: int, negatives: int) -> float:
+    """Standard error of ROC AUC (Hanley & McNeil, 1982)."""
+    q1 = auc / (2 - auc)
+    q2 = 2 * auc * auc / (1 + auc)
+    var = (auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)) / (
+        positives * negatives
+    )
+    return math.sqrt(max(var, 0.0))
+
+
+def _readiness(name: str, current: PerformanceStats, params: dict[str, Any], need_both_classes: bool) -> str | None:
+    if not current.matured:
+        return "the labels of this batch have not matured yet"
+    min_rows = int(params["min_rows"])
+    if current.labeled < min_rows:
+        return f"only {current.labeled} labelled rows (need {min_rows})"
+    if need_both_classes:
+        negatives = current.labeled - current.positives
+        min_pos = int(params.get("min_positives", 1))
+        if current.positives < min_pos or negatives < min_pos:
+            return f"{current.positives} positive and {negatives} negative labels (need {min_pos} of each)"
+    return None
+
+
+def compare_metric(
+    name: str, label: str, value: float | None, se: float, current: PerformanceStats, params: dict[str, Any],
+    higher_is_better: bool,
+) -> CheckResult:
+    batch = current.batch
+    expected = params.get("expected")
+    if value is None or not math.isfinite(value):
+        return skipped(name, FAMILY, "model", batch, f"no {label} in the live test set statistics")
+    if expected is None:
+        return skipped(name, FAMILY, "model", batch,
+                       f"no registered evaluation to compare {label} with (set checks.params.{name}.expected or register the model)",
+                       {"value": value})
+    expected = float(expected)
+    z = float(norm.ppf(1 - float(params["false_alarm_budget"]) / 2))
+    min_effect = float(params["min_effect"])
+    if params.get("relative"):
+        min_effect *= abs(expected)
+    ci = (value - z * se, value + z * se)
+    worse_by = (expected - value) if higher_is_better else (value - expected)
+    significant = (ci[1] < expected) if higher_is_better else (ci[0] > expected)
+    material = worse_by > min_effect
+    status = "fail" if material and (significant or se == 0) else ("warn" if material or (significant and worse_by > min_effect / 2) else "ok")
+    limit = expected - min_effect if higher_is_better else expected + min_effect
+    sentence = {
+        "ok": f"{label} on the live test set is {value:.3f} (registered {expected:.3f}).",
+        "warn": f"{label} on the live test set is {value:.3f} against a registered {expected:.3f}; not yet conclusive.",
+        "fail": f"{label} fell to {value:.3f} on the live test set against a registered {expected:.3f} (CI {ci[0]:.3f}-{ci[1]:.3f}).",
+    }[status]
+    if not higher_is_better and status == "fail":
+        sentence = f"{label} worsened to {value:.3f} on the live test set against a registered {expected:.3f} (CI {ci[0]:.3f}-{ci[1]:.3f})."
+    lower, upper = (limit, None) if higher_is_better else (None, limit)
+    return result(name, FAMILY, "model", batch, status, sentence, params, value=value, lower=lower, upper=upper,
+                  evidence={"expected": expected, "ci": list(ci), "se": se, "labeled": current.labeled,
+                            "positives": current.positives, "min_effect": min_effect})
+
+
+def auc(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
+    """ROC AUC with a Hanley-McNeil confidence interval against the registered AUC."""
+    why = _readiness("auc", current, params, need_both_classes=True)
+    if why:
+        return skipped("auc", FAMILY, "model", current.batch, why)
+    value = current.auc
+    se = hanley_mcneil_se(value, current.positives, current.labeled - current.positives) if value is not None else 0.0
+    return compare_metric("auc", "ROC AUC", value, se, current, params, higher_is_better=True)
+
+
+def precision(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
+    """Precision at the decision threshold (binomial CI over the predicted positives)."""
+    why = _readiness("precision", current, params, need_both_classes=True)
+    if why:
+        return skipped("precision", FAMILY, "model", current.batch, why)
+    p, r = current.precision, current.recall
+    flagged = (r * current.positives / p) if p and r is not None and p > 0 else current.labeled
+    se = math.sqrt(p * (1 - p) / max(flagged, 1)) if p is not None else 0.0
+    return compare_metric("precision", "Precision at the threshold", p, se, current, params, higher_is_better=True)
+
+
+def recall(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
+    """Recall at the decision threshold (binomial CI over the positives)."""
+    why = _readiness("recall", current, params, need_both_classes=True)
+    if why:
+        return skipped("recall", FAMILY, "model", current.batch, why)
+    r = current.recall
+    se = math.sqrt(r * (1 - r) / max(current.positives, 1)) if r is not None else 0.0
+    return compare_metric("recall", "Recall at the threshold", r, se, current, params, higher_is_better=True)
+
+
+def brier(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
+    """Brier score; its standard error is bounded by sqrt(b (1 - b) / n) since squared errors lie in [0, 1]."""
+    why = _readiness("brier", current, params, need_both_classes=False)
+    if why:
+        return skipped("brier", FAMILY, "model", current.batch, why)
+    b = current.brier
+    se = math.sqrt(b * (1 - b) / current.labeled) if b is not None else 0.0
+    return compare_metric("brier", "Brier score", b, se, current, params, higher_is_better=False)
+
+
+def mae(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
+    """Mean absolute error of a regression model, against the registered value (relative tolerance)."""
+    why = _readiness("mae", current, params, need_both_classes=False)
+    if why:
+        return skipped("mae", FAMILY, "model", current.batch, why)
+    return compare_metric("mae", "MAE", current.mae, 0.0, current, {**params, "relative": True}, higher_is_better=False)
+
+
+def rmse(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
+    """Root mean squared error of a regression model, against the registered value (relative tolerance)."""
+    why = _readiness("rmse", current, params, need_both_classes=False)
+    if why:
+        return skipped("rmse", FAMILY, "model", current.batch, why)
+    return compare_metric("rmse", "RMSE", current.rmse, 0.0, current, {**params, "relative": True},
+                          higher_is_better=False)

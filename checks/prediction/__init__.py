@@ -1,0 +1,1 @@
+"""Prediction distribution: scores, decisions, fallbacks and calibration of the model's outputs."""

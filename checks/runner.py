@@ -1,0 +1,307 @@
+"""Run every enabled check on every subject of each batch and store the results.
+
+For each batch: load the statistics through profilers.stats_store, build each check's
+parameters (defaults <- config facts and recent history <- checks.params <- per-feature
+overrides), call the pure check, turn any exception into an 'error' result (a broken
+column never stops the cycle), then replace that batch's rows in check_results.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import duckdb
+
+from checks.distributions import category_shares, true_share
+from checks.input_quality.skew import SkewStats, compare_features, load_builder
+from checks.registry import CheckSpec, enabled_specs, params_for
+from checks.result import CheckResult
+from checks.subjects import (
+    PREDICTIONS,
+    Subject,
+    column_subjects,
+    evaluation_context,
+    model_subjects,
+    static_context,
+    table_subjects,
+)
+from checks.verdict import error_result, skipped
+from core.clock import Clock, naive_utc
+from core.config import VigilConfig
+from core.sql import ident
+from core.stores import Warehouse
+from profilers import stats_store
+from profilers.sources import bucket_sql, raw_table_name, window_micros
+from profilers.stats_types import ColumnStats, PerformanceStats, ReferenceStats
+
+
+def run_checks(
+    cfg: VigilConfig,
+    wh: Warehouse,
+    batches: list[datetime],
+    performance_batches: list[datetime],
+    model_evaluation: dict[str, float] | None = None,
+    clock: Clock | None = None,
+) -> list[CheckResult]:
+    """Check each batch (all families) and each performance batch (label-based checks); store and return."""
+    specs = enabled_specs(cfg)
+    checked_at = naive_utc(clock.now()) if clock else datetime.now(UTC).replace(tzinfo=None)
+    references: dict[tuple[str, str], ReferenceStats | None] = {}
+    out: list[CheckResult] = []
+    label_only = sorted(set(performance_batches) - set(batches))
+    for batch in sorted(set(batches)):
+        with wh.write() as conn:
+            results = check_batch(conn, cfg, specs, batch, references, model_evaluation, include_data=True)
+            store_results(conn, results, checked_at)
+        out += results
+    for batch in label_only:
+        with wh.write() as conn:
+            results = check_batch(conn, cfg, specs, batch, references, model_evaluation, include_data=False)
+            store_results(conn, results, checked_at)
+        out += results
+    return sorted(out, key=lambda r: (r.batch or datetime.min, r.family, r.check, r.subject))
+
+
+# ---- one batch -----------------------------------------------------------------------------
+
+
+def safely(spec: CheckSpec, subject: str, batch: datetime, reference: Any, current: Any,
+           params: dict[str, Any], model: str) -> CheckResult:
+    try:
+        res = spec.fn(reference, current, params)
+    except Exception as err:  # a check bug or odd stats must not stop the cycle
+        res = error_result(spec.name, spec.family, subject, batch, err)
+    return replace(res, model=model, batch=res.batch or batch)
+
+
+def _missing(spec: CheckSpec, subject: str, batch: datetime, what: str) -> CheckResult:
+    return skipped(spec.name, spec.family, subject, batch, f"no {what} statistics for this batch")
+
+
+def check_batch(
+    conn: duckdb.DuckDBPyConnection,
+    cfg: VigilConfig,
+    specs: list[CheckSpec],
+    batch: datetime,
+    references: dict[tuple[str, str], ReferenceStats | None],
+    model_evaluation: dict[str, float] | None,
+    include_data: bool,
+) -> list[CheckResult]:
+    model = cfg.model.name
+    task = cfg.model.task
+    results: list[CheckResult] = []
+    history = recent_batches(conn, batch, max((int(s.params.get("recent_batches", 0)) for s in specs), default=0))
+    perf = stats_store.load_performance(conn, batch)
+    if include_data:
+        feature_current: dict[str, ColumnStats] = {}
+        feature_reference: dict[str, ReferenceStats] = {}
+        for subj in column_subjects(cfg):
+            applicable = [s for s in specs if s.reads == "column" and s.applies(subj.role, subj.kind, task)]
+            if not applicable:
+                continue
+            assert subj.source is not None and subj.column is not None
+            current = stats_store.load_column_stats(conn, subj.source, subj.column, batch)
+            key = (subj.source, subj.column)
+            if key not in references:
+                references[key] = stats_store.load_reference(conn, subj.source, subj.column)
+            reference = references[key]
+            if subj.role == "feature" and current is not None:
+                feature_current[subj.column] = current
+                if reference is not None:
+                    feature_reference[subj.column] = reference
+            for spec in applicable:
+                if current is None:
+                    results.append(_missing(spec, subj.name, batch, f"{subj.name} column"))
+                    continue
+                params = _params(spec, cfg, subj, model_evaluation)
+                params.update(_history_context(conn, spec, subj, history, params, perf))
+                if not params.get("enabled", True):
+                    continue
+                results.append(safely(spec, subj.name, batch, reference, current, params, model))
+        for spec in (s for s in specs if s.reads == "features" and s.applies("features", None, task)):
+            params = _params(spec, cfg, Subject("features", PREDICTIONS), model_evaluation)
+            if params.get("enabled", True):
+                results.append(safely(spec, PREDICTIONS, batch, feature_reference, feature_current, params, model))
+        for subj in table_subjects(cfg):
+            for spec in (s for s in specs if s.reads == "table" and s.applies(subj.role, None, task)):
+                assert subj.source is not None
+                table = stats_store.load_table_stats(conn, subj.source, batch)
+                if table is None:
+                    results.append(_missing(spec, subj.name, batch, f"{subj.name} table"))
+                    continue
+                params = _params(spec, cfg, subj, model_evaluation)
+                if spec.name == "volume":
+                    params.setdefault("recent_rows", _recent_rows(conn, subj.source, history,
+                                                                  int(params["recent_batches"])))
+                if params.get("enabled", True):
+                    results.append(safely(spec, subj.name, batch, None, table, params, model))
+        for spec in (s for s in specs if s.reads == "skew" and s.applies("model", None, task)):
+            params = _params(spec, cfg, Subject("model", "model"), model_evaluation)
+            if not params.get("enabled", True):
+                continue
+            try:
+                sample = skew_sample(conn, cfg, batch, int(params["sample_rows"]), float(params["rtol"]))
+            except Exception as err:  # the builder is user code: report, do not crash
+                results.append(replace(error_result(spec.name, spec.family, PREDICTIONS, batch, err), model=model))
+                continue
+            results.append(safely(spec, PREDICTIONS, batch, None, sample, params, model))
+    for subj in model_subjects(cfg):
+        for spec in (s for s in specs if s.reads == "performance" and s.applies(subj.role, None, task)):
+            if perf is None:
+                results.append(replace(_missing(spec, subj.name, batch, "live test set"), model=model))
+                continue
+            params = _params(spec, cfg, subj, model_evaluation)
+            if params.get("enabled", True):
+                results.append(safely(spec, subj.name, batch, None, perf, params, model))
+    return results
+
+
+def _params(spec: CheckSpec, cfg: VigilConfig, subj: Subject, model_evaluation: dict[str, float] | None) -> dict[str, Any]:
+    ctx = static_context(cfg, subj)
+    ctx.update(evaluation_context(spec.name, model_evaluation))
+    return params_for(spec, cfg, subj.feature, ctx)
+
+
+def recent_batches(conn: duckdb.DuckDBPyConnection, batch: datetime, n: int) -> list[datetime]:
+    """Up to n profiled batches before this one, newest last."""
+    if n <= 0:
+        return []
+    earlier = [b for b in stats_store.list_batches(conn) if b < batch]
+    return earlier[-n:]
+
+
+def _recent_rows(conn: duckdb.DuckDBPyConnection, source: str, history: list[datetime], n: int) -> list[int]:
+    rows = []
+    for b in history[-n:]:
+        t = stats_store.load_table_stats(conn, source, b)
+        if t is not None and t.row_count > 0:
+            rows.append(t.row_count)
+    return rows
+
+
+def _history_context(
+    conn: duckdb.DuckDBPyConnection, spec: CheckSpec, subj: Subject, history: list[datetime],
+    params: dict[str, Any], perf: PerformanceStats | None,
+) -> dict[str, Any]:
+    """Recent rates for decision / fallback checks; the realized AUC next to the estimated one."""
+    ctx: dict[str, Any] = {}
+    if spec.name in ("decision_rate_shift", "fallback_rate") and "recent_rates" not in params:
+        assert subj.source is not None and subj.column is not None
+        rates = []
+        for b in history[-int(params.get("recent_batches", 7)):]:
+            s = stats_store.load_column_stats(conn, subj.source, subj.column, b)
+            if s is None:
+                continue
+            if spec.name == "decision_rate_shift":
+                if s.categories:
+                    rates.append(category_shares(s).get(str(params.get("positive_decision")), 0.0))
+            else:
+                r = true_share(s)
+                if r is not None:
+                    rates.append(r)
+        ctx["recent_rates"] = rates
+    if spec.name == "estimated_performance" and perf is not None and perf.matured and perf.auc is not None:
+        ctx["realized_auc"] = perf.auc
+    return ctx
+
+
+# ---- training-serving skew sample ------------------------------------------------------------
+
+
+def skew_sample(conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, batch: datetime, rows: int, rtol: float) -> SkewStats:
+    """Rebuild the served features of a sample of the batch from the upstream tables and compare."""
+    spec = cfg.model.feature_builder
+    if not spec:
+        return SkewStats(batch=batch, builder=None)
+    p = cfg.predictions
+    features = [f.name for f in cfg.features]
+    pred_cols = [p.id_column] + features
+    served = conn.execute(
+        f"SELECT {', '.join(ident(c) for c in pred_cols)} FROM predictions "  # noqa: S608
+        f"WHERE {bucket_sql(ident(p.timestamp_column))} = ? ORDER BY {ident(p.id_column)} LIMIT ?",
+        [window_micros(cfg), batch, rows],
+    ).df()
+    if served.empty:
+        return SkewStats(batch=batch, builder=spec, note="no predictions in this batch")
+    builder = load_builder(spec)
+    ids = served[p.id_column].astype(str).tolist()
+    tables = {}
+    for t in cfg.etl_tables:
+        if not t.key or not _table_exists(conn, raw_table_name(t.name)):
+            continue
+        tables[t.name] = conn.execute(
+            f"SELECT * EXCLUDE (_file) FROM {ident(raw_table_name(t.name))} "  # noqa: S608
+            f"WHERE CAST({ident(t.key)} AS VARCHAR) IN (SELECT unnest(?::VARCHAR[]))",
+            [ids],
+        ).df()
+    accepted = inspect.signature(builder).parameters
+    kwargs = {name: df for name, df in tables.items() if name in accepted}
+    if not kwargs:
+        return SkewStats(batch=batch, builder=spec,
+                         note=f"the feature builder takes none of the ETL tables ({', '.join(tables) or 'none loaded'})")
+    rebuilt = builder(**kwargs)
+    return compare_features(served, rebuilt, p.id_column, features, rtol, batch=batch, builder=spec)
+
+
+def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
+    return bool(row and row[0])
+
+
+# ---- storage -------------------------------------------------------------------------------
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if hasattr(obj, "item"):
+        return obj.item()
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    return str(obj)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def evidence_json(evidence: dict[str, Any]) -> str:
+    return json.dumps(_clean(evidence), default=_json_default, sort_keys=True)
+
+
+def store_results(conn: duckdb.DuckDBPyConnection, results: Iterable[CheckResult], checked_at: datetime) -> None:
+    """Replace earlier rows of the same (check, subject, batch, model), in the caller's transaction."""
+    rows = []
+    for r in results:
+        if r.batch is None:
+            continue
+        rows.append([r.check, r.family, r.subject, r.batch, r.model, r.status, r.severity,
+                     _num(r.value), _num(r.lower), _num(r.upper), r.explanation, evidence_json(r.evidence),
+                     checked_at])
+    if not rows:
+        return
+    conn.executemany(
+        "DELETE FROM check_results WHERE check_name = ? AND subject = ? AND batch = ? AND model = ?",
+        [[r[0], r[2], r[3], r[4]] for r in rows],
+    )
+    conn.executemany(
+        "INSERT INTO check_results (check_name, family, subject, batch, model, status, severity, value, lower, "
+        "upper, explanation, evidence_json, checked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def _num(v: float | None) -> float | None:
+    return float(v) if v is not None and math.isfinite(v) else None
