@@ -396,12 +396,24 @@ class Registry:
         return why
 
     def promote(
-        self, model_name: str, version: int, user: str, reason: str, *, metric: str = "roc_auc", margin: float = 0.0
+        self,
+        model_name: str,
+        version: int,
+        user: str,
+        reason: str,
+        *,
+        metric: str | None = None,
+        margin: float | None = None,
     ) -> RegistryEvent:
         """Make `version` the champion if approved and no worse than the champion on the same holdout.
 
+        metric / margin default to the candidate's training config (`promotion:`).
         The previous champion becomes the challenger (kept warm for a rollback).
         """
+        if metric is None or margin is None:
+            rule_metric, rule_margin = promotion_rule(self.get(model_name, version))
+            metric = metric if metric is not None else rule_metric
+            margin = margin if margin is not None else rule_margin
         with self._tx() as conn:
             why = self._check_promotion(conn, model_name, version, metric, margin)
             previous = self._alias_version(conn, model_name, CHAMPION)
@@ -474,6 +486,19 @@ class Registry:
                 reverts_event_id=event_id,
             )
         return self.event(eid)
+
+
+def promotion_rule(mv: ModelVersion) -> tuple[str, float]:
+    """(metric, margin) of the version's training config; (roc_auc, 0.0) if it cannot be read."""
+    from baseline_model.train import TrainingError, load_train_config
+
+    if mv.config_path:
+        try:
+            rule = load_train_config(mv.config_path).promotion
+            return rule.metric, rule.margin
+        except TrainingError:
+            pass
+    return "roc_auc", 0.0
 
 
 def load_artifact(mv: ModelVersion) -> Any:

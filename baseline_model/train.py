@@ -446,3 +446,61 @@ def evaluation_of(run: dict[str, Any]) -> dict[str, Any]:
         "threshold": manifest["params"]["threshold"],
         "config_name": manifest["config_name"],
     }
+
+
+def _comparable(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The fields a reproduction must match: data, artifact, metrics."""
+    metrics = {k: v for k, v in manifest["metrics"].items() if k != "calibration"}
+    metrics["calibration.ece"] = manifest["metrics"]["calibration"]["ece"]
+    out: dict[str, Any] = {
+        "data.sha256": manifest["data"]["sha256"],
+        "data.rows": manifest["data"]["rows"],
+        "data.holdout.id": manifest["data"]["holdout"]["id"],
+        "artifact.sha256": manifest["artifact"]["sha256"],
+    }
+    out.update({f"metrics.{k}": v for k, v in metrics.items()})
+    return out
+
+
+def reproduce(
+    root: str | Path, ops: OpsStore, model_name: str, version: int, *, progress: bool = True,
+    clock: Clock | None = None,
+) -> dict[str, Any]:
+    """Retrain a registered version from its manifest and compare, field by field.
+
+    The retrained artifact goes to a new run folder (the registered one is untouched);
+    the run is recorded with kind 'reproduce'. Environment differences are reported
+    alongside, since they usually explain a mismatch.
+    """
+    from baseline_model.registry import Registry
+    from baseline_model.runs import get_run
+
+    mv = Registry(ops, clock).get(model_name, version)
+    run = get_run(ops, mv.run_id)
+    if not run.get("manifest_path") or not Path(run["manifest_path"]).exists():
+        raise TrainingError(f"{model_name} v{version}: manifest of run {mv.run_id} is missing ({run.get('manifest_path')})")
+    manifest = json.loads(Path(run["manifest_path"]).read_text())
+    cfg = train_config_from_dict(manifest["config"], file=f"manifest of run {mv.run_id}")
+    new = train(
+        manifest["config_path"], root, ops, config=cfg, kind="reproduce", update_reference=False, progress=progress,
+        clock=clock, command=f"vigil reproduce {version}",
+    )
+    want, got = _comparable(manifest), _comparable(new["manifest"])
+    fields = [{"field": k, "registered": want.get(k), "reproduced": got.get(k), "match": want.get(k) == got.get(k)}
+              for k in want]
+    env_then, env_now = manifest["environment"], new["manifest"]["environment"]
+    env_diff = [
+        {"field": f"environment.{k}", "registered": v, "reproduced": env_now["packages"].get(k)}
+        for k, v in env_then["packages"].items() if env_now["packages"].get(k) != v
+    ]
+    if env_then["python"] != env_now["python"]:
+        env_diff.append({"field": "environment.python", "registered": env_then["python"], "reproduced": env_now["python"]})
+    return {
+        "model_name": model_name,
+        "version": version,
+        "registered_run_id": mv.run_id,
+        "reproduce_run_id": new["run_id"],
+        "match": all(f["match"] for f in fields),
+        "fields": fields,
+        "environment_differences": env_diff,
+    }
