@@ -1,0 +1,366 @@
+"""`vigil alerts|silence|incidents ...` commands. The app's CLI wires them in with add_commands.
+
+Handlers take the parsed args (``args.load_config()`` or ``args.config``, ``args.json``,
+``args.user``) and return an exit code: 0 ok, 2 usage error (message with a hint on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from core.clock import Clock, SystemClock, parse_iso
+from core.config import VigilConfig, load_config
+from core.stores import OpsStore
+from incidents import queries
+from incidents.incidents import STATUSES, IncidentError
+from incidents.silences import SilenceError, add_silence, expire_silence, parse_end
+
+EXIT_OK, EXIT_USAGE = 0, 2
+Handler = Callable[[argparse.Namespace], int]
+
+
+class CommandError(ValueError):
+    """A usage problem: printed with its hint, exit code 2."""
+
+
+# ---- plumbing ---------------------------------------------------------------------------
+
+
+def _config(args: argparse.Namespace) -> VigilConfig:
+    loader = getattr(args, "load_config", None)
+    if callable(loader):
+        cfg: VigilConfig = loader()
+        return cfg
+    path = getattr(args, "config", None) or os.environ.get("VIGIL_CONFIG") or "baseline_model/configs/monitor.yaml"
+    return load_config(path, root=getattr(args, "root", None) or os.environ.get("VIGIL_ROOT") or None)
+
+
+def _ops(args: argparse.Namespace) -> OpsStore:
+    return OpsStore(_config(args).ops_path)
+
+
+def _user(args: argparse.Namespace) -> str:
+    return getattr(args, "user", None) or os.environ.get("VIGIL_USER") or os.environ.get("USER") or "unknown"
+
+
+def _clock(args: argparse.Namespace) -> Clock:
+    clock: Clock = getattr(args, "clock", None) or SystemClock()
+    return clock
+
+
+def _wants_json(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "json", False))
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _guard(handler: Handler) -> Handler:
+    """Bad input becomes exit code 2 with the message, which carries the hint."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return handler(args)
+        except (CommandError, IncidentError, SilenceError, KeyError) as err:
+            text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+            print(f"vigil: {text}", file=sys.stderr)
+            return EXIT_USAGE
+
+    run.__name__ = handler.__name__
+    run.__doc__ = handler.__doc__
+    return run
+
+
+def _fingerprint(ops: OpsStore, text: str) -> str:
+    fp = queries.resolve_fingerprint(ops, text)
+    if fp is None:
+        raise CommandError(f"no alert matches {text!r} (hint: `vigil alerts list` shows fingerprints; a unique prefix is enough)")
+    return fp
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str], empty: str) -> None:
+    if not rows:
+        print(empty)
+        return
+    widths = {c: max(len(c), *(len(str(r.get(c) if r.get(c) is not None else "")) for r in rows)) for c in columns}
+    widths = {c: min(w, 48) for c, w in widths.items()}
+    print("  ".join(c.upper().ljust(widths[c]) for c in columns))
+    for r in rows:
+        cells = []
+        for c in columns:
+            v = r.get(c)
+            text = "" if v is None else str(v)
+            cells.append(text[: widths[c]].ljust(widths[c]))
+        print("  ".join(cells).rstrip())
+
+
+# ---- alerts -----------------------------------------------------------------------------
+
+
+def cmd_alerts_list(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    states = None if args.all else (args.state or ["pending", "firing"])
+    rows = queries.alerts_with_incidents(
+        OpsStore(cfg.ops_path), model=cfg.model.name, state=states, check=args.check, subject=args.subject, severity=args.severity
+    )
+    if _wants_json(args):
+        _print_json(rows)
+        return EXIT_OK
+    for r in rows:
+        r["fp"] = r["fingerprint"][:10]
+        r["note"] = r["inhibited_by_text"] or (f"silenced ({r['silenced_by']})" if r.get("silenced_by") and r["state"] == "firing" else "")
+        r["acked"] = r.get("acked_by") or ""
+    _table(rows, ["fp", "state", "severity", "check_name", "subject", "started_batch", "incident_id", "acked", "note"], "no alerts")
+    return EXIT_OK
+
+
+def cmd_alerts_show(args: argparse.Namespace) -> int:
+    ops = _ops(args)
+    detail = queries.alert_detail(ops, _fingerprint(ops, args.fingerprint))
+    assert detail is not None
+    if _wants_json(args):
+        _print_json(detail)
+        return EXIT_OK
+    ann = detail["annotations"]
+    print(f"{detail['check_name']} on {detail['subject']}  [{detail['state']}, {detail['severity']}]  {detail['fingerprint']}")
+    print(f"  {ann.get('explanation', '')}")
+    print(f"  value {ann.get('value')}  bounds [{ann.get('lower')}, {ann.get('upper')}]  batch {ann.get('batch')}")
+    print(f"  started {detail['started_batch']}  fired {detail['fired_batch']}  resolved {detail['resolved_batch']}")
+    if detail["inhibited_by_text"]:
+        print(f"  {detail['inhibited_by_text']} ({detail['inhibited_by']})")
+    if detail.get("acked_by"):
+        print(f"  acknowledged by {detail['acked_by']} at {detail['acked_at']}")
+    for inc in detail["incidents"]:
+        print(f"  incident {inc['incident_id']} [{inc['status']}, {inc['severity']}] {inc['title']}")
+    print(f"  runbook: {detail['runbook']}")
+    print("  history:")
+    for e in detail["events"]:
+        print(f"    {e['at']}  batch {e['batch'] or '-'}  {e['kind']}: {e['from_state']} -> {e['to_state']}")
+    return EXIT_OK
+
+
+def cmd_alerts_ack(args: argparse.Namespace) -> int:
+    ops = _ops(args)
+    fp = _fingerprint(ops, args.fingerprint)
+    queries.ack_alert(ops, _clock(args), fp, _user(args))
+    if _wants_json(args):
+        _print_json({"fingerprint": fp, "acked_by": _user(args)})
+    else:
+        print(f"alert {fp} acknowledged by {_user(args)}")
+    return EXIT_OK
+
+
+def cmd_alerts_notifications(args: argparse.Namespace) -> int:
+    rows = queries.notification_log(_ops(args), limit=args.limit)
+    if _wants_json(args):
+        _print_json(rows)
+        return EXIT_OK
+    for r in rows:
+        r["group"] = " ".join(f"{k}={v}" for k, v in r["group_key"].items())
+        r["alerts"] = f"{len(r['firing'])} firing, {len(r['resolved'])} resolved"
+    _table(rows, ["at", "receiver", "group", "alerts", "status", "attempts", "error"], "no notifications")
+    return EXIT_OK
+
+
+# ---- silences ---------------------------------------------------------------------------
+
+
+def cmd_silence_add(args: argparse.Namespace) -> int:
+    clock = _clock(args)
+    now = clock.now()
+    if not args.ends:
+        raise SilenceError("a silence needs an end: silences that never end hide problems (hint: --ends 2h or an ISO time)")
+    starts = parse_iso(args.starts) if args.starts else None
+    silence = add_silence(
+        _ops(args), clock, matchers=args.match or [], ends_at=parse_end(args.ends, now), author=_user(args), comment=args.comment, starts_at=starts
+    )
+    if _wants_json(args):
+        _print_json(silence.to_dict(now))
+    else:
+        print(f"silence {silence.silence_id} until {silence.to_dict(now)['ends_at']}: {', '.join(str(m) for m in silence.matchers)}")
+    return EXIT_OK
+
+
+def cmd_silence_list(args: argparse.Namespace) -> int:
+    rows = queries.silences(_ops(args), _clock(args), include_expired=not args.active)
+    if _wants_json(args):
+        _print_json(rows)
+        return EXIT_OK
+    for r in rows:
+        r["matchers"] = ", ".join(r["matchers"])
+    _table(rows, ["silence_id", "state", "matchers", "starts_at", "ends_at", "author", "comment"], "no silences")
+    return EXIT_OK
+
+
+def cmd_silence_expire(args: argparse.Namespace) -> int:
+    clock = _clock(args)
+    silence = expire_silence(_ops(args), clock, args.silence_id, _user(args))
+    if _wants_json(args):
+        _print_json(silence.to_dict(clock.now()))
+    else:
+        print(f"silence {silence.silence_id} expired by {_user(args)} (it stays listed)")
+    return EXIT_OK
+
+
+# ---- incidents --------------------------------------------------------------------------
+
+
+def cmd_incidents_list(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    statuses = args.status or (None if args.all else ["triage", "investigating", "mitigated"])
+    rows = queries.list_incidents(OpsStore(cfg.ops_path), model=cfg.model.name, status=statuses)
+    if _wants_json(args):
+        _print_json(rows)
+        return EXIT_OK
+    _table(rows, ["incident_id", "severity", "status", "opened_at", "commander", "alert_count", "title"], "no incidents")
+    return EXIT_OK
+
+
+def cmd_incidents_show(args: argparse.Namespace) -> int:
+    detail = queries.incident_detail(_ops(args), args.incident_id)
+    if detail is None:
+        raise CommandError(f"no incident {args.incident_id!r} (hint: `vigil incidents list --all` shows the ids)")
+    if _wants_json(args):
+        _print_json(detail)
+        return EXIT_OK
+    print(f"{detail['incident_id']}  {detail['severity']}  {detail['status']}  {detail['title']}")
+    print(f"  commander {detail['commander'] or '-'}  scribe {detail['scribe'] or '-'}  opened {detail['opened_at']} by {detail['opened_by']}")
+    for status in STATUSES[1:]:
+        if detail.get(f"{status}_at"):
+            print(f"  {status} at {detail[f'{status}_at']}")
+    print("  alerts:")
+    for a in detail["alerts"]:
+        root = f"  inhibited by {a['inhibited_by_check']} on {a['inhibited_by_subject']}" if a["inhibited_by"] else ""
+        print(f"    {a['fingerprint'][:10]}  {a['state']:<8} {a['check_name']} on {a['subject']}{root}")
+    print("  runbooks: " + ", ".join(detail["runbooks"]))
+    print("  timeline:")
+    for t in detail["timeline"]:
+        print(f"    {t['at']}  {t['kind']:<12} {t['actor']:<10} {t['text']}")
+    return EXIT_OK
+
+
+def cmd_incidents_open(args: argparse.Namespace) -> int:
+    ops = _ops(args)
+    cfg = _config(args)
+    fps = [_fingerprint(ops, a) for a in (args.alert or [])]
+    incident_id = queries.open_incident(
+        ops, _clock(args), opened_by=_user(args), alert_fingerprints=fps, title=args.title, severity=args.severity, model=cfg.model.name
+    )
+    if _wants_json(args):
+        _print_json({"incident_id": incident_id})
+    else:
+        print(f"incident {incident_id} opened")
+    return EXIT_OK
+
+
+def cmd_incidents_status(args: argparse.Namespace) -> int:
+    queries.change_status(_ops(args), _clock(args), args.incident_id, args.status, _user(args), args.note)
+    if _wants_json(args):
+        _print_json({"incident_id": args.incident_id, "status": args.status})
+    else:
+        print(f"incident {args.incident_id} is now {args.status}")
+    return EXIT_OK
+
+
+def cmd_incidents_note(args: argparse.Namespace) -> int:
+    queries.add_note(_ops(args), _clock(args), args.incident_id, _user(args), args.text)
+    if _wants_json(args):
+        _print_json({"incident_id": args.incident_id, "note": args.text})
+    else:
+        print(f"note added to {args.incident_id}")
+    return EXIT_OK
+
+
+def cmd_incidents_roles(args: argparse.Namespace) -> int:
+    queries.set_roles(_ops(args), _clock(args), args.incident_id, _user(args), commander=args.commander, scribe=args.scribe)
+    if _wants_json(args):
+        _print_json({"incident_id": args.incident_id, "commander": args.commander, "scribe": args.scribe})
+    else:
+        print(f"roles set on {args.incident_id}")
+    return EXIT_OK
+
+
+# ---- parser -----------------------------------------------------------------------------
+
+
+def _global_options(parser: argparse.ArgumentParser) -> None:
+    """The app's global options, accepted after the subcommand too (SUPPRESS keeps the main parser's values)."""
+    parser.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH", help="monitored-model YAML")
+    parser.add_argument("--root", default=argparse.SUPPRESS, metavar="DIR", help="storage root")
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+    parser.add_argument("--user", default=argparse.SUPPRESS, metavar="NAME", help="who is acting")
+
+
+def _leaf(sub: Any, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
+    _global_options(parser)
+    parser.set_defaults(func=_guard(handler))
+    return parser
+
+
+def _group(subparsers: Any, name: str, help_text: str) -> Any:
+    parser: argparse.ArgumentParser = subparsers.add_parser(name, help=help_text, description=help_text)
+    _global_options(parser)
+
+    def needs_subcommand(_args: argparse.Namespace) -> int:
+        print(f"vigil: `vigil {name}` needs a subcommand (hint: `vigil {name} --help`)", file=sys.stderr)
+        return EXIT_USAGE
+
+    parser.set_defaults(func=needs_subcommand)
+    return parser.add_subparsers(dest=f"{name}_command", metavar="SUBCOMMAND")
+
+
+def add_commands(subparsers: Any) -> None:
+    """Add `alerts`, `silence` and `incidents` to the `vigil` parser."""
+    alerts = _group(subparsers, "alerts", "alerts: list, show, acknowledge, notification log")
+    p = _leaf(alerts, "list", cmd_alerts_list, "list active alerts (pending, firing) with incident and root cause")
+    p.add_argument("--state", action="append", choices=["inactive", "pending", "firing", "resolved"], help="repeatable")
+    p.add_argument("--check")
+    p.add_argument("--subject")
+    p.add_argument("--severity", choices=["info", "warning", "critical"])
+    p.add_argument("--all", action="store_true", help="every state, resolved included")
+    p = _leaf(alerts, "show", cmd_alerts_show, "one alert: annotations, batches, history, incidents, runbook")
+    p.add_argument("fingerprint", metavar="FINGERPRINT", help="fingerprint or a unique prefix")
+    p = _leaf(alerts, "ack", cmd_alerts_ack, "acknowledge an alert (you are on it)")
+    p.add_argument("fingerprint", metavar="FINGERPRINT", help="fingerprint or a unique prefix")
+    p = _leaf(alerts, "notifications", cmd_alerts_notifications, "the notification log, newest first")
+    p.add_argument("--limit", type=int, default=50)
+
+    silence = _group(subparsers, "silence", "silences: mute matching alerts' notifications until an end time")
+    p = _leaf(silence, "add", cmd_silence_add, "add a silence (an end and a comment are required)")
+    p.add_argument("--match", action="append", metavar="MATCHER", help="name=value, name!=value, name=~regex, name!~regex (repeatable)")
+    p.add_argument("--ends", metavar="WHEN", help="duration from now (2h, 1d) or ISO time")
+    p.add_argument("--starts", metavar="ISO", help="start (default now)")
+    p.add_argument("--comment", help="why (required)")
+    p = _leaf(silence, "list", cmd_silence_list, "list silences, expired ones included")
+    p.add_argument("--active", action="store_true", help="hide expired silences")
+    p = _leaf(silence, "expire", cmd_silence_expire, "end a silence now (it stays listed)")
+    p.add_argument("silence_id", metavar="SILENCE_ID")
+
+    incidents = _group(subparsers, "incidents", "incidents: list, show, open, status, note, roles")
+    p = _leaf(incidents, "list", cmd_incidents_list, "list open incidents")
+    p.add_argument("--status", action="append", choices=list(STATUSES), help="repeatable")
+    p.add_argument("--all", action="store_true", help="resolved and closed too")
+    p = _leaf(incidents, "show", cmd_incidents_show, "an incident: alerts, root causes, runbooks, timeline")
+    p.add_argument("incident_id", metavar="INCIDENT")
+    p = _leaf(incidents, "open", cmd_incidents_open, "open an incident by hand from alerts")
+    p.add_argument("--alert", action="append", metavar="FINGERPRINT", help="repeatable")
+    p.add_argument("--title")
+    p.add_argument("--severity", choices=["SEV1", "SEV2", "SEV3", "SEV4"])
+    p = _leaf(incidents, "status", cmd_incidents_status, "move an incident forward: " + " -> ".join(STATUSES))
+    p.add_argument("incident_id", metavar="INCIDENT")
+    p.add_argument("status", choices=list(STATUSES))
+    p.add_argument("--note")
+    p = _leaf(incidents, "note", cmd_incidents_note, "add a note to the timeline")
+    p.add_argument("incident_id", metavar="INCIDENT")
+    p.add_argument("text")
+    p = _leaf(incidents, "roles", cmd_incidents_roles, "set the incident commander and scribe")
+    p.add_argument("incident_id", metavar="INCIDENT")
+    p.add_argument("--commander")
+    p.add_argument("--scribe")

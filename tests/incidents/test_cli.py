@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from core.clock import ManualClock
+from core.stores import OpsStore
+from incidents.alerts import process_results
+from incidents.cli import add_commands
+from tests.incidents.conftest import WALL0, result
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    data = {
+        "model": {"name": "loan_default"},
+        "predictions": {"source": {"path": "p"}, "id_column": "id", "timestamp_column": "ts", "score_column": "score"},
+        "features": [{"name": "income", "type": "numeric", "lineage": "applications.income"}],
+        "etl_tables": [{"name": "applications", "source": {"path": "a"}, "timestamp_column": "ts"}],
+        "storage": {"root": str(tmp_path / "var")},
+    }
+    path = tmp_path / "monitor.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def run(config_file: Path, capsys, *argv: str, clock: ManualClock | None = None) -> tuple[int, str, str]:
+    parser = argparse.ArgumentParser(prog="vigil")
+    add_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(list(argv) + ["--config", str(config_file), "--user", "ana"])
+    args.clock = clock or ManualClock(WALL0)
+    code = args.func(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def seed(config_file: Path, tmp_path: Path) -> OpsStore:
+    from core.config import load_config
+
+    cfg = load_config(config_file)
+    ops = OpsStore(cfg.ops_path)
+    rs = [result("unit_change", "applications.income", 1), result("psi", "predictions.income", 1)]
+    process_results(cfg, ops, rs, ManualClock(WALL0))
+    return ops
+
+
+def test_alerts_list_show_ack(config_file, tmp_path, capsys):
+    seed(config_file, tmp_path)
+    code, out, _ = run(config_file, capsys, "alerts", "list")
+    assert code == 0 and "unit_change" in out and "inhibited by unit_change on applications.income" in out
+    code, out, _ = run(config_file, capsys, "alerts", "list", "--json", "--check", "psi")
+    rows = json.loads(out)
+    assert [r["check_name"] for r in rows] == ["psi"] and rows[0]["inhibited_by_check"] == "unit_change"
+    fp = rows[0]["fingerprint"]
+    code, out, _ = run(config_file, capsys, "alerts", "show", fp[:6])
+    assert code == 0 and "runbook: runbooks/psi.md" in out and "inactive -> firing" in out
+    code, out, _ = run(config_file, capsys, "alerts", "ack", fp)
+    assert code == 0 and "acknowledged by ana" in out
+    code, out, err = run(config_file, capsys, "alerts", "ack", "zzzz")
+    assert code == 2 and "no alert matches 'zzzz'" in err
+
+
+def test_silence_commands_and_their_errors(config_file, tmp_path, capsys):
+    seed(config_file, tmp_path)
+    code, _, err = run(config_file, capsys, "silence", "add", "--match", "check=unit_change", "--comment", "backfill")
+    assert code == 2 and "a silence needs an end" in err
+    code, _, err = run(config_file, capsys, "silence", "add", "--match", "check=unit_change", "--ends", "2h")
+    assert code == 2 and "a silence needs a comment" in err
+    code, out, _ = run(config_file, capsys, "silence", "add", "--match", "check=unit_change", "--ends", "2h", "--comment", "backfill", "--json")
+    silence = json.loads(out)
+    assert code == 0 and silence["author"] == "ana" and silence["state"] == "active"
+    code, out, _ = run(config_file, capsys, "silence", "expire", silence["silence_id"])
+    assert code == 0
+    code, out, _ = run(config_file, capsys, "silence", "list", "--json")
+    assert [s["state"] for s in json.loads(out)] == ["expired"]
+
+
+def test_incident_commands(config_file, tmp_path, capsys):
+    seed(config_file, tmp_path)
+    code, out, _ = run(config_file, capsys, "incidents", "list", "--json")
+    incidents = json.loads(out)
+    assert code == 0 and len(incidents) == 1
+    incident_id = incidents[0]["incident_id"]
+    assert run(config_file, capsys, "incidents", "roles", incident_id, "--commander", "ana", "--scribe", "bo")[0] == 0
+    assert run(config_file, capsys, "incidents", "status", incident_id, "investigating", "--note", "looking")[0] == 0
+    assert run(config_file, capsys, "incidents", "note", incident_id, "income is in thousands")[0] == 0
+    code, _, err = run(config_file, capsys, "incidents", "status", incident_id, "triage")
+    assert code == 2 and "can only move forward" in err
+    code, out, _ = run(config_file, capsys, "incidents", "show", incident_id)
+    assert "runbooks: runbooks/unit_change.md, runbooks/psi.md" in out
+    assert "income is in thousands" in out and "Status triage -> investigating: looking" in out
+    code, out, _ = run(config_file, capsys, "incidents", "open", "--title", "manual drill", "--severity", "SEV4", "--json")
+    assert code == 0 and json.loads(out)["incident_id"].startswith("inc-")
+    code, _, err = run(config_file, capsys, "incidents", "show", "inc-nope")
+    assert code == 2 and "no incident 'inc-nope'" in err
+
+
+def test_wired_into_the_vigil_cli_if_present(config_file, tmp_path, capsys):
+    app_cli = pytest.importorskip("app.cli")
+    seed(config_file, tmp_path)
+    code = app_cli.main(["--config", str(config_file), "alerts", "list", "--json"])
+    assert code == 0 and len(json.loads(capsys.readouterr().out)) == 2
