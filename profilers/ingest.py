@@ -116,7 +116,8 @@ def read_sql(fmt: str) -> str:
     if fmt == "parquet":
         return "read_parquet(?)"
     if fmt == "csv":
-        return "read_csv(?, header = true)"
+        # A fixed delimiter: else the sniffer reads a broken file as one text column.
+        return "read_csv(?, header = true, delim = ',')"
     return "read_json(?, format = 'newline_delimited')"
 
 
@@ -226,6 +227,17 @@ def create_raw_table(
     return schema
 
 
+def _name_similarity(old: str, new: str) -> float:
+    """1.0 when one name is the other plus a word ('x' -> 'x_value'), else difflib's ratio."""
+    o, n = old.lower(), new.lower()
+    if o == n:
+        return 1.0
+    for short, long in ((o, n), (n, o)):
+        if long.startswith(short + "_") or long.endswith("_" + short):
+            return 1.0
+    return difflib.SequenceMatcher(None, o, n).ratio()
+
+
 def diff_schema(
     spec: SourceSpec, schema: dict[str, RawColumn], file_columns: dict[str, str], text_format: bool = False
 ) -> tuple[list[tuple[str, str, str | None]], list[str]]:
@@ -242,7 +254,8 @@ def diff_schema(
     for m in missing:
         fam = schema[m].family if m in schema else None
         candidates = [a for a in unpaired if fam is None or type_family(file_columns[a]) == fam]
-        best = difflib.get_close_matches(m, candidates, n=1, cutoff=0.5)
+        scored = sorted(((_name_similarity(m, a), a) for a in candidates), reverse=True)
+        best = [scored[0][1]] if scored and scored[0][0] >= 0.6 else []
         if not best and len(missing) == 1 and len(candidates) == 1:
             best = candidates
         if best:
@@ -437,18 +450,26 @@ def record_quarantine(
     size: int | None,
     mtime: float | None,
     bad: BadFile,
-) -> QuarantinedFile:
+) -> QuarantinedFile | None:
+    """Quarantine a file (None if an open entry already says the same about it)."""
     qid = new_id("q")
     with wh.write() as conn:
+        if size is None:  # not even stat-able: report once while it stays that way
+            row = conn.execute(
+                "SELECT count(*) FROM quarantine WHERE path = ? AND reason = ? AND status = 'open'",
+                [rel, bad.reason],
+            ).fetchone()
+            if row and row[0]:
+                return None
         conn.execute(
             "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', now(), NULL)",
             [qid, rel, spec.name, sha, size, mtime, bad.reason, bad.detail],
         )
-        if sha is not None and size is not None and mtime is not None:
-            # Remembered so an unchanged bad file is not re-read every cycle.
+        if size is not None and mtime is not None:
+            # Remembered so an unchanged bad file is not re-read every cycle ('': could not hash).
             conn.execute(
                 "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, NULL, 'quarantined', NULL, now(), NULL)",
-                [rel, spec.name, sha, size, mtime],
+                [rel, spec.name, sha or "", size, mtime],
             )
     return QuarantinedFile(qid, rel, spec.name, bad.reason, bad.detail)
 
@@ -494,6 +515,11 @@ def ingest_all(cfg: VigilConfig, wh: Warehouse, only: Iterable[str] | None = Non
     return report
 
 
+def _note(report: IngestReport, entry: QuarantinedFile | None) -> None:
+    if entry is not None:
+        report.quarantined.append(entry)
+
+
 def _ingest_one(
     cfg: VigilConfig,
     wh: Warehouse,
@@ -507,9 +533,7 @@ def _ingest_one(
     try:
         st = os.stat(path)
     except OSError as e:
-        report.quarantined.append(
-            record_quarantine(wh, spec, rel, None, None, None, BadFile("unreadable", str(e)))
-        )
+        _note(report, record_quarantine(wh, spec, rel, None, None, None, BadFile("unreadable", str(e))))
         return
     size, mtime = st.st_size, st.st_mtime
     if previous is not None and previous.size == size and previous.mtime == mtime:
@@ -519,7 +543,7 @@ def _ingest_one(
         sha = sha256_file(str(path))
     except OSError as e:
         bad = BadFile("unreadable", f"cannot read the file: {e.strerror or e} (hint: check permissions)")
-        report.quarantined.append(record_quarantine(wh, spec, rel, None, size, mtime, bad))
+        _note(report, record_quarantine(wh, spec, rel, None, size, mtime, bad))
         return
     if previous is not None and previous.sha256 == sha:
         with wh.write() as conn:  # touched, same content: remember the new size/mtime
@@ -541,7 +565,7 @@ def _ingest_one(
     try:
         outcome = load_file(cfg, wh, spec, path, rel, sha, size, mtime)
     except BadFile as bad:
-        report.quarantined.append(record_quarantine(wh, spec, rel, sha, size, mtime, bad))
+        _note(report, record_quarantine(wh, spec, rel, sha, size, mtime, bad))
         return
     loaded_content[(spec.name, sha)] = rel
     report.loaded += 1

@@ -7,6 +7,7 @@ timestamp, key, label columns and the columns named by feature lineage.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -97,7 +98,7 @@ def file_format(path: Path, declared: str | None = None) -> str:
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
         return "parquet"
-    if name.endswith((".csv", ".csv.gz", ".tsv")):
+    if name.endswith((".csv", ".csv.gz")):
         return "csv"
     if name.endswith((".jsonl", ".ndjson", ".json", ".jsonl.gz")):
         return "jsonl"
@@ -113,10 +114,12 @@ def list_files(root: Path, source: FileSource) -> list[Path]:
 
 
 def relative_path(root: Path, path: Path) -> str:
+    # Not resolve(): a symlinked landing file keeps its own name.
+    absolute, base = Path(os.path.abspath(path)), Path(os.path.abspath(root))
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return absolute.relative_to(base).as_posix()
     except ValueError:
-        return path.resolve().as_posix()
+        return absolute.as_posix()
 
 
 # ---- types -------------------------------------------------------------------
