@@ -52,12 +52,15 @@ class CycleReport:
     performance_batches: list[datetime] = dataclasses.field(default_factory=list)
     results: list[CheckResult] = dataclasses.field(default_factory=list)
     alerts: Any = None  # the incidents package's AlertReport, kept as is
+    heartbeats: list[CheckResult] = dataclasses.field(default_factory=list)
+    heartbeat_alerts: Any = None
     notifications: Any = None
     step_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def failed_checks(self) -> list[CheckResult]:
-        return [r for r in self.results if r.status == "fail"]
+        """Failed data / model checks and failed heartbeats of this cycle."""
+        return [r for r in self.results + self.heartbeats if r.status == "fail"]
 
     @property
     def duration_seconds(self) -> float | None:
@@ -102,6 +105,8 @@ class CycleReport:
             "performance_batches": [b.isoformat() for b in sorted(self.performance_batches)],
             "results": [r.to_dict() for r in self.results],
             "alerts": jsonable(self.alerts),
+            "heartbeats": [r.to_dict() for r in self.heartbeats],
+            "heartbeat_alerts": jsonable(self.heartbeat_alerts),
             "notifications": jsonable(self.notifications),
         }
 
@@ -217,20 +222,51 @@ def step_profile(cfg: VigilConfig, wh: Warehouse, dirty: set[datetime]) -> list[
     return _sorted_batches(profiled)
 
 
+def champion_evaluation(cfg: VigilConfig, ops: OpsStore) -> dict[str, float] | None:
+    """The registered holdout metrics of the current champion (performance checks compare with them)."""
+    try:
+        from baseline_model.registry import Registry
+    except ModuleNotFoundError:  # a model not registered in Vigil's registry
+        return None
+    if not cfg.model.registry_name:
+        return None
+    champion = Registry(ops).champion(cfg.model.registry_name)
+    if champion is None:
+        return None
+    metrics = (champion.evaluation or {}).get("metrics", {})
+    return {
+        k: float(v) for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)
+    } or None
+
+
 def step_checks(
-    cfg: VigilConfig, wh: Warehouse, batches: list[datetime], performance_batches: list[datetime]
+    cfg: VigilConfig,
+    wh: Warehouse,
+    batches: list[datetime],
+    performance_batches: list[datetime],
+    model_evaluation: dict[str, float] | None,
+    clock: Clock,
 ) -> list[CheckResult]:
     from checks.runner import run_checks
 
     if not batches and not performance_batches:
         return []
-    return list(run_checks(cfg, wh, batches, performance_batches))
+    return list(run_checks(cfg, wh, batches, performance_batches, model_evaluation=model_evaluation, clock=clock))
 
 
 def step_alerts(cfg: VigilConfig, ops: OpsStore, results: list[CheckResult], clock: Clock) -> Any:
     from incidents.alerts import process_results
 
     return process_results(cfg, ops, results, clock)
+
+
+def step_heartbeats(cfg: VigilConfig, ops: OpsStore, clock: Clock) -> tuple[list[CheckResult], Any]:
+    """Wall-clock health (previous cycle late, scoring job missed / failed / slow) through the alert lifecycle."""
+    from incidents.alerts import process_results
+    from incidents.heartbeat import heartbeat_results
+
+    results = heartbeat_results(cfg, ops, clock)
+    return results, process_results(cfg, ops, results, clock) if results else None
 
 
 def step_notify(cfg: VigilConfig, ops: OpsStore, alert_report: Any, clock: Clock) -> Any:
@@ -301,12 +337,17 @@ def _run_steps(
     # (their live test set changed too).
     report.performance_batches = _sorted_batches(label_batches | set(report.batches_profiled))
     t = time.perf_counter()
-    report.results = step_checks(cfg, wh, report.batches_profiled, report.performance_batches)
+    evaluation = champion_evaluation(cfg, ops)
+    report.results = step_checks(cfg, wh, report.batches_profiled, report.performance_batches, evaluation, clock)
     timed("checks", t)
 
     t = time.perf_counter()
     report.alerts = step_alerts(cfg, ops, report.results, clock)
     timed("alerts", t)
+
+    t = time.perf_counter()
+    report.heartbeats, report.heartbeat_alerts = step_heartbeats(cfg, ops, clock)
+    timed("heartbeats", t)
 
     if notify:
         t = time.perf_counter()

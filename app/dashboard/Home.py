@@ -77,7 +77,7 @@ else:
         )
         .properties(height=260)
     )
-    st.altair_chart(chart, use_container_width=True)
+    st.altair_chart(chart, width="stretch")
 
 # ---- recent cycles ----------------------------------------------------------------------
 st.subheader("Recent cycles")
@@ -101,7 +101,7 @@ if cycles:
             ]
         ),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
 else:
     st.info("No cycles recorded yet.")

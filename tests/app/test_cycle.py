@@ -67,7 +67,14 @@ def test_full_cycle_flags_the_unit_change_day_and_records_the_cycle(history: Vig
     data = report.to_dict()
     text = json.dumps(data)  # valid JSON, nothing left unconverted
     assert json.loads(text)["summary"]["failed_checks"] == len(report.failed_checks)
-    assert data["alerts"]["firing"], "the unit change fires an alert"
+    fired = {
+        (t["check"], t["subject"], t["batch"][:10])
+        for t in data["alerts"]["transitions"]
+        if t["to_state"] == "firing"
+    }
+    assert any(check.startswith("unit_change") and subject == "applications.income" and day == UNIT_DAY.isoformat()
+               for check, subject, day in fired), fired
+    assert {day for _, _, day in fired} == {UNIT_DAY.isoformat()}, "clean days fire nothing"
 
     row = cycles(cfg)[-1]
     assert row["status"] == "ok" and row["cycle_id"] == report.cycle_id

@@ -65,7 +65,7 @@ st.write(f"{len(shown)} of {len(all_alerts)} alerts")
 if table.empty:
     st.info("No alert matches the filters.")
     st.stop()
-st.dataframe(table, hide_index=True, use_container_width=True)
+st.dataframe(table, hide_index=True, width="stretch")
 
 # ---- the selected alert, its runbook and actions ----------------------------------------
 labels = [f"{a.get('check_name')} · {a.get('subject')} · {a.get('state')}" for a in shown]
@@ -91,7 +91,7 @@ with left:
     with st.expander("History"):
         history = queries.alert_history(cfg, fingerprint)
         if history:
-            st.dataframe(pd.DataFrame(history), hide_index=True, use_container_width=True)
+            st.dataframe(pd.DataFrame(history), hide_index=True, width="stretch")
 
     st.markdown("**Actions**")
     me = common.user()

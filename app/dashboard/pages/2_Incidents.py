@@ -37,7 +37,7 @@ st.dataframe(
         ]
     ),
     hide_index=True,
-    use_container_width=True,
+    width="stretch",
 )
 if not listed:
     st.stop()
@@ -68,7 +68,7 @@ with left:
         st.dataframe(
             pd.DataFrame([{k: e.get(k) for k in ("at", "kind", "actor", "text")} for e in timeline]),
             hide_index=True,
-            use_container_width=True,
+            width="stretch",
         )
     with st.form("note", clear_on_submit=True):
         note = st.text_area("Add a note to the timeline")

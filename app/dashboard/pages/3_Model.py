@@ -51,7 +51,7 @@ table = pd.DataFrame(
         for v in sorted(versions, key=lambda v: -int(v["version"]))
     ]
 )
-st.dataframe(table, hide_index=True, use_container_width=True)
+st.dataframe(table, hide_index=True, width="stretch")
 
 numbers = [int(v["version"]) for v in versions]
 selected = st.selectbox("Version", sorted(numbers, reverse=True), format_func=lambda n: f"v{n}")
@@ -108,7 +108,7 @@ if events:
             ]
         ),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
     with st.form("revert"):
         event_ids = [int(e["event_id"]) for e in events if e.get("alias")]

@@ -51,35 +51,35 @@ with tab_stats:
                     .encode(x="batch:T", y="value:Q", color="statistic:N", tooltip=["batch:T", "statistic:N", "value:Q"])
                 )
                 st.markdown("Mean and median per batch; the band is the 5th to 95th percentile.")
-                st.altair_chart(band + lines, use_container_width=True)
+                st.altair_chart(band + lines, width="stretch")
             nulls = alt.Chart(stats).mark_bar().encode(
                 x="batch:T", y=alt.Y("null_rate:Q", title="null / NaN rate"), tooltip=["batch:T", "null_rate:Q", "count:Q"]
             ).properties(height=160)
-            st.altair_chart(nulls, use_container_width=True)
-            st.dataframe(stats.sort_values("batch", ascending=False), hide_index=True, use_container_width=True)
+            st.altair_chart(nulls, width="stretch")
+            st.dataframe(stats.sort_values("batch", ascending=False), hide_index=True, width="stretch")
 
 with tab_batches:
     if batches.empty:
         st.info("No batches yet.")
     else:
-        st.dataframe(batches, hide_index=True, use_container_width=True)
+        st.dataframe(batches, hide_index=True, width="stretch")
 
 with tab_files:
     if files.empty:
         st.info("No files ingested yet. Landing folders are configured under `predictions.source` and `etl_tables`.")
     else:
-        st.dataframe(files, hide_index=True, use_container_width=True)
+        st.dataframe(files, hide_index=True, width="stretch")
     changes = queries.schema_changes(cfg)
     if not changes.empty:
         st.markdown("**Schema changes** (evidence for the input-quality checks)")
-        st.dataframe(changes, hide_index=True, use_container_width=True)
+        st.dataframe(changes, hide_index=True, width="stretch")
 
 with tab_quarantine:
     if quarantine.empty:
         st.success("Nothing in quarantine.")
     else:
         st.markdown("Files that could not be loaded, with the reason. Fix the file and run `vigil quarantine retry ID`.")
-        st.dataframe(quarantine, hide_index=True, use_container_width=True)
+        st.dataframe(quarantine, hide_index=True, width="stretch")
 
 with tab_tables:
     tables = queries.table_stats_over_time(cfg)
@@ -90,5 +90,5 @@ with tab_tables:
         rows = alt.Chart(tables).mark_line(point=True).encode(
             x="batch:T", y=alt.Y("row_count:Q", title="rows"), color="source:N", tooltip=list(tables.columns)
         )
-        st.altair_chart(rows, use_container_width=True)
-        st.dataframe(tables.sort_values("batch", ascending=False), hide_index=True, use_container_width=True)
+        st.altair_chart(rows, width="stretch")
+        st.dataframe(tables.sort_values("batch", ascending=False), hide_index=True, width="stretch")

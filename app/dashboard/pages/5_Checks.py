@@ -48,11 +48,12 @@ with tab_results:
              if c in shown.columns]
         ],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
 
 with tab_drift:
-    drift = in_batch[in_batch["family"] == "feature_drift"]
+    # Per-column drift only (table.column); the multivariate check's subject is a whole table.
+    drift = in_batch[(in_batch["family"] == "feature_drift") & in_batch["subject"].str.contains(".", regex=False)]
     drifted = drift[drift["status"].isin(["fail", "warn"])]
     subjects = sorted(drifted["subject"].unique()) or sorted(drift["subject"].unique())
     if not subjects:
@@ -77,7 +78,7 @@ with tab_drift:
                     tooltip=["bin:N", "which:N", alt.Tooltip("share:Q", format=".2%")],
                 )
             )
-            st.altair_chart(chart, use_container_width=True)
+            st.altair_chart(chart, width="stretch")
         for row in drift[drift["subject"] == subject].itertuples(index=False):
             st.write(f"{common.icon(row.status)} **{row.check}**: {row.explanation}")
 
@@ -108,11 +109,11 @@ with tab_trends:
             y="value:Q", color=alt.Color("status:N"), tooltip=["batch:T", "value:Q", "lower:Q", "upper:Q", "status:N"]
         )
         st.markdown("Value per batch; the shaded band is the allowed range (estimated values are marked in the evidence).")
-        st.altair_chart(band + line, use_container_width=True)
+        st.altair_chart(band + line, width="stretch")
     performance = queries.performance_over_time(cfg)
     if not performance.empty:
         st.markdown("**Live test set per batch**")
-        st.dataframe(performance, hide_index=True, use_container_width=True)
+        st.dataframe(performance, hide_index=True, width="stretch")
 
 with tab_report:
     st.markdown("Evidently's data-drift report of this batch against the reference (also `vigil report BATCH`).")
