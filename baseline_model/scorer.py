@@ -292,6 +292,6 @@ def score_day(
 def scoring_jobs(ops: OpsStore, model_name: str, limit: int = 50) -> list[dict[str, Any]]:
     """Recent scoring jobs, newest first (for the app and job-health checks)."""
     return ops.query(
-        "SELECT * FROM scoring_jobs WHERE model_name = ? ORDER BY started_at DESC, batch_date DESC LIMIT ?",
+        "SELECT * FROM scoring_jobs WHERE model_name = ? ORDER BY started_at DESC, rowid DESC LIMIT ?",
         (model_name, int(limit)),
     )
