@@ -48,7 +48,9 @@ def _child(tmp_path: Path, stop_at: int | None) -> tuple[subprocess.Popen[bytes]
     cfg_file = tmp_path / "cfg.json"
     cfg_file.write_text(json.dumps(toy_config_dict()))
     marker = tmp_path / "marker"
-    code = CHILD.format(repo=str(REPO), root=str(tmp_path), cfg=str(cfg_file), stop_at=stop_at, marker=str(marker))
+    code = CHILD.format(
+        repo=str(REPO), root=str(tmp_path), cfg=str(cfg_file), stop_at=stop_at, marker=str(marker)
+    )
     proc = subprocess.Popen([sys.executable, "-c", code])
     return proc, marker
 
@@ -56,7 +58,9 @@ def _child(tmp_path: Path, stop_at: int | None) -> tuple[subprocess.Popen[bytes]
 def _counts(wh: Warehouse) -> tuple[int, int, int, int]:
     with wh.read() as conn:
         preds = conn.execute("SELECT count(*), count(DISTINCT id) FROM predictions").fetchone()
-        has_apps = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'etl_apps'").fetchone()
+        has_apps = conn.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'etl_apps'"
+        ).fetchone()
         apps = conn.execute("SELECT count(*) FROM etl_apps").fetchone() if has_apps == (1,) else (0,)
         files = conn.execute("SELECT count(*) FROM ingested_files WHERE status = 'loaded'").fetchone()
     assert preds and apps and files
