@@ -234,9 +234,11 @@ def _add_version_evidence(cfg: VigilConfig, ops: OpsStore, clock: Clock, e: Evid
     if e.affected_window is None:
         return
     start, end = (datetime.fromisoformat(x) for x in e.affected_window)
-    promotion = _promotion_from_predictions(cfg, wh, start, end) if wh is not None else None
-    if promotion is None:
-        try:
+    if wh is not None and cfg.predictions.model_version_column:
+        # The prediction log says which version scored which batch: the timing is measured.
+        promotion = _promotion_from_predictions(cfg, wh, start, end)
+    else:
+        try:  # without it, the registry's last promotion is context only (no shadow evaluation possible)
             promotion = _promotion_from_registry(reg, model_name)
         except sqlite3.OperationalError:  # registry tables absent
             promotion = None
