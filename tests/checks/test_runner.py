@@ -1,0 +1,113 @@
+"""The runner against a warehouse built by the real profilers from landing files."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+
+from checks import queries
+from checks.registry import CHECKS
+from checks.result import CheckResult
+from checks.runner import run_checks, safely
+from tests.checks.warehouse_fixture import DAY0, build_history
+
+
+def _thousands(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(income=df["income"] / 1000)
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runner")
+    cfg, wh, batches = build_history(root, days=12, incidents={9: _thousands})
+    results = run_checks(cfg, wh, batches, batches, model_evaluation={"auc": 0.7})
+    return cfg, wh, batches, results
+
+
+def test_every_result_is_stored_and_sorted_by_batch(history):
+    cfg, wh, batches, results = history
+    assert [r.batch for r in results] == sorted(r.batch for r in results)
+    assert {r.batch for r in results} == set(batches)
+    assert all(r.model == "toy" for r in results)
+    with wh.read() as conn:
+        n = conn.execute("SELECT count(*) FROM check_results").fetchone()[0]
+    assert n == len(results)
+
+
+def test_unit_change_fires_on_the_incident_day_only(history):
+    _, _, batches, results = history
+    fails = {(r.subject, r.batch) for r in results if r.check == "unit_change" and r.status == "fail"}
+    day9 = DAY0 + timedelta(days=9)
+    assert fails == {("predictions.income", day9), ("apps.income", day9)}
+    r = next(r for r in results if r.check == "unit_change" and r.subject == "apps.income" and r.batch == day9)
+    assert r.evidence["conversion"] == "x0.001"
+    assert r.severity == "critical"
+
+
+def test_clean_days_raise_no_failure(history):
+    _, _, _, results = history
+    day9 = DAY0 + timedelta(days=9)
+    clean_fails = [(r.check, r.subject, r.batch, r.explanation) for r in results
+                   if r.status == "fail" and r.batch != day9]
+    assert clean_fails == []
+    assert not [r for r in results if r.status == "error"], [r.explanation for r in results if r.status == "error"]
+
+
+def test_subjects_cover_features_lineage_score_tables_and_model(history):
+    _, _, _, results = history
+    subjects = {(r.check, r.subject) for r in results}
+    for expected in [("null_rate", "predictions.income"), ("null_rate", "apps.income"), ("psi", "predictions.cat"),
+                     ("score_drift", "predictions.score"), ("volume", "apps"), ("freshness", "apps"),
+                     ("schema", "predictions"), ("multivariate_drift", "predictions"), ("auc", "model"),
+                     ("kpi", "model.default_rate_approved"), ("training_serving_skew", "predictions"),
+                     ("estimated_performance", "model"), ("decision_rate_shift", "predictions.decision")]:
+        assert expected in subjects, expected
+    assert ("psi", "apps.income") not in subjects  # drift runs on served features only
+
+
+def test_label_checks_run_once_labels_matured(history):
+    _, _, batches, results = history
+    auc = {r.batch: r for r in results if r.check == "auc"}
+    assert auc[batches[0]].status in ("ok", "warn", "fail")
+    assert auc[batches[-1]].status == "skipped" and "matured" in auc[batches[-1]].explanation
+    skew = [r for r in results if r.check == "training_serving_skew"]
+    assert all(r.status == "ok" for r in skew), [r.explanation for r in skew]
+
+
+def test_rerun_replaces_rows_and_queries_read_them(history):
+    cfg, wh, batches, results = history
+    again = run_checks(cfg, wh, batches[-2:], [])
+    with wh.read() as conn:
+        assert conn.execute("SELECT count(*) FROM check_results").fetchone()[0] == len(results)
+        rows = queries.results_for_batch(conn, batches[9])
+        assert rows[0]["status"] == "fail"
+        hist = queries.check_history(conn, "unit_change", "apps.income")
+        assert [h["batch"] for h in hist] == batches
+        assert hist[9]["evidence"]["conversion"] == "x0.001"
+        summary = queries.checked_batches(conn)
+        assert len(summary) == len(batches)
+        assert any(r["check_name"] == "unit_change" for r in queries.latest_failures(conn))
+    assert again
+
+
+def test_config_disables_and_overrides(tmp_path):
+    cfg, wh, batches = build_history(
+        tmp_path, days=2,
+        checks={"disabled": ["ks"], "params": {"psi": {"min_effect": 0.5}}},
+    )
+    results = run_checks(cfg, wh, batches, [])
+    assert not [r for r in results if r.check == "ks"]
+    psi = [r for r in results if r.check == "psi"]
+    assert psi and all(r.upper >= 0.5 for r in psi if r.status != "skipped")
+
+
+def test_a_crashing_check_becomes_an_error_result():
+    def boom(reference, current, params):
+        raise RuntimeError("bad stats")
+
+    spec = CHECKS["psi"].__class__(**{**CHECKS["psi"].__dict__, "fn": boom})
+    res = safely(spec, "predictions.x", DAY0, None, None, {}, "toy")
+    assert isinstance(res, CheckResult)
+    assert res.status == "error" and "bad stats" in res.explanation and res.model == "toy"
