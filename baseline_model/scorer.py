@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from threadpoolctl import threadpool_limits
 
 from baseline_model.features import SERVED_FEATURES, build_features
 from baseline_model.layout import etl_path, predictions_path, write_parquet_atomic
@@ -259,7 +260,8 @@ def score_day(
         valid, reasons = validate_records(features)
         scores = np.full(len(features), np.nan)
         if valid.any():
-            raw = artifact.predict_default_proba(features.loc[valid])
+            with threadpool_limits(limits=1):  # see train.py: no OpenMP oversubscription
+                raw = artifact.predict_default_proba(features.loc[valid])
             scores[valid] = np.clip(raw + score_shift, 0.0, 1.0)
         out = predictions_frame(
             features, scores, valid, reasons, model_name=model_name, model_version=champion.version,

@@ -36,6 +36,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from baseline_model.artifact import ModelArtifact, save_model
@@ -326,9 +327,12 @@ def train(
         train_rows, holdout, cutoff = time_split(frame, cfg.data.holdout_fraction)
         steps.update()
         estimator = build_estimator(cfg)
-        estimator.fit(train_rows[cfg.features], train_rows["defaulted"].to_numpy())
-        steps.update()
-        p = np.asarray(estimator.predict_proba(holdout[cfg.features])[:, 1], dtype=float)
+        # One native thread: on a shared machine OpenMP oversubscription makes boosting 10x
+        # slower, and a single thread keeps floating-point summation order fixed.
+        with threadpool_limits(limits=1):
+            estimator.fit(train_rows[cfg.features], train_rows["defaulted"].to_numpy())
+            steps.update()
+            p = np.asarray(estimator.predict_proba(holdout[cfg.features])[:, 1], dtype=float)
         y = holdout["defaulted"].to_numpy()
         loans, rates = holdout["loan_amount"].to_numpy(), holdout["interest_rate"].to_numpy()
         metrics = evaluate(y, p, p < cfg.decision.threshold, loans, rates, cfg.business)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from baseline_model.registry import (
-    CHAMPION,
     CHALLENGER,
+    CHAMPION,
     ApprovalError,
     PromotionRefused,
     Registry,
