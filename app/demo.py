@@ -13,6 +13,7 @@ import logging
 import signal
 import subprocess
 from types import FrameType
+from typing import Any
 
 from app.cycle import CycleReport, run_cycle
 from app.processes import scheduler_command, spawn, stop_children, streamlit_command, wait_any
@@ -26,17 +27,23 @@ log = logging.getLogger("vigil.demo")
 DEMO_DAYS = 60
 
 
-def prepare_demo(cfg: VigilConfig, days: int = DEMO_DAYS, clock: Clock | None = None) -> CycleReport:
-    """Steps 1-3; idempotent: a second run reuses the model and the landed history."""
+def prepare_history(cfg: VigilConfig, days: int = DEMO_DAYS, clock: Clock | None = None) -> dict[str, Any]:
+    """Steps 1-2; idempotent: a second run reuses the registered model and the landed history."""
     from baseline_model.demo import build_demo_history, ensure_example
 
     _, ops = stores_for(cfg)
     cfg.root.mkdir(parents=True, exist_ok=True)
     print(f"example model and {days} days of history (two injected incidents) under {cfg.root} ...", flush=True)
     ensure_example(cfg.root, ops, history_days=days, clock=clock)
-    history = build_demo_history(cfg.root, ops, days=days, clock=clock)
+    history: dict[str, Any] = build_demo_history(cfg.root, ops, days=days, clock=clock)
     if history.get("already_done"):
         print(f"history already simulated ({history.get('start')}, {history.get('days')} days); reusing it", flush=True)
+    return history
+
+
+def prepare_demo(cfg: VigilConfig, days: int = DEMO_DAYS, clock: Clock | None = None) -> CycleReport:
+    """Steps 1-3."""
+    prepare_history(cfg, days, clock)
     print("running the check cycle over the history ...", flush=True)
     return run_cycle(cfg, clock=clock)
 

@@ -193,7 +193,7 @@ def registered_checks() -> list[dict[str, Any]]:
         return []
     rows = []
     for name, spec in sorted(registry.CHECKS.items()):
-        doc = getattr(spec, "description", None) or (getattr(getattr(spec, "func", None), "__doc__", None) or "")
+        doc = getattr(spec, "summary", "") or (getattr(getattr(spec, "fn", None), "__doc__", None) or "")
         rows.append(
             {
                 "name": name,
