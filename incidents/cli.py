@@ -20,6 +20,8 @@ from incidents import queries
 from incidents.incidents import STATUSES, IncidentError
 from incidents.silences import SilenceError, add_silence, expire_silence, parse_end
 
+# postmortem and decisions are imported inside their handlers: decisions pull in scikit-learn.
+
 EXIT_OK, EXIT_USAGE = 0, 2
 Handler = Callable[[argparse.Namespace], int]
 
@@ -67,7 +69,7 @@ def _guard(handler: Handler) -> Handler:
     def run(args: argparse.Namespace) -> int:
         try:
             return handler(args)
-        except (CommandError, IncidentError, SilenceError, KeyError) as err:
+        except (CommandError, IncidentError, SilenceError, KeyError, ValueError) as err:
             text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
             print(f"vigil: {text}", file=sys.stderr)
             return EXIT_USAGE
@@ -286,6 +288,181 @@ def cmd_incidents_roles(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---- postmortems ------------------------------------------------------------------------
+
+
+def _warehouse(cfg: VigilConfig) -> Any:
+    from core.stores import stores_for
+
+    wh, _ = stores_for(cfg)
+    return wh if cfg.warehouse_path.exists() else None
+
+
+def cmd_postmortem_create(args: argparse.Namespace) -> int:
+    from incidents.postmortem import create_postmortem
+
+    cfg = _config(args)
+    pm = create_postmortem(cfg, OpsStore(cfg.ops_path), _clock(args), args.incident_id, _user(args), wh=_warehouse(cfg))
+    if _wants_json(args):
+        _print_json(pm.to_dict())
+    else:
+        print(f"postmortem of {args.incident_id}: revision {pm.revision} (edit with `vigil postmortem edit {args.incident_id} FIELD TEXT`)")
+    return EXIT_OK
+
+
+def cmd_postmortem_edit(args: argparse.Namespace) -> int:
+    from incidents.postmortem import save_revision
+
+    pm = save_revision(_ops(args), _clock(args), args.incident_id, {args.field: args.text}, _user(args), args.comment)
+    if _wants_json(args):
+        _print_json(pm.to_dict())
+    else:
+        print(f"postmortem of {args.incident_id}: saved revision {pm.revision}")
+    return EXIT_OK
+
+
+def cmd_postmortem_revisions(args: argparse.Namespace) -> int:
+    from incidents.postmortem import revisions
+
+    rows = revisions(_ops(args), args.incident_id)
+    if _wants_json(args):
+        _print_json(rows)
+    else:
+        _table(rows, ["revision", "author", "saved_at", "comment"], "no postmortem yet")
+    return EXIT_OK
+
+
+def cmd_postmortem_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from incidents.postmortem import export_markdown
+
+    text = export_markdown(_ops(args), args.incident_id, args.revision)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        if _wants_json(args):
+            _print_json({"incident_id": args.incident_id, "path": str(out.absolute()), "bytes": len(text)})
+        else:
+            print(f"postmortem of {args.incident_id} written to {out.absolute()}")
+    elif _wants_json(args):
+        _print_json({"incident_id": args.incident_id, "markdown": text})
+    else:
+        print(text, end="")
+    return EXIT_OK
+
+
+def cmd_postmortem_action_add(args: argparse.Namespace) -> int:
+    from incidents.postmortem import add_action_item
+
+    item_id = add_action_item(
+        _ops(args), _clock(args), args.incident_id, title=args.title, owner=args.owner, kind=args.type, due=args.due, author=_user(args)
+    )
+    if _wants_json(args):
+        _print_json({"item_id": item_id})
+    else:
+        print(f"action item {item_id} added")
+    return EXIT_OK
+
+
+def cmd_postmortem_actions(args: argparse.Namespace) -> int:
+    from incidents.postmortem import action_items
+
+    rows = action_items(_ops(args), args.incident_id)
+    if _wants_json(args):
+        _print_json(rows)
+    else:
+        _table(rows, ["item_id", "kind", "owner", "due", "status", "title"], "no action items")
+    return EXIT_OK
+
+
+def cmd_postmortem_action_set(args: argparse.Namespace) -> int:
+    from incidents.postmortem import update_action_item
+
+    row = update_action_item(_ops(args), _clock(args), args.item_id, _user(args), status=args.status, owner=args.owner, due=args.due)
+    if _wants_json(args):
+        _print_json(row)
+    else:
+        print(f"action item {row['item_id']}: {row['status']}, {row['owner']}, due {row['due']}")
+    return EXIT_OK
+
+
+# ---- decisions --------------------------------------------------------------------------
+
+
+def _print_decision(args: argparse.Namespace, decision: Any) -> None:
+    if _wants_json(args):
+        _print_json(decision.to_dict())
+        return
+    target = f" -> v{decision.target_version}" if decision.target_version is not None else ""
+    print(f"{decision.decision_id}  {decision.action}{target}  [{decision.state}]  incident {decision.incident_id}")
+    for h in decision.history:
+        print(f"  {h['at']}  {h['kind']:<12} {h['actor']:<10} {h['reason']}")
+
+
+def cmd_decisions_recommend(args: argparse.Namespace) -> int:
+    from incidents.decisions import recommend
+
+    cfg = _config(args)
+    decision = recommend(cfg, OpsStore(cfg.ops_path), _clock(args), args.incident_id, wh=_warehouse(cfg))
+    _print_decision(args, decision)
+    return EXIT_OK
+
+
+def cmd_decisions_list(args: argparse.Namespace) -> int:
+    from incidents.decisions import decisions_for
+
+    rows = [d.to_dict() for d in decisions_for(_ops(args), args.incident_id)]
+    if _wants_json(args):
+        _print_json(rows)
+    else:
+        for r in rows:
+            r["reason"] = r["history"][-1]["reason"]
+        _table(rows, ["decision_id", "incident_id", "action", "state", "target_version", "reason"], "no decisions")
+    return EXIT_OK
+
+
+def cmd_decisions_show(args: argparse.Namespace) -> int:
+    from incidents.decisions import get_decision
+
+    _print_decision(args, get_decision(_ops(args), args.decision_id))
+    return EXIT_OK
+
+
+def cmd_decisions_approve(args: argparse.Namespace) -> int:
+    from incidents.decisions import approve
+
+    _print_decision(args, approve(_ops(args), _clock(args), args.decision_id, _user(args), args.reason or ""))
+    return EXIT_OK
+
+
+def cmd_decisions_reject(args: argparse.Namespace) -> int:
+    from incidents.decisions import reject
+
+    _print_decision(args, reject(_ops(args), _clock(args), args.decision_id, _user(args), args.reason or ""))
+    return EXIT_OK
+
+
+def cmd_decisions_carry_out(args: argparse.Namespace) -> int:
+    from incidents.decisions import carry_out
+
+    cfg = _config(args)
+    decision = carry_out(
+        cfg, OpsStore(cfg.ops_path), _clock(args), args.decision_id, _user(args), args.reason or "approved decision",
+        candidate_version=args.candidate, wh=_warehouse(cfg),
+    )
+    _print_decision(args, decision)
+    return EXIT_OK
+
+
+def cmd_decisions_reverse(args: argparse.Namespace) -> int:
+    from incidents.decisions import reverse
+
+    _print_decision(args, reverse(_ops(args), _clock(args), args.decision_id, _user(args), args.reason or ""))
+    return EXIT_OK
+
+
 # ---- parser -----------------------------------------------------------------------------
 
 
@@ -364,3 +541,50 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("incident_id", metavar="INCIDENT")
     p.add_argument("--commander")
     p.add_argument("--scribe")
+
+    postmortem = _group(subparsers, "postmortem", "postmortems: create (prefilled), edit, revisions, export, action items")
+    p = _leaf(postmortem, "create", cmd_postmortem_create, "draft the postmortem of an incident, prefilled from its evidence")
+    p.add_argument("incident_id", metavar="INCIDENT")
+    p = _leaf(postmortem, "edit", cmd_postmortem_edit, "set one field; saved as a new revision")
+    p.add_argument("incident_id", metavar="INCIDENT")
+    p.add_argument("field", help="summary, impact, root_causes, trigger, resolution, detection, went_well, went_wrong, ...")
+    p.add_argument("text")
+    p.add_argument("--comment", help="what this revision changes")
+    p = _leaf(postmortem, "revisions", cmd_postmortem_revisions, "list the saved revisions")
+    p.add_argument("incident_id", metavar="INCIDENT")
+    p = _leaf(postmortem, "export", cmd_postmortem_export, "the postmortem as Markdown (with timeline and action items)")
+    p.add_argument("incident_id", metavar="INCIDENT")
+    p.add_argument("--revision", type=int)
+    p.add_argument("--out", metavar="FILE", help="write to a file instead of stdout")
+    p = _leaf(postmortem, "action", cmd_postmortem_action_add, "add an action item (owner, type, due date)")
+    p.add_argument("incident_id", metavar="INCIDENT")
+    p.add_argument("--title", required=True)
+    p.add_argument("--owner", required=True)
+    p.add_argument("--type", required=True, choices=["prevent", "mitigate", "detect", "repair", "process"])
+    p.add_argument("--due", required=True, metavar="YYYY-MM-DD")
+    p = _leaf(postmortem, "actions", cmd_postmortem_actions, "list the action items of an incident")
+    p.add_argument("incident_id", metavar="INCIDENT")
+    p = _leaf(postmortem, "action-set", cmd_postmortem_action_set, "update an action item's status, owner or due date")
+    p.add_argument("item_id", metavar="ITEM")
+    p.add_argument("--status", choices=["open", "in_progress", "done", "wont_do"])
+    p.add_argument("--owner")
+    p.add_argument("--due", metavar="YYYY-MM-DD")
+
+    decisions = _group(subparsers, "decisions", "decisions: recommend from evidence, approve, carry out, reverse")
+    p = _leaf(decisions, "recommend", cmd_decisions_recommend, "recommend fix monitoring / fix upstream / roll back / retrain / hold")
+    p.add_argument("incident_id", metavar="INCIDENT")
+    p = _leaf(decisions, "list", cmd_decisions_list, "decisions, oldest first")
+    p.add_argument("incident_id", metavar="INCIDENT", nargs="?")
+    p = _leaf(decisions, "show", cmd_decisions_show, "a decision with its evidence and history")
+    p.add_argument("decision_id", metavar="DECISION")
+    for name, handler, text in (
+        ("approve", cmd_decisions_approve, "approve a recommended decision (needs --reason)"),
+        ("reject", cmd_decisions_reject, "reject a decision (needs --reason)"),
+        ("carry-out", cmd_decisions_carry_out, "carry out an approved decision (roll back / promote in the registry)"),
+        ("reverse", cmd_decisions_reverse, "reverse a carried-out decision (reverts the registry move)"),
+    ):
+        p = _leaf(decisions, name, handler, text)
+        p.add_argument("decision_id", metavar="DECISION")
+        p.add_argument("--reason")
+        if name == "carry-out":
+            p.add_argument("--candidate", type=int, metavar="VERSION", help="retrain: the candidate version to promote")

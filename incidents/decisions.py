@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -382,6 +384,17 @@ def reject(ops: OpsStore, clock: Clock, decision_id: str, actor: str, reason: st
     return _advance(ops, clock, decision_id, "rejected", actor, reason)
 
 
+@contextmanager
+def _registry_errors() -> Iterator[None]:
+    """A refused registry move (not approved, nothing to roll back to) is a decision error with its hint."""
+    from baseline_model.registry import RegistryError
+
+    try:
+        yield
+    except RegistryError as err:
+        raise DecisionError(f"the registry refused: {err}") from err
+
+
 def carry_out(
     cfg: VigilConfig,
     ops: OpsStore,
@@ -403,15 +416,16 @@ def carry_out(
     event_id: int | None = None
     target = current.target_version
     evidence: dict[str, Any] = {}
-    if current.action == "roll_back":
-        event = reg.rollback(model_name, user=actor, reason=f"{reason} (decision {decision_id})", to_version=target)
-        event_id, target = int(event.event_id), event.to_version
-    elif current.action == "retrain":
-        if candidate_version is None:
-            raise DecisionError("retrain needs a candidate version (hint: `vigil retrain`, then --candidate VERSION)")
-        evidence = _candidate_check(cfg, reg, model_name, candidate_version, current, wh)
-        event = reg.promote(model_name, candidate_version, user=actor, reason=f"{reason} (decision {decision_id})")
-        event_id, target = int(event.event_id), candidate_version
+    with _registry_errors():
+        if current.action == "roll_back":
+            event = reg.rollback(model_name, user=actor, reason=f"{reason} (decision {decision_id})", to_version=target)
+            event_id, target = int(event.event_id), event.to_version
+        elif current.action == "retrain":
+            if candidate_version is None:
+                raise DecisionError("retrain needs a candidate version (hint: `vigil retrain`, then --candidate VERSION)")
+            evidence = _candidate_check(cfg, reg, model_name, candidate_version, current, wh)
+            event = reg.promote(model_name, candidate_version, user=actor, reason=f"{reason} (decision {decision_id})")
+            event_id, target = int(event.event_id), candidate_version
     return _advance(
         ops, clock, decision_id, "carried_out", actor, reason, registry_event_id=event_id, target_version=target,
         model_name=model_name, evidence=evidence,
@@ -442,7 +456,8 @@ def reverse(ops: OpsStore, clock: Clock, decision_id: str, actor: str, reason: s
     event_id = None
     if current.registry_event_id is not None:
         reg = registry if registry is not None else _registry(ops, clock)
-        event_id = int(reg.revert(current.registry_event_id, user=actor, reason=f"{reason} (reverses decision {decision_id})").event_id)
+        with _registry_errors():
+            event_id = int(reg.revert(current.registry_event_id, user=actor, reason=f"{reason} (reverses decision {decision_id})").event_id)
     return _advance(ops, clock, decision_id, "reversed", actor, reason, registry_event_id=event_id)
 
 

@@ -104,3 +104,31 @@ def test_wired_into_the_vigil_cli_if_present(config_file, tmp_path, capsys):
     seed(config_file, tmp_path)
     code = app_cli.main(["--config", str(config_file), "alerts", "list", "--json"])
     assert code == 0 and len(json.loads(capsys.readouterr().out)) == 2
+
+
+def test_postmortem_and_decision_commands(config_file, tmp_path, capsys):
+    seed(config_file, tmp_path)
+    incident_id = json.loads(run(config_file, capsys, "incidents", "list", "--json")[1])[0]["incident_id"]
+    code, out, _ = run(config_file, capsys, "postmortem", "create", incident_id)
+    assert code == 0 and "revision 1" in out
+    code, out, _ = run(config_file, capsys, "postmortem", "edit", incident_id, "went_well", "caught on the first batch")
+    assert code == 0 and "saved revision 2" in out
+    code, _, err = run(config_file, capsys, "postmortem", "edit", incident_id, "blame", "x")
+    assert code == 2 and "unknown postmortem field(s) blame" in err
+    code, out, _ = run(config_file, capsys, "postmortem", "action", incident_id, "--title", "unit contract", "--owner", "team-apps",
+                       "--type", "prevent", "--due", "2026-04-01")
+    assert code == 0
+    out_file = tmp_path / "pm.md"
+    code, out, _ = run(config_file, capsys, "postmortem", "export", incident_id, "--out", str(out_file))
+    text = out_file.read_text()
+    assert code == 0 and "caught on the first batch" in text and "| unit contract | prevent | team-apps |" in text
+    code, out, _ = run(config_file, capsys, "decisions", "recommend", incident_id, "--json")
+    decision = json.loads(out)
+    assert code == 0 and decision["action"] == "fix_upstream" and decision["state"] == "recommended"
+    code, _, err = run(config_file, capsys, "decisions", "carry-out", decision["decision_id"])
+    assert code == 2 and "must be approved" in err
+    assert run(config_file, capsys, "decisions", "approve", decision["decision_id"], "--reason", "upstream owns it")[0] == 0
+    code, out, _ = run(config_file, capsys, "decisions", "carry-out", decision["decision_id"], "--reason", "ticket filed")
+    assert code == 0 and "[carried_out]" in out
+    code, out, _ = run(config_file, capsys, "decisions", "list", incident_id, "--json")
+    assert [d["state"] for d in json.loads(out)] == ["carried_out"]
