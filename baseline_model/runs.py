@@ -40,10 +40,10 @@ def insert_run(ops: OpsStore, record: dict[str, Any]) -> None:
 
 def list_runs(ops: OpsStore, model_name: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
     if model_name is None:
-        rows = ops.query("SELECT * FROM runs ORDER BY started_at DESC, run_id LIMIT ?", (int(limit),))
+        rows = ops.query("SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?", (int(limit),))
     else:
         rows = ops.query(
-            "SELECT * FROM runs WHERE model_name = ? ORDER BY started_at DESC, run_id LIMIT ?", (model_name, int(limit))
+            "SELECT * FROM runs WHERE model_name = ? ORDER BY started_at DESC, rowid DESC LIMIT ?", (model_name, int(limit))
         )
     return [_decode(r) for r in rows]
 
