@@ -113,7 +113,7 @@ _SPECS: tuple[CheckSpec, ...] = (
     _spec("ks", "feature_drift", "column", "column", {"feature"}, univariate.ks,
           defaults={"min_effect": 0.08}, kinds=NUMERIC, summary="Kolmogorov-Smirnov statistic from the binned CDF."),
     _spec("multivariate_drift", "feature_drift", "model", "features", {"features"}, multivariate.multivariate_drift,
-          defaults={"min_effect": 0.05, "min_features": 2},
+          defaults={"min_effect": 0.05, "min_features": 2}, context=("batch",),
           summary="Mean normalised drift over all features (population shift)."),
     # prediction distribution
     _spec("score_drift", "prediction", "column", "column", {"score"}, outputs.score_drift,

@@ -127,6 +127,7 @@ def check_batch(
                 results.append(safely(spec, subj.name, batch, reference, current, params, model))
         for spec in (s for s in specs if s.reads == "features" and s.applies("features", None, task)):
             params = _params(spec, cfg, Subject("features", PREDICTIONS), model_evaluation)
+            params["batch"] = batch
             if params.get("enabled", True):
                 results.append(safely(spec, PREDICTIONS, batch, feature_reference, feature_current, params, model))
         for subj in table_subjects(cfg):

@@ -37,7 +37,7 @@ def multivariate_drift(
 ) -> CheckResult:
     """Mean normalised drift over all features with a reference and enough rows."""
     name = "multivariate_drift"
-    batch = next((c.batch for c in current.values()), None)
+    batch = next((c.batch for c in current.values()), params.get("batch"))
     subject = "predictions"
     if not reference:
         return skipped(name, FAMILY, subject, batch, "no reference statistics for the features")
