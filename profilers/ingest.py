@@ -34,6 +34,7 @@ from profilers.sources import (
     SourceSpec,
     all_specs,
     bucket_sql,
+    fetch_one,
     file_format,
     list_files,
     relative_path,
@@ -167,7 +168,7 @@ def inspect_file(path: Path, fmt: str, memory_limit: str = "1GB") -> tuple[dict[
         rel = read_sql(fmt)
         described = conn.execute(f"DESCRIBE SELECT * FROM {rel}", [str(path)]).fetchall()  # noqa: S608
         columns = {str(r[0]): str(r[1]) for r in described}
-        row = conn.execute(f"SELECT count(*) FROM {rel}", [str(path)]).fetchone()  # noqa: S608
+        row = fetch_one(conn.execute(f"SELECT count(*) FROM {rel}", [str(path)]))  # noqa: S608
         rows = int(row[0]) if row else 0
     except duckdb.Error as e:
         cut = fmt != "parquet" and not tail.endswith(b"\n")
@@ -295,11 +296,13 @@ def check_castable(
     if type_family(file_type) == target.family or target.raw_type == "VARCHAR":
         return
     q = ident(col)
-    row = conn.execute(
-        f"SELECT count(*), any_value(CAST({q} AS VARCHAR)) FROM {rel_sql} "  # noqa: S608
-        f"WHERE {q} IS NOT NULL AND TRY_CAST({q} AS {target.raw_type}) IS NULL",
-        [str(path)],
-    ).fetchone()
+    row = fetch_one(
+        conn.execute(
+            f"SELECT count(*), any_value(CAST({q} AS VARCHAR)) FROM {rel_sql} "  # noqa: S608
+            f"WHERE {q} IS NOT NULL AND TRY_CAST({q} AS {target.raw_type}) IS NULL",
+            [str(path)],
+        )
+    )
     if row and row[0]:
         raise BadFile(
             "wrong_types",
@@ -323,9 +326,9 @@ def batches_of_file(
 
 
 def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-    ).fetchone()
+    row = fetch_one(
+        conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name])
+    )
     return bool(row and row[0])
 
 
@@ -360,7 +363,7 @@ class FileOutcome:
 
 def _insert_rows(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> int:
     """The INSERT of a file's rows (a seam the kill test uses to stop mid-file)."""
-    row = conn.execute(sql, params).fetchone()
+    row = fetch_one(conn.execute(sql, params))
     return int(row[0]) if row else 0
 
 
@@ -385,9 +388,9 @@ def load_file(
         )
     rel_sql = read_sql(fmt)
     with wh.write() as conn:
-        row = conn.execute(
-            "SELECT sha256 FROM ingested_files WHERE path = ? AND status = 'loaded'", [rel]
-        ).fetchone()
+        row = fetch_one(
+            conn.execute("SELECT sha256 FROM ingested_files WHERE path = ? AND status = 'loaded'", [rel])
+        )
         replaced = str(row[0]) if row else None
         schema = load_source_schema(conn, spec.name)
         if not schema:
@@ -455,10 +458,12 @@ def record_quarantine(
     qid = new_id("q")
     with wh.write() as conn:
         if size is None:  # not even stat-able: report once while it stays that way
-            row = conn.execute(
-                "SELECT count(*) FROM quarantine WHERE path = ? AND reason = ? AND status = 'open'",
-                [rel, bad.reason],
-            ).fetchone()
+            row = fetch_one(
+                conn.execute(
+                    "SELECT count(*) FROM quarantine WHERE path = ? AND reason = ? AND status = 'open'",
+                    [rel, bad.reason],
+                )
+            )
             if row and row[0]:
                 return None
         conn.execute(

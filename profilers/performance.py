@@ -15,14 +15,14 @@ import duckdb
 
 from core.config import VigilConfig
 from core.sql import ident
-from profilers.sources import PREDICTIONS, bucket_sql, raw_table_name, window_micros
+from profilers.sources import PREDICTIONS, bucket_sql, fetch_one, raw_table_name, window_micros
 from profilers.stats_types import PerformanceStats
 
 
 def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-    ).fetchone()
+    row = fetch_one(
+        conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name])
+    )
     return bool(row and row[0])
 
 

@@ -25,6 +25,7 @@ from profilers.sources import (
     SourceSpec,
     all_specs,
     bucket_sql,
+    fetch_one,
     lineage_columns,
     prediction_spec,
     window_micros,
@@ -49,9 +50,9 @@ class ProfileReport:
 
 
 def table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-    ).fetchone()
+    row = fetch_one(
+        conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name])
+    )
     return bool(row and row[0])
 
 
@@ -80,10 +81,12 @@ def profiled_columns(cfg: VigilConfig, spec: SourceSpec) -> list[tuple[str, Colu
 
 
 def reference_edges(conn: duckdb.DuckDBPyConnection, source: str, column: str) -> tuple[float, ...]:
-    row = conn.execute(
-        "SELECT bin_edges_json FROM reference_stats WHERE source = ? AND column_name = ? AND chunk = -1",
-        [source, column],
-    ).fetchone()
+    row = fetch_one(
+        conn.execute(
+            "SELECT bin_edges_json FROM reference_stats WHERE source = ? AND column_name = ? AND chunk = -1",
+            [source, column],
+        )
+    )
     return tuple(float(e) for e in json.loads(row[0])) if row and row[0] else ()
 
 

@@ -25,7 +25,7 @@ from core.stores import Warehouse
 from profilers.column_sql import ColumnPlan, stats_by_group
 from profilers.ingest import inspect_file, read_sql
 from profilers.profile import profiled_columns, table_exists
-from profilers.sources import PREDICTIONS, bucket_sql, file_format, prediction_spec, window_micros
+from profilers.sources import PREDICTIONS, bucket_sql, fetch_one, file_format, prediction_spec, window_micros
 from profilers.stats_store import column_stats_values
 from profilers.stats_types import ColumnStats
 
@@ -61,7 +61,7 @@ def _reference_relation(cfg: VigilConfig, conn: duckdb.DuckDBPyConnection) -> tu
     ts = ident(cfg.predictions.timestamp_column)
     rel = f"(SELECT * FROM predictions WHERE {ts} >= ? AND {ts} < ?)"  # noqa: S608
     params: list[Any] = [ref.start.replace(tzinfo=None), ref.end.replace(tzinfo=None)]
-    row = conn.execute(f"SELECT count(*), max({ts}) FROM {rel}", params).fetchone()  # noqa: S608
+    row = fetch_one(conn.execute(f"SELECT count(*), max({ts}) FROM {rel}", params))  # noqa: S608
     desc = f"window {ref.start.isoformat()} .. {ref.end.isoformat()}"
     return rel, params, f"{desc}: {row[0] if row else 0} rows, newest {row[1] if row else None}", desc
 
@@ -77,7 +77,7 @@ def bin_edges(
     """Decile cut points of the finite values, deduplicated (discrete columns get fewer)."""
     v = f"CAST({ident(column)} AS DOUBLE)"
     sql = f"SELECT quantile_cont({v}, {_CUTS}) FILTER (WHERE isfinite({v})) FROM {relation}"  # noqa: S608
-    row = conn.execute(sql, params).fetchone()
+    row = fetch_one(conn.execute(sql, params))
     if not row or not row[0]:
         return ()
     return tuple(sorted({float(x) for x in row[0]}))
@@ -97,7 +97,7 @@ def _chunking(
 
 
 def _typical_batch_rows(conn: duckdb.DuckDBPyConnection) -> int | None:
-    row = conn.execute("SELECT median(prediction_rows) FROM batches WHERE prediction_rows > 0").fetchone()
+    row = fetch_one(conn.execute("SELECT median(prediction_rows) FROM batches WHERE prediction_rows > 0"))
     return int(row[0]) if row and row[0] else None
 
 
@@ -112,7 +112,7 @@ def compute_reference(
         ColumnPlan(c, kind, bin_edges(conn, relation, params, c) if kind == "numeric" else ())
         for c, kind in wanted
     ]
-    row = conn.execute(f"SELECT count(*) FROM {relation}", params).fetchone()  # noqa: S608
+    row = fetch_one(conn.execute(f"SELECT count(*) FROM {relation}", params))  # noqa: S608
     n_rows = int(row[0]) if row else 0
     cols = ", ".join(ident(p.column) for p in plans)
     whole_rel = f"(SELECT 0 AS _g, {cols} FROM {relation})"  # noqa: S608
@@ -146,7 +146,7 @@ def ensure_reference(cfg: VigilConfig, wh: Warehouse) -> None:
         fingerprint += f"|bins={BINS}|lineage=" + ",".join(
             sorted(f"{f.name}={f.lineage}" for f in cfg.features if f.lineage)
         )
-        row = conn.execute("SELECT fingerprint FROM reference_meta").fetchone()
+        row = fetch_one(conn.execute("SELECT fingerprint FROM reference_meta"))
         if row and row[0] == fingerprint:
             return
         rows = compute_reference(cfg, conn, relation, params)

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from core.config import FileSource, VigilConfig
 from core.sql import ident
@@ -86,6 +87,16 @@ def lineage_columns(cfg: VigilConfig, table: str) -> dict[str, str]:
         if f.lineage and f.lineage.split(".")[0] == table:
             out.setdefault(f.lineage.split(".")[1], f.name)
     return out
+
+
+def fetch_one(cursor: Any) -> Any:
+    """The first row (or None), reading the result to its end.
+
+    DuckDB 2 keeps a result open after fetchone(), which then blocks register() and
+    similar calls on the same connection (the checks runner's); fetchall() closes it.
+    """
+    rows = cursor.fetchall()
+    return rows[0] if rows else None
 
 
 # ---- files -------------------------------------------------------------------

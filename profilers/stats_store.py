@@ -14,7 +14,7 @@ from typing import Any, cast
 import duckdb
 
 from core.sql import ident
-from profilers.sources import PREDICTIONS
+from profilers.sources import PREDICTIONS, fetch_one
 from profilers.stats_types import ColumnKind, ColumnStats, PerformanceStats, ReferenceStats, TableStats
 
 # Column order of column_stats / reference_stats shared by the readers below.
@@ -87,17 +87,19 @@ def list_batches(conn: duckdb.DuckDBPyConnection) -> list[datetime]:
 
 def event_now(conn: duckdb.DuckDBPyConnection) -> datetime | None:
     """Event-time 'now': the newest prediction timestamp ingested."""
-    row = conn.execute("SELECT max(newest) FROM table_stats WHERE source = ?", [PREDICTIONS]).fetchone()
+    row = fetch_one(conn.execute("SELECT max(newest) FROM table_stats WHERE source = ?", [PREDICTIONS]))
     return row[0] if row else None
 
 
 def load_column_stats(
     conn: duckdb.DuckDBPyConnection, source: str, column: str, batch: datetime
 ) -> ColumnStats | None:
-    row = conn.execute(
-        f"SELECT {_STAT_COLUMNS} FROM column_stats WHERE source = ? AND column_name = ? AND batch = ?",  # noqa: S608
-        [source, column, batch],
-    ).fetchone()
+    row = fetch_one(
+        conn.execute(
+            f"SELECT {_STAT_COLUMNS} FROM column_stats WHERE source = ? AND column_name = ? AND batch = ?",  # noqa: S608
+            [source, column, batch],
+        )
+    )
     return column_stats_from_row(source, column, batch, row) if row else None
 
 
@@ -117,11 +119,13 @@ def load_reference(conn: duckdb.DuckDBPyConnection, source: str, column: str) ->
 
 
 def load_table_stats(conn: duckdb.DuckDBPyConnection, source: str, batch: datetime) -> TableStats | None:
-    row = conn.execute(
-        "SELECT row_count, newest, freshness_lag_seconds, duplicate_keys, columns_json, missing_json, added_json, "
-        "retyped_json, renamed_json FROM table_stats WHERE source = ? AND batch = ?",
-        [source, batch],
-    ).fetchone()
+    row = fetch_one(
+        conn.execute(
+            "SELECT row_count, newest, freshness_lag_seconds, duplicate_keys, columns_json, missing_json, added_json, "
+            "retyped_json, renamed_json FROM table_stats WHERE source = ? AND batch = ?",
+            [source, batch],
+        )
+    )
     if row is None:
         return None
     return TableStats(
@@ -146,7 +150,7 @@ _PERF_COLUMNS = (
 
 
 def load_performance(conn: duckdb.DuckDBPyConnection, batch: datetime) -> PerformanceStats | None:
-    row = conn.execute(f"SELECT {_PERF_COLUMNS} FROM performance_stats WHERE batch = ?", [batch]).fetchone()  # noqa: S608
+    row = fetch_one(conn.execute(f"SELECT {_PERF_COLUMNS} FROM performance_stats WHERE batch = ?", [batch]))  # noqa: S608
     if row is None:
         return None
     return PerformanceStats(

@@ -19,7 +19,7 @@ from core.sql import ident
 from core.stores import Warehouse
 from core.whylogs_compat import import_whylogs
 from profilers.profile import profiled_columns, table_exists
-from profilers.sources import SourceSpec, all_specs, bucket_sql, spec_for, window_micros
+from profilers.sources import SourceSpec, all_specs, bucket_sql, fetch_one, spec_for, window_micros
 
 DEFAULT_MAX_ROWS = 100_000
 
@@ -49,7 +49,7 @@ def _batch_rows(
     select = ", ".join(ident(c) for c in cols)
     where = f"{ts} >= ? AND {ts} < ? AND {bucket_sql(ts)} = ?"
     params: list[Any] = [batch, batch + cfg.batch.window, window_micros(cfg), batch]
-    row = conn.execute(f"SELECT count(*) FROM {spec.raw_ident} WHERE {where}", params).fetchone()  # noqa: S608
+    row = fetch_one(conn.execute(f"SELECT count(*) FROM {spec.raw_ident} WHERE {where}", params))  # noqa: S608
     total = int(row[0]) if row else 0
     sample = (
         f" USING SAMPLE reservoir({int(max_rows)} ROWS) REPEATABLE ({int(seed)})" if total > max_rows else ""
@@ -99,9 +99,11 @@ def profile_whylogs(
 def load_profile(wh: Warehouse, source: str, batch: datetime) -> Any | None:
     """The DatasetProfileView of one batch, or None."""
     with wh.read() as conn:
-        row = conn.execute(
-            "SELECT profile FROM whylogs_profiles WHERE source = ? AND batch = ?", [source, batch]
-        ).fetchone()
+        row = fetch_one(
+            conn.execute(
+                "SELECT profile FROM whylogs_profiles WHERE source = ? AND batch = ?", [source, batch]
+            )
+        )
     return _view_class().deserialize(bytes(row[0])) if row else None
 
 
@@ -211,10 +213,12 @@ def summarize_view(view: Any) -> list[dict[str, Any]]:
 def profile_summary(wh: Warehouse, source: str, batch: datetime) -> dict[str, Any] | None:
     """A batch's whylogs profile summary: total and sampled rows, and per-column rows."""
     with wh.read() as conn:
-        row = conn.execute(
-            "SELECT total_rows, sampled_rows, created_at, profile FROM whylogs_profiles WHERE source = ? AND batch = ?",
-            [source, batch],
-        ).fetchone()
+        row = fetch_one(
+            conn.execute(
+                "SELECT total_rows, sampled_rows, created_at, profile FROM whylogs_profiles WHERE source = ? AND batch = ?",
+                [source, batch],
+            )
+        )
     if row is None:
         return None
     view = _view_class().deserialize(bytes(row[3]))

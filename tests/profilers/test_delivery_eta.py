@@ -46,18 +46,18 @@ def _joined(root: Path) -> pd.DataFrame:
     labels = pd.concat(pd.read_csv(p) for p in sorted((root / "landing" / "deliveries").glob("*.csv")))
     df = preds.merge(labels, on="order_id", how="left")
     ts = pd.to_datetime(df["predicted_at"])
-    df["batch"] = ts.dt.floor("6h")
+    df["batch"] = ts.dt.floor("1D")
     return df
 
 
-def test_six_hour_batches_and_regression_metrics(eta: tuple[object, Warehouse, Path]) -> None:
+def test_daily_batches_and_regression_metrics(eta: tuple[object, Warehouse, Path]) -> None:
     _, wh, root = eta
     df = _joined(root)
     with wh.read() as conn:
         batches = list_batches(conn)
         perf = {b: load_performance(conn, b) for b in batches}
     assert batches == sorted(df["batch"].unique().tolist())
-    assert all(b.hour % 6 == 0 and b.minute == 0 for b in batches)
+    assert all(b.hour == 0 and b.minute == 0 for b in batches) and len(batches) == 4
     for b, p in perf.items():
         assert p is not None
         rows = df[df["batch"] == b]
@@ -92,7 +92,7 @@ def test_unit_change_visible_in_stats_and_lineage_reference(eta: tuple[object, W
         orders_stats = load_table_stats(conn, "orders", list_batches(conn)[0])
     assert ref is not None and served_ref is not None and vehicle_ref is not None
     assert ref.whole.bin_edges == served_ref.whole.bin_edges and len(ref.whole.bin_edges) == 9
-    assert len(ref.chunks) == 10  # no timestamp in the reference: row chunks
+    assert len(ref.chunks) == 10  # no timestamp in the reference: row chunks of rows // 10
     assert set(vehicle_ref.whole.categories) == {"bike", "scooter", "car"}
     miles = [m for b, m in means.items() if b.date() == datetime(2024, 5, 3).date()]
     clean = [m for b, m in means.items() if b.date() != datetime(2024, 5, 3).date()]

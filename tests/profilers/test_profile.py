@@ -267,3 +267,19 @@ def test_window_reference(tmp_path: Path) -> None:
     assert ref is not None and ref.whole.count == 400
     assert [ch.batch for ch in ref.chunks] == [DAY0, DAY0 + timedelta(days=1)]
     assert len(series) == 4 and all(r["count"] == 200 for r in series)
+
+
+def test_hourly_windows_align_to_the_epoch(tmp_path: Path) -> None:
+    data = toy_config_dict()
+    data["batch"] = {"window": "6h"}
+    cfg = config_from_dict(data, root=tmp_path)
+    wh = Warehouse(cfg.warehouse_path, memory_limit="512MB")
+    df = day_frame(0, n=400)
+    write_predictions(tmp_path, 0, df)
+    report = ingest_all(cfg, wh)
+    expected = sorted(set(df["ts"].dt.floor("6h").dt.to_pydatetime()))
+    assert sorted(report.dirty_batches) == expected and len(expected) == 4
+    profile_batches(cfg, wh)
+    with wh.read() as conn:
+        counts = [load_column_stats(conn, "predictions", "score", b) for b in expected]
+    assert [c.count for c in counts if c] == df.groupby(df["ts"].dt.floor("6h")).size().tolist()
