@@ -1,8 +1,8 @@
 """Inhibition along lineage: a broken upstream column explains the alerts downstream of it.
 
 A *root* alert is an upstream data alert: input quality or unit change on a column
-(ETL ``table.column`` or a served feature ``predictions.column``), or a whole-table ETL
-alert (freshness, schema, volume) on ``table``. A *downstream* alert is a drift,
+(ETL ``table.column`` or a served feature ``predictions.column``), or a whole-table
+alert (freshness, schema, volume) on an ETL ``table`` or on the prediction log. A *downstream* alert is a drift,
 prediction or KPI / performance alert. The root inhibits a downstream alert when the
 config's lineage links them (feature <- table.column; score and model-level alerts are
 downstream of every feature) and the root is firing now or failed on one of the batches
@@ -62,6 +62,8 @@ def features_broken_by(cfg: VigilConfig, root: AlertView) -> frozenset[str]:
         return ALL_FEATURES  # broken outcomes break every performance / KPI figure
     if subj.source in {t.name for t in cfg.etl_tables}:
         return frozenset(features_fed_by(cfg, subj.source, subj.column))
+    if subj.source == PREDICTIONS_SOURCE and subj.is_table:
+        return frozenset(feature_names(cfg))  # a broken prediction log (schema, volume) breaks every feature
     if subj.source == PREDICTIONS_SOURCE and subj.column in feature_names(cfg):
         return frozenset({subj.column})
     return frozenset()
@@ -89,11 +91,19 @@ def _explains(root: AlertView, target: AlertView) -> bool:
     return root.state == "firing" or bool(root.failing_batches & target.failing_batches)
 
 
+def _upstream_rank(cfg: VigilConfig, root: AlertView) -> int:
+    """Most upstream, then broadest, first: ETL table, ETL column, prediction log, served column."""
+    subj = parse_subject(root.labels.get("subject", ""))
+    upstream = subj.source in {t.name for t in cfg.etl_tables}
+    return (0 if upstream else 2) + (0 if subj.is_table else 1)
+
+
 def compute_inhibitions(cfg: VigilConfig, alerts: Iterable[AlertView]) -> dict[str, str]:
     """{downstream fingerprint: root fingerprint} for every active downstream alert with a root cause.
 
-    Pure. Among several roots the earliest failing one (then the smallest fingerprint) wins,
-    so the answer is deterministic.
+    Pure. Among several roots the earliest failing one wins, then the most upstream and
+    broadest (ETL table, ETL column, prediction log, served column), then the smallest
+    fingerprint, so the answer is deterministic.
     """
     views = list(alerts)
     roots = [a for a in views if is_root(cfg, a)]
@@ -103,7 +113,7 @@ def compute_inhibitions(cfg: VigilConfig, alerts: Iterable[AlertView]) -> dict[s
             continue
         causes = [r for r in roots if r.fingerprint != target.fingerprint and linked(cfg, r, target) and _explains(r, target)]
         if causes:
-            best = min(causes, key=lambda r: (r.started_batch or "", r.fingerprint))
+            best = min(causes, key=lambda r: (r.started_batch or "", _upstream_rank(cfg, r), r.fingerprint))
             out[target.fingerprint] = best.fingerprint
     return out
 

@@ -126,3 +126,15 @@ def test_manual_incident_status_roles_and_notes(cfg, ops, clock):
         open_incident(ops, clock, opened_by="ana", alert_fingerprints=["nope"])
     detail = json.loads(ops.query("SELECT detail FROM incident_timeline WHERE kind = 'status' ORDER BY entry_id DESC LIMIT 1")[0]["detail"])
     assert detail == {"from": "investigating", "to": "resolved"}
+
+
+def test_broken_prediction_log_table_inhibits_every_drift_and_model_alert(cfg, ops, clock):
+    rs = [
+        result("volume", "predictions", 2, family="input_quality"),
+        result("psi", "predictions.credit_score", 2),
+        result("kpi", "model.default_rate", 2, family="performance"),
+        result("null_rate", "predictions.income", 2),  # another root: never inhibited
+    ]
+    report = process_results(cfg, ops, rs, clock)
+    root = fp("volume", "predictions")
+    assert report.inhibited == {fp("psi", "predictions.credit_score"): root, fp("kpi", "model.default_rate"): root}
