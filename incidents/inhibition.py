@@ -18,6 +18,7 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from core.config import VigilConfig
 from incidents.labels import PREDICTIONS_SOURCE, feature_names, features_fed_by, parse_subject
@@ -91,6 +92,14 @@ def _explains(root: AlertView, target: AlertView) -> bool:
     return root.state == "firing" or bool(root.failing_batches & target.failing_batches)
 
 
+def _start_gap(root: AlertView, target: AlertView) -> float:
+    """How far apart the two problems started (event time): a cause starts with its effect."""
+    if not root.started_batch or not target.started_batch:
+        return float("inf")
+    gap = datetime.fromisoformat(target.started_batch) - datetime.fromisoformat(root.started_batch)
+    return abs(gap.total_seconds())
+
+
 def _upstream_rank(cfg: VigilConfig, root: AlertView) -> int:
     """Most upstream, then broadest, first: ETL table, ETL column, prediction log, served column."""
     subj = parse_subject(root.labels.get("subject", ""))
@@ -101,8 +110,9 @@ def _upstream_rank(cfg: VigilConfig, root: AlertView) -> int:
 def compute_inhibitions(cfg: VigilConfig, alerts: Iterable[AlertView]) -> dict[str, str]:
     """{downstream fingerprint: root fingerprint} for every active downstream alert with a root cause.
 
-    Pure. Among several roots the earliest failing one wins, then the most upstream and
-    broadest (ETL table, ETL column, prediction log, served column), then the smallest
+    Pure. Among several roots the one whose problem started closest to the target's start
+    wins (a long-running unrelated root does not steal a new effect), then the most upstream
+    and broadest (ETL table, ETL column, prediction log, served column), then the smallest
     fingerprint, so the answer is deterministic.
     """
     views = list(alerts)
@@ -113,7 +123,7 @@ def compute_inhibitions(cfg: VigilConfig, alerts: Iterable[AlertView]) -> dict[s
             continue
         causes = [r for r in roots if r.fingerprint != target.fingerprint and linked(cfg, r, target) and _explains(r, target)]
         if causes:
-            best = min(causes, key=lambda r: (r.started_batch or "", _upstream_rank(cfg, r), r.fingerprint))
+            best = min(causes, key=lambda r: (_start_gap(r, target), _upstream_rank(cfg, r), r.fingerprint))
             out[target.fingerprint] = best.fingerprint
     return out
 

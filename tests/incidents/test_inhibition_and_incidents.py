@@ -138,3 +138,19 @@ def test_broken_prediction_log_table_inhibits_every_drift_and_model_alert(cfg, o
     report = process_results(cfg, ops, rs, clock)
     root = fp("volume", "predictions")
     assert report.inhibited == {fp("psi", "predictions.credit_score"): root, fp("kpi", "model.default_rate"): root}
+
+
+def test_a_long_running_root_does_not_steal_a_new_effect(cfg, ops, clock):
+    # The prediction log's schema alert has been failing since day 0; a unit change starts on day 6
+    # together with the drift it causes: the drift's root cause is the unit change.
+    process_results(cfg, ops, [result("schema", "predictions", d) for d in range(6)], clock)
+    day6 = [
+        result("schema", "predictions", 6),
+        result("unit_change", "applications.income", 6),
+        result("psi", "predictions.income", 6),
+    ]
+    report = process_results(cfg, ops, day6, clock)
+    assert report.inhibited[fp("psi", "predictions.income")] == fp("unit_change", "applications.income")
+    incident = ops.query("SELECT incident_id FROM alerts WHERE fingerprint = ?", (fp("psi", "predictions.income"),))[0]
+    root_incident = ops.query("SELECT incident_id FROM alerts WHERE fingerprint = ?", (fp("unit_change", "applications.income"),))[0]
+    assert incident == root_incident
