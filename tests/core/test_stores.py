@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,12 +50,15 @@ def test_reading_a_missing_warehouse_says_what_to_do(tmp_path: Path) -> None:
             pass
 
 
-def _hold_write(path: str, ready: mp.synchronize.Event, release: mp.synchronize.Event) -> None:  # type: ignore[name-defined]
-    wh = Warehouse(path)
-    with wh.write() as conn:
-        conn.execute("INSERT INTO t VALUES (42)")
-        ready.set()
-        release.wait(10)
+HOLD_WRITE = """
+import sys, time
+from core.stores import Warehouse
+wh = Warehouse(sys.argv[1])
+with wh.write() as conn:
+    conn.execute("INSERT INTO t VALUES (42)")
+    print("HOLDING", flush=True)
+    time.sleep(1.0)
+"""
 
 
 def test_reader_waits_for_writer_in_another_process(tmp_path: Path) -> None:
@@ -62,59 +66,48 @@ def test_reader_waits_for_writer_in_another_process(tmp_path: Path) -> None:
     wh = Warehouse(path)
     with wh.write() as conn:
         conn.execute("CREATE TABLE t (x INTEGER)")
-    ctx = mp.get_context("spawn")
-    ready, release = ctx.Event(), ctx.Event()
-    proc = ctx.Process(target=_hold_write, args=(str(path), ready, release))
-    proc.start()
-    assert ready.wait(30)
-    release.set()  # the reader below retries until the writer commits and closes
+    proc = subprocess.Popen([sys.executable, "-c", HOLD_WRITE, str(path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "HOLDING"
+    # The writer holds the file; the reader retries until it commits and closes.
     reader = Warehouse(path, retry_seconds=30)
     with reader.read() as conn:
         rows = conn.execute("SELECT x FROM t").fetchall()
-    proc.join(30)
-    assert proc.exitcode == 0
-    assert rows in ([], [(42,)])
-    with reader.read() as conn:
-        assert conn.execute("SELECT x FROM t").fetchall() == [(42,)]
+    assert proc.wait(30) == 0
+    assert rows == [(42,)]
+
+
+TRY_LOCK = """
+import sys
+from core.stores import cycle_lock
+with cycle_lock(sys.argv[1], wait=False) as held:
+    print(held)
+"""
+
+INSERT_MANY = """
+import sys
+from core.stores import OpsStore
+ops = OpsStore(sys.argv[1])
+for i in range(50):
+    with ops.transaction() as conn:
+        conn.execute("INSERT INTO cycles (cycle_id, model, started_at) VALUES (?, 'm', 'x')", (f"{sys.argv[2]}-{i}",))
+"""
 
 
 def test_cycle_lock_excludes_a_second_holder(tmp_path: Path) -> None:
     lock = tmp_path / "cycle.lock"
     with cycle_lock(lock) as held:
         assert held
-        ctx = mp.get_context("spawn")
-        q = ctx.Queue()
-        p = ctx.Process(target=_try_lock, args=(str(lock), q))
-        p.start()
-        p.join(30)
-        assert q.get(timeout=5) is False
-    with cycle_lock(lock, wait=False) as held_again:
-        assert held_again
-
-
-def _try_lock(path: str, q: mp.Queue) -> None:  # type: ignore[type-arg]
-    with cycle_lock(path, wait=False) as held:
-        q.put(held)
+        out = subprocess.run([sys.executable, "-c", TRY_LOCK, str(lock)], capture_output=True, text=True, timeout=60)
+        assert out.stdout.strip() == "False"
+    out = subprocess.run([sys.executable, "-c", TRY_LOCK, str(lock)], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "True"
 
 
 def test_ops_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "ops.sqlite"
     OpsStore(path).migrate()
-    ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_insert_many, args=(str(path), i)) for i in range(3)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-        assert p.exitcode == 0
+    procs = [subprocess.Popen([sys.executable, "-c", INSERT_MANY, str(path), f"w{i}"]) for i in range(3)]
+    assert [p.wait(120) for p in procs] == [0, 0, 0]
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT count(*) FROM cycles").fetchone()[0] == 150
-
-
-def _insert_many(path: str, worker: int) -> None:
-    ops = OpsStore(path)
-    for i in range(50):
-        with ops.transaction() as conn:
-            conn.execute(
-                "INSERT INTO cycles (cycle_id, model, started_at) VALUES (?, 'm', 'x')", (f"w{worker}-{i}",)
-            )
