@@ -39,7 +39,11 @@ def artifacts_dir(root: str | Path) -> Path:
 
 
 def write_parquet_atomic(
-    frame: pd.DataFrame, path: Path, *, writer: Callable[[pa.Table, str], None] | None = None
+    frame: pd.DataFrame,
+    path: Path,
+    *,
+    writer: Callable[[pa.Table, str], None] | None = None,
+    schema: pa.Schema | None = None,
 ) -> None:
     """Write a parquet file so readers see either nothing or the whole file.
 
@@ -48,7 +52,9 @@ def write_parquet_atomic(
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    # An explicit schema keeps column types fixed even when a column is all null today
+    # (otherwise Arrow writes type "null" and monitoring sees a schema change).
+    table = pa.Table.from_pandas(frame, preserve_index=False, schema=schema)
     # Pandas metadata embeds library versions; dropping it keeps files byte-identical
     # across environments for the same data.
     table = table.replace_schema_metadata(None)

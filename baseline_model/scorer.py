@@ -37,7 +37,7 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from threadpoolctl import threadpool_limits
 
-from baseline_model.features import SERVED_FEATURES, build_features
+from baseline_model.features import CATEGORICAL_FEATURES, SERVED_FEATURES, build_features
 from baseline_model.layout import etl_path, predictions_path, write_parquet_atomic
 from baseline_model.registry import Registry, load_artifact
 from core.clock import Clock, SystemClock, iso
@@ -59,6 +59,21 @@ PREDICTION_COLUMNS: tuple[str, ...] = (
     "fallback_reason",
     "control",
     *SERVED_FEATURES,
+)
+
+PREDICTION_SCHEMA = pa.schema(
+    [
+        ("application_id", pa.string()),
+        ("scored_at", pa.timestamp("us")),
+        ("model_name", pa.string()),
+        ("model_version", pa.int64()),
+        ("score", pa.float64()),
+        ("decision", pa.string()),
+        ("fallback", pa.bool_()),
+        ("fallback_reason", pa.string()),
+        ("control", pa.bool_()),
+        *[(f, pa.string() if f in CATEGORICAL_FEATURES else pa.float64()) for f in SERVED_FEATURES],
+    ]
 )
 
 
@@ -268,7 +283,7 @@ def score_day(
             threshold=artifact.threshold,
         )
         path = predictions_path(root, day)
-        write_parquet_atomic(out, path, writer=writer)
+        write_parquet_atomic(out, path, writer=writer, schema=PREDICTION_SCHEMA)
         job.scored = int(valid.sum())
         job.fallback = int((~valid).sum())
         job.fallback_reasons = dict(Counter(_reason_key(r) for r in reasons if r))

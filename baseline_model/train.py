@@ -424,16 +424,23 @@ def _iso_or_none(d: date | datetime | None) -> str | None:
 
 def _reference_frame(holdout: pd.DataFrame, p: np.ndarray, threshold: float) -> pd.DataFrame:
     """Served features + score + label of the holdout: monitoring's reference."""
+    from baseline_model.scorer import is_control
+
     ref = pd.DataFrame(
         {
             "application_id": holdout["application_id"].to_numpy(),
             "submitted_at": holdout["submitted_at"].astype("datetime64[us]").to_numpy(),
             "scored_at": holdout["submitted_at"].astype("datetime64[us]").to_numpy(),
             "score": p,
-            "decision": np.where(p < threshold, "approve", "refer").astype(object),
             "defaulted": holdout["defaulted"].astype("int64").to_numpy(),
         }
     )
+    # Same decision rule as serving (control slice approved regardless of score), so
+    # monitoring can compare a live metric with the reference on the same selection:
+    # outcomes only exist for approved rows, and AUC among them is lower by design.
+    control = ref["application_id"].map(is_control).to_numpy(dtype=bool)
+    ref["control"] = control
+    ref["decision"] = np.where(control | (p < threshold), "approve", "refer").astype(object)
     for col in SERVED_FEATURES:
         ref[col] = holdout[col].to_numpy()
     return ref

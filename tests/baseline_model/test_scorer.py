@@ -165,3 +165,15 @@ def test_served_features_are_the_training_features(example_root: Path, example_o
         preds[list(SERVED_FEATURES)].reset_index(drop=True), rebuilt[list(SERVED_FEATURES)].reset_index(drop=True),
         check_dtype=False,
     )
+
+
+def test_prediction_log_types_do_not_depend_on_the_day(example_root: Path, example_ops: OpsStore) -> None:
+    import pyarrow.parquet as pq
+
+    from baseline_model.scorer import PREDICTION_SCHEMA
+
+    _land(example_root)  # a clean day: fallback_reason is null on every row
+    score_day(example_root, START, example_ops)
+    schema = pq.read_schema(predictions_path(example_root, START))
+    assert schema.field("fallback_reason").type == pa.string()
+    assert schema.equals(PREDICTION_SCHEMA)

@@ -75,7 +75,8 @@ def test_manifest_records_provenance_and_metrics(example_root: Path, example_ops
 
 def test_reference_is_written_with_served_features_score_and_label(example_root: Path) -> None:
     ref = pd.read_parquet(reference_path(example_root))
-    for col in (*SERVED_FEATURES, "score", "defaulted", "submitted_at", "scored_at", "application_id", "decision"):
+    for col in (*SERVED_FEATURES, "score", "defaulted", "submitted_at", "scored_at", "application_id", "decision",
+                "control"):
         assert col in ref.columns, col
     assert ref["score"].between(0, 1).all() and set(ref["defaulted"]) == {0, 1}
 
@@ -150,3 +151,12 @@ def test_config_errors_name_the_file_and_key(tmp_path: Path, example_root: Path,
         train(cfg, example_root, example_ops, progress=False)
     failed = [r for r in list_runs(example_ops) if r["status"] == "failed"]
     assert failed and "snapshot file missing" in failed[0]["error"]
+
+
+def test_reference_decisions_follow_the_serving_rule(example_root: Path) -> None:
+    from baseline_model.scorer import is_control
+
+    ref = pd.read_parquet(reference_path(example_root))
+    assert (ref["control"] == ref["application_id"].map(is_control)).all()
+    expected = ref["control"] | (ref["score"] < 0.2)
+    assert ((ref["decision"] == "approve") == expected).all()
