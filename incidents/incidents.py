@@ -128,10 +128,15 @@ def open_for_firing(cfg: VigilConfig, conn: sqlite3.Connection, at: str) -> list
     batch) or opens one. Returns the ids of incidents opened.
     """
     opened: list[str] = []
-    rows = conn.execute(
-        "SELECT * FROM alerts WHERE state = 'firing' AND incident_id IS NULL ORDER BY inhibited_by IS NOT NULL, fingerprint"
-    ).fetchall()
-    for listed in rows:
+    rows = conn.execute("SELECT * FROM alerts WHERE state = 'firing' AND incident_id IS NULL").fetchall()
+    # Roots first, most upstream first, so an incident is named after its root cause.
+    etl = {t.name for t in cfg.etl_tables}
+
+    def order(row: sqlite3.Row) -> tuple[bool, int, str]:
+        source, _, column = str(row["subject"]).partition(".")
+        return (row["inhibited_by"] is not None, (0 if source in etl else 2) + (1 if column else 0), row["fingerprint"])
+
+    for listed in sorted(rows, key=order):
         alert = _alert(conn, listed["fingerprint"])  # fresh: an earlier step may have attached it
         if alert is None or alert["incident_id"]:
             continue
