@@ -82,6 +82,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     from app.scheduler import run_scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
     return run_scheduler(args.load_config(), simulate=args.simulate)
 
 

@@ -53,10 +53,11 @@ def serve(cfg: VigilConfig, user: str, port: int, simulate: bool = True) -> int:
     env = child_env(cfg, user)
     children: list[subprocess.Popen[bytes]] = []
 
-    def on_term(_signum: int, _frame: FrameType | None) -> None:
+    def on_stop(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, on_term)
+    # Explicit handlers: a parent started in the background may have inherited SIGINT as ignored.
+    previous = {sig: signal.signal(sig, on_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         children.append(spawn(scheduler_command(simulate=simulate), env))
         children.append(spawn(streamlit_command(port), env))
@@ -69,4 +70,5 @@ def serve(cfg: VigilConfig, user: str, port: int, simulate: bool = True) -> int:
         return 0
     finally:
         stop_children(children)
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

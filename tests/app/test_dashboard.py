@@ -10,9 +10,10 @@ from streamlit.testing.v1 import AppTest
 
 from app.cycle import run_cycle
 from core.clock import ManualClock
-from core.config import VigilConfig
+from core.config import VigilConfig, load_config
 from core.stores import stores_for
 from tests.app.builders import write_history
+from tests.app.conftest import small_config, write_config
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "app" / "dashboard"
 PAGES = [
@@ -56,13 +57,26 @@ def test_bad_config_is_shown_not_raised(tmp_path: Path, monkeypatch: pytest.Monk
     assert "YAML syntax error" in texts(at)
 
 
-@pytest.fixture
-def built(config_file: Path, cfg: VigilConfig) -> VigilConfig:
+@pytest.fixture(scope="module")
+def built_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One real cycle over a small history, shared by the page tests of this module (it is slow-ish)."""
     pytest.importorskip("checks.runner")
+    folder = tmp_path_factory.mktemp("built")
+    config_path = write_config(folder, small_config())
+    cfg = load_config(config_path, root=folder / "var")
     # The unit change is on the newest day, so its alert is still firing.
     write_history(cfg.root, START, days=7, unit_change_day=UNIT_DAY)
     run_cycle(cfg, clock=ManualClock(datetime(2024, 3, 8, 6, 0)), notify=False)
-    return cfg
+    return config_path, folder / "var"
+
+
+@pytest.fixture
+def built(built_store: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> VigilConfig:
+    config_path, root = built_store
+    monkeypatch.setenv("VIGIL_CONFIG", str(config_path))
+    monkeypatch.setenv("VIGIL_ROOT", str(root))
+    monkeypatch.setenv("VIGIL_USER", "tester")
+    return load_config(config_path, root=root)
 
 
 def test_overview_with_data(built: VigilConfig) -> None:

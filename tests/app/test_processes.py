@@ -12,6 +12,8 @@ import urllib.request
 from datetime import date, datetime
 from pathlib import Path
 
+import pytest
+
 from app.processes import stop_children, streamlit_command
 from app.scheduler import build_scheduler, register_process, tick
 from app.settings import child_env
@@ -105,3 +107,41 @@ def test_streamlit_server_serves_health(config_file: Path, cfg: VigilConfig) -> 
         stop_children([proc], grace_seconds=15)
     assert proc.returncode is not None
     assert os.path.exists(cfg.source_file or "")
+
+
+SERVE = """
+import sys
+from app.demo import serve
+from app.settings import load
+sys.exit(serve(load(), "tester", int(sys.argv[1]), simulate=False))
+"""
+
+
+def test_serve_starts_scheduler_and_dashboard_and_stops_both(config_file: Path, cfg: VigilConfig) -> None:
+    write_history(cfg.root, date(2024, 3, 1), days=2)
+    port = free_port()
+    parent = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], env=child_env(cfg, "tester"), cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        def healthy() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as resp:
+                    return resp.status == 200
+            except OSError:
+                return False
+
+        wait_for(healthy, 60, "the dashboard child")
+        ops = stores_for(cfg)[1]
+        wait_for(lambda: cfg.ops_path.exists() and bool(ops.query("SELECT pid FROM process_heartbeats")), 60,
+                 "the scheduler child's heartbeat")
+        scheduler_pid = ops.query("SELECT pid FROM process_heartbeats")[0]["pid"]
+    finally:
+        parent.send_signal(signal.SIGTERM)  # what Ctrl-C does to `make run`
+        out, _ = parent.communicate(timeout=60)
+    text = out.decode()
+    assert parent.returncode == 0, text[-2000:]
+    assert f"http://localhost:{port}" in text
+    assert not healthy()
+    with pytest.raises(ProcessLookupError):
+        os.kill(scheduler_pid, 0)  # the scheduler child is gone too
+    assert stores_for(cfg)[1].query("SELECT stopped_at FROM process_heartbeats")[0]["stopped_at"] is not None
