@@ -198,7 +198,10 @@ def cmd_registry_show(args: argparse.Namespace) -> int:
 
 
 def _event_text(ev: Any) -> str:
-    move = f" {ev.alias}: v{ev.from_version} -> v{ev.to_version}" if ev.alias else f" v{ev.version}"
+    def v(n: int | None) -> str:
+        return "none" if n is None else f"v{n}"
+
+    move = f" {ev.alias}: {v(ev.from_version)} -> {v(ev.to_version)}" if ev.alias else f" {v(ev.version)}"
     return f"#{ev.event_id} {ev.at} {ev.kind}{move} by {ev.actor}: {ev.reason}"
 
 

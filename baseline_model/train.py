@@ -80,8 +80,9 @@ class DecisionSection(_Strict):
 
 
 class BusinessSection(_Strict):
-    # Expected profit of an approved loan: a good one earns margin_share of a year's
-    # interest, a defaulted one loses loss_given_default of the amount.
+    # Expected profit of an approved loan: a good one earns margin_share of its interest
+    # over the term on the average balance of an amortising loan (half the amount);
+    # a defaulted one loses loss_given_default of the amount.
     margin_share: float = Field(default=0.5, gt=0, le=1)
     loss_given_default: float = Field(default=0.6, gt=0, le=1)
 
@@ -223,16 +224,28 @@ def calibration_summary(y: np.ndarray, p: np.ndarray, bins: int = 10) -> dict[st
     return {"ece": round(ece, 6), "bins": table}
 
 
-def evaluate(
-    y: np.ndarray, p: np.ndarray, approve: np.ndarray, loan_amount: np.ndarray, interest_rate: np.ndarray,
+def loan_profit(
+    defaulted: np.ndarray, loan_amount: np.ndarray, interest_rate: np.ndarray, term_months: np.ndarray,
     business: BusinessSection,
+) -> np.ndarray:
+    """Profit of each loan if approved (see BusinessSection)."""
+    interest = interest_rate / 100 * term_months / 12 * 0.5 * loan_amount
+    return np.where(defaulted == 1, -business.loss_given_default * loan_amount, business.margin_share * interest)
+
+
+def evaluate(
+    y: np.ndarray, p: np.ndarray, approve: np.ndarray, loans: pd.DataFrame, business: BusinessSection,
 ) -> dict[str, Any]:
-    """Model-quality and business metrics of a score and an approve/refer decision."""
+    """Model-quality and business metrics of a score and an approve/refer decision.
+
+    loans: loan_amount, interest_rate and term_months of the same rows.
+    """
     y = np.asarray(y, dtype=int)
     p = np.asarray(p, dtype=float)
     approve = np.asarray(approve, dtype=bool)
-    profit = np.where(
-        y == 1, -business.loss_given_default * loan_amount, business.margin_share * interest_rate / 100 * loan_amount
+    profit = loan_profit(
+        y, loans["loan_amount"].to_numpy(dtype=float), loans["interest_rate"].to_numpy(dtype=float),
+        loans["term_months"].to_numpy(dtype=float), business,
     )
     n_approved = int(approve.sum())
     return {
@@ -334,11 +347,11 @@ def train(
             steps.update()
             p = np.asarray(estimator.predict_proba(holdout[cfg.features])[:, 1], dtype=float)
         y = holdout["defaulted"].to_numpy()
-        loans, rates = holdout["loan_amount"].to_numpy(), holdout["interest_rate"].to_numpy()
-        metrics = evaluate(y, p, p < cfg.decision.threshold, loans, rates, cfg.business)
+        loans = holdout[["loan_amount", "interest_rate", "term_months"]]
+        metrics = evaluate(y, p, p < cfg.decision.threshold, loans, cfg.business)
         rule_p = baseline_rule_scores(train_rows, holdout)
         rule_approve = holdout["credit_score"].to_numpy() >= cfg.baseline_rule.credit_score_cutoff
-        baseline = evaluate(y, rule_p, rule_approve, loans, rates, cfg.business)
+        baseline = evaluate(y, rule_p, rule_approve, loans, cfg.business)
         steps.update()
         artifact = ModelArtifact(
             model=estimator, features=list(cfg.features), threshold=cfg.decision.threshold,

@@ -160,3 +160,18 @@ def test_reference_decisions_follow_the_serving_rule(example_root: Path) -> None
     assert (ref["control"] == ref["application_id"].map(is_control)).all()
     expected = ref["control"] | (ref["score"] < 0.2)
     assert ((ref["decision"] == "approve") == expected).all()
+
+
+def test_business_metrics_by_hand() -> None:
+    import numpy as np
+
+    from baseline_model.train import BusinessSection, evaluate
+
+    loans = pd.DataFrame({"loan_amount": [10_000.0, 10_000.0, 5_000.0], "interest_rate": [10.0, 10.0, 20.0],
+                          "term_months": [36, 36, 60]})
+    y = np.array([0, 1, 0])
+    m = evaluate(y, np.array([0.1, 0.9, 0.5]), np.array([True, True, False]), loans, BusinessSection())
+    # good 36-month loan: 0.5 margin x 10% x 3 years x half balance x 10k = 750; default: -0.6 x 10k
+    assert m["expected_profit_per_application"] == round((750 - 6000) / 3, 4)
+    assert m["approval_rate"] == round(2 / 3, 6) and m["default_rate_approved"] == 0.5
+    assert m["roc_auc"] == 1.0 and m["brier"] == round((0.01 + 0.01 + 0.25) / 3, 6)
