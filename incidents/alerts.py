@@ -113,10 +113,11 @@ def annotations_of(result: CheckResult, batch: str) -> dict[str, Any]:
     }
 
 
-def _record_batch(conn: Any, fp: str, batch: str, result: CheckResult, now: str) -> None:
+def _record_batch(conn: Any, fp: str, batch: str, result: CheckResult, now: str, episode: int) -> None:
+    # A re-check keeps the batch's episode: it belongs to the episode it was first seen in.
     conn.execute(
-        "INSERT INTO alert_batches (fingerprint, batch, status, value, lower, upper, explanation, evidence, checked_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "INSERT INTO alert_batches (fingerprint, batch, status, value, lower, upper, explanation, evidence, checked_at, episode) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (fingerprint, batch) DO UPDATE SET status = excluded.status, value = excluded.value, "
         "lower = excluded.lower, upper = excluded.upper, explanation = excluded.explanation, "
         "evidence = excluded.evidence, checked_at = excluded.checked_at, rechecks = rechecks + 1",
@@ -130,6 +131,7 @@ def _record_batch(conn: Any, fp: str, batch: str, result: CheckResult, now: str)
             result.explanation,
             json.dumps(result.evidence, default=str),
             now,
+            episode,
         ),
     )
 
@@ -160,16 +162,17 @@ def _apply_result(cfg: VigilConfig, conn: Any, result: CheckResult, batch: str, 
         row = conn.execute("SELECT * FROM alerts WHERE fingerprint = ?", (fp,)).fetchone()
     annotations = json.dumps(annotations_of(result, batch), default=str)
     if row["last_batch"] is not None and batch <= row["last_batch"]:
-        _record_batch(conn, fp, batch, result, now)
+        _record_batch(conn, fp, batch, result, now, row["episode"])
         if batch == row["last_batch"]:
             conn.execute("UPDATE alerts SET annotations = ?, updated_at = ? WHERE fingerprint = ?", (annotations, now, fp))
         _event(conn, fp, batch, row["state"], row["state"], "recheck", now, {"status": result.status, "value": _finite(result.value)})
         report.rechecked.append(fp)
         return
-    _record_batch(conn, fp, batch, result, now)
     step = next_state(
         row["state"], row["fail_streak"], row["ok_streak"], result.status, cfg.alerts.for_batches, cfg.alerts.keep_firing_for_batches
     )
+    new_episode = row["state"] in ("inactive", "resolved") and step.state in ACTIVE_STATES
+    _record_batch(conn, fp, batch, result, now, row["episode"] + 1 if new_episode else row["episode"])
     conn.execute(
         "UPDATE alerts SET state = ?, fail_streak = ?, ok_streak = ?, last_batch = ?, annotations = ?, labels = ?, "
         "updated_at = ? WHERE fingerprint = ?",
@@ -180,7 +183,6 @@ def _apply_result(cfg: VigilConfig, conn: Any, result: CheckResult, batch: str, 
             severity = max_severity(row["severity"], result.severity)
             conn.execute("UPDATE alerts SET severity = ? WHERE fingerprint = ?", (severity, fp))
         return
-    new_episode = row["state"] in ("inactive", "resolved") and step.state in ACTIVE_STATES
     if new_episode:
         conn.execute(
             "UPDATE alerts SET episode = episode + 1, started_batch = ?, severity = ?, fired_batch = NULL, fired_at = NULL, "

@@ -206,7 +206,11 @@ def gather_evidence(
     failing: list[str] = []
     for a in rows:
         view = AlertView(a["fingerprint"], json.loads(a["labels"]), a["state"], a["started_batch"], a["inhibited_by"])
-        batches = ops.query("SELECT * FROM alert_batches WHERE fingerprint = ? AND status = 'fail' ORDER BY batch", (a["fingerprint"],))
+        batches = ops.query(
+            "SELECT ab.* FROM alert_batches ab JOIN incident_alerts ia ON ia.fingerprint = ab.fingerprint AND ia.episode = ab.episode "
+            "WHERE ia.incident_id = ? AND ab.fingerprint = ? AND ab.status = 'fail' ORDER BY ab.batch",
+            (incident_id, a["fingerprint"]),
+        )
         failing += [b["batch"] for b in batches]
         if a["inhibited_by"]:
             e.inhibited_alerts.append(_describe(a))

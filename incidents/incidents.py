@@ -319,3 +319,18 @@ def runbook_links(check_names: list[str]) -> list[str]:
         if name not in seen:
             seen.append(name)
     return [f"runbooks/{name}.md" for name in seen]
+
+
+def incident_failing_batches(ops: OpsStore, incident_id: str, fingerprint: str | None = None) -> list[str]:
+    """Failing batches of the alert episodes linked to an incident (optionally of one alert), sorted."""
+    sql = (
+        "SELECT DISTINCT ab.batch FROM incident_alerts ia JOIN alert_batches ab "
+        "ON ab.fingerprint = ia.fingerprint AND ab.episode = ia.episode "
+        "WHERE ia.incident_id = ? AND ab.status = 'fail'"
+    )
+    params: tuple[str, ...] = (incident_id,)
+    if fingerprint is not None:
+        sql += " AND ia.fingerprint = ?"
+        params += (fingerprint,)
+    return sorted(r["batch"] for r in ops.query(sql + " ORDER BY ab.batch", params))
+

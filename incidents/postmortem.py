@@ -89,13 +89,6 @@ def _alerts(ops: OpsStore, incident_id: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _failing_batches(ops: OpsStore, fingerprints: list[str]) -> list[str]:
-    out: list[str] = []
-    for fp in fingerprints:
-        out += [r["batch"] for r in ops.query("SELECT batch FROM alert_batches WHERE fingerprint = ? AND status = 'fail'", (fp,))]
-    return sorted(set(out))
-
-
 def _window(cfg: VigilConfig, batches: list[str]) -> tuple[datetime, datetime] | None:
     if not batches:
         return None
@@ -125,12 +118,33 @@ def _predictions_in(cfg: VigilConfig, wh: Warehouse | None, window: tuple[dateti
     return (int(n[0]) if n else None), versions
 
 
-def _line(a: dict[str, Any]) -> str:
-    ann = a["annotations"]
-    return (
-        f"- {a['check_name']} on {a['subject']} (batch {a['started_batch']}): {ann.get('explanation', '')} "
-        f"[value {ann.get('value')}, bounds {ann.get('lower')} .. {ann.get('upper')}]"
+def _first_failure(ops: OpsStore, incident_id: str, fingerprint: str) -> dict[str, Any] | None:
+    """What the check said on the first failing batch of the alert's episode in this incident."""
+    rows = ops.query(
+        "SELECT ab.* FROM alert_batches ab JOIN incident_alerts ia ON ia.fingerprint = ab.fingerprint AND ia.episode = ab.episode "
+        "WHERE ia.incident_id = ? AND ab.fingerprint = ? AND ab.status = 'fail' ORDER BY ab.batch LIMIT 1",
+        (incident_id, fingerprint),
     )
+    return rows[0] if rows else None
+
+
+def _line(ops: OpsStore, incident_id: str, a: dict[str, Any]) -> str:
+    first = _first_failure(ops, incident_id, a["fingerprint"]) or {}
+    return (
+        f"- {a['check_name']} on {a['subject']} (batch {first.get('batch', a['started_batch'])}): {first.get('explanation', '')} "
+        f"[value {first.get('value')}, bounds {first.get('lower')} .. {first.get('upper')}]"
+    )
+
+
+def _upstream_first(cfg: VigilConfig, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """ETL tables, then ETL columns, then the prediction log and served columns; by start batch within."""
+    etl = {t.name for t in cfg.etl_tables}
+
+    def key(a: dict[str, Any]) -> tuple[int, str, str]:
+        source, _, column = str(a["subject"]).partition(".")
+        return ((0 if source in etl else 2) + (1 if column else 0), a["started_batch"] or "", a["fingerprint"])
+
+    return sorted(alerts, key=key)
 
 
 def prefill(cfg: VigilConfig, ops: OpsStore, incident_id: str, wh: Warehouse | None = None) -> dict[str, str]:
@@ -138,9 +152,9 @@ def prefill(cfg: VigilConfig, ops: OpsStore, incident_id: str, wh: Warehouse | N
     ensure_schema(ops)
     inc = _incident(ops, incident_id)
     alerts = _alerts(ops, incident_id)
-    roots = [a for a in alerts if not a["inhibited_by"]]
+    roots = _upstream_first(cfg, [a for a in alerts if not a["inhibited_by"]])
     inhibited = [a for a in alerts if a["inhibited_by"]]
-    window = _window(cfg, _failing_batches(ops, [a["fingerprint"] for a in alerts]))
+    window = _window(cfg, incident_store.incident_failing_batches(ops, incident_id))
     n_predictions, versions = _predictions_in(cfg, wh, window) if window else (None, [])
     timeline = ops.query("SELECT * FROM incident_timeline WHERE incident_id = ? ORDER BY entry_id", (incident_id,))
     first_fired = min((a["fired_at"] for a in alerts if a["fired_at"]), default=None)
@@ -157,21 +171,24 @@ def prefill(cfg: VigilConfig, ops: OpsStore, incident_id: str, wh: Warehouse | N
         + ([f"{n_predictions} predictions were made in that window."] if n_predictions is not None else [])
         + ([f"Downstream effects (inhibited alerts): {', '.join(a['check_name'] + ' on ' + a['subject'] for a in inhibited)}."] if inhibited else [])
     )
-    f["root_causes"] = "\n".join(_line(a) for a in roots) or "(no root-cause alert: describe the conditions that allowed this)"
+    f["root_causes"] = "\n".join(_line(ops, incident_id, a) for a in roots) or "(no root-cause alert: describe the conditions that allowed this)"
     if inhibited:
         f["root_causes"] += "\nExplained downstream:\n" + "\n".join(
             f"- {a['check_name']} on {a['subject']}: inhibited by {a['root_check']} on {a['root_subject']}" for a in inhibited
         )
     trigger = roots[0] if roots else (alerts[0] if alerts else None)
+    first = _first_failure(ops, incident_id, trigger["fingerprint"]) if trigger else None
     f["trigger"] = (
-        f"First failing batch {trigger['started_batch']}: {trigger['annotations'].get('explanation', '')}" if trigger else ""
+        f"{trigger['check_name']} on {trigger['subject']}, first failing batch {first['batch']}: {first['explanation']}"
+        if trigger and first
+        else ""
     )
     stamps = [f"{s} at {inc[f'{s}_at']}" for s in ("investigating", "mitigated", "resolved", "closed") if inc.get(f"{s}_at")]
     carried = [d for d in decisions if d.state in ("carried_out", "reversed")]
     f["resolution"] = "; ".join(stamps + [f"decision {d.action} {d.state.replace('_', ' ')}" for d in carried]) or "(not resolved yet)"
     detection = []
-    if alerts:
-        detection.append(f"Detected by Vigil: {alerts[0]['check_name']} on {alerts[0]['subject']} failed on batch {alerts[0]['started_batch']}.")
+    if trigger:
+        detection.append(f"Detected by Vigil: {trigger['check_name']} on {trigger['subject']} failed on batch {trigger['started_batch']}.")
     if first_fired:
         detection.append(f"First alert fired at {first_fired}; incident opened at {inc['opened_at']}.")
     if first_note:

@@ -117,3 +117,18 @@ def test_revisions_are_append_only(incident, clock):
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         with ops.transaction() as conn:
             conn.execute("UPDATE postmortem_revisions SET fields = '{}'")
+
+
+def test_prefill_uses_what_the_check_said_on_the_failing_batch_and_only_this_incidents_episode(tmp_path, clock):
+    cfg = base_config(tmp_path)
+    ops = OpsStore(tmp_path / "ops.sqlite")
+    first = process_results(cfg, ops, [result("unit_change", "applications.income", 5)], clock).incidents_opened[0]
+    process_results(cfg, ops, [result("unit_change", "applications.income", 6, "ok")], clock)
+    second = process_results(cfg, ops, [result("unit_change", "applications.income", 9)], clock).incidents_opened[0]
+    assert first != second
+    f = create_postmortem(cfg, ops, clock, first, "ana").fields
+    assert "unit_change on applications.income is fail" in f["root_causes"]  # not the later 'is ok'
+    assert f["trigger"].startswith("unit_change on applications.income, first failing batch 2026-03-06T00:00:00")
+    assert f["affected_window"] == "2026-03-06T00:00:00 to 2026-03-07T00:00:00 (event time)"
+    f2 = create_postmortem(cfg, ops, clock, second, "ana").fields
+    assert f2["affected_window"] == "2026-03-10T00:00:00 to 2026-03-11T00:00:00 (event time)"
