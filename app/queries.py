@@ -179,6 +179,7 @@ def status_overview(cfg: VigilConfig, clock: Clock | None = None) -> dict[str, A
         "firing_alerts": count_firing_alerts(cfg),
         "open_incidents": count_open_incidents(cfg),
         "champion": champion_label(cfg),
+        "scoring_job": scoring_job_health(cfg, clock),
         "latest_batch": batch_status,
     }
 
@@ -305,14 +306,9 @@ def result_trend(cfg: VigilConfig, family: str) -> pd.DataFrame:
 
 def drift_report_html(cfg: VigilConfig, batch: datetime) -> str:
     """Evidently's drift report of one batch against the reference, as HTML."""
-    report = _package("checks.report")
-    if report is None:
-        raise StoreMissing("the checks.report module is not available (hint: install the checks package)")
-    for name in ("drift_report_html", "report_html", "build_report_html"):
-        fn = getattr(report, name, None)
-        if fn is not None:
-            return str(fn(cfg, _warehouse(cfg), batch))
-    raise RuntimeError("checks.report has no drift_report_html(cfg, wh, batch)")
+    from checks.report import batch_report_html
+
+    return str(batch_report_html(cfg, _warehouse(cfg), batch))
 
 
 # ---- data (profilers) -------------------------------------------------------------------
@@ -380,6 +376,17 @@ def _quantile(values: dict[str, Any], q: float) -> float | None:
     return None
 
 
+def whylogs_summary(cfg: VigilConfig, source: str, batch: datetime) -> dict[str, Any] | None:
+    """A batch's whylogs profile summary (rows profiled, per-column summary), if it was profiled."""
+    from profilers.whylogs_profiles import profile_summary
+
+    try:
+        summary: dict[str, Any] | None = profile_summary(_warehouse(cfg), source, batch)
+    except (StoreMissing, duckdb.CatalogException):
+        return None
+    return summary
+
+
 def table_stats_over_time(cfg: VigilConfig) -> pd.DataFrame:
     return warehouse_frame(
         cfg,
@@ -442,108 +449,88 @@ def _shares(counts: list[int]) -> list[float]:
     return [c / total if total else 0.0 for c in counts]
 
 
-# ---- alerts and incidents (ops store) ---------------------------------------------------
+# ---- alerts and incidents (ops store, through incidents.queries) ------------------------
 
 
-def _incidents_queries() -> Any | None:
-    return _package("incidents.queries")
+def _incidents_queries() -> Any:
+    from incidents import queries as incident_queries
+
+    return incident_queries
 
 
 def alerts(cfg: VigilConfig, states: list[str] | None = None) -> list[dict[str, Any]]:
-    """Alerts with their incident, 'inhibited by' (the root-cause alert's check and subject)."""
-    queries = _incidents_queries()
-    if queries is not None and hasattr(queries, "alerts_with_incidents") and cfg.ops_path.exists():
-        rows = list(queries.alerts_with_incidents(stores_for(cfg)[1], model=cfg.model.name))
-    else:
-        rows = ops_rows(
-            cfg,
-            "SELECT a.*, i.title AS incident_title, i.status AS incident_status, "
-            "r.check_name AS inhibited_by_check, r.subject AS inhibited_by_subject "
-            "FROM alerts a LEFT JOIN incidents i ON i.incident_id = a.incident_id "
-            "LEFT JOIN alerts r ON r.fingerprint = a.inhibited_by "
-            "WHERE a.model = ? ORDER BY a.updated_at DESC",
-            (cfg.model.name,),
-        )
-    for row in rows:
-        for key in ("labels", "annotations"):
-            if isinstance(row.get(key), str):
-                row[key] = _json(row[key]) or {}
-    if states:
-        rows = [r for r in rows if r.get("state") in states]
+    """Alerts with their incident and root cause ('inhibited by'), newest change first."""
+    ops = _ops(cfg)
+    if ops is None:
+        return []
+    rows: list[dict[str, Any]] = _incidents_queries().alerts_with_incidents(ops, model=cfg.model.name, state=states)
     return rows
 
 
 def count_firing_alerts(cfg: VigilConfig) -> int | None:
-    if not cfg.ops_path.exists():
-        return None
-    rows = ops_rows(cfg, "SELECT count(*) AS n FROM alerts WHERE model = ? AND state = 'firing'", (cfg.model.name,))
-    return int(rows[0]["n"]) if rows else None
+    return None if _ops(cfg) is None else len(alerts(cfg, ["firing"]))
 
 
 def count_open_incidents(cfg: VigilConfig) -> int | None:
-    if not cfg.ops_path.exists():
-        return None
-    rows = ops_rows(
-        cfg,
-        "SELECT count(*) AS n FROM incidents WHERE model = ? AND status NOT IN ('resolved', 'closed')",
-        (cfg.model.name,),
-    )
-    return int(rows[0]["n"]) if rows else None
+    return None if _ops(cfg) is None else len(incidents(cfg, open_only=True))
 
 
 def alert_history(cfg: VigilConfig, fingerprint: str) -> list[dict[str, Any]]:
-    return ops_rows(
-        cfg,
-        "SELECT batch, from_state, to_state, kind, at, actor, detail FROM alert_events "
-        "WHERE fingerprint = ? ORDER BY event_id",
-        (fingerprint,),
-    )
+    """The alert's transitions, re-checks, acks (append-only alert_events)."""
+    ops = _ops(cfg)
+    if ops is None:
+        return []
+    detail = _incidents_queries().alert_detail(ops, fingerprint)
+    history = (detail or {}).get("history") or (detail or {}).get("events") or []
+    return [
+        {k: v for k, v in dict(e).items() if k in ("batch", "from_state", "to_state", "kind", "at", "actor")}
+        for e in history
+    ]
 
 
-def silences(cfg: VigilConfig) -> list[dict[str, Any]]:
-    rows = ops_rows(cfg, "SELECT * FROM silences ORDER BY ends_at DESC")
-    for row in rows:
-        row["matchers"] = _json(row.get("matchers")) or []
+def silences(cfg: VigilConfig, clock: Clock | None = None) -> list[dict[str, Any]]:
+    """Silences with their state; expired ones stay listed."""
+    ops = _ops(cfg)
+    if ops is None:
+        return []
+    rows: list[dict[str, Any]] = _incidents_queries().silences(ops, clock or SystemClock())
     return rows
 
 
-def incidents(cfg: VigilConfig) -> list[dict[str, Any]]:
-    return ops_rows(cfg, "SELECT * FROM incidents WHERE model = ? ORDER BY opened_at DESC", (cfg.model.name,))
+def incidents(cfg: VigilConfig, open_only: bool = False) -> list[dict[str, Any]]:
+    ops = _ops(cfg)
+    if ops is None:
+        return []
+    queries = _incidents_queries()
+    status = list(_open_statuses()) if open_only else None
+    rows: list[dict[str, Any]] = queries.list_incidents(ops, model=cfg.model.name, status=status)
+    return rows
+
+
+def _open_statuses() -> tuple[str, ...]:
+    from incidents.incidents import OPEN_STATUSES
+
+    return tuple(OPEN_STATUSES)
 
 
 def incident_detail(cfg: VigilConfig, incident_id: str) -> dict[str, Any] | None:
-    """The incident row with its alerts, timeline and runbook links."""
-    queries = _incidents_queries()
-    if queries is not None and hasattr(queries, "incident_detail") and cfg.ops_path.exists():
-        detail = queries.incident_detail(stores_for(cfg)[1], incident_id)
-        return dict(detail) if isinstance(detail, dict) else _as_dict(detail)
-    rows = ops_rows(cfg, "SELECT * FROM incidents WHERE incident_id = ?", (incident_id,))
-    if not rows:
+    """The incident with its alerts, timeline and runbook links."""
+    ops = _ops(cfg)
+    if ops is None:
         return None
-    detail = rows[0]
-    detail["alerts"] = ops_rows(
-        cfg,
-        "SELECT a.fingerprint, a.check_name, a.subject, a.severity, a.state, a.inhibited_by, ia.added_at "
-        "FROM incident_alerts ia JOIN alerts a ON a.fingerprint = ia.fingerprint "
-        "WHERE ia.incident_id = ? ORDER BY ia.added_at",
-        (incident_id,),
-    )
-    detail["timeline"] = ops_rows(
-        cfg,
-        "SELECT at, kind, actor, text, detail FROM incident_timeline WHERE incident_id = ? ORDER BY entry_id",
-        (incident_id,),
-    )
-    detail["runbooks"] = sorted({a["check_name"] for a in detail["alerts"]})
+    detail: dict[str, Any] | None = _incidents_queries().incident_detail(ops, incident_id)
     return detail
 
 
-def _as_dict(obj: Any) -> dict[str, Any] | None:
-    if obj is None:
+def scoring_job_health(cfg: VigilConfig, clock: Clock | None = None) -> dict[str, Any] | None:
+    """The model's batch scoring job: missed, failed or slow (incidents.heartbeat)."""
+    ops = _ops(cfg)
+    if ops is None:
         return None
-    from app.cycle import jsonable
+    from incidents.heartbeat import scoring_health
 
-    data = jsonable(obj)
-    return data if isinstance(data, dict) else None
+    health = scoring_health(cfg, ops, clock or SystemClock())
+    return health.to_dict() if health.monitored else None
 
 
 def runbook_markdown(check: str) -> str | None:

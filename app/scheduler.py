@@ -80,6 +80,7 @@ def tick(cfg: VigilConfig, simulate: bool, clock: Clock) -> str:
     except Exception:
         log.exception("cycle failed (recorded in the cycles table)")
         return "failed"
+    profile_whylogs_after(cfg)
     line = (
         f"cycle {report.cycle_id} ok in {report.duration_seconds:.1f}s: "
         f"{report.files_loaded} files, {len(report.batches_profiled)} batches, "
@@ -87,6 +88,20 @@ def tick(cfg: VigilConfig, simulate: bool, clock: Clock) -> str:
     )
     log.info(line)
     return "ok"
+
+
+def profile_whylogs_after(cfg: VigilConfig) -> int:
+    """whylogs profiles of new or changed batches, off the cycle's critical path (short transactions)."""
+    try:
+        from profilers.whylogs_profiles import profile_whylogs
+
+        done = profile_whylogs(cfg, stores_for(cfg)[0])
+    except Exception:
+        log.exception("whylogs profiling failed (the cycle's checks are unaffected)")
+        return 0
+    if done:
+        log.info("whylogs profiles written for %d (source, batch) pairs", len(done))
+    return len(done)
 
 
 # ---- the process ------------------------------------------------------------------------

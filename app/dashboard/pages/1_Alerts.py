@@ -130,3 +130,11 @@ with right:
         st.warning(f"No runbook found for `{alert.get('check_name')}` (expected runbooks/{alert.get('check_name')}.md).")
     else:
         st.markdown(runbook)  # Markdown only: unsafe_allow_html stays off
+
+# ---- silences -----------------------------------------------------------------------------
+with st.expander("Silences (expired ones stay listed)"):
+    rows = queries.silences(cfg)
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    else:
+        st.caption("No silences. Silence an alert above, or `vigil silence add --match check=NAME --ends 2h --comment '...'`.")

@@ -22,8 +22,8 @@ c1.metric("Batches", len(batches))
 c2.metric("Files ingested", int((files["status"] == "loaded").sum()) if not files.empty else 0)
 c3.metric("Quarantined (open)", len(open_quarantine))
 
-tab_stats, tab_batches, tab_files, tab_quarantine, tab_tables = st.tabs(
-    ["Column statistics", "Batches", "Ingested files", "Quarantine", "ETL tables"]
+tab_stats, tab_batches, tab_files, tab_quarantine, tab_tables, tab_whylogs = st.tabs(
+    ["Column statistics", "Batches", "Ingested files", "Quarantine", "ETL tables", "whylogs profile"]
 )
 
 with tab_stats:
@@ -92,3 +92,26 @@ with tab_tables:
         )
         st.altair_chart(rows, width="stretch")
         st.dataframe(tables.sort_values("batch", ascending=False), hide_index=True, width="stretch")
+
+with tab_whylogs:
+    # whylogs' own HTML viewer loads scripts from public CDNs (blank offline): our own table instead.
+    if batches.empty:
+        st.info("No batches yet.")
+    else:
+        sources = ["predictions"] + [t.name for t in cfg.etl_tables]
+        w1, w2 = st.columns(2)
+        source = w1.selectbox("Source", sources)
+        batch_options = [pd.Timestamp(b).to_pydatetime() for b in batches["batch"]]
+        chosen = w2.selectbox("Batch", batch_options, format_func=lambda b: b.strftime("%Y-%m-%d %H:%M"))
+        summary = queries.whylogs_summary(cfg, str(source), chosen)
+        if summary is None:
+            st.info(
+                "No whylogs profile for this batch yet: the scheduler profiles batches after each cycle, "
+                "or run `vigil profile whylogs`."
+            )
+        else:
+            st.caption(
+                f"{summary['sampled_rows']} of {summary['total_rows']} rows profiled"
+                + (" (uniform sample)" if summary["sampled_rows"] < summary["total_rows"] else "")
+            )
+            st.dataframe(pd.DataFrame(summary["columns"]), hide_index=True, width="stretch")
