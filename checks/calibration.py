@@ -17,11 +17,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.stats import norm
 
 from checks.result import Status
+
+
+@lru_cache(maxsize=256)
+def z_upper(tail: float) -> float:
+    """Standard normal quantile of 1 - tail (cached: the same budgets come back all the time)."""
+    return float(norm.ppf(1.0 - tail))
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,7 @@ def upper_bounds(
         raise ValueError(f"false-alarm budget must be in (0, 0.5), got {budget} (hint: checks.false_alarm_budget)")
     vals = [float(v) for v in chunk_values if math.isfinite(v)]
     if len(vals) >= 2:
-        z = float(norm.ppf(1.0 - budget))
+        z = z_upper(budget)
         arr = np.asarray(vals)
         spread = max(float(arr.mean() + z * arr.std(ddof=1)), float(np.quantile(arr, 1.0 - budget)))
         method = f"{len(vals)} reference chunks, mean + {z:.2f} sd"
@@ -110,7 +117,7 @@ def rate_upper_bounds(
 ) -> Bounds:
     """Bounds on a rate (nulls, NaN) that should not rise: reference rate plus calibrated noise."""
     p = min(max(reference_rate, 1.0 / max(n_current, 1)), 1.0)
-    z = float(norm.ppf(1.0 - budget))
+    z = z_upper(budget)
     se_binomial = math.sqrt(p * (1 - p) / max(n_current, 1))
     se_chunks = float(np.std(chunk_rates, ddof=1)) if len(chunk_rates) >= 2 else 0.0
     noise = z * max(se_binomial, se_chunks)

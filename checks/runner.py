@@ -54,19 +54,49 @@ def run_checks(
     specs = enabled_specs(cfg)
     checked_at = naive_utc(clock.now()) if clock else datetime.now(UTC).replace(tzinfo=None)
     references: dict[tuple[str, str], ReferenceStats | None] = {}
+    stats = ColumnStatsCache()
     out: list[CheckResult] = []
     label_only = sorted(set(performance_batches) - set(batches))
     for batch in sorted(set(batches)):
         with wh.write() as conn:
-            results = check_batch(conn, cfg, specs, batch, references, model_evaluation, include_data=True)
+            results = check_batch(conn, cfg, specs, batch, references, stats, model_evaluation, include_data=True)
             store_results(conn, results, checked_at)
         out += results
     for batch in label_only:
         with wh.write() as conn:
-            results = check_batch(conn, cfg, specs, batch, references, model_evaluation, include_data=False)
+            results = check_batch(conn, cfg, specs, batch, references, stats, model_evaluation, include_data=False)
             store_results(conn, results, checked_at)
         out += results
     return sorted(out, key=lambda r: (r.batch or datetime.min, r.family, r.check, r.subject))
+
+
+# ---- statistics, loaded once per batch ------------------------------------------------------
+
+# Same columns, same order as profilers.stats_store.column_stats_from_row unpacks.
+_STAT_COLUMNS = ("kind, count, nulls, nan, inf, min, max, mean, std, quantiles_json, bin_edges_json, "
+                 "bin_counts_json, categories_json, distinct_count")
+
+
+class ColumnStatsCache:
+    """Column statistics of whole batches, one query per batch instead of one per column.
+
+    Statistics do not change during a run, so batches loaded for one batch's history are
+    reused by the next batch.
+    """
+
+    def __init__(self) -> None:
+        self._by_batch: dict[datetime, dict[tuple[str, str], ColumnStats]] = {}
+
+    def get(self, conn: duckdb.DuckDBPyConnection, source: str, column: str, batch: datetime) -> ColumnStats | None:
+        if batch not in self._by_batch:
+            rows = conn.execute(
+                f"SELECT source, column_name, {_STAT_COLUMNS} FROM column_stats WHERE batch = ?",  # noqa: S608
+                [batch],
+            ).fetchall()
+            self._by_batch[batch] = {
+                (r[0], r[1]): stats_store.column_stats_from_row(r[0], r[1], batch, r[2:]) for r in rows
+            }
+        return self._by_batch[batch].get((source, column))
 
 
 # ---- one batch -----------------------------------------------------------------------------
@@ -91,6 +121,7 @@ def check_batch(
     specs: list[CheckSpec],
     batch: datetime,
     references: dict[tuple[str, str], ReferenceStats | None],
+    stats: ColumnStatsCache,
     model_evaluation: dict[str, float] | None,
     include_data: bool,
 ) -> list[CheckResult]:
@@ -107,7 +138,7 @@ def check_batch(
             if not applicable:
                 continue
             assert subj.source is not None and subj.column is not None
-            current = stats_store.load_column_stats(conn, subj.source, subj.column, batch)
+            current = stats.get(conn, subj.source, subj.column, batch)
             key = (subj.source, subj.column)
             if key not in references:
                 references[key] = stats_store.load_reference(conn, subj.source, subj.column)
@@ -121,7 +152,7 @@ def check_batch(
                     results.append(_missing(spec, subj.name, batch, f"{subj.name} column"))
                     continue
                 params = _params(spec, cfg, subj, model_evaluation)
-                params.update(_history_context(conn, spec, subj, history, params, perf))
+                params.update(_history_context(conn, stats, spec, subj, history, params, perf))
                 if not params.get("enabled", True):
                     continue
                 results.append(safely(spec, subj.name, batch, reference, current, params, model))
@@ -188,7 +219,7 @@ def _recent_rows(conn: duckdb.DuckDBPyConnection, source: str, history: list[dat
 
 
 def _history_context(
-    conn: duckdb.DuckDBPyConnection, spec: CheckSpec, subj: Subject, history: list[datetime],
+    conn: duckdb.DuckDBPyConnection, stats: ColumnStatsCache, spec: CheckSpec, subj: Subject, history: list[datetime],
     params: dict[str, Any], perf: PerformanceStats | None,
 ) -> dict[str, Any]:
     """Recent rates for decision / fallback checks; the realized AUC next to the estimated one."""
@@ -197,7 +228,7 @@ def _history_context(
         assert subj.source is not None and subj.column is not None
         rates = []
         for b in history[-int(params.get("recent_batches", 7)):]:
-            s = stats_store.load_column_stats(conn, subj.source, subj.column, b)
+            s = stats.get(conn, subj.source, subj.column, b)
             if s is None:
                 continue
             if spec.name == "decision_rate_shift":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -39,9 +40,14 @@ def _inv(n: int, big_n: int) -> float:
     return 1.0 / max(n, 1) + 1.0 / max(big_n, 1)
 
 
+@lru_cache(maxsize=256)
+def _chi2_upper(budget: float, df: int) -> float:
+    return float(chi2.ppf(1 - budget, df))
+
+
 def psi_floor(k: int, n: int, big_n: int, budget: float) -> float:
     # PSI ~ (1/n + 1/N) * chi2(k - 1) for two samples of one distribution.
-    return float(chi2.ppf(1 - budget, max(k - 1, 1))) * _inv(n, big_n)
+    return _chi2_upper(budget, max(k - 1, 1)) * _inv(n, big_n)
 
 
 def js_floor(k: int, n: int, big_n: int, budget: float) -> float:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from scipy.stats import norm
-
+from checks.calibration import z_upper
 from checks.result import CheckResult
 from checks.verdict import result, skipped
 from profilers.stats_types import PerformanceStats
@@ -51,7 +50,7 @@ def kpi(reference: None, current: PerformanceStats, params: dict[str, Any]) -> C
     if value is None or n < min_rows:
         return skipped("kpi", FAMILY, subject, batch, f"KPI {kpi_name}: only {n} rows (need {min_rows})")
     lower, upper = params.get("lower"), params.get("upper")
-    z = float(norm.ppf(1 - float(params["false_alarm_budget"]) / 2))
+    z = z_upper(float(params["false_alarm_budget"]) / 2)
     ci = wilson(value, n, z) if 0 <= value <= 1 else (value, value)
     below = lower is not None and value < float(lower)
     above = upper is not None and value > float(upper)

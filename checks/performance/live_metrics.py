@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from scipy.stats import norm
-
+from checks.calibration import z_upper
 from checks.result import CheckResult
 from checks.verdict import result, skipped
 from profilers.stats_types import PerformanceStats
@@ -56,7 +55,7 @@ def compare_metric(
                        f"no registered evaluation to compare {label} with (set checks.params.{name}.expected or register the model)",
                        {"value": value})
     expected = float(expected)
-    z = float(norm.ppf(1 - float(params["false_alarm_budget"]) / 2))
+    z = z_upper(float(params["false_alarm_budget"]) / 2)
     min_effect = float(params["min_effect"])
     if params.get("relative"):
         min_effect *= abs(expected)

@@ -6,9 +6,7 @@ import math
 import statistics
 from typing import Any
 
-from scipy.stats import norm
-
-from checks.calibration import Bounds, rate_upper_bounds
+from checks.calibration import Bounds, rate_upper_bounds, z_upper
 from checks.distributions import category_shares, psi, true_share
 from checks.feature_drift.univariate import drift_check, psi_floor
 from checks.result import CheckResult
@@ -60,7 +58,7 @@ def decision_rate_shift(reference: ReferenceStats | None, current: ColumnStats, 
                        "no reference decisions, too few recent batches and no expected_rate configured")
     baseline, spread_rates, basis = base
     budget = float(params["false_alarm_budget"])
-    z = float(norm.ppf(1 - budget / 2))
+    z = z_upper(budget / 2)
     se = max(math.sqrt(max(baseline * (1 - baseline), 1e-9) / total),
              statistics.stdev(spread_rates) if len(spread_rates) >= 2 else 0.0)
     warn = max(z * se, float(params["min_effect"]) / 2)
@@ -132,7 +130,7 @@ def calibration_drift(reference: None, current: PerformanceStats, params: dict[s
     predicted, observed, n, population = pair
     p = min(max(predicted, 1e-6), 1 - 1e-6)
     se = math.sqrt(p * (1 - p) / n)
-    z = float(norm.ppf(1 - float(params["false_alarm_budget"]) / 2))
+    z = z_upper(float(params["false_alarm_budget"]) / 2)
     gap = observed - predicted
     warn = max(z * se, float(params["min_effect"]) / 2)
     fail = max(float(params["margin"]) * z * se, float(params["min_effect"]))
