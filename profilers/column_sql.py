@@ -17,6 +17,7 @@ from core.sql import ident
 from profilers.stats_types import OTHER, QUANTILES, ColumnKind, ColumnStats
 
 TOP_K = 20
+RESERVOIR = 8192  # reservoir_quantile sample size per batch and column
 _QUANTILE_LIST = "[" + ", ".join(repr(q) for q in QUANTILES) + "]"  # constants of this module
 
 
@@ -34,36 +35,55 @@ def _value(plan: ColumnPlan) -> str:
     return f"epoch({q})" if plan.epoch else f"CAST({q} AS DOUBLE)"
 
 
+def _finite_alias(i: int) -> str:
+    return f"_fv{i}"
+
+
+def _raw_alias(i: int) -> str:
+    return f"_v{i}"
+
+
 def _numeric_select(plan: ColumnPlan, i: int) -> tuple[list[str], list[Any]]:
-    v = _value(plan)
-    fin = f"isfinite({v})"
+    """Aggregates of one numeric column over the inner projection (_v raw, _fv finite or NULL).
+
+    No FILTER clauses: they cost several times more than aggregating a CASE column.
+    Quantiles: reservoir_quantile, exact up to RESERVOIR rows per batch, a uniform-sample
+    estimate above (rank error ~1%, like whylogs' KLL sketches) at a fraction of
+    approx_quantile's cost on large batches.
+    """
+    v, fv = _raw_alias(i), _finite_alias(i)
     parts = [
         f"count({v}) AS nn{i}",
-        f"count(*) FILTER (WHERE isnan({v})) AS nan{i}",
-        f"count(*) FILTER (WHERE isinf({v})) AS inf{i}",
-        f"min({v}) FILTER (WHERE {fin}) AS min{i}",
-        f"max({v}) FILTER (WHERE {fin}) AS max{i}",
-        f"avg({v}) FILTER (WHERE {fin}) AS mean{i}",
-        f"stddev_samp({v}) FILTER (WHERE {fin}) AS std{i}",
-        f"approx_quantile({v}, {_QUANTILE_LIST}) FILTER (WHERE {fin}) AS q{i}",
+        f"coalesce(sum(CAST(isnan({v}) AS INTEGER)), 0) AS nan{i}",
+        f"count({fv}) AS fin{i}",
+        f"min({fv}) AS min{i}",
+        f"max({fv}) AS max{i}",
+        f"avg({fv}) AS mean{i}",
+        f"stddev_samp({fv}) AS std{i}",
+        f"reservoir_quantile({fv}, {_QUANTILE_LIST}, {RESERVOIR}) AS q{i}",
         f"approx_count_distinct({v}) AS d{i}",
     ]
     params: list[Any] = []
-    edges = plan.edges
-    for j in range(len(edges) + 1):
-        conds = [fin]
-        if j > 0:
-            conds.append(f"{v} > ?")
-            params.append(edges[j - 1])
-        if j < len(edges):
-            conds.append(f"{v} <= ?")
-            params.append(edges[j])
-        parts.append(f"count(*) FILTER (WHERE {' AND '.join(conds)}) AS b{i}_{j}")
+    if plan.edges:
+        parts.append(f"histogram({fv}, ?::DOUBLE[]) AS h{i}")
+        params.append(list(plan.edges))
     return parts, params
 
 
+def _inner_projection(plans: list[ColumnPlan]) -> str:
+    cols = ["_g"]
+    for i, plan in enumerate(plans):
+        if plan.kind == "numeric":
+            v = _value(plan)
+            cols.append(f"{v} AS {_raw_alias(i)}")
+            cols.append(f"CASE WHEN isfinite({v}) THEN {v} END AS {_finite_alias(i)}")
+        else:
+            cols.append(f"{ident(plan.column)} AS {_raw_alias(i)}")
+    return ", ".join(cols)
+
+
 def _other_select(plan: ColumnPlan, i: int) -> list[str]:
-    q = ident(plan.column)
+    q = _raw_alias(i)
     parts = [f"count({q}) AS nn{i}", f"approx_count_distinct({q}) AS d{i}"]
     if plan.kind == "boolean":
         parts.append(f"avg(CAST({q} AS DOUBLE)) AS mean{i}")
@@ -105,7 +125,8 @@ def stats_by_group(
             params += p
         else:
             select += _other_select(plan, i)
-    cur = conn.execute(f"SELECT {', '.join(select)} FROM {relation} GROUP BY _g", params + rel_params)  # noqa: S608
+    sql = f"SELECT {', '.join(select)} FROM (SELECT {_inner_projection(plans)} FROM {relation}) GROUP BY _g"  # noqa: S608
+    cur = conn.execute(sql, params + rel_params)
     names = [d[0] for d in cur.description or []]
     rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     categories = {
@@ -124,6 +145,18 @@ def stats_by_group(
     return out
 
 
+def _bin_counts(histogram: dict[float, int] | None, edges: tuple[float, ...], finite: int) -> tuple[int, ...]:
+    """DuckDB's histogram(x, bounds) map (bound -> count of x <= bound, overflow under inf) as counts."""
+    if not edges:
+        return (finite,)
+    if not histogram:
+        return (0,) * (len(edges) + 1)
+    counts = tuple(int(c) for _, c in sorted(histogram.items()))
+    if len(counts) != len(edges) + 1:  # never expected; keep the convention's length
+        raise ValueError(f"histogram has {len(counts)} buckets for {len(edges)} edges")
+    return counts
+
+
 def _column_stats(
     source: str,
     plan: ColumnPlan,
@@ -135,7 +168,8 @@ def _column_stats(
     n = int(row["n"])
     nonnull = int(row[f"nn{i}"])
     if plan.kind == "numeric":
-        nan, inf = int(row[f"nan{i}"]), int(row[f"inf{i}"])
+        nan = int(row[f"nan{i}"])
+        inf = nonnull - int(row[f"fin{i}"]) - nan  # non-null, not finite, not NaN
         q = row[f"q{i}"]
         return ColumnStats(
             source=source,
@@ -152,7 +186,7 @@ def _column_stats(
             std=row[f"std{i}"],
             quantiles=dict(zip(QUANTILES, (float(x) for x in q), strict=True)) if q else {},
             bin_edges=plan.edges,
-            bin_counts=tuple(int(row[f"b{i}_{j}"]) for j in range(len(plan.edges) + 1)),
+            bin_counts=_bin_counts(row.get(f"h{i}"), plan.edges, int(row[f"fin{i}"])),
             distinct=int(row[f"d{i}"]),
         )
     categories: dict[str, int] = {}
