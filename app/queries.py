@@ -26,8 +26,6 @@ from core.config import VigilConfig, format_duration
 from core.stores import OpsStore, StoreMissing, Warehouse, stores_for
 
 RUNBOOKS_DIR = Path(__file__).resolve().parent.parent / "runbooks"
-# A cycle is stale when nothing finished for this many scheduling intervals.
-STALE_AFTER_INTERVALS = 2.0
 SCHEDULER_DEAD_AFTER = timedelta(minutes=2)
 
 
@@ -151,21 +149,22 @@ def last_scheduler(cfg: VigilConfig, clock: Clock) -> dict[str, Any] | None:
     return row
 
 
-def cycle_staleness(cfg: VigilConfig, cycles: list[dict[str, Any]], clock: Clock) -> tuple[float | None, bool]:
-    """(age in seconds of the newest finished cycle, stale?) against the schedule interval."""
-    finished = [c for c in cycles if c.get("finished_at")]
-    if not finished:
+def cycle_staleness(cfg: VigilConfig, clock: Clock) -> tuple[float | None, bool]:
+    """(age in seconds of the newest finished cycle, stale?): the same rule as the heartbeat alert."""
+    ops = _ops(cfg)
+    if ops is None:
         return None, True
-    age = (clock.now() - parse_iso(finished[0]["finished_at"])).total_seconds()
-    limit = cfg.schedule.interval.total_seconds() * STALE_AFTER_INTERVALS
-    return age, age > limit
+    from incidents.heartbeat import cycle_health
+
+    health = cycle_health(cfg, ops, clock)
+    return health.age_s, health.stale
 
 
 def status_overview(cfg: VigilConfig, clock: Clock | None = None) -> dict[str, Any]:
     """Everything `vigil status` and the Overview page show at the top."""
     clock = clock or SystemClock()
     cycles = recent_cycles(cfg, limit=5)
-    age, stale = cycle_staleness(cfg, cycles, clock)
+    age, stale = cycle_staleness(cfg, clock)
     batch_status = latest_batch_status(cfg)
     return {
         "model": cfg.model.name,

@@ -59,6 +59,11 @@ def status_text(status: dict[str, Any], colour: Callable[[str], str] = lambda s:
     for key, label in (("firing_alerts", "firing alerts"), ("open_incidents", "open incidents")):
         value = status.get(key)
         lines.append(f"{label}: {value if value is not None else 'n/a (incidents package not available)'}")
+    scoring = status.get("scoring_job")
+    if scoring:
+        problems = scoring.get("problems") or []
+        line = "scoring job: " + ("; ".join(problems) if problems else "healthy")
+        lines.append(colour(line) if problems else line)
     champion = status.get("champion")
     lines.append(f"champion: {champion if champion else 'none registered'}")
     latest = status.get("latest_batch")
