@@ -151,10 +151,10 @@ def _bin_counts(histogram: dict[float, int] | None, edges: tuple[float, ...], fi
         return (finite,)
     if not histogram:
         return (0,) * (len(edges) + 1)
-    counts = tuple(int(c) for _, c in sorted(histogram.items()))
-    if len(counts) != len(edges) + 1:  # never expected; keep the convention's length
-        raise ValueError(f"histogram has {len(counts)} buckets for {len(edges)} edges")
-    return counts
+    # DuckDB leaves out the overflow bucket when no value is above the last edge.
+    by_bound = {float(b): int(c) for b, c in histogram.items()}
+    inner = [by_bound.get(float(e), 0) for e in edges]
+    return (*inner, finite - sum(inner))
 
 
 def _column_stats(
