@@ -37,8 +37,13 @@ class ReferenceError(ValueError):
     """The configured reference cannot be read."""
 
 
-def _reference_relation(cfg: VigilConfig, conn: duckdb.DuckDBPyConnection) -> tuple[str, list[Any], str, str]:
-    """(relation SQL, params, fingerprint, description) of the configured reference."""
+def _reference_relation(
+    cfg: VigilConfig, conn: duckdb.DuckDBPyConnection
+) -> tuple[str, list[Any], str, str] | None:
+    """(relation SQL, params, fingerprint, description) of the configured reference.
+
+    None for a window reference whose window has no rows yet.
+    """
     ref = cfg.reference
     assert ref is not None
     if ref.kind == "file":
@@ -57,11 +62,13 @@ def _reference_relation(cfg: VigilConfig, conn: duckdb.DuckDBPyConnection) -> tu
         return relation, [str(path)], sha256_file(str(path)), str(path)
     assert ref.start is not None and ref.end is not None
     if not table_exists(conn, PREDICTIONS):
-        raise ReferenceError("reference window: no predictions ingested yet (hint: run ingest first)")
+        return None  # nothing ingested yet: no reference until the window has rows
     ts = ident(cfg.predictions.timestamp_column)
     rel = f"(SELECT * FROM predictions WHERE {ts} >= ? AND {ts} < ?)"  # noqa: S608
     params: list[Any] = [ref.start.replace(tzinfo=None), ref.end.replace(tzinfo=None)]
     row = fetch_one(conn.execute(f"SELECT count(*), max({ts}) FROM {rel}", params))  # noqa: S608
+    if not row or not row[0]:
+        return None
     desc = f"window {ref.start.isoformat()} .. {ref.end.isoformat()}"
     return rel, params, f"{desc}: {row[0] if row else 0} rows, newest {row[1] if row else None}", desc
 
@@ -72,15 +79,20 @@ def _columns(conn: duckdb.DuckDBPyConnection, relation: str, params: list[Any]) 
 
 
 def bin_edges(
-    conn: duckdb.DuckDBPyConnection, relation: str, params: list[Any], column: str
-) -> tuple[float, ...]:
-    """Decile cut points of the finite values, deduplicated (discrete columns get fewer)."""
-    v = f"CAST({ident(column)} AS DOUBLE)"
-    sql = f"SELECT quantile_cont({v}, {_CUTS}) FILTER (WHERE isfinite({v})) FROM {relation}"  # noqa: S608
-    row = fetch_one(conn.execute(sql, params))
-    if not row or not row[0]:
-        return ()
-    return tuple(sorted({float(x) for x in row[0]}))
+    conn: duckdb.DuckDBPyConnection, relation: str, params: list[Any], columns: list[str]
+) -> dict[str, tuple[float, ...]]:
+    """Decile cut points of each column's finite values, deduplicated (discrete columns get fewer)."""
+    if not columns:
+        return {}
+    parts = []
+    for c in columns:
+        v = f"CAST({ident(c)} AS DOUBLE)"
+        parts.append(f"quantile_cont(CASE WHEN isfinite({v}) THEN {v} END, {_CUTS})")
+    row = fetch_one(conn.execute(f"SELECT {', '.join(parts)} FROM {relation}", params))  # noqa: S608
+    out: dict[str, tuple[float, ...]] = {}
+    for c, cuts in zip(columns, row or [None] * len(columns), strict=True):
+        out[c] = tuple(sorted({float(x) for x in cuts})) if cuts else ()
+    return out
 
 
 def _chunking(
@@ -105,13 +117,14 @@ def compute_reference(
     cfg: VigilConfig, conn: duckdb.DuckDBPyConnection, relation: str, params: list[Any]
 ) -> list[tuple[int, datetime | None, ColumnStats]]:
     """(chunk, chunk_start, stats) rows for the served features and the score; chunk -1 is the whole."""
+    # Read the reference once into a temporary table: every statistic below scans it.
+    conn.execute(f"CREATE OR REPLACE TEMP TABLE _vigil_reference AS SELECT * FROM {relation}", params)  # noqa: S608
+    relation, params = "_vigil_reference", []
     columns = _columns(conn, relation, params)
     spec = prediction_spec(cfg)
     wanted = [(c, kind) for c, kind, _, _ in profiled_columns(cfg, spec) if c in columns]
-    plans = [
-        ColumnPlan(c, kind, bin_edges(conn, relation, params, c) if kind == "numeric" else ())
-        for c, kind in wanted
-    ]
+    edges = bin_edges(conn, relation, params, [c for c, kind in wanted if kind == "numeric"])
+    plans = [ColumnPlan(c, kind, edges.get(c, ())) for c, kind in wanted]
     row = fetch_one(conn.execute(f"SELECT count(*) FROM {relation}", params))  # noqa: S608
     n_rows = int(row[0]) if row else 0
     cols = ", ".join(ident(p.column) for p in plans)
@@ -126,6 +139,7 @@ def compute_reference(
         start = g if isinstance(g, datetime) else None
         for s in grouped[g]:
             out.append((i, start, ColumnStats(**{**s.__dict__, "batch": start})))
+    conn.execute("DROP TABLE _vigil_reference")
     return out
 
 
@@ -138,7 +152,10 @@ def ensure_reference(cfg: VigilConfig, wh: Warehouse) -> None:
     if cfg.reference is None:
         return
     with wh.write() as conn:
-        relation, params, fingerprint, description = _reference_relation(cfg, conn)
+        found = _reference_relation(cfg, conn)
+        if found is None:
+            return
+        relation, params, fingerprint, description = found
         # The profiled columns are part of the identity: a config change recomputes.
         fingerprint += "|" + ",".join(
             f"{c}:{k}" for c, k, _, _ in profiled_columns(cfg, prediction_spec(cfg))

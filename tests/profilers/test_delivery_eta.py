@@ -99,3 +99,19 @@ def test_unit_change_visible_in_stats_and_lineage_reference(eta: tuple[object, W
     assert miles and clean
     assert np.mean(clean) / np.mean(miles) == pytest.approx(1.609, rel=0.1)
     assert orders_stats is not None and orders_stats.duplicate_keys == 0 and orders_stats.row_count > 0
+
+
+def test_full_cycle_flags_only_the_miles_day(tmp_path: Path) -> None:
+    """The second example through the app's whole cycle: the unit bug fires, clean days do not."""
+    cycle = pytest.importorskip("app.cycle")
+    generate(tmp_path, days=8, seed=7, volume=400, miles_day=6)
+    cfg = load_config(CONFIG, root=tmp_path)
+    report = cycle.run_cycle(cfg, notify=False).to_dict()
+    failed = [r for r in report["results"] if r["status"] == "fail"]
+    assert {r["batch"] for r in failed} == {"2024-05-07T00:00:00"}
+    assert {(r["check"], r["subject"]) for r in failed} >= {
+        ("unit_change", "orders.distance_km"),
+        ("unit_change", "predictions.distance_km"),
+    }
+    again = cycle.run_cycle(cfg, notify=False).to_dict()
+    assert again["summary"]["files_loaded"] == 0 and again["summary"]["batches_profiled"] == 0

@@ -256,9 +256,12 @@ def test_window_reference(tmp_path: Path) -> None:
     data["reference"] = {"kind": "window", "start": "2024-03-01T00:00:00", "end": "2024-03-03T00:00:00"}
     cfg = config_from_dict(data, root=root)
     wh = Warehouse(cfg.warehouse_path, memory_limit="512MB")
+    ensure_reference(cfg, wh)  # nothing ingested yet: no reference, no error
     for d in range(4):
         write_predictions(root, d)
     ingest_all(cfg, wh)
+    with wh.read() as conn:
+        assert load_reference(conn, "predictions", "score") is None
     ensure_reference(cfg, wh)
     profile_batches(cfg, wh)
     with wh.read() as conn:
@@ -277,7 +280,7 @@ def test_hourly_windows_align_to_the_epoch(tmp_path: Path) -> None:
     df = day_frame(0, n=400)
     write_predictions(tmp_path, 0, df)
     report = ingest_all(cfg, wh)
-    expected = sorted(set(df["ts"].dt.floor("6h").dt.to_pydatetime()))
+    expected = sorted({t.to_pydatetime() for t in df["ts"].dt.floor("6h")})
     assert sorted(report.dirty_batches) == expected and len(expected) == 4
     profile_batches(cfg, wh)
     with wh.read() as conn:
