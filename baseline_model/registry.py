@@ -128,13 +128,16 @@ def compare_evaluations(
     champ = (champion.get("metrics") or {}).get(metric)
     if cand is None or champ is None:
         return False, f"metric {metric!r} is missing from an evaluation (candidate {cand}, champion {champ})"
-    if metric in LOWER_IS_BETTER:
-        ok = cand <= champ + margin
-        rel = "above" if not ok else "within"
+    lower_better = metric in LOWER_IS_BETTER
+    ok = cand <= champ + margin if lower_better else cand >= champ - margin
+    better = cand < champ if lower_better else cand > champ
+    if not ok:
+        rel = f"worse by more than the margin {margin}"
+    elif better:
+        rel = "better"
     else:
-        ok = cand >= champ - margin
-        rel = "below" if not ok else "within"
-    return ok, f"{metric} {cand:.4f} vs champion {champ:.4f} ({rel} margin {margin})"
+        rel = f"no worse than the margin {margin} allows"
+    return ok, f"{metric} {cand:.4f} vs champion {champ:.4f} ({rel})"
 
 
 class Registry:

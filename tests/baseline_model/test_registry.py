@@ -81,7 +81,7 @@ def test_promotion_refused_unless_approved_and_no_worse(registry: Registry, tmp_
     with pytest.raises(PromotionRefused, match="pending, not approved"):
         registry.promote("m", 2, "bob", "try")
     registry.approve("m", 2, "bob", "ok")
-    with pytest.raises(PromotionRefused, match=r"worse than champion v1: roc_auc 0.7400 vs champion 0.7500 \(below margin 0.005\)"):
+    with pytest.raises(PromotionRefused, match=r"worse than champion v1: roc_auc 0.7400 vs champion 0.7500 \(worse by more than the margin 0.005\)"):
         registry.promote("m", 2, "bob", "try", margin=0.005)
     # Within a larger margin it is allowed.
     registry.promote("m", 2, "bob", "accept a small loss for a simpler model", margin=0.02)
