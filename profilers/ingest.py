@@ -409,10 +409,12 @@ def load_file(
             schema[col] = RawColumn(st, type_family(st), False)
         dirty: set[datetime] = set()
         label_dirty: set[datetime] = set()
-        # A new version of a path replaces the rows of the old one (same transaction).
-        dirty |= batches_of_file(conn, cfg, spec, rel)
-        label_dirty |= label_batches_of_file(conn, cfg, spec, rel)
-        conn.execute(f"DELETE FROM {spec.raw_ident} WHERE _file = ?", [rel])  # noqa: S608
+        if replaced is not None:
+            # A new version of a path replaces the rows of the old one (same transaction).
+            # Without a 'loaded' record no rows of the path were ever committed.
+            dirty |= batches_of_file(conn, cfg, spec, rel)
+            label_dirty |= label_batches_of_file(conn, cfg, spec, rel)
+            conn.execute(f"DELETE FROM {spec.raw_ident} WHERE _file = ?", [rel])  # noqa: S608
         exprs = [_select_expr(c, t, schema[c]) for c, t in file_columns.items() if c != "_file"]
         sql = f"INSERT INTO {spec.raw_ident} BY NAME SELECT {', '.join(exprs)}, ? AS _file FROM {rel_sql}"  # noqa: S608
         try:

@@ -172,7 +172,8 @@ def _schema_evidence(
     """Columns and schema changes of the files that contributed rows to each batch."""
     relation, params = batch_relation(cfg, spec, batches, ["_file"])
     rows = conn.execute(
-        f"SELECT DISTINCT r._g, f.columns_json, c.change, c.column_name, c.detail FROM {relation} r "  # noqa: S608
+        f"SELECT DISTINCT r._g, f.columns_json, c.change, c.column_name, c.detail "  # noqa: S608
+        f"FROM (SELECT DISTINCT _g, _file FROM {relation}) r "
         "JOIN ingested_files f ON f.path = r._file AND f.status = 'loaded' "
         "LEFT JOIN schema_changes c ON c.path = f.path AND c.sha256 = f.sha256",
         params,

@@ -1,0 +1,88 @@
+"""Property tests of the column-statistics SQL on an in-memory DuckDB (no warehouse)."""
+
+from __future__ import annotations
+
+import math
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from profilers.column_sql import ColumnPlan, stats_by_group
+from profilers.stats_types import OTHER, ColumnStats
+
+values = st.lists(
+    st.one_of(
+        st.none(),
+        st.floats(allow_nan=True, allow_infinity=True, width=64),
+        st.floats(min_value=-100, max_value=100),
+    ),
+    min_size=0,
+    max_size=300,
+)
+edges = st.lists(st.floats(min_value=-50, max_value=50), min_size=0, max_size=6, unique=True).map(
+    lambda e: tuple(sorted(e))
+)
+
+
+def _stats(xs: list[float | None], cut: tuple[float, ...], reverse: bool = False) -> ColumnStats | None:
+    data = list(reversed(xs)) if reverse else xs
+    conn = duckdb.connect()
+    conn.register("t", pa.table({"x": pa.array(data, type=pa.float64(), from_pandas=False)}))
+    got = stats_by_group(
+        conn, "(SELECT 0 AS _g, x FROM t)", [], [ColumnPlan("x", "numeric", cut)], "s", {0: None}
+    )
+    conn.close()
+    return got[0][0] if got else None
+
+
+@settings(max_examples=40, deadline=None)
+@given(values, edges)
+def test_numeric_counts_and_bins_match_numpy(xs: list[float | None], cut: tuple[float, ...]) -> None:
+    s = _stats(xs, cut)
+    if not xs:
+        assert s is None
+        return
+    present = np.array([x for x in xs if x is not None], dtype=float)
+    finite = present[np.isfinite(present)]
+    assert s is not None
+    assert s.count == len(xs)
+    assert s.nulls == sum(x is None for x in xs)
+    assert s.nan == int(np.isnan(present).sum())
+    assert s.inf == int(np.isinf(present).sum())
+    if len(finite):
+        assert s.min == finite.min() and s.max == finite.max()
+        assert math.isclose(s.mean, finite.mean(), rel_tol=1e-9, abs_tol=1e-6 * (1 + np.abs(finite).max()))
+    expected = np.bincount(np.searchsorted(np.array(cut), finite, side="left"), minlength=len(cut) + 1)
+    assert list(s.bin_counts) == expected.tolist()
+
+
+@settings(max_examples=20, deadline=None)
+@given(values, edges)
+def test_row_order_changes_nothing_but_sampled_quantiles(
+    xs: list[float | None], cut: tuple[float, ...]
+) -> None:
+    a, b = _stats(xs, cut), _stats(xs, cut, reverse=True)
+    if a is None:
+        assert b is None
+        return
+    for field in ("count", "nulls", "nan", "inf", "min", "max", "bin_counts", "quantiles"):
+        assert getattr(a, field) == getattr(b, field), field  # exact below the reservoir size
+
+
+def test_categories_top_k_and_other() -> None:
+    conn = duckdb.connect()
+    rng = np.random.default_rng(0)
+    cats = rng.choice([f"k{i}" for i in range(40)], 5000).tolist() + [None] * 7
+    conn.register("t", pa.table({"c": pa.array(cats)}))
+    [s] = stats_by_group(
+        conn, "(SELECT 0 AS _g, c FROM t)", [], [ColumnPlan("c", "categorical")], "s", {0: None}
+    )[0]
+    assert s.nulls == 7 and s.count == 5007
+    assert len(s.categories) == 21 and sum(s.categories.values()) == 5000
+    counts = {k: cats.count(k) for k in set(cats) if k is not None}
+    top = sorted(counts.values(), reverse=True)
+    assert sorted((v for k, v in s.categories.items() if k != OTHER), reverse=True) == top[:20]
+    assert s.categories[OTHER] == sum(top[20:])
