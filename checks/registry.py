@@ -103,13 +103,15 @@ _SPECS: tuple[CheckSpec, ...] = (
           defaults={"tolerance": 0.25, "ratio": 0.2, "min_change": 0.5, "unknown_factor": 3.0,
                     "severity": "critical"},
           kinds=NUMERIC, context=("unit",), summary="A numeric column changed unit (x1000, percent -> fraction...)."),
-    # feature drift
+    # feature drift. Minimum effects are set to what a shift of about 0.2 reference standard
+    # deviations produces for each metric (PSI 0.05, JS 0.08, KS 0.08, W/sd 0.2), so the four
+    # agree on what is material; 0.3 sd and more always fails once above sampling noise.
     _spec("psi", "feature_drift", "column", "column", {"feature"}, univariate.psi_check,
           defaults={"min_effect": 0.05}, summary="Population stability index against the reference."),
     _spec("jensen_shannon", "feature_drift", "column", "column", {"feature"}, univariate.jensen_shannon,
           defaults={"min_effect": 0.08}, summary="Jensen-Shannon distance against the reference."),
     _spec("wasserstein", "feature_drift", "column", "column", {"feature"}, univariate.wasserstein,
-          defaults={"min_effect": 0.15}, kinds=NUMERIC, summary="Wasserstein distance in reference standard deviations."),
+          defaults={"min_effect": 0.2}, kinds=NUMERIC, summary="Wasserstein distance in reference standard deviations."),
     _spec("ks", "feature_drift", "column", "column", {"feature"}, univariate.ks,
           defaults={"min_effect": 0.08}, kinds=NUMERIC, summary="Kolmogorov-Smirnov statistic from the binned CDF."),
     _spec("multivariate_drift", "feature_drift", "model", "features", {"features"}, multivariate.multivariate_drift,
