@@ -312,3 +312,24 @@ def scoring_jobs(ops: OpsStore, model_name: str, limit: int = 50) -> list[dict[s
         "SELECT * FROM scoring_jobs WHERE model_name = ? ORDER BY started_at DESC, rowid DESC LIMIT ?",
         (model_name, int(limit)),
     )
+
+
+def score_with_version(ops: OpsStore, model_name: str, version: int, features: pd.DataFrame) -> np.ndarray:
+    """P(default) of each row under a registered version (shadow evaluation).
+
+    `features` holds the served features (e.g. the live test set read back from the
+    prediction log). Rows that fail ScoringRecord validation get NaN, as in serving.
+    """
+    mv = Registry(ops).get(model_name, version)
+    artifact = load_artifact(mv)
+    frame = features.copy()
+    if "application_id" not in frame.columns:
+        frame["application_id"] = [f"row-{i}" for i in range(len(frame))]
+    if "submitted_at" not in frame.columns:
+        frame["submitted_at"] = pd.Timestamp("1970-01-01")
+    valid, _ = validate_records(frame[["application_id", "submitted_at", *SERVED_FEATURES]])
+    scores = np.full(len(frame), np.nan)
+    if valid.any():
+        with threadpool_limits(limits=1):
+            scores[valid] = artifact.predict_default_proba(frame.loc[valid])
+    return scores

@@ -154,7 +154,11 @@ class Incident:
 
 
 def parse_incident(text: str) -> Incident:
-    """'KIND:DAY[:COLUMN[:SIZE]]' (CLI form), e.g. 'unit_change:12', 'nulls:5:credit_score:0.5'."""
+    """'KIND:DAY[:COLUMN[:SIZE]]' (CLI form), e.g. 'unit_change:12', 'nulls:5:credit_score:0.5'.
+
+    COLUMN may carry a value as COLUMN=VALUE: the new name (renamed_column), the new
+    category (new_category) or the segment (concept_drift: 'purpose=credit_card').
+    """
     parts = text.split(":")
     if len(parts) < 2 or len(parts) > 4:
         raise SimulationError(f"incident {text!r}: expected KIND:DAY[:COLUMN[:SIZE]] (e.g. unit_change:12:income)")
@@ -164,13 +168,16 @@ def parse_incident(text: str) -> Incident:
     except ValueError:
         raise SimulationError(f"incident {text!r}: DAY {day_text!r} is neither an integer offset nor YYYY-MM-DD") from None
     column = parts[2] if len(parts) > 2 and parts[2] else None
+    value = None
+    if column is not None and "=" in column:
+        column, value = column.split("=", 1)
     size = None
     if len(parts) > 3:
         try:
             size = float(parts[3])
         except ValueError:
             raise SimulationError(f"incident {text!r}: SIZE {parts[3]!r} is not a number") from None
-    return Incident(kind=kind, day=day, column=column, size=size)
+    return Incident(kind=kind, day=day, column=column, size=size, value=value)
 
 
 @dataclass

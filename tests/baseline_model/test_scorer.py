@@ -177,3 +177,16 @@ def test_prediction_log_types_do_not_depend_on_the_day(example_root: Path, examp
     schema = pq.read_schema(predictions_path(example_root, START))
     assert schema.field("fallback_reason").type == pa.string()
     assert schema.equals(PREDICTION_SCHEMA)
+
+
+def test_shadow_scoring_matches_serving(example_root: Path, example_ops: OpsStore) -> None:
+    from baseline_model.scorer import score_with_version
+
+    _land(example_root)
+    score_day(example_root, START, example_ops)
+    preds = pd.read_parquet(predictions_path(example_root, START))
+    broken = preds[list(SERVED_FEATURES)].copy()
+    broken.loc[0, "credit_score"] = np.nan
+    shadow = score_with_version(example_ops, "loan_default", 1, broken)
+    assert np.isnan(shadow[0])
+    np.testing.assert_allclose(shadow[1:], preds["score"].to_numpy()[1:])

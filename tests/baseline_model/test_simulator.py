@@ -191,3 +191,25 @@ def test_parse_incident_and_errors() -> None:
         parse_incident("nulls")
     with pytest.raises(SimulationError, match="neither extract"):
         generate_day(START, 1, 50, [Incident("nulls", 0, column="shoe_size")], START)
+
+
+def test_simulate_day_continues_a_history_exactly(example_root: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from baseline_model.simulator import simulate_day
+
+    other = tmp_path / "other"
+    shutil.copytree(example_root, other)
+    simulate_history(example_root, START, 4, seed=3, volume=80, ops=OpsStore(example_root / "ops.sqlite"),
+                     label_delay_days=2)
+    ops = OpsStore(other / "ops.sqlite")
+    simulate_history(other, START, 2, seed=3, volume=80, ops=ops, label_delay_days=2)
+    for i in (2, 3):
+        simulate_day(other, START + timedelta(days=i), seed=3, volume=80, ops=ops, label_delay_days=2)
+    assert _files(example_root) == _files(other)
+
+
+def test_incident_values_from_the_cli_form() -> None:
+    inc = parse_incident("concept_drift:3:purpose=credit_card:2.0")
+    assert (inc.column, inc.label, inc.amount) == ("purpose", "credit_card", 2.0)
+    assert parse_incident("renamed_column:0:income=annual_income").label == "annual_income"
