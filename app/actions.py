@@ -144,3 +144,68 @@ def rollback_champion(cfg: VigilConfig, model_name: str, user: str, reason: str,
 
 def revert_registry_event(cfg: VigilConfig, event_id: int, user: str, reason: str) -> Any:
     return _registry(cfg).revert(event_id, user, reason)
+
+
+# ---- postmortems --------------------------------------------------------------------------
+
+
+def create_postmortem(cfg: VigilConfig, incident_id: str, user: str, clock: Clock | None = None) -> Any:
+    create = _function("incidents.postmortem", "create_postmortem")
+    wh, ops = stores_for(cfg)
+    return create(cfg, ops, clock or SystemClock(), incident_id, user, wh if cfg.warehouse_path.exists() else None)
+
+
+def save_postmortem(
+    cfg: VigilConfig, incident_id: str, changes: dict[str, str], user: str, comment: str | None,
+    clock: Clock | None = None,
+) -> Any:
+    save = _function("incidents.postmortem", "save_revision")
+    return save(_ops(cfg), clock or SystemClock(), incident_id, changes, user, comment)
+
+
+def add_action_item(
+    cfg: VigilConfig, incident_id: str, *, title: str, owner: str, kind: str, due: str, user: str,
+    clock: Clock | None = None,
+) -> str:
+    add = _function("incidents.postmortem", "add_action_item")
+    return str(add(_ops(cfg), clock or SystemClock(), incident_id, title=title, owner=owner, kind=kind, due=due,
+                   author=user))
+
+
+def update_action_item(cfg: VigilConfig, item_id: str, user: str, status: str, clock: Clock | None = None) -> Any:
+    update = _function("incidents.postmortem", "update_action_item")
+    return update(_ops(cfg), clock or SystemClock(), item_id, user, status=status)
+
+
+# ---- decisions ----------------------------------------------------------------------------
+
+
+def recommend_decision(cfg: VigilConfig, incident_id: str, clock: Clock | None = None) -> Any:
+    recommend = _function("incidents.decisions", "recommend")
+    wh, ops = stores_for(cfg)
+    return recommend(cfg, ops, clock or SystemClock(), incident_id, wh=wh if cfg.warehouse_path.exists() else None)
+
+
+def approve_decision(cfg: VigilConfig, decision_id: str, user: str, reason: str, clock: Clock | None = None) -> Any:
+    approve = _function("incidents.decisions", "approve")
+    return approve(_ops(cfg), clock or SystemClock(), decision_id, user, reason)
+
+
+def reject_decision(cfg: VigilConfig, decision_id: str, user: str, reason: str, clock: Clock | None = None) -> Any:
+    reject = _function("incidents.decisions", "reject")
+    return reject(_ops(cfg), clock or SystemClock(), decision_id, user, reason)
+
+
+def carry_out_decision(
+    cfg: VigilConfig, decision_id: str, user: str, reason: str, candidate_version: int | None = None,
+    clock: Clock | None = None,
+) -> Any:
+    carry_out = _function("incidents.decisions", "carry_out")
+    wh, ops = stores_for(cfg)
+    return carry_out(cfg, ops, clock or SystemClock(), decision_id, user, reason, candidate_version=candidate_version,
+                     wh=wh if cfg.warehouse_path.exists() else None)
+
+
+def reverse_decision(cfg: VigilConfig, decision_id: str, user: str, reason: str, clock: Clock | None = None) -> Any:
+    reverse = _function("incidents.decisions", "reverse")
+    return reverse(_ops(cfg), clock or SystemClock(), decision_id, user, reason)

@@ -590,3 +590,61 @@ def registry_events(cfg: VigilConfig, limit: int = 200) -> list[dict[str, Any]]:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# ---- postmortems and decisions (incidents.postmortem, incidents.decisions) ---------------
+
+
+def postmortem_template() -> list[tuple[str, str, str]]:
+    """(field, heading, blameless prompt) of every postmortem field."""
+    from incidents.postmortem import TEMPLATE
+
+    return list(TEMPLATE)
+
+
+def postmortem(cfg: VigilConfig, incident_id: str, revision: int | None = None) -> dict[str, Any] | None:
+    ops = _ops(cfg)
+    if ops is None:
+        return None
+    from incidents.postmortem import get_postmortem
+
+    found = get_postmortem(ops, incident_id, revision)
+    return None if found is None else found.to_dict()
+
+
+def postmortem_revisions(cfg: VigilConfig, incident_id: str) -> list[dict[str, Any]]:
+    ops = _ops(cfg)
+    if ops is None:
+        return []
+    from incidents.postmortem import revisions
+
+    return list(revisions(ops, incident_id))
+
+
+def action_items(cfg: VigilConfig, incident_id: str) -> list[dict[str, Any]]:
+    ops = _ops(cfg)
+    if ops is None:
+        return []
+    from incidents.postmortem import action_items as items
+
+    return list(items(ops, incident_id))
+
+
+def postmortem_markdown(cfg: VigilConfig, incident_id: str, revision: int | None = None) -> str | None:
+    ops = _ops(cfg)
+    if ops is None:
+        return None
+    from incidents.postmortem import export_markdown
+
+    return str(export_markdown(ops, incident_id, revision))
+
+
+def decisions(cfg: VigilConfig, incident_id: str | None = None) -> list[dict[str, Any]]:
+    """Decisions (newest last) with their append-only history of who, when, why and evidence."""
+    ops = _ops(cfg)
+    if ops is None:
+        return []
+    from app.cycle import jsonable
+    from incidents.decisions import decisions_for
+
+    return [jsonable(d) for d in decisions_for(ops, incident_id)]

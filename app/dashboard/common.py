@@ -53,3 +53,16 @@ def icon(status: Any) -> str:
 
 def state_icon(state: Any) -> str:
     return f"{STATE_ICON.get(str(state), '')} {state}"
+
+
+def pick_incident(cfg: VigilConfig, label: str = "Incident") -> str:
+    """A select box over the model's incidents (newest first); stops the page when there are none."""
+    from app.queries import incidents
+
+    rows = incidents(cfg)
+    if not rows:
+        st.info("No incidents yet: a firing critical alert opens one, or open one by hand from the Alerts page.")
+        st.stop()
+    titles = {r["incident_id"]: f"{r['incident_id']} · {r['severity']} · {r['status']} · {r['title']}" for r in rows}
+    chosen = st.selectbox(label, list(titles), format_func=lambda i: titles[i])
+    return str(chosen)

@@ -23,6 +23,8 @@ PAGES = [
     DASHBOARD / "pages" / "3_Model.py",
     DASHBOARD / "pages" / "4_Data.py",
     DASHBOARD / "pages" / "5_Checks.py",
+    DASHBOARD / "pages" / "6_Postmortems.py",
+    DASHBOARD / "pages" / "7_Decisions.py",
 ]
 START = date(2024, 3, 1)
 UNIT_DAY = START + timedelta(days=6)
@@ -107,10 +109,20 @@ def test_alerts_page_shows_runbook_and_acknowledges(built: VigilConfig) -> None:
     assert rows and rows[0]["acked_by"] == "tester"
 
 
+def an_incident(cfg: VigilConfig) -> str:
+    """The incident the unit change opened (critical), or one opened by hand from its alert."""
+    ops = stores_for(cfg)[1]
+    rows = ops.query("SELECT incident_id FROM incidents ORDER BY opened_at")
+    if rows:
+        return str(rows[0]["incident_id"])
+    from app.actions import open_incident_for_alert
+
+    fp = ops.query("SELECT fingerprint FROM alerts WHERE state = 'firing' ORDER BY fingerprint")[0]["fingerprint"]
+    return open_incident_for_alert(cfg, fp, "tester")
+
+
 def test_incidents_page_lists_the_opened_incident(built: VigilConfig) -> None:
-    ops = stores_for(built)[1]
-    if not ops.query("SELECT incident_id FROM incidents"):
-        pytest.skip("no critical alert opened an incident in this small history")
+    an_incident(built)
     at = render(PAGES[2])
     assert at.dataframe
     assert at.metric and at.metric[0].label == "Status"
@@ -164,3 +176,40 @@ def test_model_page_shows_versions_and_approves(config_file: Path, cfg: VigilCon
     assert Registry(stores_for(cfg)[1]).get("loans", 2).approval_state == "approved"
     events = render(PAGES[3]).dataframe[-1].value
     assert set(events["kind"]) >= {"register", "approve"}
+
+
+def test_postmortem_is_drafted_edited_and_exported(built: VigilConfig) -> None:
+    incident_id = an_incident(built)
+    at = render(PAGES[6])
+    if any(b.label == "Draft the postmortem" for b in at.button):
+        next(b for b in at.button if b.label == "Draft the postmortem").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+    summary = next(t for t in at.text_area if t.label == "Summary")
+    assert summary.value, "prefilled from the incident"
+    summary.input("Income arrived in thousands from the applications extract.")
+    next(b for b in at.button if b.label == "Save revision").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    from incidents.postmortem import get_postmortem
+
+    saved = get_postmortem(stores_for(built)[1], incident_id)
+    assert saved is not None and saved.revision >= 2
+    assert saved.fields["summary"] == "Income arrived in thousands from the applications extract."
+    assert any(b.label == "Download Markdown" for b in at.get("download_button"))
+
+
+def test_decision_is_recommended_and_approved(built: VigilConfig) -> None:
+    incident_id = an_incident(built)
+    at = render(PAGES[7])
+    next(b for b in at.button if b.label.startswith("Recommend a decision")).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    from incidents.decisions import decisions_for
+
+    made = decisions_for(stores_for(built)[1], incident_id)
+    assert made and made[-1].state == "recommended"
+    assert made[-1].action == "fix_upstream", "a unit change upstream is fixed upstream"
+    decision_id = made[-1].decision_id
+    # Inside a form: fill in and submit in one run, as a browser does.
+    at.text_input(key=f"reason_{decision_id}").input("upstream team confirmed the extract bug")
+    next(b for b in at.button if b.label == "Approve").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert decisions_for(stores_for(built)[1], incident_id)[-1].state == "approved"

@@ -45,6 +45,7 @@ if not listed:
 ids = [r["incident_id"] for r in listed]
 titles = {r["incident_id"]: f"{r['incident_id']} · {r['severity']} · {r['title']}" for r in listed}
 incident_id = st.selectbox("Incident", ids, format_func=lambda i: titles[i])
+st.caption("Postmortem and decisions of this incident: the Postmortems and Decisions pages.")
 detail = queries.incident_detail(cfg, str(incident_id))
 if detail is None:
     st.warning("This incident no longer exists.")
