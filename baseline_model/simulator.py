@@ -326,9 +326,7 @@ def _apply_reporting(
     elif kind == "nulls":
         mask = rng.random(len(frame)) < float(inc.amount or 0)
         if column in _INT_COLUMNS:
-            frame[column] = frame[column].astype("Int64")
-        else:
-            frame[column] = frame[column].astype(object) if frame[column].dtype == object else frame[column]
+            frame[column] = frame[column].astype("Int64")  # nullable: the column stays integer
         frame.loc[mask, column] = None
     elif kind == "dropped_column":
         tables[name] = frame.drop(columns=[column])
@@ -417,10 +415,11 @@ def _approved_ids(root: Path, source_day: date, truth: pd.DataFrame) -> pd.Serie
     # No scorer ran that day: the legacy credit-score rule decided, plus the control slice.
     from baseline_model.scorer import is_control
 
-    apps = pd.read_parquet(etl_path(root, "bureau", source_day)) if etl_path(root, "bureau", source_day).exists() else None
+    bureau_file = etl_path(root, "bureau", source_day)
+    bureau = pd.read_parquet(bureau_file) if bureau_file.exists() else None
     approved = pd.Series(False, index=truth.index)
-    if apps is not None and "credit_score" in apps.columns:
-        cs = apps.set_index("application_id")["credit_score"]
+    if bureau is not None and "credit_score" in bureau.columns:
+        cs = bureau.drop_duplicates("application_id").set_index("application_id")["credit_score"]
         score = truth["application_id"].map(cs)
         approved = pd.to_numeric(score, errors="coerce").fillna(0) >= LEGACY_CREDIT_SCORE_CUTOFF
     approved = approved | truth["application_id"].map(is_control)

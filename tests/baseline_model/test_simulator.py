@@ -213,3 +213,15 @@ def test_incident_values_from_the_cli_form() -> None:
     inc = parse_incident("concept_drift:3:purpose=credit_card:2.0")
     assert (inc.column, inc.label, inc.amount) == ("purpose", "credit_card", 2.0)
     assert parse_incident("renamed_column:0:income=annual_income").label == "annual_income"
+
+
+def test_without_a_scorer_the_legacy_rule_and_control_decide_outcomes(tmp_path: Path) -> None:
+    from baseline_model.scorer import is_control
+    from baseline_model.simulator import LEGACY_CREDIT_SCORE_CUTOFF
+
+    simulate_history(tmp_path, START, 4, seed=1, volume=100, score=False, label_delay_days=3)
+    outcomes = pd.read_parquet(etl_path(tmp_path, "outcomes", START + timedelta(days=3)))
+    bureau = pd.read_parquet(etl_path(tmp_path, "bureau", START))
+    approved = bureau[(bureau["credit_score"] >= LEGACY_CREDIT_SCORE_CUTOFF) | bureau["application_id"].map(is_control)]
+    assert set(outcomes["application_id"]) == set(approved["application_id"])
+    assert not predictions_path(tmp_path, START).exists()
