@@ -21,13 +21,13 @@ import pandas as pd
 
 from checks.distributions import category_shares, true_share
 from checks.input_quality.skew import SkewStats, compare_features, load_builder
+from checks.live_reference import expected_values, reference_selection_metrics
 from checks.registry import CheckSpec, enabled_specs, params_for
 from checks.result import CheckResult
 from checks.subjects import (
     PREDICTIONS,
     Subject,
     column_subjects,
-    evaluation_context,
     model_subjects,
     static_context,
     table_subjects,
@@ -55,19 +55,24 @@ def run_checks(
     checked_at = naive_utc(clock.now()) if clock else datetime.now(UTC).replace(tzinfo=None)
     references: dict[tuple[str, str], ReferenceStats | None] = {}
     stats = ColumnStatsCache()
+    live_reference = _live_reference(cfg)
     out: list[CheckResult] = []
     label_only = sorted(set(performance_batches) - set(batches))
     for batch in sorted(set(batches)):
         with wh.write() as conn:
-            results = check_batch(conn, cfg, specs, batch, references, stats, model_evaluation, include_data=True)
+            results = check_batch(conn, cfg, specs, batch, references, stats, model_evaluation, live_reference, True)
             store_results(conn, results, checked_at)
         out += results
     for batch in label_only:
         with wh.write() as conn:
-            results = check_batch(conn, cfg, specs, batch, references, stats, model_evaluation, include_data=False)
+            results = check_batch(conn, cfg, specs, batch, references, stats, model_evaluation, live_reference, False)
             store_results(conn, results, checked_at)
         out += results
     return sorted(out, key=lambda r: (r.batch or datetime.min, r.family, r.check, r.subject))
+
+
+# (registry evaluation, selection-matched reference metrics)
+Expectations = tuple[dict[str, float] | None, dict[str, float]]
 
 
 # ---- statistics, loaded once per batch ------------------------------------------------------
@@ -123,10 +128,12 @@ def check_batch(
     references: dict[tuple[str, str], ReferenceStats | None],
     stats: ColumnStatsCache,
     model_evaluation: dict[str, float] | None,
+    live_reference: dict[str, float],
     include_data: bool,
 ) -> list[CheckResult]:
     model = cfg.model.name
     task = cfg.model.task
+    expected: Expectations = (model_evaluation, live_reference)
     results: list[CheckResult] = []
     history = recent_batches(conn, batch, max((int(s.params.get("recent_batches", 0)) for s in specs), default=0))
     perf = stats_store.load_performance(conn, batch)
@@ -151,13 +158,13 @@ def check_batch(
                 if current is None:
                     results.append(_missing(spec, subj.name, batch, f"{subj.name} column"))
                     continue
-                params = _params(spec, cfg, subj, model_evaluation)
+                params = _params(spec, cfg, subj, expected)
                 params.update(_history_context(conn, stats, spec, subj, history, params, perf))
                 if not params.get("enabled", True):
                     continue
                 results.append(safely(spec, subj.name, batch, reference, current, params, model))
         for spec in (s for s in specs if s.reads == "features" and s.applies("features", None, task)):
-            params = _params(spec, cfg, Subject("features", PREDICTIONS), model_evaluation)
+            params = _params(spec, cfg, Subject("features", PREDICTIONS), expected)
             params["batch"] = batch
             if params.get("enabled", True):
                 results.append(safely(spec, PREDICTIONS, batch, feature_reference, feature_current, params, model))
@@ -168,14 +175,14 @@ def check_batch(
                 if table is None:
                     results.append(_missing(spec, subj.name, batch, f"{subj.name} table"))
                     continue
-                params = _params(spec, cfg, subj, model_evaluation)
+                params = _params(spec, cfg, subj, expected)
                 if spec.name == "volume":
                     params.setdefault("recent_rows", _recent_rows(conn, subj.source, history,
                                                                   int(params["recent_batches"])))
                 if params.get("enabled", True):
                     results.append(safely(spec, subj.name, batch, None, table, params, model))
         for spec in (s for s in specs if s.reads == "skew" and s.applies("model", None, task)):
-            params = _params(spec, cfg, Subject("model", "model"), model_evaluation)
+            params = _params(spec, cfg, Subject("model", "model"), expected)
             if not params.get("enabled", True):
                 continue
             try:
@@ -189,16 +196,24 @@ def check_batch(
             if perf is None:
                 results.append(replace(_missing(spec, subj.name, batch, "live test set"), model=model))
                 continue
-            params = _params(spec, cfg, subj, model_evaluation)
+            params = _params(spec, cfg, subj, expected)
             if params.get("enabled", True):
                 results.append(safely(spec, subj.name, batch, None, perf, params, model))
     return results
 
 
-def _params(spec: CheckSpec, cfg: VigilConfig, subj: Subject, model_evaluation: dict[str, float] | None) -> dict[str, Any]:
+def _params(spec: CheckSpec, cfg: VigilConfig, subj: Subject, expected: Expectations) -> dict[str, Any]:
     ctx = static_context(cfg, subj)
-    ctx.update(evaluation_context(spec.name, model_evaluation))
+    if "expected" in spec.context:
+        ctx.update(expected_values(spec.name, expected[1], expected[0]))
     return params_for(spec, cfg, subj.feature, ctx)
+
+
+def _live_reference(cfg: VigilConfig) -> dict[str, float]:
+    try:
+        return reference_selection_metrics(cfg)
+    except Exception:  # an unreadable reference only loses the selection-matched expectations
+        return {}
 
 
 def recent_batches(conn: duckdb.DuckDBPyConnection, batch: datetime, n: int) -> list[datetime]:

@@ -79,15 +79,3 @@ def static_context(cfg: VigilConfig, subject: Subject) -> dict[str, Any]:
         ctx.update({"kpi_name": k.name, "kind": k.kind, "decision": k.decision, "lower": k.lower,
                     "upper": k.upper, "min_rows": k.min_rows, "severity": k.severity})
     return ctx
-
-
-def evaluation_context(check: str, model_evaluation: dict[str, float] | None) -> dict[str, Any]:
-    """The registered evaluation value a performance check compares with."""
-    if not model_evaluation:
-        return {}
-    key = "auc" if check == "estimated_performance" else check
-    # Registries name it 'auc' or 'roc_auc'.
-    for name in (key, "roc_auc" if key == "auc" else key):
-        if name in model_evaluation and model_evaluation[name] is not None:
-            return {"expected": float(model_evaluation[name])}
-    return {}

@@ -55,6 +55,7 @@ def compare_metric(
                        f"no registered evaluation to compare {label} with (set checks.params.{name}.expected or register the model)",
                        {"value": value})
     expected = float(expected)
+    basis = str(params.get("expected_basis") or "registered evaluation")
     z = z_upper(float(params["false_alarm_budget"]) / 2)
     min_effect = float(params["min_effect"])
     if params.get("relative"):
@@ -66,15 +67,17 @@ def compare_metric(
     status = "fail" if material and (significant or se == 0) else ("warn" if material or (significant and worse_by > min_effect / 2) else "ok")
     limit = expected - min_effect if higher_is_better else expected + min_effect
     sentence = {
-        "ok": f"{label} on the live test set is {value:.3f} (registered {expected:.3f}).",
-        "warn": f"{label} on the live test set is {value:.3f} against a registered {expected:.3f}; not yet conclusive.",
-        "fail": f"{label} fell to {value:.3f} on the live test set against a registered {expected:.3f} (CI {ci[0]:.3f}-{ci[1]:.3f}).",
+        "ok": f"{label} on the live test set is {value:.3f} (expected {expected:.3f}, {basis}).",
+        "warn": f"{label} on the live test set is {value:.3f} against an expected {expected:.3f} ({basis}); not yet conclusive.",
+        "fail": f"{label} fell to {value:.3f} on the live test set against an expected {expected:.3f} ({basis}; CI {ci[0]:.3f}-{ci[1]:.3f}).",
     }[status]
     if not higher_is_better and status == "fail":
-        sentence = f"{label} worsened to {value:.3f} on the live test set against a registered {expected:.3f} (CI {ci[0]:.3f}-{ci[1]:.3f})."
+        sentence = (f"{label} worsened to {value:.3f} on the live test set against an expected {expected:.3f} "
+                    f"({basis}; CI {ci[0]:.3f}-{ci[1]:.3f}).")
     lower, upper = (limit, None) if higher_is_better else (None, limit)
     return result(name, FAMILY, "model", batch, status, sentence, params, value=value, lower=lower, upper=upper,
-                  evidence={"expected": expected, "ci": list(ci), "se": se, "labeled": current.labeled,
+                  evidence={"expected": expected, "expected_basis": basis, "registered": params.get("registered"),
+                            "ci": list(ci), "se": se, "labeled": current.labeled,
                             "positives": current.positives, "min_effect": min_effect})
 
 

@@ -111,3 +111,32 @@ def test_a_crashing_check_becomes_an_error_result():
     res = safely(spec, "predictions.x", DAY0, None, None, {}, "toy")
     assert isinstance(res, CheckResult)
     assert res.status == "error" and "bad stats" in res.explanation and res.model == "toy"
+
+
+def test_performance_checks_compare_with_the_reference_on_the_live_selection(tmp_path):
+    """Live AUC covers approved rows only; the expectation is the reference AUC on the same selection."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from checks.live_reference import expected_values, reference_selection_metrics
+    from core.config import config_from_dict
+    from tests.checks.warehouse_fixture import config_dict
+
+    rng = np.random.default_rng(0)
+    s = rng.beta(2, 6, 5000)
+    y = (rng.random(5000) < s).astype(int)
+    decision = np.where(s < 0.3, "approve", "refer")
+    import pandas as pd
+
+    pd.DataFrame({"score": s, "y": y, "decision": decision}).to_parquet(tmp_path / "ref.parquet")
+    cfg = config_from_dict(config_dict(), file="toy.yaml", root=tmp_path)
+    live = reference_selection_metrics(cfg)
+    approved = decision == "approve"
+    assert live["auc"] == pytest.approx(roc_auc_score(y[approved], s[approved]))
+    assert live["auc"] < roc_auc_score(y, s)  # selection lowers AUC: why the full-holdout AUC is the wrong yardstick
+    assert live["rows"] == approved.sum()
+    ctx = expected_values("auc", live, {"roc_auc": 0.9})
+    assert ctx == {"expected": live["auc"], "expected_basis": "reference rows with the live selection", "registered": 0.9}
+    assert expected_values("estimated_performance", live, {"roc_auc": 0.9}) == {"expected": 0.9}
+    assert expected_values("auc", {}, {"roc_auc": 0.9})["expected_basis"] == "registered evaluation"
+    assert expected_values("auc", {}, None) == {}
