@@ -9,6 +9,7 @@ when it is no longer needed.
 
 from __future__ import annotations
 
+import os
 from types import ModuleType
 
 import numpy as np
@@ -25,6 +26,9 @@ def apply_shim() -> None:
 
 def import_whylogs() -> ModuleType:
     apply_shim()
+    # whylogs phones home for usage statistics at import; this machine (and most
+    # production hosts) has no route out, and nothing should leave it anyway.
+    os.environ.setdefault("WHYLOGS_NO_ANALYTICS", "True")
     import whylogs
 
     return whylogs
