@@ -146,6 +146,8 @@ def check_batch(
                 continue
             assert subj.source is not None and subj.column is not None
             current = stats.get(conn, subj.source, subj.column, batch)
+            if current is None and subj.role == "fallback":
+                current = fallback_stats(conn, cfg, subj.column, batch)
             key = (subj.source, subj.column)
             if key not in references:
                 references[key] = stats_store.load_reference(conn, subj.source, subj.column)
@@ -159,7 +161,7 @@ def check_batch(
                     results.append(_missing(spec, subj.name, batch, f"{subj.name} column"))
                     continue
                 params = _params(spec, cfg, subj, expected)
-                params.update(_history_context(conn, stats, spec, subj, history, params, perf))
+                params.update(_history_context(conn, cfg, stats, spec, subj, history, params, perf))
                 if not params.get("enabled", True):
                     continue
                 results.append(safely(spec, subj.name, batch, reference, current, params, model))
@@ -234,7 +236,7 @@ def _recent_rows(conn: duckdb.DuckDBPyConnection, source: str, history: list[dat
 
 
 def _history_context(
-    conn: duckdb.DuckDBPyConnection, stats: ColumnStatsCache, spec: CheckSpec, subj: Subject, history: list[datetime],
+    conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, stats: ColumnStatsCache, spec: CheckSpec, subj: Subject, history: list[datetime],
     params: dict[str, Any], perf: PerformanceStats | None,
 ) -> dict[str, Any]:
     """Recent rates for decision / fallback checks; the realized AUC next to the estimated one."""
@@ -244,6 +246,8 @@ def _history_context(
         rates = []
         for b in history[-int(params.get("recent_batches", 7)):]:
             s = stats.get(conn, subj.source, subj.column, b)
+            if s is None and spec.name == "fallback_rate":
+                s = fallback_stats(conn, cfg, subj.column, b)
             if s is None:
                 continue
             if spec.name == "decision_rate_shift":
@@ -257,6 +261,28 @@ def _history_context(
     if spec.name == "estimated_performance" and perf is not None and perf.matured and perf.auc is not None:
         ctx["realized_auc"] = perf.auc
     return ctx
+
+
+def fallback_stats(conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, column: str, batch: datetime) -> ColumnStats | None:
+    """Counts of the fallback flag for a batch, when the profilers do not profile that column.
+
+    One aggregate over the batch's rows (no rows leave DuckDB); stored as a boolean
+    ColumnStats so the fallback_rate check reads it like any other statistics.
+    """
+    if not _table_exists(conn, PREDICTIONS):
+        return None
+    ts = ident(cfg.predictions.timestamp_column)
+    flag = f"CAST({ident(column)} AS BOOLEAN)"
+    row = conn.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE {flag} IS NULL), count(*) FILTER (WHERE {flag}), "  # noqa: S608
+        f"count(*) FILTER (WHERE NOT {flag}) FROM predictions WHERE {bucket_sql(ts)} = ?",
+        [window_micros(cfg), batch],
+    ).fetchone()
+    if not row or not row[0]:
+        return None
+    total, nulls, trues, falses = (int(x) for x in row)
+    return ColumnStats(PREDICTIONS, column, "boolean", batch, total, nulls=nulls,
+                       categories={"true": trues, "false": falses}, distinct=int(trues > 0) + int(falses > 0))
 
 
 # ---- training-serving skew sample ------------------------------------------------------------

@@ -81,9 +81,12 @@ def volume(reference: None, current: TableStats, params: dict[str, Any]) -> Chec
         rise_fail, rise_warn = float(params["fail_ratio_high"]), float(params["warn_ratio_high"])
         if lower is None:
             lower, upper = median * drop_fail, median * rise_fail
+        # Warnings also need the batch to be outside what recent batches already showed, so a
+        # quiet weekend day (about 0.7x a weekday) does not warn every week.
+        seen_low, seen_high = min(recent) * 0.9, max(recent) * 1.1
         if ratio < drop_fail or ratio > rise_fail:
             problems_fail.append(f"{rows} rows is {ratio:.2f}x the recent median of {median:.0f}")
-        elif ratio < drop_warn or ratio > rise_warn:
+        elif (ratio < drop_warn and rows < seen_low) or (ratio > rise_warn and rows > seen_high):
             problems_warn.append(f"{rows} rows is {ratio:.2f}x the recent median of {median:.0f}")
     if expected is None and len(recent) < min_recent:
         return skipped("volume", FAMILY, subject, batch,

@@ -162,3 +162,10 @@ def test_skew_skipped_without_a_builder_and_builder_loading():
         load_builder("no_such_module_xyz:f")
     with pytest.raises(ValueError, match="has no function"):
         load_builder("tests.checks.test_input_quality:nope")
+
+
+def test_volume_does_not_warn_on_a_usual_quiet_day():
+    week = [2240, 2160, 2080, 2080, 2200, 1700, 1540]  # weekly seasonality, Sunday last
+    res = volume(None, TableStats("applications", B, 1500), P("volume", recent_rows=week))
+    assert res.status == "ok", res.explanation
+    assert volume(None, TableStats("applications", B, 900), P("volume", recent_rows=week)).status == "fail"

@@ -62,9 +62,18 @@ def test_subjects_cover_features_lineage_score_tables_and_model(history):
                      ("score_drift", "predictions.score"), ("volume", "apps"), ("freshness", "apps"),
                      ("schema", "predictions"), ("multivariate_drift", "predictions"), ("auc", "model"),
                      ("kpi", "model.default_rate_approved"), ("training_serving_skew", "predictions"),
-                     ("estimated_performance", "model"), ("decision_rate_shift", "predictions.decision")]:
+                     ("estimated_performance", "model"), ("decision_rate_shift", "predictions.decision"),
+                     ("fallback_rate", "predictions.fallback")]:
         assert expected in subjects, expected
     assert ("psi", "apps.income") not in subjects  # drift runs on served features only
+
+
+def test_fallback_rate_is_read_even_when_the_profilers_skip_the_column(history):
+    _, _, batches, results = history
+    fb = [r for r in results if r.check == "fallback_rate"]
+    assert len(fb) == len(batches)
+    assert all(r.status in ("ok", "skipped") for r in fb)
+    assert fb[-1].status == "ok" and fb[-1].evidence["rows"] == 600
 
 
 def test_label_checks_run_once_labels_matured(history):

@@ -31,7 +31,7 @@ def config_dict(**overrides: Any) -> dict[str, Any]:
         "predictions": {
             "source": {"path": "landing/predictions", "glob": "*.parquet"},
             "id_column": "id", "timestamp_column": "ts", "score_column": "score",
-            "decision_column": "decision", "positive_decision": "approve",
+            "decision_column": "decision", "positive_decision": "approve", "fallback_column": "fallback",
         },
         "features": [
             {"name": "income", "type": "numeric", "unit": "USD", "range": [100, 1e7], "lineage": "apps.income"},
@@ -76,7 +76,9 @@ def write_day(root: Path, day: int, seed: int, mutate: Callable[[pd.DataFrame], 
     if mutate is not None:
         df = mutate(df)
     df["decision"] = np.where(df["score"] < 0.6, "approve", "refer")
-    for folder, cols in (("predictions", ["id", "ts", "score", "decision", "income", "rate", "cat"]),
+    if "fallback" not in df.columns:
+        df["fallback"] = rng.random(len(df)) < 0.002
+    for folder, cols in (("predictions", ["id", "ts", "score", "decision", "fallback", "income", "rate", "cat"]),
                          ("apps", ["id", "ts", "income", "rate", "cat"])):
         (root / "landing" / folder).mkdir(parents=True, exist_ok=True)
         df[cols].to_parquet(root / "landing" / folder / f"{folder}_{day:02d}.parquet", index=False)
