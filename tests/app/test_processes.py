@@ -63,7 +63,7 @@ def test_tick_records_failures_and_skips_when_a_cycle_holds_the_lock(cfg: VigilC
 
 
 def test_schedule_process_runs_cycles_beats_and_stops_on_sigterm(config_file: Path, cfg: VigilConfig) -> None:
-    write_history(cfg.root, date(2024, 3, 1), days=3)
+    write_history(cfg.root, date(2024, 3, 1), days=2)
     env = child_env(cfg, "tester")
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "schedule"], env=env, cwd=REPO,
@@ -118,7 +118,6 @@ sys.exit(serve(load(), "tester", int(sys.argv[1]), simulate=False))
 
 
 def test_serve_starts_scheduler_and_dashboard_and_stops_both(config_file: Path, cfg: VigilConfig) -> None:
-    write_history(cfg.root, date(2024, 3, 1), days=2)
     port = free_port()
     parent = subprocess.Popen([sys.executable, "-c", SERVE, str(port)], env=child_env(cfg, "tester"), cwd=REPO,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
