@@ -48,14 +48,22 @@ class AlertStep:
     ok_streak: int
 
 
-def next_state(state: str, fail_streak: int, ok_streak: int, status: str, for_batches: int, keep_firing_for: int) -> AlertStep:
+def next_state(
+    state: str,
+    fail_streak: int,
+    ok_streak: int,
+    status: str,
+    for_batches: int,
+    keep_firing_for: int,
+    failing: frozenset[str] = FAILING,
+) -> AlertStep:
     """The lifecycle as a pure function of the current state and one batch's status."""
-    if status in FAILING:
+    if status in failing:
         fails = fail_streak + 1
         if state == "firing" or fails >= for_batches:
             return AlertStep("firing", fails, 0)
         return AlertStep("pending", fails, 0)
-    if status in CLEARING:
+    if status in CLEARING - failing:
         oks = ok_streak + 1
         if state == "pending":
             return AlertStep("inactive", 0, oks)
@@ -147,12 +155,14 @@ def _event(
     )
 
 
-def _apply_result(cfg: VigilConfig, conn: Any, result: CheckResult, batch: str, now: str, report: AlertReport) -> None:
+def _apply_result(
+    cfg: VigilConfig, conn: Any, result: CheckResult, batch: str, now: str, report: AlertReport, failing: frozenset[str]
+) -> None:
     labels = derived_labels(cfg, result)
     fp = fingerprint_of(labels)
     row = conn.execute("SELECT * FROM alerts WHERE fingerprint = ?", (fp,)).fetchone()
     if row is None:
-        if result.status not in FAILING:
+        if result.status not in failing:
             return  # nothing to remember about a check that never failed
         conn.execute(
             "INSERT INTO alerts (fingerprint, check_name, family, model, subject, severity, labels, annotations, state, "
@@ -169,7 +179,13 @@ def _apply_result(cfg: VigilConfig, conn: Any, result: CheckResult, batch: str, 
         report.rechecked.append(fp)
         return
     step = next_state(
-        row["state"], row["fail_streak"], row["ok_streak"], result.status, cfg.alerts.for_batches, cfg.alerts.keep_firing_for_batches
+        row["state"],
+        row["fail_streak"],
+        row["ok_streak"],
+        result.status,
+        cfg.alerts.for_batches,
+        cfg.alerts.keep_firing_for_batches,
+        failing,
     )
     new_episode = row["state"] in ("inactive", "resolved") and step.state in ACTIVE_STATES
     _record_batch(conn, fp, batch, result, now, row["episode"] + 1 if new_episode else row["episode"])
@@ -179,7 +195,7 @@ def _apply_result(cfg: VigilConfig, conn: Any, result: CheckResult, batch: str, 
         (step.state, step.fail_streak, step.ok_streak, batch, annotations, json.dumps(labels), now, fp),
     )
     if step.state == row["state"]:
-        if step.state in ACTIVE_STATES and result.status in FAILING:
+        if step.state in ACTIVE_STATES and result.status in failing:
             severity = max_severity(row["severity"], result.severity)
             conn.execute("UPDATE alerts SET severity = ? WHERE fingerprint = ?", (severity, fp))
         return
@@ -200,8 +216,14 @@ def _apply_result(cfg: VigilConfig, conn: Any, result: CheckResult, batch: str, 
     incident_store.record_alert_transition(conn, fp, batch, step.state, now)
 
 
-def process_results(cfg: VigilConfig, ops: OpsStore, results: list[CheckResult], clock: Clock) -> AlertReport:
-    """Turn check results into alert state, inhibition and incidents (notifications: incidents.notify)."""
+def process_results(
+    cfg: VigilConfig, ops: OpsStore, results: list[CheckResult], clock: Clock, *, fire_on_warn: bool = False
+) -> AlertReport:
+    """Turn check results into alert state, inhibition and incidents (notifications: incidents.notify).
+
+    ``fire_on_warn`` makes ``warn`` count as failing (by default only ``fail`` does).
+    """
+    failing = FAILING | {"warn"} if fire_on_warn else FAILING
     ensure_schema(ops)
     report = AlertReport()
     by_batch: dict[str, list[CheckResult]] = defaultdict(list)
@@ -212,7 +234,7 @@ def process_results(cfg: VigilConfig, ops: OpsStore, results: list[CheckResult],
         with ops.transaction() as conn:
             # Deterministic order inside a batch, so event ids are reproducible.
             for result in sorted(by_batch[batch], key=lambda r: (r.check, r.subject)):
-                _apply_result(cfg, conn, result, batch, now, report)
+                _apply_result(cfg, conn, result, batch, now, report, frozenset(failing))
             report.inhibited = apply_inhibition(cfg, conn, now)
             report.incidents_opened += incident_store.open_for_firing(cfg, conn, now)
         report.batches.append(batch)

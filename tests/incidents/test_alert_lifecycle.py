@@ -131,3 +131,12 @@ def test_alert_events_are_append_only(cfg, ops, clock):
 def test_next_state_table(state, status, expected):
     # for_batches=2 (the pending->firing row has fail_streak 1 already), keep_firing_for=2.
     assert next_state(state, 1 if state == "pending" else 0, 0, status, 2, 2).state == expected
+
+
+def test_warn_fires_only_when_asked(cfg, ops, clock):
+    process_results(cfg, ops, [result("psi", "predictions.income", 0, "warn")], clock)
+    assert ops.query("SELECT count(*) AS n FROM alerts")[0]["n"] == 0
+    process_results(cfg, ops, [result("psi", "predictions.income", 1, "warn")], clock, fire_on_warn=True)
+    process_results(cfg, ops, [result("psi", "predictions.income", 2, "ok")], clock, fire_on_warn=True)
+    events = ops.query("SELECT to_state FROM alert_events WHERE kind = 'transition' ORDER BY event_id")
+    assert [e["to_state"] for e in events] == ["firing", "resolved"]

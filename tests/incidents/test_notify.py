@@ -224,3 +224,31 @@ def test_notification_on_incident_timeline(tmp_path, clock, seed_batch):
         send(cfg, ops, clock, server)
     kinds = [r["kind"] for r in ops.query("SELECT kind FROM incident_timeline ORDER BY entry_id")]
     assert kinds.count("notification") == 1
+
+
+def day_results(d: int, incident_day: int) -> list:
+    """A served feature drifts because the upstream column broke on the incident day; the rest is clean."""
+    bad = d == incident_day
+    status = "fail" if bad else "ok"
+    return [
+        result("unit_change", "applications.income", d, status),
+        result("null_rate", "applications.income", d, "ok"),
+        result("psi", "predictions.income", d, status),
+        result("score_psi", "predictions.score", d, status, family="prediction"),
+        result("psi", "predictions.credit_score", d, "ok"),
+    ]
+
+
+@pytest.mark.parametrize("incident_day", [3, 8])
+def test_one_notification_per_group_throughout_a_history(tmp_path, clock, incident_day):
+    cfg = cfg_with(tmp_path, routes=[{"receiver": "oncall", "group_by": ["model", "check"], "repeat_interval": "4h"}])
+    ops = OpsStore(tmp_path / "ops.sqlite")
+    with WebhookServer() as server:
+        for d in range(12):
+            process_results(cfg, ops, day_results(d, incident_day), clock)
+            send(cfg, ops, clock, server)
+            clock.advance(timedelta(minutes=5))  # a cycle every five minutes, well inside the repeat interval
+    statuses = [(r["json"]["groupLabels"]["check"], r["json"]["status"]) for r in server.requests]
+    # The root cause is paged once and resolved once; the drift it explains is never paged.
+    assert statuses == [("unit_change", "firing"), ("unit_change", "resolved")]
+    assert len(ops.query("SELECT * FROM incidents")) == 1
