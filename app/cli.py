@@ -182,7 +182,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     cfg = args.load_config()
     batch = parse_batch(args.batch)
-    html = drift_report_html(cfg, batch)
+    try:
+        html = drift_report_html(cfg, batch)
+    except ValueError as err:  # no rows in the batch, no file reference: the message carries a hint
+        raise UsageError(str(err)) from None
     out = Path(args.out or f"vigil-report-{batch.date().isoformat()}.html")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html)

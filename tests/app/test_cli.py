@@ -145,3 +145,20 @@ def test_every_documented_command_parses() -> None:
     ):
         args = parser.parse_args(argv)
         assert callable(args.func), argv
+
+
+def test_report_of_a_batch_without_rows_is_a_usage_error(config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import date
+
+    from core.config import load_config
+    from core.stores import stores_for
+    from profilers.ingest import ingest_all
+    from tests.app.builders import write_history
+
+    cfg = load_config(config_file)
+    write_history(cfg.root, date(2024, 3, 1), days=1, n=50)
+    ingest_all(cfg, stores_for(cfg)[0])
+    code, _, err = run(capsys, "report", "2030-01-01", "--out", str(cfg.root / "r.html"))
+    assert code == 2
+    assert "no predictions in batch 2030-01-01T00:00:00 (hint:" in err
+    assert not (cfg.root / "r.html").exists()
