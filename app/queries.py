@@ -648,3 +648,29 @@ def decisions(cfg: VigilConfig, incident_id: str | None = None) -> list[dict[str
     from incidents.decisions import decisions_for
 
     return [jsonable(d) for d in decisions_for(ops, incident_id)]
+
+
+# ---- training runs (baseline_model.runs) --------------------------------------------------
+
+
+def training_runs(cfg: VigilConfig, limit: int = 100) -> list[dict[str, Any]]:
+    """Training runs of the registered model, newest first (experiments)."""
+    ops = _ops(cfg)
+    runs_module = _package("baseline_model.runs")
+    if ops is None or runs_module is None:
+        return []
+    try:
+        return list(runs_module.list_runs(ops, registry_model_name(cfg), limit))
+    except Exception as err:  # the runs table of a model not trained in Vigil
+        if "no such table" in str(err):
+            return []
+        raise
+
+
+def compare_training_runs(cfg: VigilConfig, run_a: str, run_b: str) -> list[dict[str, Any]]:
+    """Parameters and metrics of two runs side by side: [{field, a, b, same}]."""
+    ops = _ops(cfg)
+    runs_module = _package("baseline_model.runs")
+    if ops is None or runs_module is None:
+        return []
+    return list(runs_module.compare_runs(ops, run_a, run_b))

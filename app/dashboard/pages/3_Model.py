@@ -97,6 +97,41 @@ with right:
         act("Rollback", actions.rollback_champion, cfg, model_name, me, reason.strip(),
             selected if champion is not None and selected < int(champion["version"]) else None)
 
+st.subheader("Training runs")
+runs = queries.training_runs(cfg)
+if runs:
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "run": r.get("run_id"),
+                    "config": r.get("config_name"),
+                    "model type": r.get("model_type"),
+                    "status": r.get("status"),
+                    "started": r.get("started_at"),
+                    **{k: round(float(v), 4) for k, v in (r.get("metrics") or {}).items()
+                       if isinstance(v, int | float) and not isinstance(v, bool)},
+                }
+                for r in runs
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    if len(runs) >= 2:
+        ids = [str(r["run_id"]) for r in runs]
+        r1, r2 = st.columns(2)
+        run_a = r1.selectbox("Compare run", ids, index=1)
+        run_b = r2.selectbox("with run", ids, index=0)
+        if run_a != run_b:
+            comparison = pd.DataFrame(queries.compare_training_runs(cfg, str(run_a), str(run_b)))
+            only_diff = st.toggle("Only differences", value=True)
+            if only_diff and not comparison.empty:
+                comparison = comparison[~comparison["same"]]
+            st.dataframe(comparison.astype(str), hide_index=True, width="stretch")
+else:
+    st.caption("No training runs recorded for this model (`vigil train --config baseline_model/configs/train_gbm.yaml`).")
+
 st.subheader("Registry events")
 events = queries.registry_events(cfg)
 if events:
