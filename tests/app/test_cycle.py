@@ -97,6 +97,12 @@ def test_run_once_json_and_exit_code(history: VigilConfig, capsys: pytest.Captur
     out = capsys.readouterr().out
     assert code == 0  # nothing new, nothing failed in this cycle
     assert "files: 0 loaded" in out
+    code = main(["status", "--json"])
+    status = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert status["last_cycle"]["status"] == "ok" and status["stale"] is False
+    assert status["firing_alerts"] == 0  # the unit-change alert resolved on the clean day after it
+    assert status["latest_batch"]["batch"] == "2024-03-08T00:00:00"
 
 
 def test_second_landing_is_profiled_incrementally(history: VigilConfig) -> None:
