@@ -23,7 +23,7 @@ from core.config import ConfigError, VigilConfig
 from core.stores import StoreBusy, StoreMissing
 
 EXIT_OK, EXIT_CHECKS_FAILED, EXIT_USAGE = 0, 1, 2
-PACKAGE_COMMANDS = ("baseline_model.cli", "profilers.cli", "checks.cli", "incidents.cli")
+PACKAGE_COMMANDS = ("baseline_model.cli", "profilers.cli", "checks.cli", "incidents.cli", "app.exporter")
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -1,0 +1,291 @@
+"""`vigil exporter`: Prometheus metrics so teams graph Vigil in Grafana and route through Alertmanager.
+
+Metrics are collected on scrape by a custom Collector: each scrape opens the warehouse
+read-only and the ops store for its queries, reads through the packages' query functions,
+and closes them again, so the exporter never holds a store between scrapes and never
+blocks a cycle for longer than one read. When the warehouse is missing (no cycle yet) or
+busy past a short retry budget, ``vigil_store_up{store="warehouse"}`` is 0 and the
+warehouse metrics are left out of that scrape rather than failing the whole scrape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import time
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import duckdb
+from prometheus_client import start_http_server
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from core.clock import parse_iso
+from core.config import VigilConfig
+from core.stores import OpsStore, StoreBusy, StoreMissing, Warehouse
+
+log = logging.getLogger("vigil.exporter")
+
+DEFAULT_PORT = 9108
+DEFAULT_HOST = "127.0.0.1"
+# A scrape waits this long for a cycle's write transaction, then reports the store as down.
+WAREHOUSE_RETRY_SECONDS = 5.0
+CHECK_STATUSES = ("ok", "warn", "fail", "error", "skipped")
+
+
+def _epoch_seconds(value: Any) -> float | None:
+    """An ISO text (ops store) or a naive-UTC datetime (warehouse) as Unix seconds."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        try:
+            dt = parse_iso(str(value))
+        except ValueError:
+            return None
+    if dt.tzinfo is None:  # warehouse timestamps are naive UTC
+        return (dt - datetime(1970, 1, 1)).total_seconds()
+    return dt.timestamp()
+
+
+def _finite(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+# ---- readers: one scrape's worth of facts from the stores --------------------------------
+
+
+def latest_check_results(conn: duckdb.DuckDBPyConnection, model: str) -> tuple[datetime | None, list[dict[str, Any]]]:
+    """The newest checked batch of the model and its results (through checks.queries)."""
+    from checks.queries import results_for_batch
+
+    row = conn.execute("SELECT max(batch) FROM check_results WHERE model = ?", [model]).fetchone()
+    batch = row[0] if row else None
+    if batch is None:
+        return None, []
+    return batch, [r for r in results_for_batch(conn, batch) if r.get("model") == model]
+
+
+def ingestion_counts(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int]]:
+    """(source, status, files) over every file version the ingester has seen."""
+    rows = conn.execute(
+        "SELECT source, status, count(*) FROM ingested_files GROUP BY source, status ORDER BY source, status"
+    ).fetchall()
+    return [(str(s), str(st), int(n)) for s, st, n in rows]
+
+
+def open_quarantine(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Open quarantine entries per source (through profilers.stats_store)."""
+    from profilers.stats_store import quarantine_entries
+
+    counts: dict[str, int] = {}
+    for entry in quarantine_entries(conn, only_open=True):
+        source = str(entry.get("source"))
+        counts[source] = counts.get(source, 0) + 1
+    return counts
+
+
+# ---- metric families ----------------------------------------------------------------------
+
+
+def check_metrics(model: str, batch: datetime | None, results: list[dict[str, Any]]) -> list[Metric]:
+    value = GaugeMetricFamily(
+        "vigil_check_value", "Value of each check on the latest checked batch", labels=["check", "subject", "model"]
+    )
+    lower = GaugeMetricFamily("vigil_check_lower_bound", "Lower bound of each check on the latest batch",
+                              labels=["check", "subject", "model"])
+    upper = GaugeMetricFamily("vigil_check_upper_bound", "Upper bound of each check on the latest batch",
+                              labels=["check", "subject", "model"])
+    status = GaugeMetricFamily(
+        "vigil_check_status",
+        "1 for the status of each check on the latest batch, 0 for the other statuses (a state set)",
+        labels=["check", "subject", "model", "status"],
+    )
+    failing = GaugeMetricFamily("vigil_check_failing", "1 if the check failed on the latest batch, else 0",
+                                labels=["check", "subject", "model"])
+    latest = GaugeMetricFamily("vigil_latest_batch_timestamp_seconds", "Start of the latest checked batch",
+                               labels=["model"])
+    for r in results:
+        labels = [str(r["check_name"]), str(r["subject"]), str(r["model"])]
+        for family, key in ((value, "value"), (lower, "lower"), (upper, "upper")):
+            number = _finite(r.get(key))
+            if number is not None:
+                family.add_metric(labels, number)
+        for s in CHECK_STATUSES:
+            status.add_metric([*labels, s], 1.0 if r["status"] == s else 0.0)
+        failing.add_metric(labels, 1.0 if r["status"] == "fail" else 0.0)
+    seconds = _epoch_seconds(batch)
+    if seconds is not None:
+        latest.add_metric([model], seconds)
+    return [value, lower, upper, status, failing, latest]
+
+
+def alert_metrics(model: str, alerts: list[dict[str, Any]], incidents: list[dict[str, Any]]) -> list[Metric]:
+    firing = GaugeMetricFamily("vigil_alerts_firing", "Firing alerts by severity and check",
+                               labels=["model", "severity", "check"])
+    counts: dict[tuple[str, str], int] = {}
+    for a in alerts:
+        key = (str(a["severity"]), str(a["check_name"]))
+        counts[key] = counts.get(key, 0) + 1
+    for (severity, check), n in sorted(counts.items()):
+        firing.add_metric([model, severity, check], float(n))
+    open_incidents = GaugeMetricFamily("vigil_incidents_open", "Open incidents by severity", labels=["model", "severity"])
+    by_severity: dict[str, int] = {}
+    for i in incidents:
+        by_severity[str(i["severity"])] = by_severity.get(str(i["severity"]), 0) + 1
+    for severity, n in sorted(by_severity.items()):
+        open_incidents.add_metric([model, severity], float(n))
+    return [firing, open_incidents]
+
+
+def cycle_metrics(model: str, cycles: list[dict[str, Any]]) -> list[Metric]:
+    """From the newest cycles (newest first): last finished duration, last success, last status."""
+    duration = GaugeMetricFamily("vigil_cycle_duration_seconds", "Duration of the last finished cycle", labels=["model"])
+    success = GaugeMetricFamily("vigil_cycle_last_success_timestamp_seconds", "End of the last successful cycle",
+                                labels=["model"])
+    last_status = GaugeMetricFamily("vigil_cycle_last_status", "1 for the status of the newest cycle",
+                                    labels=["model", "status"])
+    loaded = GaugeMetricFamily("vigil_cycle_files_loaded", "Files loaded by the last finished cycle", labels=["model"])
+    quarantined = GaugeMetricFamily("vigil_cycle_files_quarantined", "Files quarantined by the last finished cycle",
+                                    labels=["model"])
+    if cycles:
+        newest = cycles[0]
+        for s in ("running", "ok", "failed"):
+            last_status.add_metric([model, s], 1.0 if newest["status"] == s else 0.0)
+    finished = next((c for c in cycles if c.get("finished_at")), None)
+    if finished is not None:
+        start, end = _epoch_seconds(finished["started_at"]), _epoch_seconds(finished["finished_at"])
+        if start is not None and end is not None:
+            duration.add_metric([model], end - start)
+        summary = finished.get("summary") or {}
+        if isinstance(summary.get("files_loaded"), int):
+            loaded.add_metric([model], float(summary["files_loaded"]))
+        if isinstance(summary.get("quarantined"), int):
+            quarantined.add_metric([model], float(summary["quarantined"]))
+    ok = next((c for c in cycles if c["status"] == "ok" and c.get("finished_at")), None)
+    if ok is not None:
+        end = _epoch_seconds(ok["finished_at"])
+        if end is not None:
+            success.add_metric([model], end)
+    return [duration, success, last_status, loaded, quarantined]
+
+
+def ingestion_metrics(counts: list[tuple[str, str, int]], quarantine: dict[str, int]) -> list[Metric]:
+    files = GaugeMetricFamily(
+        "vigil_ingested_files", "File versions seen by the ingester, by source and status "
+        "(loaded, superseded, duplicate, quarantined)", labels=["source", "status"]
+    )
+    for source, status, n in counts:
+        files.add_metric([source, status], float(n))
+    open_q = GaugeMetricFamily("vigil_quarantine_open_files", "Files waiting in quarantine (open entries)",
+                               labels=["source"])
+    for source, n in sorted(quarantine.items()):
+        open_q.add_metric([source], float(n))
+    size = GaugeMetricFamily("vigil_quarantine_size", "Open quarantine entries in total")
+    size.add_metric([], float(sum(quarantine.values())))
+    return [files, open_q, size]
+
+
+class VigilCollector(Collector):
+    """Reads the stores on every scrape; nothing is cached between scrapes."""
+
+    def __init__(self, cfg: VigilConfig, warehouse_retry_seconds: float = WAREHOUSE_RETRY_SECONDS) -> None:
+        self.cfg = cfg
+        self.warehouse = Warehouse(
+            cfg.warehouse_path, memory_limit=cfg.storage.duckdb_memory_limit, retry_seconds=warehouse_retry_seconds
+        )
+        self.ops = OpsStore(cfg.ops_path)
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # collected on scrape only (no store reads at registration)
+
+    def collect(self) -> Iterator[Metric]:
+        started = time.perf_counter()
+        model = self.cfg.model.name
+        up = GaugeMetricFamily("vigil_store_up", "1 if the store could be read on this scrape", labels=["store"])
+        warehouse_ok, metrics = self._warehouse_metrics(model)
+        up.add_metric(["warehouse"], 1.0 if warehouse_ok else 0.0)
+        ops_ok, ops_metrics = self._ops_metrics(model)
+        up.add_metric(["ops"], 1.0 if ops_ok else 0.0)
+        yield up
+        yield from metrics
+        yield from ops_metrics
+        took = GaugeMetricFamily("vigil_scrape_duration_seconds", "Time this scrape spent reading the stores")
+        took.add_metric([], time.perf_counter() - started)
+        yield took
+
+    def _warehouse_metrics(self, model: str) -> tuple[bool, list[Metric]]:
+        try:
+            with self.warehouse.read() as conn:
+                batch, results = latest_check_results(conn, model)
+                counts = ingestion_counts(conn)
+                quarantine = open_quarantine(conn)
+        except (StoreMissing, StoreBusy, duckdb.Error) as err:
+            log.warning("warehouse not readable on this scrape: %s", err)
+            return False, []
+        return True, check_metrics(model, batch, results) + ingestion_metrics(counts, quarantine)
+
+    def _ops_metrics(self, model: str) -> tuple[bool, list[Metric]]:
+        from app.cycle import last_cycles
+        from incidents.incidents import OPEN_STATUSES
+        from incidents.queries import alerts_with_incidents, list_incidents
+
+        try:
+            firing = alerts_with_incidents(self.ops, model=model, state="firing")
+            incidents = list_incidents(self.ops, model=model, status=list(OPEN_STATUSES))
+            cycles = last_cycles(self.ops, model, limit=50)
+        except Exception as err:  # sqlite busy past its timeout, a broken file: report, do not crash the scrape
+            log.warning("ops store not readable on this scrape: %s", err)
+            return False, []
+        return True, alert_metrics(model, firing, incidents) + cycle_metrics(model, cycles)
+
+
+def metrics_registry(cfg: VigilConfig) -> CollectorRegistry:
+    """A registry with only Vigil's collector (no process metrics of the exporter itself)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(VigilCollector(cfg))
+    return registry
+
+
+def serve(cfg: VigilConfig, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> Any:
+    """Start the HTTP server in a daemon thread; returns the server (``server.server_port``, ``shutdown()``)."""
+    server, _thread = start_http_server(port, addr=host, registry=metrics_registry(cfg))
+    return server
+
+
+def cmd_exporter(args: argparse.Namespace) -> int:
+    cfg = args.load_config()
+    try:
+        server = serve(cfg, args.host, args.port)
+    except OSError as err:
+        print(f"vigil: cannot listen on {args.host}:{args.port}: {err} (hint: pick another --port)")
+        return 2
+    print(f"Vigil metrics for model {cfg.model.name}: http://{args.host}:{server.server_port}/metrics   "
+          "(Ctrl-C stops)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.shutdown()
+
+
+def add_commands(subparsers: Any) -> None:
+    """`vigil exporter [--port 9108] [--host 127.0.0.1]`."""
+    from app.cli import _command
+
+    parser = _command(subparsers, "exporter", cmd_exporter,
+                      "serve Prometheus metrics (check values and statuses, firing alerts, cycles, ingestion)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port to listen on (default {DEFAULT_PORT})")
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
