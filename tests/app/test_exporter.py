@@ -94,12 +94,12 @@ def test_scraped_metrics_match_the_stores(checked: VigilConfig, exporter_port: i
     wh, ops = stores_for(cfg)
 
     with duckdb.connect(str(cfg.warehouse_path), read_only=True) as conn:
-        latest = conn.execute("SELECT max(batch) FROM check_results").fetchone()[0]
+        latest = conn.execute("SELECT max(batch) FROM check_results").fetchall()[0][0]
         results = conn.execute(
             "SELECT check_name, subject, model, status, value FROM check_results WHERE batch = ?", [latest]
         ).fetchall()
         ingested = conn.execute("SELECT source, status, count(*) FROM ingested_files GROUP BY ALL").fetchall()
-        open_quarantine = conn.execute("SELECT count(*) FROM quarantine WHERE status = 'open'").fetchone()[0]
+        open_quarantine = conn.execute("SELECT count(*) FROM quarantine WHERE status = 'open'").fetchall()[0][0]
 
     # Check values and statuses of the latest batch, one series per (check, subject, model).
     values = named(samples, "vigil_check_value")
