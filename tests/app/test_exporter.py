@@ -26,7 +26,7 @@ from tests.app.builders import write_history
 
 REPO = Path(__file__).resolve().parents[2]
 START = date(2024, 3, 1)
-UNIT_DAY = START + timedelta(days=6)
+UNIT_DAY = START + timedelta(days=7)  # the last day: its alerts are still firing
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -77,7 +77,7 @@ def test_before_any_cycle_the_warehouse_is_reported_down_not_an_error(cfg: Vigil
 
 @pytest.fixture
 def checked(cfg: VigilConfig) -> VigilConfig:
-    """Eight days with a unit change on day 7, one unreadable predictions file, two real cycles."""
+    """Eight days with a unit change on the last day, one unreadable predictions file, two real cycles."""
     write_history(cfg.root, START, days=8, unit_change_day=UNIT_DAY)
     clock = SteppingClock(datetime(2024, 3, 9, 6, 0))
     assert run_cycle(cfg, clock=clock, notify=False).status == "ok"
@@ -116,15 +116,19 @@ def test_scraped_metrics_match_the_stores(checked: VigilConfig, exporter_port: i
         latest - datetime(1970, 1, 1)
     ).total_seconds()
 
-    # Firing alerts by severity and check: the unit change of day 7 is firing (or has resolved).
+    # Firing alerts by severity and check: the unit change of the last day is firing.
     firing = ops.query(
         "SELECT severity, check_name, count(*) AS n FROM alerts WHERE state = 'firing' GROUP BY severity, check_name"
     )
+    assert {"severity": "critical", "check_name": "unit_change", "n": 2} in firing
     assert named(samples, "vigil_alerts_firing") == {
         key(model="loans", severity=r["severity"], check=r["check_name"]): float(r["n"]) for r in firing
     }
-    fired = ops.query("SELECT count(*) AS n FROM alerts WHERE fired_batch IS NOT NULL")[0]["n"]
-    assert fired >= 1, "the unit change should have fired an alert"
+    open_incidents = ops.query("SELECT severity, count(*) AS n FROM incidents GROUP BY severity")
+    assert named(samples, "vigil_incidents_open") == {
+        key(model="loans", severity=r["severity"]): float(r["n"]) for r in open_incidents
+    }
+    assert open_incidents, "the critical unit-change alert should have opened an incident"
 
     # Cycles: the last one succeeded; its duration and end come from the cycles table.
     last = ops.query("SELECT * FROM cycles ORDER BY started_at DESC LIMIT 1")[0]
