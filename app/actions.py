@@ -36,14 +36,6 @@ def _function(module: str, *names: str) -> Any:
     raise ActionUnavailable(f"{module} has none of: {', '.join(names)}")
 
 
-def action_available(module: str, *names: str) -> bool:
-    try:
-        _function(module, *names)
-    except ActionUnavailable:
-        return False
-    return True
-
-
 # ---- alerts -----------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -586,10 +586,6 @@ def registry_events(cfg: VigilConfig, limit: int = 200) -> list[dict[str, Any]]:
     from app.cycle import jsonable
 
     return [jsonable(e) for e in registry.events(registry_model_name(cfg), limit=limit)]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 # ---- postmortems and decisions (incidents.postmortem, incidents.decisions) ---------------

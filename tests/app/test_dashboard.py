@@ -213,3 +213,19 @@ def test_decision_is_recommended_and_approved(built: VigilConfig) -> None:
     next(b for b in at.button if b.label == "Approve").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert decisions_for(stores_for(built)[1], incident_id)[-1].state == "approved"
+
+
+def test_alerts_page_silences_the_selected_alert_with_a_comment(built: VigilConfig) -> None:
+    at = render(PAGES[1])
+    submit = next(b for b in at.button if b.label == "Silence")
+    submit.click().run()  # no comment: refused with a hint
+    assert any("needs a comment" in e.value for e in at.error)
+    comment = next(t for t in at.text_input if t.label == "comment (required)")
+    comment.input("known upstream backfill, ticket 123")
+    next(b for b in at.button if b.label == "Silence").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    from incidents.silences import list_silences
+
+    silences = list_silences(stores_for(built)[1])
+    assert [(s.author, s.comment) for s in silences] == [("tester", "known upstream backfill, ticket 123")]
+    assert {m.name for m in silences[0].matchers} == {"check", "model", "subject"}

@@ -108,21 +108,20 @@ with left:
             st.success(f"Opened incident {incident_id}.")
         except Exception as err:
             st.error(str(err))
-    if actions.action_available("incidents.silences", "create_silence", "add_silence"):
-        with st.form("silence"):
-            st.markdown("Silence this alert")
-            hours = st.number_input("for hours", min_value=1, max_value=24 * 14, value=4)
-            comment = st.text_input("comment (required)")
-            if st.form_submit_button("Silence"):
-                if not comment.strip():
-                    st.error("A silence needs a comment: say why and who is on it.")
-                else:
-                    try:
-                        ends = datetime.now(UTC) + timedelta(hours=int(hours))
-                        silence_id = actions.silence_alert(cfg, alert, ends, comment.strip(), me)
-                        st.success(f"Silence {silence_id} until {ends:%Y-%m-%d %H:%M} UTC.")
-                    except Exception as err:
-                        st.error(str(err))
+    with st.form("silence"):
+        st.markdown("Silence this alert")
+        hours = st.number_input("for hours", min_value=1, max_value=24 * 14, value=4)
+        comment = st.text_input("comment (required)")
+        if st.form_submit_button("Silence"):
+            if not comment.strip():
+                st.error("A silence needs a comment: say why and who is on it.")
+            else:
+                try:
+                    ends = datetime.now(UTC) + timedelta(hours=int(hours))
+                    silence_id = actions.silence_alert(cfg, alert, ends, comment.strip(), me)
+                    st.success(f"Silence {silence_id} until {ends:%Y-%m-%d %H:%M} UTC.")
+                except Exception as err:
+                    st.error(str(err))
 with right:
     st.subheader("Runbook")
     runbook = queries.runbook_markdown(str(alert.get("check_name")))
