@@ -23,7 +23,8 @@ from core.config import ConfigError, VigilConfig
 from core.stores import StoreBusy, StoreMissing
 
 EXIT_OK, EXIT_CHECKS_FAILED, EXIT_USAGE = 0, 1, 2
-PACKAGE_COMMANDS = ("baseline_model.cli", "profilers.cli", "checks.cli", "incidents.cli", "app.exporter")
+PACKAGE_COMMANDS = ("baseline_model.cli", "profilers.cli", "checks.cli", "incidents.cli", "app.exporter",
+                    "app.users_cli")  # users_cli last: it puts every command behind the role check
 
 Handler = Callable[[argparse.Namespace], int]
 

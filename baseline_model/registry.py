@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core import audit
 from core.clock import Clock, SystemClock, iso
 from core.ids import sha256_file
 from core.stores import OpsStore
@@ -287,6 +288,10 @@ class Registry:
                 conn, model_name=model_name, kind="register", version=version, actor=user, at=now,
                 reason=description or f"registered from run {run_id}", details={"run_id": run_id},
             )
+            audit.record(
+                conn, user, "registry.register", f"{model_name} v{version}", None,
+                {"run_id": run_id, "approval_state": "pending", "artifact_sha256": artifact_sha256}, clock=self.clock,
+            )
             return self._load(conn, model_name, version)
 
     def _decide(self, model_name: str, version: int, state: str, user: str, reason: str) -> ModelVersion:
@@ -314,6 +319,11 @@ class Registry:
             self._insert_event(
                 conn, model_name=model_name, kind="approve" if state == "approved" else "reject",
                 version=version, actor=user, at=now, reason=reason,
+            )
+            audit.record(
+                conn, user, "registry.approve" if state == "approved" else "registry.reject",
+                f"{model_name} v{version}", {"approval_state": mv.approval_state},
+                {"approval_state": state, "reason": reason}, clock=self.clock,
             )
             return self._load(conn, model_name, version)
 
@@ -351,11 +361,16 @@ class Registry:
                 "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
                 (model_name, alias, to_version, now, user),
             )
-        return self._insert_event(
+        event_id = self._insert_event(
             conn, model_name=model_name, kind=kind, alias=alias, version=to_version, from_version=from_version,
             to_version=to_version, actor=user, at=now, reason=reason, details=details,
             reverts_event_id=reverts_event_id,
         )
+        audit.record(
+            conn, user, f"registry.{kind}", f"{model_name}@{alias}", {"version": from_version},
+            {"version": to_version, "reason": reason, "registry_event": event_id}, clock=self.clock,
+        )
+        return event_id
 
     def set_alias(self, model_name: str, alias: str, version: int | None, user: str, reason: str) -> RegistryEvent:
         """Point an alias at a version (None removes it). Champion needs an approved version."""

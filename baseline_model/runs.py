@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from core import audit
 from core.clock import Clock, SystemClock, iso
 from core.stores import OpsStore
 
@@ -32,9 +33,16 @@ def insert_run(ops: OpsStore, record: dict[str, Any]) -> None:
     marks = ", ".join("?" for _ in values)
     updates = ", ".join(f"{c} = excluded.{c}" for c in values if c != "run_id")
     with ops.transaction() as conn:
+        prior = conn.execute("SELECT status FROM runs WHERE run_id = ?", (values.get("run_id"),)).fetchone()
         conn.execute(
             f"INSERT INTO runs ({cols}) VALUES ({marks}) ON CONFLICT (run_id) DO UPDATE SET {updates}",  # noqa: S608 - keys are our record's fixed field names
             tuple(values.values()),
+        )
+        # Training is started by whoever ran `vigil train`; the run record has no user column.
+        audit.record(
+            conn, audit.SYSTEM_ACTOR, "runs.record", str(values.get("run_id")),
+            None if prior is None else {"status": prior[0]},
+            {"status": values.get("status"), "kind": values.get("kind", "train"), "model_name": values.get("model_name")},
         )
 
 
@@ -75,6 +83,7 @@ def add_note(ops: OpsStore, run_id: str, author: str, text: str, clock: Clock | 
             "INSERT INTO run_notes (run_id, author, created_at, text) VALUES (?, ?, ?, ?)",
             (run["run_id"], author, now, text),
         )
+        audit.record(conn, author, "runs.note", run["run_id"], None, {"text": text}, clock=clock)
     return {"run_id": run["run_id"], "author": author, "created_at": now, "text": text}
 
 

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from checks.result import CheckResult
+from core import audit
 from core.clock import Clock, iso, naive_utc
 from core.config import VigilConfig
 from core.stores import OpsStore
@@ -248,10 +249,17 @@ def acknowledge(ops: OpsStore, clock: Clock, fingerprint: str, user: str) -> Non
     ensure_schema(ops)
     now = iso(clock.now())
     with ops.transaction() as conn:
-        row = conn.execute("SELECT state, incident_id FROM alerts WHERE fingerprint = ?", (fingerprint,)).fetchone()
+        row = conn.execute(
+            "SELECT state, incident_id, acked_by, acked_at FROM alerts WHERE fingerprint = ?", (fingerprint,)
+        ).fetchone()
         if row is None:
             raise KeyError(f"no alert with fingerprint {fingerprint!r} (hint: `vigil alerts list` shows them)")
         conn.execute("UPDATE alerts SET acked_by = ?, acked_at = ? WHERE fingerprint = ?", (user, now, fingerprint))
         _event(conn, fingerprint, None, row["state"], row["state"], "ack", now, {"by": user}, actor=user)
         if row["incident_id"]:
             incident_store.add_timeline(conn, row["incident_id"], now, "alert", user, f"Alert {fingerprint} acknowledged by {user}")
+        audit.record(
+            conn, user, "alerts.acknowledge", fingerprint,
+            {"acked_by": row["acked_by"], "acked_at": row["acked_at"], "state": row["state"]},
+            {"acked_by": user, "acked_at": now, "state": row["state"]}, clock=clock,
+        )

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from core import audit
 from core.clock import Clock, iso
 from core.config import VigilConfig
 from core.ids import new_id
@@ -290,6 +291,9 @@ def _append(
     target_version: int | None = None,
     registry_event_id: int | None = None,
 ) -> None:
+    previous = conn.execute(
+        "SELECT kind FROM decisions WHERE decision_id = ? ORDER BY event_id DESC LIMIT 1", (decision_id,)
+    ).fetchone()
     conn.execute(
         "INSERT INTO decisions (decision_id, incident_id, kind, action, actor, at, reason, evidence, model_name, target_version, "
         "registry_event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -297,6 +301,12 @@ def _append(
     )
     text = f"Decision {action.replace('_', ' ')} {kind.replace('_', ' ')} by {actor}: {reason}"
     incident_store.add_timeline(conn, incident_id, at, "decision", actor, text, {"decision_id": decision_id, "kind": kind})
+    audit.record(
+        conn, actor, f"decisions.{kind}", decision_id, None if previous is None else {"state": previous[0]},
+        {"state": kind, "action": action, "incident_id": incident_id, "reason": reason,
+         "target_version": target_version, "registry_event_id": registry_event_id},
+        at=at,
+    )
 
 
 def get_decision(ops: OpsStore, decision_id: str) -> Decision:

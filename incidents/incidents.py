@@ -12,6 +12,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from core import audit
 from core.clock import Clock, iso
 from core.config import VigilConfig
 from core.ids import new_id
@@ -240,6 +241,10 @@ def open_incident(
         )
         for a in alerts:
             attach_alert(conn, incident_id, a, at, opened_by)
+        audit.record(
+            conn, opened_by, "incidents.open", incident_id, None,
+            {"title": incident_title, "severity": sev, "alerts": fps}, clock=clock,
+        )
     return incident_id
 
 
@@ -265,6 +270,8 @@ def set_status(ops: OpsStore, clock: Clock, incident_id: str, status: str, actor
         conn.execute("UPDATE incidents SET status = ?, updated_at = ? WHERE incident_id = ?", (status, at, incident_id))
         text = f"Status {current} -> {status}" + (f": {note}" if note else "")
         add_timeline(conn, incident_id, at, "status", actor, text, {"from": current, "to": status})
+        audit.record(conn, actor, "incidents.status", incident_id, {"status": current},
+                     {"status": status, "note": note}, clock=clock)
 
 
 def set_severity(ops: OpsStore, clock: Clock, incident_id: str, severity: str, actor: str) -> None:
@@ -275,6 +282,8 @@ def set_severity(ops: OpsStore, clock: Clock, incident_id: str, severity: str, a
         row = _require_incident(conn, incident_id)
         conn.execute("UPDATE incidents SET severity = ?, updated_at = ? WHERE incident_id = ?", (sev, at, incident_id))
         add_timeline(conn, incident_id, at, "status", actor, f"Severity {row['severity']} -> {sev}")
+        audit.record(conn, actor, "incidents.severity", incident_id, {"severity": row["severity"]},
+                     {"severity": sev}, clock=clock)
 
 
 def set_roles(
@@ -285,12 +294,16 @@ def set_roles(
         raise IncidentError("set a commander, a scribe or both (hint: --commander NAME --scribe NAME)")
     at = iso(clock.now())
     with ops.transaction() as conn:
-        _require_incident(conn, incident_id)
+        row = _require_incident(conn, incident_id)
+        before = {"commander": row["commander"], "scribe": row["scribe"]}
+        after = dict(before)
         for role, person in (("commander", commander), ("scribe", scribe)):
             if person is None:
                 continue
             conn.execute(f"UPDATE incidents SET {role} = ?, updated_at = ? WHERE incident_id = ?", (person, at, incident_id))  # noqa: S608
             add_timeline(conn, incident_id, at, "role", actor, f"{role.capitalize()}: {person}", {"role": role, "person": person})
+            after[role] = person
+        audit.record(conn, actor, "incidents.roles", incident_id, before, after, clock=clock)
 
 
 def add_note(ops: OpsStore, clock: Clock, incident_id: str, author: str, text: str) -> None:
@@ -302,6 +315,7 @@ def add_note(ops: OpsStore, clock: Clock, incident_id: str, author: str, text: s
         _require_incident(conn, incident_id)
         add_timeline(conn, incident_id, at, "note", author, text.strip())
         conn.execute("UPDATE incidents SET updated_at = ? WHERE incident_id = ?", (at, incident_id))
+        audit.record(conn, author, "incidents.note", incident_id, None, {"text": text.strip()}, clock=clock)
 
 
 def record_event(ops: OpsStore, clock: Clock, incident_id: str, kind: str, actor: str, text: str, detail: dict[str, Any]) -> None:

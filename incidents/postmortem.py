@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 
+from core import audit
 from core.clock import Clock, iso
 from core.config import VigilConfig
 from core.ids import new_id
@@ -250,6 +251,7 @@ def create_postmortem(cfg: VigilConfig, ops: OpsStore, clock: Clock, incident_id
             (incident_id, json.dumps(fields), author, at, "prefilled from the incident"),
         )
         incident_store.add_timeline(conn, incident_id, at, "postmortem", author, "Postmortem drafted (revision 1, prefilled)")
+        audit.record(conn, author, "postmortems.create", incident_id, None, {"revision": 1}, clock=clock)
     result = _load(ops, incident_id)
     assert result is not None
     return result
@@ -282,6 +284,13 @@ def save_revision(ops: OpsStore, clock: Clock, incident_id: str, changes: dict[s
         conn.execute("UPDATE postmortems SET current_revision = ?, updated_at = ? WHERE incident_id = ?", (rev + 1, at, incident_id))
         incident_store.add_timeline(
             conn, incident_id, at, "postmortem", author, f"Postmortem revision {rev + 1}: {', '.join(sorted(changes))}"
+        )
+        before_fields = {k: v for k, v in json.loads(
+            conn.execute("SELECT fields FROM postmortem_revisions WHERE incident_id = ? AND revision = ?", (incident_id, rev)).fetchone()[0]
+        ).items() if k in changes}
+        audit.record(
+            conn, author, "postmortems.save", incident_id, {"revision": rev, **before_fields},
+            {"revision": rev + 1, **changes}, clock=clock,
         )
     result = _load(ops, incident_id)
     assert result is not None
@@ -326,6 +335,11 @@ def add_action_item(
             (item_id, incident_id, title.strip(), owner.strip(), kind, due_text, author, at, at),
         )
         incident_store.add_timeline(conn, incident_id, at, "postmortem", author, f"Action item ({kind}, {owner}, due {due_text}): {title}")
+        audit.record(
+            conn, author, "postmortems.action_add", item_id, None,
+            {"incident_id": incident_id, "title": title.strip(), "owner": owner.strip(), "kind": kind, "due": due_text},
+            clock=clock,
+        )
     return item_id
 
 
@@ -348,6 +362,10 @@ def update_action_item(
         )
         changes = ", ".join(f"{k} {row[k]} -> {v}" for k, v in new.items() if row[k] != v)
         incident_store.add_timeline(conn, row["incident_id"], at, "postmortem", actor, f"Action item {row['title']!r}: {changes or 'no change'}")
+        audit.record(
+            conn, actor, "postmortems.action_update", item_id,
+            {"status": row["status"], "owner": row["owner"], "due": row["due"]}, new, clock=clock,
+        )
     return ops.query("SELECT * FROM action_items WHERE item_id = ?", (item_id,))[0]
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from core import audit
 from core.clock import Clock, iso, parse_iso
 from core.ids import new_id
 from core.stores import OpsStore
@@ -158,6 +159,11 @@ def add_silence(
                 iso(now),
             ),
         )
+        audit.record(
+            conn, silence.author, "silences.add", silence.silence_id, None,
+            {"matchers": [str(m) for m in parsed], "starts_at": iso(start), "ends_at": iso(ends_at),
+             "comment": silence.comment}, clock=clock,
+        )
     return silence
 
 
@@ -208,6 +214,8 @@ def expire_silence(ops: OpsStore, clock: Clock, silence_id: str, by: str) -> Sil
         conn.execute(
             "UPDATE silences SET ends_at = ?, expired_at = ?, expired_by = ? WHERE silence_id = ?", (iso(now), iso(now), by, silence_id)
         )
+        audit.record(conn, by, "silences.expire", silence_id, {"ends_at": row["ends_at"]},
+                     {"ends_at": iso(now), "expired_by": by}, clock=clock)
         row = conn.execute("SELECT * FROM silences WHERE silence_id = ?", (silence_id,)).fetchone()
     return _from_row(dict(row))
 

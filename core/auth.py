@@ -1,0 +1,475 @@
+"""Users, roles, sign-in and sessions.
+
+- Users and roles live in a YAML file (``<storage root>/users.yaml``, or ``$VIGIL_USERS_FILE``)
+  holding argon2id hashes only; it is written atomically with mode 0600.
+- Roles are ordered viewer < responder < approver < admin; ``PERMISSIONS`` maps each action
+  to the lowest role allowed to do it, and ``require`` raises ``PermissionDenied`` naming it.
+- Failed sign-ins, lockouts and sessions live in the ops store so every process (dashboard,
+  CLI) sees the same state. Session tokens are kept as SHA-256 digests only.
+- The CLI does not ask for passwords (the OS account is the credential there); it acts as
+  ``cli_identity``: a user of the file once the file exists, the OS user as admin before.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import getpass
+import hashlib
+import os
+import re
+import secrets
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from core import audit
+from core.clock import Clock, SystemClock, iso, parse_iso
+from core.stores import OpsStore
+
+USERS_FILE_ENV = "VIGIL_USERS_FILE"
+USERS_FILE_NAME = "users.yaml"
+ROLES = ("viewer", "responder", "approver", "admin")
+
+# Lowest role allowed to do each action. Higher roles inherit everything below them.
+PERMISSIONS: dict[str, str] = {
+    "read": "viewer",
+    "alerts.acknowledge": "responder",
+    "silences.write": "responder",
+    "incidents.write": "responder",
+    "postmortems.write": "responder",
+    "decisions.recommend": "responder",
+    "runs.note": "responder",
+    "cycle.run": "responder",
+    "registry.approve": "approver",
+    "registry.promote": "approver",
+    "models.train": "approver",
+    "decisions.approve": "approver",
+    "decisions.carry_out": "approver",
+    "users.manage": "admin",
+}
+
+MAX_FAILURES = 5  # per user in FAILURE_WINDOW
+MAX_SOURCE_FAILURES = 20  # per source (many user names tried from one place)
+FAILURE_WINDOW = timedelta(minutes=5)
+LOCKOUT = timedelta(minutes=15)
+SESSION_TTL = timedelta(hours=8)
+MIN_PASSWORD_LENGTH = 8
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_HASHER = PasswordHasher()  # argon2id with the library's recommended cost
+
+
+class AuthError(Exception):
+    """Base class: the message says what went wrong and how to fix it."""
+
+
+class UsersFileError(AuthError):
+    """The users file is malformed (message names the file, the user and the key)."""
+
+
+class UnknownUser(AuthError):
+    pass
+
+
+class SignInFailed(AuthError):
+    """Wrong user name or password (deliberately not saying which)."""
+
+
+class SignInLocked(SignInFailed):
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class PermissionDenied(AuthError):
+    def __init__(self, message: str, needed_role: str) -> None:
+        super().__init__(message)
+        self.needed_role = needed_role
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    role: str
+    # True for the OS user the CLI acts as before any users file exists (quick start).
+    implicit: bool = False
+
+    def can(self, action: str) -> bool:
+        return allowed(self.role, action)
+
+
+# ---- roles and permissions ---------------------------------------------------------------
+
+
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise AuthError(f"unknown role {role!r} (hint: one of {', '.join(ROLES)})")
+    return role
+
+
+def role_needed(action: str) -> str:
+    if action not in PERMISSIONS:
+        raise AuthError(f"unknown action {action!r} (hint: one of {', '.join(sorted(PERMISSIONS))})")
+    return PERMISSIONS[action]
+
+
+def allowed(role: str, action: str) -> bool:
+    return ROLES.index(_check_role(role)) >= ROLES.index(role_needed(action))
+
+
+def require(user: User, action: str) -> None:
+    """Raise PermissionDenied unless the user's role may do `action`."""
+    if not allowed(user.role, action):
+        needed = role_needed(action)
+        raise PermissionDenied(
+            f"{user.username} ({user.role}) may not {action}: it needs the {needed} role or higher "
+            f"(hint: an admin can grant it with `vigil users role {user.username} {needed}`)",
+            needed,
+        )
+
+
+# ---- the users file ----------------------------------------------------------------------
+
+
+def users_file(root: str | Path) -> Path:
+    """$VIGIL_USERS_FILE, else <storage root>/users.yaml."""
+    env = os.environ.get(USERS_FILE_ENV)
+    return Path(env) if env else Path(root) / USERS_FILE_NAME
+
+
+def _check_username(username: str) -> str:
+    if not _USERNAME.match(username or ""):
+        raise AuthError(
+            f"user name {username!r} is not allowed (hint: letters, digits, '.', '_', '@', '-'; up to 64 characters)"
+        )
+    return username
+
+
+def _check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(f"password too short: at least {MIN_PASSWORD_LENGTH} characters")
+    return password
+
+
+def _load_raw(path: Path) -> dict[str, dict[str, Any]]:
+    """Parse and validate the file; {} if it does not exist."""
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise UsersFileError(f"{path}: not valid YAML ({err}) (hint: fix it or restore it from a backup)") from None
+    if not isinstance(data, dict) or set(data) - {"users"}:
+        raise UsersFileError(f"{path}: expected one top-level key 'users' (hint: see `vigil users add --help`)")
+    users = data.get("users") or {}
+    if not isinstance(users, dict):
+        raise UsersFileError(f"{path}: 'users' must be a mapping of user name to settings")
+    for name, entry in users.items():
+        where = f"{path}: users.{name}"
+        if not isinstance(entry, dict):
+            raise UsersFileError(f"{where}: expected a mapping with role and password_hash")
+        unknown = set(entry) - {"role", "password_hash", "created_at", "password_changed_at"}
+        if unknown:
+            raise UsersFileError(f"{where}: unknown key {sorted(unknown)[0]!r} (hint: role, password_hash, created_at)")
+        if entry.get("role") not in ROLES:
+            raise UsersFileError(f"{where}.role: {entry.get('role')!r} is not a role (hint: one of {', '.join(ROLES)})")
+        if not str(entry.get("password_hash", "")).startswith("$argon2"):
+            raise UsersFileError(
+                f"{where}.password_hash: not an argon2 hash; plain-text passwords are refused "
+                f"(hint: `vigil users passwd {name}` sets a hashed one)"
+            )
+    return {str(k): dict(v) for k, v in users.items()}
+
+
+def _write_raw(path: Path, users: dict[str, dict[str, Any]]) -> None:
+    """Atomic replace (temp file + rename), readable by the owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "# Vigil users: argon2id hashes only. Edit with `vigil users add | passwd`.\n" + yaml.safe_dump(
+        {"users": users}, sort_keys=True
+    )
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".users-", suffix=".yaml")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Serialise read-modify-write of the users file across processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def get_user(path: Path, username: str) -> User | None:
+    entry = _load_raw(path).get(username)
+    return None if entry is None else User(username, entry["role"])
+
+
+def list_users(path: Path) -> list[dict[str, Any]]:
+    """User names, roles and dates; never the hashes."""
+    return [
+        {"username": name, "role": e["role"], "created_at": e.get("created_at"),
+         "password_changed_at": e.get("password_changed_at")}
+        for name, e in sorted(_load_raw(path).items())
+    ]
+
+
+def add_user(
+    path: Path, username: str, role: str, password: str, *,
+    ops: OpsStore | None = None, actor: str = audit.SYSTEM_ACTOR, clock: Clock | None = None,
+) -> User:
+    """Add a user with an argon2id hash of `password`; audited when `ops` is given."""
+    _check_username(username)
+    _check_role(role)
+    _check_password(password)
+    now = iso((clock or SystemClock()).now())
+    with _file_lock(path):
+        users = _load_raw(path)
+        if username in users:
+            raise AuthError(f"user {username!r} already exists in {path} (hint: `vigil users passwd {username}`)")
+        if not users and role != "admin":  # else nobody could manage users any more
+            raise AuthError(
+                f"the first user in {path} must be an admin (hint: `vigil users add {local_username()} --role admin` "
+                "first; until a users file exists the CLI acts as the OS user with admin rights)"
+            )
+        users[username] = {"role": role, "password_hash": _HASHER.hash(password), "created_at": now,
+                           "password_changed_at": now}
+        _write_raw(path, users)
+    if ops is not None:
+        audit.record(ops, actor, "users.add", username, None, {"role": role}, clock=clock)
+    return User(username, role)
+
+
+def set_password(
+    path: Path, username: str, password: str, *,
+    ops: OpsStore | None = None, actor: str = audit.SYSTEM_ACTOR, clock: Clock | None = None,
+) -> None:
+    """Replace a user's hash; with `ops`, their sessions end and the change is audited."""
+    _check_password(password)
+    now = iso((clock or SystemClock()).now())
+    with _file_lock(path):
+        users = _load_raw(path)
+        if username not in users:
+            raise UnknownUser(f"no user {username!r} in {path} (hint: `vigil users list`)")
+        users[username]["password_hash"] = _HASHER.hash(password)
+        users[username]["password_changed_at"] = now
+        _write_raw(path, users)
+    if ops is not None:
+        with ops.transaction() as conn:
+            conn.execute(
+                "UPDATE auth_sessions SET ended_at = ? WHERE username = ? AND ended_at IS NULL", (now, username)
+            )
+            audit.record(conn, actor, "users.passwd", username, None, {"password_changed_at": now}, clock=clock)
+
+
+def set_role(
+    path: Path, username: str, role: str, *,
+    ops: OpsStore | None = None, actor: str = audit.SYSTEM_ACTOR, clock: Clock | None = None,
+) -> User:
+    _check_role(role)
+    with _file_lock(path):
+        users = _load_raw(path)
+        if username not in users:
+            raise UnknownUser(f"no user {username!r} in {path} (hint: `vigil users list`)")
+        before = users[username]["role"]
+        users[username]["role"] = role
+        _write_raw(path, users)
+    if ops is not None:
+        audit.record(ops, actor, "users.role", username, {"role": before}, {"role": role}, clock=clock)
+    return User(username, role)
+
+
+def local_username() -> str:
+    """$VIGIL_USER, else the OS account (what the CLI acts as by default)."""
+    env = os.environ.get("VIGIL_USER")
+    if env:
+        return env
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "admin"
+
+
+def ensure_admin(root: str | Path, username: str | None = None) -> str | None:
+    """First run: create an admin with a generated password and return the password ONCE.
+
+    Returns None when the users file already exists (nothing is created). The admin is
+    named after the local user (so the CLI, which acts as that user, keeps its rights)
+    unless `username` is given. The caller prints the password to its terminal; it is
+    never logged and only its hash is stored.
+    """
+    path = users_file(root)
+    name = username or local_username()
+    if not _USERNAME.match(name):
+        name = "admin"
+    with _file_lock(path):
+        if path.exists():
+            return None
+        password = secrets.token_urlsafe(15)
+        now = iso(SystemClock().now())
+        _write_raw(path, {name: {"role": "admin", "password_hash": _HASHER.hash(password), "created_at": now,
+                                 "password_changed_at": now}})
+    return password
+
+
+def cli_identity(path: Path, username: str) -> User:
+    """Who the CLI acts as: a user of the file, or (no file yet) the OS user as admin."""
+    if not path.exists():
+        return User(username, "admin", implicit=True)
+    user = get_user(path, username)
+    if user is None:
+        raise UnknownUser(
+            f"user {username!r} is not in {path} (hint: act as a listed user with --user NAME or $VIGIL_USER, "
+            f"or ask an admin: `vigil users add {username} --role viewer`)"
+        )
+    return user
+
+
+# ---- sign-in with rate limiting ------------------------------------------------------------
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return _HASHER.hash(secrets.token_hex(16))
+
+
+def _password_matches(stored_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(stored_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def _active_lock(conn: sqlite3.Connection, keys: list[str], now: str) -> str | None:
+    marks = ", ".join("?" for _ in keys)
+    row = conn.execute(
+        f"SELECT MAX(until) FROM auth_locks WHERE lock_key IN ({marks}) AND until > ?",  # noqa: S608 - placeholders only
+        (*keys, now),
+    ).fetchone()
+    return None if row is None or row[0] is None else str(row[0])
+
+
+def _record_failure(conn: sqlite3.Connection, username: str, source: str, clock: Clock) -> None:
+    now_dt = clock.now()
+    now, since = iso(now_dt), iso(now_dt - FAILURE_WINDOW)
+    conn.execute("INSERT INTO auth_failures (username, source, at) VALUES (?, ?, ?)", (username, source, now))
+    until = iso(now_dt + LOCKOUT)
+    by_user = conn.execute(
+        "SELECT COUNT(*) FROM auth_failures WHERE username = ? AND at > ?", (username, since)
+    ).fetchone()[0]
+    by_source = conn.execute(
+        "SELECT COUNT(*) FROM auth_failures WHERE source = ? AND at > ?", (source, since)
+    ).fetchone()[0]
+    for key, count, limit in ((f"user:{username}", by_user, MAX_FAILURES),
+                              (f"source:{source}", by_source, MAX_SOURCE_FAILURES)):
+        if count >= limit:
+            conn.execute(
+                "INSERT INTO auth_locks (lock_key, locked_at, until) VALUES (?, ?, ?) "
+                "ON CONFLICT (lock_key) DO UPDATE SET locked_at = excluded.locked_at, until = excluded.until",
+                (key, now, until),
+            )
+    # The attempted name is the target, not the actor: nobody proved who they are.
+    audit.record(conn, "anonymous", "auth.sign_in_failed", username, None, {"source": source}, clock=clock)
+
+
+def verify(
+    path: Path, ops: OpsStore, username: str, password: str, *,
+    source: str = "local", clock: Clock | None = None,
+) -> User:
+    """Check a password; returns the User or raises SignInFailed / SignInLocked.
+
+    After MAX_FAILURES failures of one user name within FAILURE_WINDOW (or
+    MAX_SOURCE_FAILURES from one source), sign-in is refused for LOCKOUT, even with the
+    right password. The state is in the ops store, so it holds across processes.
+    """
+    clock = clock or SystemClock()
+    now = iso(clock.now())
+    keys = [f"user:{username}", f"source:{source}"]
+    with ops.read() as conn:
+        locked_until = _active_lock(conn, keys, now)
+    if locked_until is not None:
+        wait = max(1, int((parse_iso(locked_until) - clock.now()).total_seconds()))
+        raise SignInLocked(
+            f"too many failed sign-ins: locked for {wait // 60 + 1} more minute(s) (hint: wait, or ask an admin)", wait
+        )
+    entry = _load_raw(path).get(username)
+    # Hash even for unknown names so timing does not reveal which names exist.
+    ok = _password_matches(entry["password_hash"] if entry else _dummy_hash(), password) and entry is not None
+    with ops.transaction() as conn:
+        if not ok:
+            _record_failure(conn, username, source, clock)
+        else:
+            conn.execute("DELETE FROM auth_failures WHERE username = ?", (username,))
+            conn.execute("DELETE FROM auth_locks WHERE lock_key = ?", (f"user:{username}",))
+            audit.record(conn, username, "auth.sign_in", username, None, {"source": source}, clock=clock)
+    if not ok or entry is None:  # (entry is never None when ok; the check is for mypy)
+        raise SignInFailed("wrong user name or password")
+    return User(username, entry["role"])
+
+
+# ---- sessions ------------------------------------------------------------------------------
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_session(
+    ops: OpsStore, user: User, *, ttl: timedelta = SESSION_TTL, source: str = "local", clock: Clock | None = None
+) -> str:
+    """A new random session token (returned once; only its digest is stored)."""
+    clock = clock or SystemClock()
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    with ops.transaction() as conn:
+        conn.execute(
+            "INSERT INTO auth_sessions (token_sha256, username, source, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+            (_digest(token), user.username, source, iso(now), iso(now + ttl)),
+        )
+    return token
+
+
+def check_session(path: Path, ops: OpsStore, token: str | None, *, clock: Clock | None = None) -> User | None:
+    """The signed-in user of a live session, else None (unknown, expired, ended, user removed).
+
+    The role is read from the users file each time, so a role change applies at once.
+    """
+    if not token:
+        return None
+    now = iso((clock or SystemClock()).now())
+    rows = ops.query(
+        "SELECT username FROM auth_sessions WHERE token_sha256 = ? AND ended_at IS NULL AND expires_at > ?",
+        (_digest(token), now),
+    )
+    return get_user(path, rows[0]["username"]) if rows else None
+
+
+def expire_session(ops: OpsStore, token: str, *, clock: Clock | None = None) -> None:
+    """Sign out: the token stops working at once."""
+    now = iso((clock or SystemClock()).now())
+    with ops.transaction() as conn:
+        row = conn.execute(
+            "UPDATE auth_sessions SET ended_at = ? WHERE token_sha256 = ? AND ended_at IS NULL RETURNING username",
+            (now, _digest(token)),
+        ).fetchone()
+        if row is not None:
+            audit.record(conn, row[0], "auth.sign_out", row[0], None, None, clock=clock)
