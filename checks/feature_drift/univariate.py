@@ -19,10 +19,12 @@ from scipy.stats import chi2
 from checks.calibration import Bounds, rescale, size_scale, upper_bounds
 from checks.distributions import (
     binned_shares,
+    is_discrete,
     js_distance,
     ks_binned,
     psi,
     spread,
+    wasserstein_binned,
     wasserstein_from_quantiles,
 )
 from checks.result import CheckResult
@@ -66,6 +68,9 @@ def wasserstein_floor(k: int, n: int, big_n: int, budget: float) -> float:
 
 
 def normalised_wasserstein(reference: ColumnStats, current: ColumnStats) -> float:
+    """W1 / reference sd: from the histogram for discrete columns, from quantiles otherwise."""
+    if is_discrete(reference) and reference.bin_edges:
+        return wasserstein_binned(reference, current) / spread(reference)
     return wasserstein_from_quantiles(reference, current) / spread(reference)
 
 

@@ -54,14 +54,12 @@ def kpi(reference: None, current: PerformanceStats, params: dict[str, Any]) -> C
     ci = wilson(value, n, z) if 0 <= value <= 1 else (value, value)
     below = lower is not None and value < float(lower)
     above = upper is not None and value > float(upper)
-    # The bounds are the business's tolerance: outside them is a failure; inside but with a
-    # confidence interval reaching past a bound is worth a warning.
-    near = (lower is not None and ci[0] < float(lower)) or (upper is not None and ci[1] > float(upper))
-    status = "fail" if (below or above) else ("warn" if near else "ok")
+    # The bounds are the business's tolerance: outside them is a failure. The confidence
+    # interval is evidence for the reader (is it noise at this sample size?), not a second rule.
+    status = "fail" if (below or above) else "ok"
     bounds_text = f"[{'-inf' if lower is None else f'{float(lower):.4g}'}, {'inf' if upper is None else f'{float(upper):.4g}'}]"
     sentence = {
         "ok": f"KPI {kpi_name} is {value:.4g}, inside {bounds_text}.",
-        "warn": f"KPI {kpi_name} is {value:.4g}, inside {bounds_text} but its confidence interval ({ci[0]:.4g}-{ci[1]:.4g}) reaches past a bound.",
         "fail": f"KPI {kpi_name} is {value:.4g}, {'below' if below else 'above'} its bound {bounds_text} (CI {ci[0]:.4g}-{ci[1]:.4g}, {n} rows).",
     }[status]
     return result("kpi", FAMILY, subject, batch, status, sentence, params, value=value,

@@ -91,24 +91,43 @@ def auc(reference: None, current: PerformanceStats, params: dict[str, Any]) -> C
     return compare_metric("auc", "ROC AUC", value, se, current, params, higher_is_better=True)
 
 
+def agresti_coull_se(p: float, n: int) -> float:
+    """Standard error of a proportion that is never zero (two pseudo-successes and failures)."""
+    successes = p * n
+    p_tilde = (successes + 2) / (n + 4)
+    return math.sqrt(p_tilde * (1 - p_tilde) / (n + 4))
+
+
 def precision(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
-    """Precision at the decision threshold (binomial CI over the predicted positives)."""
+    """Precision at the decision threshold, over the labelled rows at or above it."""
     why = _readiness("precision", current, params, need_both_classes=True)
     if why:
         return skipped("precision", FAMILY, "model", current.batch, why)
     p, r = current.precision, current.recall
-    flagged = (r * current.positives / p) if p and r is not None and p > 0 else current.labeled
-    se = math.sqrt(p * (1 - p) / max(flagged, 1)) if p is not None else 0.0
-    return compare_metric("precision", "Precision at the threshold", p, se, current, params, higher_is_better=True)
+    if p is None or r is None or not math.isfinite(p) or not math.isfinite(r):
+        return skipped("precision", FAMILY, "model", current.batch, "no precision / recall in the live test set statistics")
+    true_positives = r * current.positives
+    if true_positives <= 0 or p <= 0:
+        # Labels exist mostly for approved rows: few labelled rows sit above the threshold, and
+        # without a true positive their number cannot be recovered from the statistics.
+        return skipped("precision", FAMILY, "model", current.batch,
+                       "no labelled true positive at the threshold: too few flagged rows with outcomes to judge")
+    flagged = round(true_positives / p)
+    min_flagged = int(params["min_flagged"])
+    if flagged < min_flagged:
+        return skipped("precision", FAMILY, "model", current.batch,
+                       f"only {flagged} labelled rows at or above the threshold (need {min_flagged})")
+    return compare_metric("precision", "Precision at the threshold", p, agresti_coull_se(p, flagged), current, params,
+                          higher_is_better=True)
 
 
 def recall(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
-    """Recall at the decision threshold (binomial CI over the positives)."""
+    """Recall at the decision threshold (share of labelled positives flagged)."""
     why = _readiness("recall", current, params, need_both_classes=True)
     if why:
         return skipped("recall", FAMILY, "model", current.batch, why)
     r = current.recall
-    se = math.sqrt(r * (1 - r) / max(current.positives, 1)) if r is not None else 0.0
+    se = agresti_coull_se(r, current.positives) if r is not None and math.isfinite(r) else 0.0
     return compare_metric("recall", "Recall at the threshold", r, se, current, params, higher_is_better=True)
 
 

@@ -134,3 +134,18 @@ def test_multivariate_drift_catches_many_small_shifts_that_single_features_miss(
         assert res.evidence["features"] == 8
         single = [wasserstein(refs[f], curs[f], CHECKS["wasserstein"].params).status for f in refs]
         assert single.count("fail") <= 2  # most features alone stay under their own bound
+
+
+def test_wasserstein_on_a_discrete_column_uses_the_histogram():
+    """term_months (36 / 60): a 2-point shift in the 60-month share is not a drift of 0.4 sd."""
+    from checks.distributions import is_discrete, wasserstein_binned
+
+    rng = np.random.default_rng(8)
+    ref = numeric_reference(rng.choice([36.0, 60.0], 20000, p=[0.74, 0.26]), 1000)
+    assert is_discrete(ref.whole)
+    cur = numeric_stats(rng.choice([36.0, 60.0], 400, p=[0.76, 0.24]), ref.whole.bin_edges)
+    exact = abs(ref.whole.bin_counts[0] / ref.whole.valid - cur.bin_counts[0] / cur.valid) * 24
+    assert wasserstein_binned(ref.whole, cur) == pytest.approx(exact)
+    assert wasserstein(ref, cur, CHECKS["wasserstein"].params).status == "ok"
+    moved = numeric_stats(rng.choice([36.0, 60.0], 400, p=[0.5, 0.5]), ref.whole.bin_edges)
+    assert wasserstein(ref, moved, CHECKS["wasserstein"].params).status == "fail"
