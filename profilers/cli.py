@@ -132,7 +132,10 @@ def cmd_profile_export(args: argparse.Namespace) -> int:
     if not args.no_compute:
         profile_whylogs(cfg, wh)  # bring stale profiles up to date first
     files = export_profiles(wh, args.out, source=args.source, weekly=args.weekly)
-    _emit(args, [str(f) for f in files], f"wrote {len(files)} whylogs profile(s) to {args.out}")
+    text = f"wrote {len(files)} whylogs profile(s) to {args.out}"
+    if not files:
+        text += " (hint: batches are profiled by the cycle; run `vigil run-once` first)"
+    _emit(args, [str(f) for f in files], text)
     return EXIT_OK
 
 
