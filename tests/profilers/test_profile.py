@@ -286,3 +286,22 @@ def test_hourly_windows_align_to_the_epoch(tmp_path: Path) -> None:
     with wh.read() as conn:
         counts = [load_column_stats(conn, "predictions", "score", b) for b in expected]
     assert [c.count for c in counts if c] == df.groupby(df["ts"].dt.floor("6h")).size().tolist()
+
+
+def test_corrected_label_file_replaces_labels_and_reprofiles(toy_cfg: VigilConfig, toy_wh: Warehouse) -> None:
+    for d in range(4):
+        write_predictions(toy_cfg.root, d)
+    path = write_outcomes(toy_cfg.root, 3, of_day=0)
+    ingest_all(toy_cfg, toy_wh)
+    profile_batches(toy_cfg, toy_wh)
+    # The label producer redelivers day 3 corrected: every outcome of day 0 is a default.
+    lines = [line.replace('"y":0', '"y":1') for line in path.read_text().splitlines()]
+    path.write_text("\n".join(lines) + "\n")
+    report = ingest_all(toy_cfg, toy_wh)
+    assert report.replaced == 1 and report.label_batches == {DAY0}
+    profiled = profile_batches_detailed(toy_cfg, toy_wh, report.all_dirty)
+    assert DAY0 in profiled.performance_batches
+    with toy_wh.read() as conn:
+        p = load_performance(conn, DAY0)
+    assert p is not None and (p.labeled, p.positives, p.mean_label) == (200, 200, 1.0)
+    assert p.auc is None  # one class only
