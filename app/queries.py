@@ -26,6 +26,7 @@ from core.config import VigilConfig, format_duration
 from core.stores import OpsStore, StoreMissing, Warehouse, stores_for
 
 RUNBOOKS_DIR = Path(__file__).resolve().parent.parent / "runbooks"
+READ_RETRY_SECONDS = 10.0
 SCHEDULER_DEAD_AFTER = timedelta(minutes=2)
 
 
@@ -57,7 +58,8 @@ def empty_hint(cfg: VigilConfig) -> str:
 
 
 def _warehouse(cfg: VigilConfig) -> Warehouse:
-    return stores_for(cfg)[0]
+    # Readers give up sooner than the cycle would: a page or `vigil status` says "busy" instead of hanging.
+    return Warehouse(cfg.warehouse_path, cfg.storage.duckdb_memory_limit, retry_seconds=READ_RETRY_SECONDS)
 
 
 def _ops(cfg: VigilConfig) -> OpsStore | None:

@@ -12,96 +12,98 @@ from app.reporting import format_age
 
 cfg = common.page("Overview")
 common.require_stores(cfg)
-status = queries.status_overview(cfg)
 
-# ---- the last cycle and its staleness (red when stale) ---------------------------------
-cycle = status["last_cycle"]
-if cycle is None:
-    st.warning("No check cycle has run yet. Run `vigil run-once` or start the scheduler with `vigil schedule`.")
-else:
-    age = status["last_cycle_age_seconds"]
-    when = cycle.get("finished_at") or cycle["started_at"]
-    if cycle["status"] == "failed":
-        st.error(f"The last cycle **failed** at {when}: `{cycle.get('error')}`. See `vigil status`.")
-    if status["stale"]:
-        age_text = format_age(age) if age is not None else "unknown time"
-        st.error(
-            f"**Stale:** the last completed cycle finished {age_text} ago; cycles are expected every "
-            f"{status['interval']}. Is the scheduler running? (`vigil schedule`)"
-        )
+with common.store_busy_notice():
+    status = queries.status_overview(cfg)
 
-sched = status["scheduler"]
-if sched is not None and not sched["alive"]:
-    st.warning(f"The scheduler is not running (last beat {sched['beat_at']} from pid {sched['pid']} on {sched['host']}).")
+    # ---- the last cycle and its staleness (red when stale) ---------------------------------
+    cycle = status["last_cycle"]
+    if cycle is None:
+        st.warning("No check cycle has run yet. Run `vigil run-once` or start the scheduler with `vigil schedule`.")
+    else:
+        age = status["last_cycle_age_seconds"]
+        when = cycle.get("finished_at") or cycle["started_at"]
+        if cycle["status"] == "failed":
+            st.error(f"The last cycle **failed** at {when}: `{cycle.get('error')}`. See `vigil status`.")
+        if status["stale"]:
+            age_text = format_age(age) if age is not None else "unknown time"
+            st.error(
+                f"**Stale:** the last completed cycle finished {age_text} ago; cycles are expected every "
+                f"{status['interval']}. Is the scheduler running? (`vigil schedule`)"
+            )
 
-c1, c2, c3, c4 = st.columns(4)
-c1.metric(
-    "Last cycle",
-    cycle["status"] if cycle else "none",
-    format_age(status["last_cycle_age_seconds"]) + " ago" if status["last_cycle_age_seconds"] is not None else None,
-    delta_color="off",
-)
-c2.metric("Firing alerts", status["firing_alerts"] if status["firing_alerts"] is not None else "n/a")
-c3.metric("Open incidents", status["open_incidents"] if status["open_incidents"] is not None else "n/a")
-c4.metric("Champion", status["champion"] or "none")
+    sched = status["scheduler"]
+    if sched is not None and not sched["alive"]:
+        st.warning(f"The scheduler is not running (last beat {sched['beat_at']} from pid {sched['pid']} on {sched['host']}).")
 
-# ---- latest batch by family -------------------------------------------------------------
-st.subheader("Latest batch")
-latest = status["latest_batch"]
-if latest is None:
-    st.info("No check results yet: the first cycle with data will fill this in.")
-else:
-    st.write(f"Batch **{latest['batch']}**")
-    health = queries.family_health(latest["families"])
-    cols = st.columns(max(len(health), 1))
-    for col, (family, worst) in zip(cols, sorted(health.items()), strict=False):
-        counts = latest["families"][family]
-        col.metric(family, common.icon(worst), ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
-                   delta_color="off")
-
-# ---- failing checks per batch -----------------------------------------------------------
-st.subheader("Failing checks per batch")
-failing = queries.failing_checks_per_batch(cfg)
-if failing.empty:
-    st.info("No check results yet.")
-else:
-    failing["batch"] = pd.to_datetime(failing["batch"])
-    chart = (
-        alt.Chart(failing)
-        .mark_bar()
-        .encode(
-            x=alt.X("batch:T", title="batch"),
-            y=alt.Y("failed:Q", title="failed checks", stack=True),
-            color=alt.Color("family:N"),
-            tooltip=["batch:T", "family:N", "failed:Q", "warned:Q"],
-        )
-        .properties(height=260)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric(
+        "Last cycle",
+        cycle["status"] if cycle else "none",
+        format_age(status["last_cycle_age_seconds"]) + " ago" if status["last_cycle_age_seconds"] is not None else None,
+        delta_color="off",
     )
-    st.altair_chart(chart, width="stretch")
+    c2.metric("Firing alerts", status["firing_alerts"] if status["firing_alerts"] is not None else "n/a")
+    c3.metric("Open incidents", status["open_incidents"] if status["open_incidents"] is not None else "n/a")
+    c4.metric("Champion", status["champion"] or "none")
 
-# ---- recent cycles ----------------------------------------------------------------------
-st.subheader("Recent cycles")
-cycles = queries.recent_cycles(cfg, limit=20)
-if cycles:
-    st.dataframe(
-        pd.DataFrame(
-            [
-                {
-                    "started": c["started_at"],
-                    "finished": c["finished_at"],
-                    "status": common.icon("ok" if c["status"] == "ok" else "fail" if c["status"] == "failed" else c["status"]),
-                    "files": c["summary"].get("files_loaded"),
-                    "batches": c["summary"].get("batches_profiled"),
-                    "checks": c["summary"].get("checks"),
-                    "failed": c["summary"].get("failed_checks"),
-                    "seconds": c["summary"].get("duration_seconds"),
-                    "error": c["error"],
-                }
-                for c in cycles
-            ]
-        ),
-        hide_index=True,
-        width="stretch",
-    )
-else:
-    st.info("No cycles recorded yet.")
+    # ---- latest batch by family -------------------------------------------------------------
+    st.subheader("Latest batch")
+    latest = status["latest_batch"]
+    if latest is None:
+        st.info("No check results yet: the first cycle with data will fill this in.")
+    else:
+        st.write(f"Batch **{latest['batch']}**")
+        health = queries.family_health(latest["families"])
+        cols = st.columns(max(len(health), 1))
+        for col, (family, worst) in zip(cols, sorted(health.items()), strict=False):
+            counts = latest["families"][family]
+            col.metric(family, common.icon(worst), ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
+                       delta_color="off")
+
+    # ---- failing checks per batch -----------------------------------------------------------
+    st.subheader("Failing checks per batch")
+    failing = queries.failing_checks_per_batch(cfg)
+    if failing.empty:
+        st.info("No check results yet.")
+    else:
+        failing["batch"] = pd.to_datetime(failing["batch"])
+        chart = (
+            alt.Chart(failing)
+            .mark_bar()
+            .encode(
+                x=alt.X("batch:T", title="batch"),
+                y=alt.Y("failed:Q", title="failed checks", stack=True),
+                color=alt.Color("family:N"),
+                tooltip=["batch:T", "family:N", "failed:Q", "warned:Q"],
+            )
+            .properties(height=260)
+        )
+        st.altair_chart(chart, width="stretch")
+
+    # ---- recent cycles ----------------------------------------------------------------------
+    st.subheader("Recent cycles")
+    cycles = queries.recent_cycles(cfg, limit=20)
+    if cycles:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "started": c["started_at"],
+                        "finished": c["finished_at"],
+                        "status": common.icon("ok" if c["status"] == "ok" else "fail" if c["status"] == "failed" else c["status"]),
+                        "files": c["summary"].get("files_loaded"),
+                        "batches": c["summary"].get("batches_profiled"),
+                        "checks": c["summary"].get("checks"),
+                        "failed": c["summary"].get("failed_checks"),
+                        "seconds": c["summary"].get("duration_seconds"),
+                        "error": c["error"],
+                    }
+                    for c in cycles
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+    else:
+        st.info("No cycles recorded yet.")

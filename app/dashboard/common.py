@@ -7,6 +7,9 @@ connection lives here or survives a rerun.
 from __future__ import annotations
 
 import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import streamlit as st
@@ -14,6 +17,7 @@ import streamlit as st
 from app import settings
 from app.queries import empty_hint, store_state
 from core.config import ConfigError, VigilConfig
+from core.stores import StoreBusy
 
 STATUS_ICON = {"fail": "🔴", "error": "🟠", "warn": "🟡", "ok": "🟢", "skipped": "⚪"}
 STATE_ICON = {"firing": "🔴", "pending": "🟡", "resolved": "🟢", "inactive": "⚪"}
@@ -66,3 +70,16 @@ def pick_incident(cfg: VigilConfig, label: str = "Incident") -> str:
     titles = {r["incident_id"]: f"{r['incident_id']} · {r['severity']} · {r['status']} · {r['title']}" for r in rows}
     chosen = st.selectbox(label, list(titles), format_func=lambda i: titles[i])
     return str(chosen)
+
+
+@contextmanager
+def store_busy_notice() -> Iterator[None]:
+    """Wrap a page body: a store held by a long write shows a notice instead of a traceback."""
+    try:
+        yield
+    except StoreBusy as err:
+        st.warning(f"A check cycle is writing to the warehouse right now ({err}). Reload in a moment.")
+    except sqlite3.OperationalError as err:
+        if "locked" not in str(err):
+            raise
+        st.warning("The operational store is busy; reload in a moment.")

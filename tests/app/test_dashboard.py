@@ -229,3 +229,39 @@ def test_alerts_page_silences_the_selected_alert_with_a_comment(built: VigilConf
     silences = list_silences(stores_for(built)[1])
     assert [(s.author, s.comment) for s in silences] == [("tester", "known upstream backfill, ticket 123")]
     assert {m.name for m in silences[0].matchers} == {"check", "model", "subject"}
+
+
+HOLD_WAREHOUSE = """
+import sys, time
+from core.stores import Warehouse
+with Warehouse(sys.argv[1]).write() as conn:
+    print("held", flush=True)
+    time.sleep(30)
+"""
+
+
+def test_a_long_write_does_not_block_user_actions(built: VigilConfig, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a cycle holds the warehouse, clicks (ops store) work at once and pages say 'busy'."""
+    import subprocess
+    import sys
+    import time
+
+    import app.queries
+    from app.actions import acknowledge_alert
+
+    monkeypatch.setattr(app.queries, "READ_RETRY_SECONDS", 1.0)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_WAREHOUSE, str(built.warehouse_path)],
+                              stdout=subprocess.PIPE, cwd=Path(__file__).resolve().parents[2])
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
+        fp = stores_for(built)[1].query("SELECT fingerprint FROM alerts ORDER BY fingerprint")[0]["fingerprint"]
+        started = time.monotonic()
+        acknowledge_alert(built, fp, "tester")
+        assert time.monotonic() - started < 2.0
+        alerts_page = render(PAGES[1])  # reads the ops store only
+        assert alerts_page.dataframe
+        overview = render(PAGES[0])
+        assert any("A check cycle is writing to the warehouse" in w.value for w in overview.warning)
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)

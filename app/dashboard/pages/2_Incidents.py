@@ -13,106 +13,107 @@ STATUSES = ["triage", "investigating", "mitigated", "resolved", "closed"]
 cfg = common.page("Incidents")
 common.require_stores(cfg)
 
-rows = queries.incidents(cfg)
-if not rows:
-    st.info("No incidents yet: a firing critical alert opens one, or open one by hand from the Alerts page.")
-    st.stop()
+with common.store_busy_notice():
+    rows = queries.incidents(cfg)
+    if not rows:
+        st.info("No incidents yet: a firing critical alert opens one, or open one by hand from the Alerts page.")
+        st.stop()
 
-show_closed = st.toggle("Show resolved and closed", value=True)
-listed = [r for r in rows if show_closed or r.get("status") not in ("resolved", "closed")]
-st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "incident": r["incident_id"],
-                "title": r["title"],
-                "severity": r["severity"],
-                "status": r["status"],
-                "commander": r.get("commander") or "",
-                "scribe": r.get("scribe") or "",
-                "opened": r["opened_at"],
-                "by": r["opened_by"],
-            }
-            for r in listed
-        ]
-    ),
-    hide_index=True,
-    width="stretch",
-)
-if not listed:
-    st.stop()
+    show_closed = st.toggle("Show resolved and closed", value=True)
+    listed = [r for r in rows if show_closed or r.get("status") not in ("resolved", "closed")]
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "incident": r["incident_id"],
+                    "title": r["title"],
+                    "severity": r["severity"],
+                    "status": r["status"],
+                    "commander": r.get("commander") or "",
+                    "scribe": r.get("scribe") or "",
+                    "opened": r["opened_at"],
+                    "by": r["opened_by"],
+                }
+                for r in listed
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    if not listed:
+        st.stop()
 
-ids = [r["incident_id"] for r in listed]
-titles = {r["incident_id"]: f"{r['incident_id']} · {r['severity']} · {r['title']}" for r in listed}
-incident_id = st.selectbox("Incident", ids, format_func=lambda i: titles[i])
-st.caption("Postmortem and decisions of this incident: the Postmortems and Decisions pages.")
-detail = queries.incident_detail(cfg, str(incident_id))
-if detail is None:
-    st.warning("This incident no longer exists.")
-    st.stop()
+    ids = [r["incident_id"] for r in listed]
+    titles = {r["incident_id"]: f"{r['incident_id']} · {r['severity']} · {r['title']}" for r in listed}
+    incident_id = st.selectbox("Incident", ids, format_func=lambda i: titles[i])
+    st.caption("Postmortem and decisions of this incident: the Postmortems and Decisions pages.")
+    detail = queries.incident_detail(cfg, str(incident_id))
+    if detail is None:
+        st.warning("This incident no longer exists.")
+        st.stop()
 
-st.subheader(f"{detail['title']}")
-c1, c2, c3, c4 = st.columns(4)
-c1.metric("Status", detail["status"])
-c2.metric("Severity", detail["severity"])
-c3.metric("Commander", detail.get("commander") or "unassigned")
-c4.metric("Scribe", detail.get("scribe") or "unassigned")
-stamps = {s: detail.get(f"{s}_at") for s in ("opened", "investigating", "mitigated", "resolved", "closed")}
-st.caption(" → ".join(f"{s} {t}" for s, t in stamps.items() if t))
+    st.subheader(f"{detail['title']}")
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Status", detail["status"])
+    c2.metric("Severity", detail["severity"])
+    c3.metric("Commander", detail.get("commander") or "unassigned")
+    c4.metric("Scribe", detail.get("scribe") or "unassigned")
+    stamps = {s: detail.get(f"{s}_at") for s in ("opened", "investigating", "mitigated", "resolved", "closed")}
+    st.caption(" → ".join(f"{s} {t}" for s, t in stamps.items() if t))
 
-me = common.user()
-left, right = st.columns([3, 2])
-with left:
-    st.markdown("**Timeline**")
-    timeline = detail.get("timeline") or []
-    if timeline:
-        st.dataframe(
-            pd.DataFrame([{k: e.get(k) for k in ("at", "kind", "actor", "text")} for e in timeline]),
-            hide_index=True,
-            width="stretch",
-        )
-    with st.form("note", clear_on_submit=True):
-        note = st.text_area("Add a note to the timeline")
-        if st.form_submit_button("Add note"):
-            try:
-                actions.add_incident_note(cfg, str(incident_id), me, note)
-                st.success("Note added.")
-                st.rerun()
-            except Exception as err:
-                st.error(str(err))
-with right:
-    st.markdown("**Alerts**")
-    for a in detail.get("alerts") or []:
-        st.write(f"{common.state_icon(a.get('state'))} `{a.get('check_name')}` on {a.get('subject')}")
-    runbooks = detail.get("runbooks") or []
-    if runbooks:
-        st.markdown("**Runbooks**")
-        for check in runbooks:
-            name = str(check).removeprefix("runbooks/").removesuffix(".md")
-            text = queries.runbook_markdown(name)
-            with st.expander(name):
-                st.markdown(text or f"No runbook for `{name}`.")
-    st.markdown("**Status and roles**")
-    current = STATUSES.index(detail["status"]) if detail["status"] in STATUSES else 0
-    later = STATUSES[current + 1 :]
-    if later:
-        with st.form("status"):
-            new_status = st.selectbox("Move to", later)
-            status_note = st.text_input("Why (optional)")
-            if st.form_submit_button("Update status"):
+    me = common.user()
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("**Timeline**")
+        timeline = detail.get("timeline") or []
+        if timeline:
+            st.dataframe(
+                pd.DataFrame([{k: e.get(k) for k in ("at", "kind", "actor", "text")} for e in timeline]),
+                hide_index=True,
+                width="stretch",
+            )
+        with st.form("note", clear_on_submit=True):
+            note = st.text_area("Add a note to the timeline")
+            if st.form_submit_button("Add note"):
                 try:
-                    actions.set_incident_status(cfg, str(incident_id), str(new_status), me, status_note or None)
-                    st.success(f"Status: {new_status}.")
+                    actions.add_incident_note(cfg, str(incident_id), me, note)
+                    st.success("Note added.")
                     st.rerun()
                 except Exception as err:
                     st.error(str(err))
-    with st.form("roles"):
-        commander = st.text_input("Commander", value=detail.get("commander") or "")
-        scribe = st.text_input("Scribe", value=detail.get("scribe") or "")
-        if st.form_submit_button("Set roles"):
-            try:
-                actions.set_incident_roles(cfg, str(incident_id), me, commander.strip(), scribe.strip())
-                st.success("Roles updated.")
-                st.rerun()
-            except Exception as err:
-                st.error(str(err))
+    with right:
+        st.markdown("**Alerts**")
+        for a in detail.get("alerts") or []:
+            st.write(f"{common.state_icon(a.get('state'))} `{a.get('check_name')}` on {a.get('subject')}")
+        runbooks = detail.get("runbooks") or []
+        if runbooks:
+            st.markdown("**Runbooks**")
+            for check in runbooks:
+                name = str(check).removeprefix("runbooks/").removesuffix(".md")
+                text = queries.runbook_markdown(name)
+                with st.expander(name):
+                    st.markdown(text or f"No runbook for `{name}`.")
+        st.markdown("**Status and roles**")
+        current = STATUSES.index(detail["status"]) if detail["status"] in STATUSES else 0
+        later = STATUSES[current + 1 :]
+        if later:
+            with st.form("status"):
+                new_status = st.selectbox("Move to", later)
+                status_note = st.text_input("Why (optional)")
+                if st.form_submit_button("Update status"):
+                    try:
+                        actions.set_incident_status(cfg, str(incident_id), str(new_status), me, status_note or None)
+                        st.success(f"Status: {new_status}.")
+                        st.rerun()
+                    except Exception as err:
+                        st.error(str(err))
+        with st.form("roles"):
+            commander = st.text_input("Commander", value=detail.get("commander") or "")
+            scribe = st.text_input("Scribe", value=detail.get("scribe") or "")
+            if st.form_submit_button("Set roles"):
+                try:
+                    actions.set_incident_roles(cfg, str(incident_id), me, commander.strip(), scribe.strip())
+                    st.success("Roles updated.")
+                    st.rerun()
+                except Exception as err:
+                    st.error(str(err))

@@ -18,59 +18,61 @@ ACTION_TEXT = {
 
 cfg = common.page("Decisions")
 common.require_stores(cfg)
-incident_id = common.pick_incident(cfg)
-me = common.user()
 
-if st.button("Recommend a decision from the current evidence"):
-    try:
-        actions.recommend_decision(cfg, incident_id)
-        st.rerun()
-    except Exception as err:
-        st.error(str(err))
+with common.store_busy_notice():
+    incident_id = common.pick_incident(cfg)
+    me = common.user()
 
-rows = queries.decisions(cfg, incident_id)
-if not rows:
-    st.info("No decision yet for this incident. Ask Vigil for a recommendation above (or `vigil decisions recommend`).")
-    st.stop()
+    if st.button("Recommend a decision from the current evidence"):
+        try:
+            actions.recommend_decision(cfg, incident_id)
+            st.rerun()
+        except Exception as err:
+            st.error(str(err))
 
-for decision in reversed(rows):
-    action = str(decision.get("action"))
-    state = str(decision.get("state"))
-    with st.container(border=True):
-        st.subheader(f"{ACTION_TEXT.get(action, action)} · {state}")
-        first = (decision.get("history") or [{}])[0]
-        st.write(first.get("reason", ""))
-        if decision.get("target_version") is not None:
-            st.write(f"Target version: v{decision['target_version']}")
-        with st.expander("Evidence"):
-            st.json(first.get("evidence") or {}, expanded=False)
-        st.dataframe(
-            pd.DataFrame([{k: h.get(k) for k in ("at", "kind", "actor", "reason")} for h in decision.get("history") or []]),
-            hide_index=True,
-            width="stretch",
-        )
-        decision_id = str(decision["decision_id"])
-        with st.form(f"act_{decision_id}"):
-            reason = st.text_input("Reason (required)", key=f"reason_{decision_id}")
-            candidate = None
-            if action == "retrain" and state == "approved":
-                candidate = st.number_input("Candidate version", min_value=1, step=1, key=f"cand_{decision_id}")
-            b1, b2, b3, b4 = st.columns(4)
-            approve = b1.form_submit_button("Approve", disabled=state != "recommended")
-            reject = b2.form_submit_button("Reject", disabled=state not in ("recommended", "approved"))
-            carry = b3.form_submit_button("Carry out", disabled=state != "approved")
-            reverse = b4.form_submit_button("Reverse", disabled=state != "carried_out")
-            try:
-                if approve:
-                    actions.approve_decision(cfg, decision_id, me, reason)
-                elif reject:
-                    actions.reject_decision(cfg, decision_id, me, reason)
-                elif carry:
-                    actions.carry_out_decision(cfg, decision_id, me, reason,
-                                               int(candidate) if candidate is not None else None)
-                elif reverse:
-                    actions.reverse_decision(cfg, decision_id, me, reason)
-                if approve or reject or carry or reverse:
-                    st.rerun()
-            except Exception as err:  # DecisionError / refused registry moves carry their reason
-                st.error(str(err))
+    rows = queries.decisions(cfg, incident_id)
+    if not rows:
+        st.info("No decision yet for this incident. Ask Vigil for a recommendation above (or `vigil decisions recommend`).")
+        st.stop()
+
+    for decision in reversed(rows):
+        action = str(decision.get("action"))
+        state = str(decision.get("state"))
+        with st.container(border=True):
+            st.subheader(f"{ACTION_TEXT.get(action, action)} · {state}")
+            first = (decision.get("history") or [{}])[0]
+            st.write(first.get("reason", ""))
+            if decision.get("target_version") is not None:
+                st.write(f"Target version: v{decision['target_version']}")
+            with st.expander("Evidence"):
+                st.json(first.get("evidence") or {}, expanded=False)
+            st.dataframe(
+                pd.DataFrame([{k: h.get(k) for k in ("at", "kind", "actor", "reason")} for h in decision.get("history") or []]),
+                hide_index=True,
+                width="stretch",
+            )
+            decision_id = str(decision["decision_id"])
+            with st.form(f"act_{decision_id}"):
+                reason = st.text_input("Reason (required)", key=f"reason_{decision_id}")
+                candidate = None
+                if action == "retrain" and state == "approved":
+                    candidate = st.number_input("Candidate version", min_value=1, step=1, key=f"cand_{decision_id}")
+                b1, b2, b3, b4 = st.columns(4)
+                approve = b1.form_submit_button("Approve", disabled=state != "recommended")
+                reject = b2.form_submit_button("Reject", disabled=state not in ("recommended", "approved"))
+                carry = b3.form_submit_button("Carry out", disabled=state != "approved")
+                reverse = b4.form_submit_button("Reverse", disabled=state != "carried_out")
+                try:
+                    if approve:
+                        actions.approve_decision(cfg, decision_id, me, reason)
+                    elif reject:
+                        actions.reject_decision(cfg, decision_id, me, reason)
+                    elif carry:
+                        actions.carry_out_decision(cfg, decision_id, me, reason,
+                                                   int(candidate) if candidate is not None else None)
+                    elif reverse:
+                        actions.reverse_decision(cfg, decision_id, me, reason)
+                    if approve or reject or carry or reverse:
+                        st.rerun()
+                except Exception as err:  # DecisionError / refused registry moves carry their reason
+                    st.error(str(err))
