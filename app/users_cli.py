@@ -140,6 +140,20 @@ def guard_all(subparsers: Any) -> None:
             parser.set_defaults(func=guarded(handler, COMMAND_ACTIONS.get(path, "read")))
 
 
+def first_run_admin(root: Any, username: str) -> str | None:
+    """For `make run` / `vigil demo`: on the first run, create the local admin and return the
+    one-time message to print on the terminal (never log it); None on later runs."""
+    password = auth.ensure_admin(root, username)
+    if password is None:
+        return None
+    path = auth.users_file(root)
+    name = auth.list_users(path)[0]["username"]
+    return (
+        f"Vigil dashboard sign-in (shown once, not stored): user {name}  password {password}\n"
+        f"  users file: {path} (hashes only); change it with `vigil users passwd {name}`"
+    )
+
+
 # ---- commands -----------------------------------------------------------------------------
 
 

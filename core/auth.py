@@ -448,6 +448,15 @@ def create_session(
     return token
 
 
+def sign_in(
+    path: Path, ops: OpsStore, username: str, password: str, *,
+    source: str = "dashboard", ttl: timedelta = SESSION_TTL, clock: Clock | None = None,
+) -> tuple[User, str]:
+    """verify + create_session: (the user, a new session token) or SignInFailed / SignInLocked."""
+    user = verify(path, ops, username, password, source=source, clock=clock)
+    return user, create_session(ops, user, ttl=ttl, source=source, clock=clock)
+
+
 def check_session(path: Path, ops: OpsStore, token: str | None, *, clock: Clock | None = None) -> User | None:
     """The signed-in user of a live session, else None (unknown, expired, ended, user removed).
 

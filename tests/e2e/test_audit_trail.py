@@ -154,3 +154,19 @@ def test_users_roles_and_audit_round_trip(vigil: Vigil, tmp_path: Path) -> None:
     code, _, err = vigil("vic", "audit", "--since", "last tuesday")
     assert code == 2 and "not an ISO date" in err
     assert len(audit.list_entries(ops, limit=None)) == len(entries)
+
+
+def test_first_run_admin_is_the_local_user_so_the_cli_keeps_working(vigil: Vigil, tmp_path: Path) -> None:
+    from app.users_cli import first_run_admin
+
+    message = first_run_admin(tmp_path, "operator")
+    assert message is not None and "user operator  password " in message
+    password = message.split("password ")[1].split()[0]
+    assert password not in (tmp_path / "users.yaml").read_text()
+    assert first_run_admin(tmp_path, "operator") is None  # printed once only
+    # The local user who ran `make run` is the admin: its CLI commands still pass the role check.
+    assert vigil("operator", "users", "list")[0] == 0
+    assert vigil("someone-else", "users", "list")[0] == 2
+    ops = OpsStore(_cfg(tmp_path).ops_path)
+    user, token = auth.sign_in(tmp_path / "users.yaml", ops, "operator", password)
+    assert user.role == "admin" and auth.check_session(tmp_path / "users.yaml", ops, token) == user
