@@ -64,6 +64,7 @@ def profile_whylogs(
     batches: Iterable[datetime] | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
     seed: int = 0,
+    sources: Iterable[str] | None = None,
 ) -> list[tuple[str, datetime]]:
     """Profile the given batches (None: every batch whose profile is missing or stale).
 
@@ -71,7 +72,10 @@ def profile_whylogs(
     """
     why = import_whylogs()
     done: list[tuple[str, datetime]] = []
+    wanted = set(sources) if sources is not None else None
     for spec in all_specs(cfg):
+        if wanted is not None and spec.name not in wanted:
+            continue
         with wh.read() as conn:
             if not table_exists(conn, spec.raw_table):
                 continue
@@ -234,5 +238,5 @@ def profile_summary(wh: Warehouse, source: str, batch: datetime) -> dict[str, An
 
 def profile_for(cfg: VigilConfig, wh: Warehouse, source: str, batch: datetime) -> None:
     """Profile one (source, batch) now (e.g. from the Data page)."""
-    spec_for(cfg, source)  # validates the source name
-    profile_whylogs(cfg, wh, [batch])
+    spec_for(cfg, source)  # raises KeyError for an unknown ETL table
+    profile_whylogs(cfg, wh, [batch], sources=[source])
