@@ -1,4 +1,4 @@
-"""`vigil users add | passwd | role | list`, `vigil audit`, and the CLI's role rules.
+"""`vigil users add | passwd | role | remove | list`, `vigil audit`, and the CLI's role rules.
 
 Who the CLI acts as: ``--user NAME``, else ``$VIGIL_USER``, else the OS account. Once a
 users file exists (``<storage root>/users.yaml`` or ``$VIGIL_USERS_FILE``; the first
@@ -66,6 +66,7 @@ COMMAND_ACTIONS: dict[str, str] = {
     "users add": "users.manage",
     "users passwd": "users.manage",
     "users role": "users.manage",
+    "users remove": "users.manage",
     "users list": "users.manage",
 }
 
@@ -219,6 +220,12 @@ def cmd_users_role(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_users_remove(args: argparse.Namespace) -> int:
+    auth.remove_user(_users_path(args), args.username, ops=_ops(args), actor=args.user)
+    _emit(args, {"username": args.username, "removed": True}, f"removed {args.username}; their sessions ended")
+    return EXIT_OK
+
+
 def cmd_users_list(args: argparse.Namespace) -> int:
     path = _users_path(args)
     rows = auth.list_users(path)
@@ -310,6 +317,8 @@ def add_commands(subparsers: Any) -> None:
     p = _add(users_sub, "role", cmd_users_role, "change a user's role")
     p.add_argument("username", metavar="NAME")
     p.add_argument("role", choices=list(auth.ROLES))
+    p = _add(users_sub, "remove", cmd_users_remove, "remove a user (never the last admin); ends their sessions")
+    p.add_argument("username", metavar="NAME")
     _add(users_sub, "list", cmd_users_list, "list users and roles (never the hashes)")
 
     p = _add(subparsers, "audit", cmd_audit, "the audit trail: who did what, when, before and after (newest first)")

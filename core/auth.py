@@ -291,11 +291,41 @@ def set_role(
         if username not in users:
             raise UnknownUser(f"no user {username!r} in {path} (hint: `vigil users list`)")
         before = users[username]["role"]
+        if before == "admin" and role != "admin":
+            _keep_an_admin(path, users, username)
         users[username]["role"] = role
         _write_raw(path, users)
     if ops is not None:
         audit.record(ops, actor, "users.role", username, {"role": before}, {"role": role}, clock=clock)
     return User(username, role)
+
+
+def _keep_an_admin(path: Path, users: dict[str, dict[str, Any]], leaving: str) -> None:
+    admins = [name for name, e in users.items() if e["role"] == "admin" and name != leaving]
+    if not admins:
+        raise AuthError(f"{leaving} is the last admin in {path}: make another user admin first (nobody could manage users)")
+
+
+def remove_user(
+    path: Path, username: str, *,
+    ops: OpsStore | None = None, actor: str = audit.SYSTEM_ACTOR, clock: Clock | None = None,
+) -> None:
+    """Remove a user (never the last admin); with `ops`, their sessions end and it is audited."""
+    with _file_lock(path):
+        users = _load_raw(path)
+        if username not in users:
+            raise UnknownUser(f"no user {username!r} in {path} (hint: `vigil users list`)")
+        if users[username]["role"] == "admin":
+            _keep_an_admin(path, users, username)
+        role = users.pop(username)["role"]
+        _write_raw(path, users)
+    if ops is not None:
+        now = iso((clock or SystemClock()).now())
+        with ops.transaction() as conn:
+            conn.execute(
+                "UPDATE auth_sessions SET ended_at = ? WHERE username = ? AND ended_at IS NULL", (now, username)
+            )
+            audit.record(conn, actor, "users.remove", username, {"role": role}, None, clock=clock)
 
 
 def local_username() -> str:
@@ -371,6 +401,8 @@ def _active_lock(conn: sqlite3.Connection, keys: list[str], now: str) -> str | N
 def _record_failure(conn: sqlite3.Connection, username: str, source: str, clock: Clock) -> None:
     now_dt = clock.now()
     now, since = iso(now_dt), iso(now_dt - FAILURE_WINDOW)
+    # Old failures only matter inside the window; keep the table small.
+    conn.execute("DELETE FROM auth_failures WHERE at < ?", (iso(now_dt - timedelta(days=1)),))
     conn.execute("INSERT INTO auth_failures (username, source, at) VALUES (?, ?, ?)", (username, source, now))
     until = iso(now_dt + LOCKOUT)
     by_user = conn.execute(

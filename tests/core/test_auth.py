@@ -199,3 +199,20 @@ def test_users_file_env_override_and_cli_identity(tmp_path: Path, monkeypatch: p
     assert auth.cli_identity(other, "ada") == auth.User("ada", "admin")
     with pytest.raises(auth.UnknownUser, match="'someone' is not in .*people.yaml.*hint"):
         auth.cli_identity(other, "someone")
+
+
+def test_the_last_admin_stays_and_removed_users_lose_their_sessions(users: Path, tmp_path: Path, clock: ManualClock) -> None:
+    ops = OpsStore(tmp_path / "ops.sqlite")
+    with pytest.raises(auth.AuthError, match="ada is the last admin"):
+        auth.set_role(users, "ada", "viewer")
+    with pytest.raises(auth.AuthError, match="ada is the last admin"):
+        auth.remove_user(users, "ada")
+    rita, token = auth.sign_in(users, ops, "rita", "rita-password-1", clock=clock)
+    assert auth.check_session(users, ops, token, clock=clock) == rita
+    auth.remove_user(users, "rita", ops=ops, actor="ada", clock=clock)
+    assert auth.check_session(users, ops, token, clock=clock) is None
+    assert [u["username"] for u in auth.list_users(users)] == ["ada"]
+    (entry,) = audit.list_entries(ops, action="users.remove")
+    assert (entry.actor, entry.target, entry.before, entry.after) == ("ada", "rita", {"role": "responder"}, None)
+    with pytest.raises(auth.UnknownUser, match="no user 'rita'"):
+        auth.remove_user(users, "rita")

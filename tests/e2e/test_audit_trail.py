@@ -170,3 +170,20 @@ def test_first_run_admin_is_the_local_user_so_the_cli_keeps_working(vigil: Vigil
     ops = OpsStore(_cfg(tmp_path).ops_path)
     user, token = auth.sign_in(tmp_path / "users.yaml", ops, "operator", password)
     assert user.role == "admin" and auth.check_session(tmp_path / "users.yaml", ops, token) == user
+
+
+def test_every_command_is_behind_the_role_check_and_the_table_names_real_commands() -> None:
+    import argparse
+
+    from app.cli import build_parser
+    from app.users_cli import COMMAND_ACTIONS, _leaf_parsers
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    commands = {path: sub for name, top in subparsers.choices.items() for path, sub in _leaf_parsers(top, (name,))}
+    unguarded = [path for path, sub in commands.items() if not hasattr(sub.get_default("func"), "vigil_action")]
+    assert unguarded == []
+    assert sorted(set(COMMAND_ACTIONS) - set(commands)) == []
+    for path, action in COMMAND_ACTIONS.items():
+        assert commands[path].get_default("func").vigil_action == action
+        auth.role_needed(action)  # every action is in the permission table
