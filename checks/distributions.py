@@ -138,11 +138,13 @@ def wasserstein_binned(reference: ColumnStats, current: ColumnStats) -> float:
     """W1 from the histogram: sum over edges of |F_ref - F_cur| times the gap to the next edge.
 
     Exact when the values sit on the bin edges (discrete columns: the reference's cuts are
-    its values); mass above the last edge is placed at the larger of the two maxima.
+    its values). Mass above the last edge is placed at the reference's 99th percentile, as
+    the quantile-based distance ignores the outer 1%: one large count must not dominate.
     """
     ref, cur = binned_shares(reference, current)
     edges = list(reference.bin_edges)
-    top = max(x for x in (reference.max, current.max, edges[-1] if edges else None) if x is not None)
+    q99 = reference.quantiles.get(0.99)
+    top = max(edges[-1], q99 if q99 is not None and math.isfinite(q99) else edges[-1])
     points = edges + [top]
     gaps = np.diff(np.asarray(points, dtype=float))
     cdf_gap = np.abs(np.cumsum(ref) - np.cumsum(cur))[: len(gaps)]

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from checks.calibration import rescale, size_scale, upper_bounds
-from checks.feature_drift.univariate import normalised_wasserstein, total_variation
+from checks.calibration import rescale, size_scale, upper_bounds, z_upper
+from checks.feature_drift.univariate import W_NULL_MEAN, W_NULL_SD, normalised_wasserstein, total_variation
 from checks.result import CheckResult
 from checks.verdict import result, skipped
 from profilers.stats_types import ColumnStats, ReferenceStats
@@ -74,8 +74,15 @@ def multivariate_drift(
             chunk_values.append(float(np.mean(dists)))
             f0 = next(iter(per_feature))
             scales.append(size_scale(current[f0].valid, reference[f0].chunks[i].valid, reference[f0].whole.valid))
-    bounds = upper_bounds(rescale(chunk_values, scales, 0.5), float(params["false_alarm_budget"]),
-                          float(params["min_effect"]), float(params["margin"]))
+    budget = float(params["false_alarm_budget"])
+    # Sampling-noise floor of a mean of p distances: each has mean ~W_NULL_MEAN and sd
+    # ~W_NULL_SD in units of sqrt(1/n + 1/N); averaging p of them shrinks only the sd.
+    n = int(np.median([current[f].valid for f in per_feature]))
+    big_n = int(np.median([reference[f].whole.valid for f in per_feature]))
+    unit = float(np.sqrt(1 / max(n, 1) + 1 / max(big_n, 1)))
+    floor = (W_NULL_MEAN + z_upper(budget) * W_NULL_SD / np.sqrt(len(per_feature))) * unit
+    bounds = upper_bounds(rescale(chunk_values, scales, 0.5), budget, float(params["min_effect"]),
+                          float(params["margin"]), floor)
     status = bounds.grade(value)
     top = sorted(per_feature.items(), key=lambda kv: -kv[1])[:3]
     top_text = ", ".join(f"{f} {d:.3f}" for f, d in top)
