@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 from collections.abc import Callable
 from datetime import date, timedelta
 from types import FrameType
@@ -29,6 +30,10 @@ from core.stores import OpsStore, stores_for
 log = logging.getLogger("vigil.scheduler")
 
 HEARTBEAT_SECONDS = 15.0
+# After Ctrl-C, how long to let a running tick finish before exiting anyway. Safe by design:
+# every store write is one transaction (rolled back when the process dies) and ingestion is
+# exactly-once, so the next cycle redoes whatever was cut short.
+STOP_GRACE_SECONDS = 10.0
 
 
 # ---- heartbeats -------------------------------------------------------------------------
@@ -63,12 +68,23 @@ def mark_stopped(ops: OpsStore, process_id: str, clock: Clock) -> None:
 # ---- one tick ---------------------------------------------------------------------------
 
 
-def tick(cfg: VigilConfig, simulate: bool, clock: Clock) -> str:
+def tick(cfg: VigilConfig, simulate: bool, clock: Clock, idle: threading.Event | None = None) -> str:
     """One scheduled run: optionally simulate the next business day, then a cycle.
 
     Returns a one-line outcome for the log; never raises (the scheduler must keep going;
-    failures are recorded in ``cycles`` by run_cycle and logged here).
+    failures are recorded in ``cycles`` by run_cycle and logged here). ``idle`` is cleared
+    while the tick runs, so a stopping scheduler knows whether work is in flight.
     """
+    if idle is not None:
+        idle.clear()
+    try:
+        return _tick(cfg, simulate, clock)
+    finally:
+        if idle is not None:
+            idle.set()
+
+
+def _tick(cfg: VigilConfig, simulate: bool, clock: Clock) -> str:
     try:
         if simulate:
             day: date | None = simulate_next_day(cfg)
@@ -108,7 +124,12 @@ def profile_whylogs_after(cfg: VigilConfig) -> int:
 
 
 def build_scheduler(
-    cfg: VigilConfig, simulate: bool, clock: Clock, process_id: str | None, ops: OpsStore
+    cfg: VigilConfig,
+    simulate: bool,
+    clock: Clock,
+    process_id: str | None,
+    ops: OpsStore,
+    idle: threading.Event | None = None,
 ) -> Any:
     """A BlockingScheduler with the cycle job (first run now) and the heartbeat job."""
     from apscheduler.schedulers.blocking import BlockingScheduler
@@ -118,7 +139,7 @@ def build_scheduler(
     scheduler.add_job(
         tick,
         "interval",
-        args=(cfg, simulate, clock),
+        args=(cfg, simulate, clock, idle),
         seconds=interval.total_seconds(),
         id="cycle",
         max_instances=1,
@@ -151,18 +172,32 @@ def install_stop_handlers(stop: Callable[[], None]) -> None:
 def run_scheduler(cfg: VigilConfig, simulate: bool = False, clock: Clock | None = None) -> int:
     """Block running cycles until SIGINT / SIGTERM; returns the exit code (0)."""
     clock = clock or SystemClock()
+    stop_requested = threading.Event()
+    holder: dict[str, Any] = {}
+
+    def stop() -> None:
+        stop_requested.set()
+        scheduler = holder.get("scheduler")
+        if scheduler is not None and scheduler.running:
+            # Do not wait here: we are inside a signal handler.
+            scheduler.shutdown(wait=False)
+
+    # Handlers first, so a stop that arrives while starting up is not lost.
+    install_stop_handlers(stop)
     _, ops = stores_for(cfg)
     detail = {"interval_seconds": cfg.schedule.interval.total_seconds(), "simulate": simulate}
     process_id = register_process(ops, "scheduler", cfg.model.name, clock, detail)
-    scheduler = build_scheduler(cfg, simulate, clock, process_id, ops)
+    idle = threading.Event()
+    idle.set()
+    scheduler = build_scheduler(cfg, simulate, clock, process_id, ops, idle)
+    holder["scheduler"] = scheduler
 
-    def stop() -> None:
-        if scheduler.running:
-            # Do not wait here (we are inside a signal handler); the worker thread finishes
-            # its current cycle before the interpreter exits.
+    def stop_if_requested() -> None:
+        # Catches a stop that arrived before the scheduler was running.
+        if stop_requested.is_set() and scheduler.running:
             scheduler.shutdown(wait=False)
 
-    install_stop_handlers(stop)
+    scheduler.add_job(stop_if_requested, "interval", seconds=1, id="stop-watch", max_instances=1, coalesce=True)
     log.info(
         "scheduler %s: cycle every %s for model %s (simulate=%s); Ctrl-C stops",
         process_id,
@@ -173,6 +208,12 @@ def run_scheduler(cfg: VigilConfig, simulate: bool = False, clock: Clock | None 
     try:
         scheduler.start()
     finally:
+        finished = idle.wait(STOP_GRACE_SECONDS)
         mark_stopped(ops, process_id, clock)
         log.info("scheduler %s stopped", process_id)
+    if not finished:
+        log.warning("a cycle step was still running after %.0fs: exiting anyway (its open transaction "
+                    "is rolled back; the next cycle redoes the work)", STOP_GRACE_SECONDS)
+        logging.shutdown()
+        os._exit(0)  # the worker thread cannot be interrupted; do not wait for it
     return 0
