@@ -10,7 +10,6 @@ a failed cycle is recorded with its error and the exception is re-raised, never 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import logging
 import math
@@ -182,27 +181,15 @@ def _sorted_batches(batches: Iterable[datetime] | None) -> list[datetime]:
 
 
 def step_ingest(cfg: VigilConfig, wh: Warehouse, report: CycleReport) -> tuple[set[datetime], set[datetime]]:
-    """Load new landing files; returns (batches with new rows, batches with new labels)."""
+    """Load new landing files; returns (batches with new rows, batches whose labels arrived)."""
     from profilers.ingest import ingest_all
 
     ingested = ingest_all(cfg, wh)
-    report.files_loaded = _count(getattr(ingested, "loaded", 0))
-    report.files_skipped = _count(getattr(ingested, "skipped", 0))
-    report.files_replaced = _count(getattr(ingested, "replaced", 0))
-    report.quarantined = list(getattr(ingested, "quarantined", []) or [])
-    return set(getattr(ingested, "dirty_batches", set()) or set()), set(
-        getattr(ingested, "label_batches", set()) or set()
-    )
-
-
-def _count(value: Any) -> int:
-    """IngestReport counts may be ints or lists of files."""
-    if isinstance(value, int):
-        return value
-    try:
-        return len(value)
-    except TypeError:
-        return 0
+    report.files_loaded = ingested.loaded
+    report.files_skipped = ingested.skipped
+    report.files_replaced = ingested.replaced
+    report.quarantined = list(ingested.quarantined)
+    return set(ingested.dirty_batches), set(ingested.label_batches)
 
 
 def step_reference(cfg: VigilConfig, wh: Warehouse) -> None:
@@ -269,13 +256,11 @@ def step_heartbeats(cfg: VigilConfig, ops: OpsStore, clock: Clock) -> tuple[list
     return results, process_results(cfg, ops, results, clock) if results else None
 
 
-def step_notify(cfg: VigilConfig, ops: OpsStore, alert_report: Any, clock: Clock) -> Any:
-    """Send what the alert step queued (grouping, dedup and the log live in incidents.notify)."""
-    notify = importlib.import_module("incidents.notify")
-    send = getattr(notify, "notify_pending", None) or getattr(notify, "send_notifications", None)
-    if send is None:
-        raise RuntimeError("incidents.notify has no notify_pending/send_notifications function")
-    return send(cfg, ops, clock)
+def step_notify(cfg: VigilConfig, ops: OpsStore, clock: Clock) -> Any:
+    """Send what changed: inhibit, silence, group, dedup against the log, send, record (incidents.notify)."""
+    from incidents.notify import notify_pending
+
+    return notify_pending(cfg, ops, clock)
 
 
 # ---- the cycle --------------------------------------------------------------------------
@@ -351,7 +336,7 @@ def _run_steps(
 
     if notify:
         t = time.perf_counter()
-        report.notifications = step_notify(cfg, ops, report.alerts, clock)
+        report.notifications = step_notify(cfg, ops, clock)
         timed("notify", t)
 
 

@@ -114,3 +114,49 @@ def test_second_landing_is_profiled_incrementally(history: VigilConfig) -> None:
     assert report.files_loaded == 2
     assert [b.date() for b in report.batches_profiled] == [START + timedelta(days=8)]
     assert Path(cfg.warehouse_path).exists()
+
+
+def test_cycle_notifies_a_real_webhook_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cycle's last step sends the firing group to a receiver on 127.0.0.1, and only once."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from core.config import config_from_dict
+    from tests.app.conftest import small_config
+
+    received: list[dict] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(json.loads(body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("VIGIL_TEST_WEBHOOK", f"http://127.0.0.1:{server.server_port}/hook")
+        data = small_config()
+        data["alerts"] = {
+            "receivers": [{"name": "oncall", "kind": "alertmanager", "url_env": "VIGIL_TEST_WEBHOOK"}],
+            "routes": [{"receiver": "oncall"}],
+        }
+        data["schedule"] = {"interval": "5m"}  # the second cycle below is on time: no heartbeat alert
+        cfg = config_from_dict(data, file="notify.yaml", root=tmp_path / "var")
+        # The unit change on the newest day keeps its alert firing.
+        write_history(cfg.root, START, days=7, unit_change_day=UNIT_DAY)
+        report = run_cycle(cfg, clock=ManualClock(datetime(2024, 3, 8, 6, 0)))
+        assert report.notifications, "something was sent"
+        assert received and all(r.get("status") in ("firing", "resolved") for r in received)
+        assert any(
+            a["labels"].get("subject") == "applications.income" for r in received for a in r.get("alerts", [])
+        )
+        sent = len(received)
+        run_cycle(cfg, clock=ManualClock(datetime(2024, 3, 8, 6, 5)))  # nothing new: nothing sent again
+        assert len(received) == sent
+    finally:
+        server.shutdown()
