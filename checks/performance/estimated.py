@@ -52,9 +52,12 @@ def estimated_performance(reference: ReferenceStats | None, current: ColumnStats
     if current.valid < min_rows:
         return skipped(name, FAMILY, subject, batch, f"only {current.valid} scores in this batch (need {min_rows})")
     est = estimate(current)
-    expected, basis = params.get("expected"), "registered evaluation"
-    if expected is None and reference is not None and reference.whole.valid >= min_rows:
-        expected, basis = estimate(reference.whole)["auc"], "estimate on the reference scores"
+    # Estimate against estimate: the same method on the reference scores cancels the
+    # method's own bias (coarse quantiles); the registered AUC is kept as evidence.
+    registered = params.get("expected")
+    expected, basis = registered, "registered evaluation"
+    if reference is not None and reference.whole.valid >= min_rows:
+        expected, basis = estimate(reference.whole)["auc"], "same estimate on the reference scores"
     if est["auc"] is None:
         return skipped(name, FAMILY, subject, batch, "all scores are 0 or 1: no AUC can be estimated", {"estimated": True})
     if expected is None:
@@ -71,6 +74,7 @@ def estimated_performance(reference: ReferenceStats | None, current: ColumnStats
     }[status]
     evidence: dict[str, Any] = {"estimated": True, "estimated_auc": est["auc"], "estimated_brier": est["brier"],
                                 "estimated_positive_rate": est["positive_rate"], "expected_auc": expected,
-                                "basis": basis, "realized_auc": params.get("realized_auc")}
+                                "basis": basis, "registered_auc": registered,
+                                "realized_auc": params.get("realized_auc")}
     return result(name, FAMILY, subject, batch, status, sentence, params, value=est["auc"],
                   lower=expected - min_effect, evidence=evidence)
