@@ -24,6 +24,7 @@ from core.stores import StoreBusy, StoreMissing
 
 EXIT_OK, EXIT_CHECKS_FAILED, EXIT_USAGE = 0, 1, 2
 PACKAGE_COMMANDS = ("baseline_model.cli", "profilers.cli", "checks.cli", "incidents.cli", "app.exporter",
+                    "incidents.retrain", "app.drills",
                     "app.users_cli")  # users_cli last: it puts every command behind the role check
 
 Handler = Callable[[argparse.Namespace], int]
