@@ -12,7 +12,7 @@ import inspect
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -120,6 +120,34 @@ def _missing(spec: CheckSpec, subject: str, batch: datetime, what: str) -> Check
     return skipped(spec.name, spec.family, subject, batch, f"no {what} statistics for this batch")
 
 
+@dataclass
+class BatchContext:
+    """Everything the checks of one batch share: connection, config, caches, expectations."""
+
+    conn: duckdb.DuckDBPyConnection
+    cfg: VigilConfig
+    batch: datetime
+    references: dict[tuple[str, str], ReferenceStats | None]
+    stats: ColumnStatsCache
+    expected: Expectations
+    history: list[datetime]
+    perf: PerformanceStats | None
+
+    @property
+    def model(self) -> str:
+        return self.cfg.model.name
+
+    @property
+    def task(self) -> str:
+        return self.cfg.model.task
+
+    def reference(self, source: str, column: str) -> ReferenceStats | None:
+        key = (source, column)
+        if key not in self.references:
+            self.references[key] = stats_store.load_reference(self.conn, source, column)
+        return self.references[key]
+
+
 def check_batch(
     conn: duckdb.DuckDBPyConnection,
     cfg: VigilConfig,
@@ -131,76 +159,111 @@ def check_batch(
     live_reference: dict[str, float],
     include_data: bool,
 ) -> list[CheckResult]:
-    model = cfg.model.name
-    task = cfg.model.task
-    expected: Expectations = (model_evaluation, live_reference)
+    """All checks of one batch; include_data=False (labels just matured) runs only the label-based
+    checks (reading the live test set) and the performance family."""
+    depth = max((int(s.params.get("recent_batches", 0)) for s in specs), default=0)
+    ctx = BatchContext(conn, cfg, batch, references, stats, (model_evaluation, live_reference),
+                       recent_batches(conn, batch, depth), stats_store.load_performance(conn, batch))
+    if not include_data:
+        specs = [s for s in specs if s.family == "performance" or s.reads == "performance"]
+    results, feature_current, feature_reference = column_checks(ctx, specs)
+    results += feature_set_checks(ctx, specs, feature_reference, feature_current)
+    results += table_checks(ctx, specs)
+    results += skew_checks(ctx, specs)
+    results += model_checks(ctx, specs)
+    return results
+
+
+def column_checks(
+    ctx: BatchContext, specs: list[CheckSpec]
+) -> tuple[list[CheckResult], dict[str, ColumnStats], dict[str, ReferenceStats]]:
+    """Checks over one column's statistics, for every column subject; also collects the features."""
     results: list[CheckResult] = []
-    history = recent_batches(conn, batch, max((int(s.params.get("recent_batches", 0)) for s in specs), default=0))
-    perf = stats_store.load_performance(conn, batch)
-    if include_data:
-        feature_current: dict[str, ColumnStats] = {}
-        feature_reference: dict[str, ReferenceStats] = {}
-        for subj in column_subjects(cfg):
-            applicable = [s for s in specs if s.reads == "column" and s.applies(subj.role, subj.kind, task)]
-            if not applicable:
+    feature_current: dict[str, ColumnStats] = {}
+    feature_reference: dict[str, ReferenceStats] = {}
+    for subj in column_subjects(ctx.cfg):
+        applicable = [s for s in specs if s.reads == "column" and s.applies(subj.role, subj.kind, ctx.task)]
+        wants_features = subj.role == "feature" and any(s.reads == "features" for s in specs)
+        if not applicable and not wants_features:
+            continue
+        assert subj.source is not None and subj.column is not None
+        current = ctx.stats.get(ctx.conn, subj.source, subj.column, ctx.batch)
+        if current is None and subj.role == "fallback":
+            current = fallback_stats(ctx.conn, ctx.cfg, subj.column, ctx.batch)
+        reference = ctx.reference(subj.source, subj.column)
+        if subj.role == "feature" and current is not None:
+            feature_current[subj.column] = current
+            if reference is not None:
+                feature_reference[subj.column] = reference
+        for spec in applicable:
+            if current is None:
+                results.append(_missing(spec, subj.name, ctx.batch, f"{subj.name} column"))
                 continue
-            assert subj.source is not None and subj.column is not None
-            current = stats.get(conn, subj.source, subj.column, batch)
-            if current is None and subj.role == "fallback":
-                current = fallback_stats(conn, cfg, subj.column, batch)
-            key = (subj.source, subj.column)
-            if key not in references:
-                references[key] = stats_store.load_reference(conn, subj.source, subj.column)
-            reference = references[key]
-            if subj.role == "feature" and current is not None:
-                feature_current[subj.column] = current
-                if reference is not None:
-                    feature_reference[subj.column] = reference
-            for spec in applicable:
-                if current is None:
-                    results.append(_missing(spec, subj.name, batch, f"{subj.name} column"))
-                    continue
-                params = _params(spec, cfg, subj, expected)
-                params.update(_history_context(conn, cfg, stats, spec, subj, history, params, perf))
-                if not params.get("enabled", True):
-                    continue
-                results.append(safely(spec, subj.name, batch, reference, current, params, model))
-        for spec in (s for s in specs if s.reads == "features" and s.applies("features", None, task)):
-            params = _params(spec, cfg, Subject("features", PREDICTIONS), expected)
-            params["batch"] = batch
+            params = _params(spec, ctx.cfg, subj, ctx.expected)
+            params.update(_history_context(ctx.conn, ctx.cfg, ctx.stats, spec, subj, ctx.history, params, ctx.perf))
             if params.get("enabled", True):
-                results.append(safely(spec, PREDICTIONS, batch, feature_reference, feature_current, params, model))
-        for subj in table_subjects(cfg):
-            for spec in (s for s in specs if s.reads == "table" and s.applies(subj.role, None, task)):
-                assert subj.source is not None
-                table = stats_store.load_table_stats(conn, subj.source, batch)
-                if table is None:
-                    results.append(_missing(spec, subj.name, batch, f"{subj.name} table"))
-                    continue
-                params = _params(spec, cfg, subj, expected)
-                if spec.name == "volume":
-                    params.setdefault("recent_rows", _recent_rows(conn, subj.source, history,
-                                                                  int(params["recent_batches"])))
-                if params.get("enabled", True):
-                    results.append(safely(spec, subj.name, batch, None, table, params, model))
-        for spec in (s for s in specs if s.reads == "skew" and s.applies("model", None, task)):
-            params = _params(spec, cfg, Subject("model", "model"), expected)
-            if not params.get("enabled", True):
+                results.append(safely(spec, subj.name, ctx.batch, reference, current, params, ctx.model))
+    return results, feature_current, feature_reference
+
+
+def feature_set_checks(
+    ctx: BatchContext, specs: list[CheckSpec], reference: dict[str, ReferenceStats], current: dict[str, ColumnStats]
+) -> list[CheckResult]:
+    results = []
+    for spec in (s for s in specs if s.reads == "features" and s.applies("features", None, ctx.task)):
+        params = _params(spec, ctx.cfg, Subject("features", PREDICTIONS), ctx.expected)
+        params["batch"] = ctx.batch
+        if params.get("enabled", True):
+            results.append(safely(spec, PREDICTIONS, ctx.batch, reference, current, params, ctx.model))
+    return results
+
+
+def table_checks(ctx: BatchContext, specs: list[CheckSpec]) -> list[CheckResult]:
+    results = []
+    for subj in table_subjects(ctx.cfg):
+        applicable = [s for s in specs if s.reads == "table" and s.applies(subj.role, None, ctx.task)]
+        if not applicable:
+            continue
+        assert subj.source is not None
+        table = stats_store.load_table_stats(ctx.conn, subj.source, ctx.batch)
+        for spec in applicable:
+            if table is None:
+                results.append(_missing(spec, subj.name, ctx.batch, f"{subj.name} table"))
                 continue
-            try:
-                sample = skew_sample(conn, cfg, batch, int(params["sample_rows"]), float(params["rtol"]))
-            except Exception as err:  # the builder is user code: report, do not crash
-                results.append(replace(error_result(spec.name, spec.family, PREDICTIONS, batch, err), model=model))
-                continue
-            results.append(safely(spec, PREDICTIONS, batch, None, sample, params, model))
-    for subj in model_subjects(cfg):
-        for spec in (s for s in specs if s.reads == "performance" and s.applies(subj.role, None, task)):
-            if perf is None:
-                results.append(replace(_missing(spec, subj.name, batch, "live test set"), model=model))
-                continue
-            params = _params(spec, cfg, subj, expected)
+            params = _params(spec, ctx.cfg, subj, ctx.expected)
+            if spec.name == "volume":
+                params.setdefault("recent_rows", _recent_rows(ctx.conn, subj.source, ctx.history,
+                                                              int(params["recent_batches"])))
             if params.get("enabled", True):
-                results.append(safely(spec, subj.name, batch, None, perf, params, model))
+                results.append(safely(spec, subj.name, ctx.batch, None, table, params, ctx.model))
+    return results
+
+
+def skew_checks(ctx: BatchContext, specs: list[CheckSpec]) -> list[CheckResult]:
+    results = []
+    for spec in (s for s in specs if s.reads == "skew" and s.applies("model", None, ctx.task)):
+        params = _params(spec, ctx.cfg, Subject("model", "model"), ctx.expected)
+        if not params.get("enabled", True):
+            continue
+        try:
+            sample = skew_sample(ctx.conn, ctx.cfg, ctx.batch, int(params["sample_rows"]), float(params["rtol"]))
+        except Exception as err:  # the builder is user code: report, do not crash
+            results.append(replace(error_result(spec.name, spec.family, PREDICTIONS, ctx.batch, err), model=ctx.model))
+            continue
+        results.append(safely(spec, PREDICTIONS, ctx.batch, None, sample, params, ctx.model))
+    return results
+
+
+def model_checks(ctx: BatchContext, specs: list[CheckSpec]) -> list[CheckResult]:
+    results = []
+    for subj in model_subjects(ctx.cfg):
+        for spec in (s for s in specs if s.reads == "performance" and s.applies(subj.role, None, ctx.task)):
+            if ctx.perf is None:
+                results.append(replace(_missing(spec, subj.name, ctx.batch, "live test set"), model=ctx.model))
+                continue
+            params = _params(spec, ctx.cfg, subj, ctx.expected)
+            if params.get("enabled", True):
+                results.append(safely(spec, subj.name, ctx.batch, None, ctx.perf, params, ctx.model))
     return results
 
 

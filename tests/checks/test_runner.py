@@ -149,3 +149,15 @@ def test_performance_checks_compare_with_the_reference_on_the_live_selection(tmp
     assert expected_values("estimated_performance", live, {"roc_auc": 0.9}) == {"expected": 0.9}
     assert expected_values("auc", {}, {"roc_auc": 0.9})["expected_basis"] == "registered evaluation"
     assert expected_values("auc", {}, None) == {}
+
+
+def test_a_batch_whose_labels_matured_reruns_only_the_label_based_checks(history):
+    cfg, wh, batches, results = history
+    again = run_checks(cfg, wh, [], [batches[0]], model_evaluation={"auc": 0.7})
+    assert again and {r.family for r in again} == {"performance", "prediction"}
+    est = next(r for r in again if r.check == "estimated_performance")
+    assert est.evidence["estimated"] is True and est.evidence["realized_auc"] is not None
+    assert {r.check for r in again} >= {"auc", "kpi", "estimated_performance", "calibration_drift"}
+    assert "score_drift" not in {r.check for r in again}
+    with wh.read() as conn:
+        assert conn.execute("SELECT count(*) FROM check_results").fetchone()[0] == len(results)
