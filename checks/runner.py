@@ -336,11 +336,12 @@ def fallback_stats(conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, column: st
         return None
     ts = ident(cfg.predictions.timestamp_column)
     flag = f"CAST({ident(column)} AS BOOLEAN)"
-    row = conn.execute(
+    rows = conn.execute(
         f"SELECT count(*), count(*) FILTER (WHERE {flag} IS NULL), count(*) FILTER (WHERE {flag}), "  # noqa: S608
         f"count(*) FILTER (WHERE NOT {flag}) FROM predictions WHERE {bucket_sql(ts)} = ?",
         [window_micros(cfg), batch],
-    ).fetchone()
+    ).fetchall()  # fetchall: DuckDB 2 keeps a fetchone() result open, blocking the next statement
+    row = rows[0] if rows else None
     if not row or not row[0]:
         return None
     total, nulls, trues, falses = (int(x) for x in row)
@@ -387,8 +388,8 @@ def skew_sample(conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, batch: dateti
 
 
 def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()
-    return bool(row and row[0])
+    rows = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()
+    return bool(rows and rows[0][0])
 
 
 # ---- storage -------------------------------------------------------------------------------
