@@ -302,8 +302,13 @@ def _needs_subcommand(_args: argparse.Namespace) -> int:
 
 def add_commands(subparsers: Any) -> None:
     """Add `users` and `audit`, then put every registered command behind the role check."""
-    users = subparsers.add_parser("users", help="dashboard users and roles (admin)",
-                                  description="dashboard users and roles: viewer < responder < approver < admin")
+    users = subparsers.add_parser(
+        "users", help="dashboard users and roles (admin)",
+        description="dashboard users and roles: viewer < responder < approver < admin",
+        epilog="The CLI acts as --user, else $VIGIL_USER, else the OS user. Until a users file exists "
+               "(<storage root>/users.yaml or $VIGIL_USERS_FILE) it acts with admin rights; after that the "
+               "user must be listed and each command needs its role (refused: exit 2).",
+    )
     _options(users)
     users.set_defaults(func=_needs_subcommand)
     users_sub = users.add_subparsers(dest="users_command", metavar="SUBCOMMAND")
