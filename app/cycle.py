@@ -20,11 +20,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from checks.result import CheckResult
 from core.clock import Clock, SystemClock, iso
 from core.config import VigilConfig
 from core.ids import new_id
-from core.stores import OpsStore, Warehouse, cycle_lock, stores_for
+from core.stores import OpsStore, StoreMissing, Warehouse, cycle_lock, stores_for
 
 log = logging.getLogger("vigil.cycle")
 
@@ -158,6 +160,16 @@ def record_start(ops: OpsStore, report: CycleReport) -> None:
         )
 
 
+def mark_interrupted(ops: OpsStore, model: str) -> int:
+    """Cycles left 'running' by a process that died. Called under the cycle lock, so none is alive."""
+    with ops.transaction() as conn:
+        cur = conn.execute(
+            "UPDATE cycles SET status = 'failed', error = ? WHERE model = ? AND status = 'running'",
+            ("interrupted: the process stopped before the cycle finished (its work is redone)", model),
+        )
+        return int(cur.rowcount or 0)
+
+
 def record_finish(ops: OpsStore, report: CycleReport) -> None:
     summary = json.dumps(jsonable(report.summary()), sort_keys=True)
     with ops.transaction() as conn:
@@ -207,6 +219,19 @@ def step_profile(cfg: VigilConfig, wh: Warehouse, dirty: set[datetime]) -> list[
         profiled |= set(profile_batches(cfg, wh, set(dirty)))
     profiled |= set(profile_batches(cfg, wh, None))
     return _sorted_batches(profiled)
+
+
+def unchecked_batches(wh: Warehouse) -> set[datetime]:
+    """Profiled batches without any check result (a cycle killed between profile and checks)."""
+    try:
+        with wh.read() as conn:
+            rows = conn.execute(
+                "SELECT b.batch FROM batches b WHERE NOT EXISTS "
+                "(SELECT 1 FROM check_results c WHERE c.batch = b.batch)"
+            ).fetchall()
+    except (StoreMissing, duckdb.CatalogException):
+        return set()
+    return {r[0] for r in rows}
 
 
 def champion_evaluation(cfg: VigilConfig, ops: OpsStore) -> dict[str, float] | None:
@@ -284,6 +309,9 @@ def run_cycle(
         if not held:
             raise CycleBusy(f"{cfg.root / 'cycle.lock'}: another cycle is running (hint: wait for it to finish)")
         report = CycleReport(cycle_id=new_id("cycle"), model=cfg.model.name, started_at=clock.now())
+        interrupted = mark_interrupted(ops, cfg.model.name)
+        if interrupted:
+            log.warning("%d earlier cycle(s) were interrupted; marked failed", interrupted)
         record_start(ops, report)
         try:
             _run_steps(cfg, wh, ops, clock, notify, report)
@@ -317,13 +345,14 @@ def _run_steps(
     t = time.perf_counter()
     report.batches_profiled = step_profile(cfg, wh, dirty)
     timed("profile", t)
+    to_check = _sorted_batches(set(report.batches_profiled) | unchecked_batches(wh))
 
     # Performance checks run for batches whose labels arrived, and for re-profiled batches
     # (their live test set changed too).
-    report.performance_batches = _sorted_batches(label_batches | set(report.batches_profiled))
+    report.performance_batches = _sorted_batches(label_batches | set(to_check))
     t = time.perf_counter()
     evaluation = champion_evaluation(cfg, ops)
-    report.results = step_checks(cfg, wh, report.batches_profiled, report.performance_batches, evaluation, clock)
+    report.results = step_checks(cfg, wh, to_check, report.performance_batches, evaluation, clock)
     timed("checks", t)
 
     t = time.perf_counter()

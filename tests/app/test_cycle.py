@@ -160,3 +160,25 @@ def test_cycle_notifies_a_real_webhook_once(tmp_path: Path, monkeypatch: pytest.
         assert len(received) == sent
     finally:
         server.shutdown()
+
+
+def test_work_of_a_killed_cycle_is_finished_by_the_next(history: VigilConfig) -> None:
+    """A cycle killed after profiling: its 'running' row is marked, its batches get checked next time."""
+    from app.cycle import CycleReport as Report
+    from app.cycle import record_start, step_ingest, step_profile, step_reference
+
+    cfg = history
+    wh, ops = stores_for(cfg)
+    dead = Report(cycle_id="cycle-dead", model=cfg.model.name, started_at=datetime(2024, 3, 9, 5, 0))
+    record_start(ops, dead)
+    dirty, _ = step_ingest(cfg, wh, dead)
+    step_reference(cfg, wh)
+    step_profile(cfg, wh, dirty)  # ... and the process died here, before the checks
+
+    report = run_cycle(cfg, clock=ManualClock(datetime(2024, 3, 9, 6, 0)), notify=False)
+    assert report.batches_profiled == []  # nothing new to profile
+    assert {r.batch.date() for r in report.results if r.batch} == {START + timedelta(days=i) for i in range(8)}
+    rows = {r["cycle_id"]: r for r in cycles(cfg)}
+    assert rows["cycle-dead"]["status"] == "failed"
+    assert rows["cycle-dead"]["error"].startswith("interrupted")
+    assert rows[report.cycle_id]["status"] == "ok"
