@@ -250,12 +250,15 @@ def run_drill(
         report = run_cycle(sb_cfg, clock=clock, notify=False)
         batch = datetime.combine(day, time())
         failing = {(r.check, r.subject): r for r in report.results if r.status == "fail" and r.batch == batch}
-        failing.update({(r.check, r.subject): r for r in report.heartbeats if r.status == "fail"})
-        alerts = []
+        # The sandbox has no scheduler, so its cycle heartbeat says nothing; a broken scoring job does.
+        failing.update({(r.check, r.subject): r for r in report.heartbeats if r.status == "fail" and r.check.startswith("scoring_job")})
+        alerts, drill_incidents = [], set()
         for a in alerts_with_incidents(ops, state=["pending", "firing"]):
             result = failing.get((a["check_name"], a["subject"]))
             if result is None:
                 continue
+            if a.get("incident_id"):
+                drill_incidents.add(a["incident_id"])
             root_cause = f"{a['inhibited_by_check']} on {a['inhibited_by_subject']}" if a.get("inhibited_by") else None
             alerts.append(
                 DrillAlert(a["check_name"], a["subject"], a["severity"], a["state"], runbook_links([a["check_name"]])[0],
@@ -264,7 +267,7 @@ def run_drill(
         alerts.sort(key=lambda x: (x.inhibited_by is not None, x.check, x.subject))
         incidents = []
         for inc in list_incidents(ops, status=None):
-            if inc["incident_id"] in before:
+            if inc["incident_id"] in before or inc["incident_id"] not in drill_incidents:
                 continue
             decision = recommend(sb_cfg, ops, clock, inc["incident_id"], wh=wh)
             incidents.append({"incident_id": inc["incident_id"], "title": inc.get("title"), "severity": inc.get("severity"),
