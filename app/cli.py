@@ -89,17 +89,18 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    from app.processes import spawn, stop_children, streamlit_command
+    from app.processes import spawn, stop_children, stop_signals_interrupt, streamlit_command
 
     cfg = args.load_config()
-    child = spawn(streamlit_command(args.port, args.address), settings.child_env(cfg, args.user))
-    print(f"Vigil dashboard: http://localhost:{args.port}   (Ctrl-C stops)", flush=True)
-    try:
-        return child.wait()
-    except KeyboardInterrupt:
-        return EXIT_OK
-    finally:
-        stop_children([child])
+    with stop_signals_interrupt():
+        child = spawn(streamlit_command(args.port, args.address), settings.child_env(cfg, args.user))
+        print(f"Vigil dashboard: http://localhost:{args.port}   (Ctrl-C stops)", flush=True)
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            return EXIT_OK
+        finally:
+            stop_children([child])
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

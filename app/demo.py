@@ -10,13 +10,18 @@
 from __future__ import annotations
 
 import logging
-import signal
 import subprocess
-from types import FrameType
 from typing import Any
 
 from app.cycle import CycleReport, run_cycle
-from app.processes import scheduler_command, spawn, stop_children, streamlit_command, wait_any
+from app.processes import (
+    scheduler_command,
+    spawn,
+    stop_children,
+    stop_signals_interrupt,
+    streamlit_command,
+    wait_any,
+)
 from app.settings import child_env
 from core.clock import Clock
 from core.config import VigilConfig
@@ -52,23 +57,17 @@ def serve(cfg: VigilConfig, user: str, port: int, simulate: bool = True) -> int:
     """Step 4: scheduler + Streamlit until Ctrl-C; returns 0 on a requested stop."""
     env = child_env(cfg, user)
     children: list[subprocess.Popen[bytes]] = []
-
-    def on_stop(_signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    # Explicit handlers: a parent started in the background may have inherited SIGINT as ignored.
-    previous = {sig: signal.signal(sig, on_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        children.append(spawn(scheduler_command(simulate=simulate), env))
-        children.append(spawn(streamlit_command(port), env))
-        print(f"\nVigil is running: http://localhost:{port}   (Ctrl-C stops the scheduler and the app)\n", flush=True)
-        exited = wait_any(children)
-        print(f"a child process exited with code {exited.returncode}: {exited.args!s}")
-        return 1
-    except KeyboardInterrupt:
-        print("\nstopping the scheduler and the app ...", flush=True)
-        return 0
-    finally:
-        stop_children(children)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with stop_signals_interrupt():
+        try:
+            children.append(spawn(scheduler_command(simulate=simulate), env))
+            children.append(spawn(streamlit_command(port), env))
+            print(f"\nVigil is running: http://localhost:{port}   (Ctrl-C stops the scheduler and the app)\n",
+                  flush=True)
+            exited = wait_any(children)
+            print(f"a child process exited with code {exited.returncode}: {exited.args!s}")
+            return 1
+        except KeyboardInterrupt:
+            print("\nstopping the scheduler and the app ...", flush=True)
+            return 0
+        finally:
+            stop_children(children)

@@ -10,8 +10,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 DASHBOARD_HOME = Path(__file__).resolve().parent / "dashboard" / "Home.py"
 DEFAULT_PORT = 8501
@@ -42,6 +44,24 @@ def scheduler_command(simulate: bool) -> list[str]:
     if simulate:
         cmd.append("--simulate")
     return cmd
+
+
+@contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """Inside: SIGINT and SIGTERM raise KeyboardInterrupt, so the parent can stop its children.
+
+    Explicit, because a parent started in the background inherits SIGINT as ignored.
+    """
+
+    def on_stop(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, on_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def spawn(cmd: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from app.processes import stop_children, streamlit_command
 from app.scheduler import build_scheduler, register_process, tick
 from app.settings import child_env
 from core.clock import ManualClock
@@ -89,24 +88,27 @@ def test_schedule_process_runs_cycles_beats_and_stops_on_sigterm(config_file: Pa
     assert b"stopped" in out
 
 
-def test_streamlit_server_serves_health(config_file: Path, cfg: VigilConfig) -> None:
+def test_vigil_app_serves_health_and_stops_its_server_on_sigterm(config_file: Path, cfg: VigilConfig) -> None:
     port = free_port()
     env = child_env(cfg, "tester") | {"STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    proc = subprocess.Popen(streamlit_command(port, address="127.0.0.1"), env=env, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        def healthy() -> bool:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as resp:
-                    return resp.status == 200 and resp.read().decode().strip() == "ok"
-            except OSError:
-                return False
+    proc = subprocess.Popen([sys.executable, "-m", "app.cli", "app", "--port", str(port), "--address", "127.0.0.1"],
+                            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as resp:
+                return resp.status == 200 and resp.read().decode().strip() == "ok"
+        except OSError:
+            return False
+
+    try:
         wait_for(healthy, 60, "Streamlit /_stcore/health")
     finally:
-        stop_children([proc], grace_seconds=15)
-    assert proc.returncode is not None
-    assert os.path.exists(cfg.source_file or "")
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=40)
+    assert proc.returncode == 0, out.decode()[-2000:]
+    assert f"http://localhost:{port}" in out.decode()
+    assert not healthy(), "the Streamlit child stopped with its parent"
 
 
 SERVE = """
