@@ -5,7 +5,8 @@ read-only and the ops store for its queries, reads through the packages' query f
 and closes them again, so the exporter never holds a store between scrapes and never
 blocks a cycle for longer than one read. When the warehouse is missing (no cycle yet) or
 busy past a short retry budget, ``vigil_store_up{store="warehouse"}`` is 0 and the
-warehouse metrics are left out of that scrape rather than failing the whole scrape.
+warehouse metrics are left out of that scrape rather than failing the whole scrape (the
+same for the ops store, which a scrape never creates).
 """
 
 from __future__ import annotations
@@ -240,6 +241,8 @@ class VigilCollector(Collector):
         from incidents.incidents import OPEN_STATUSES
         from incidents.queries import alerts_with_incidents, list_incidents
 
+        if not self.cfg.ops_path.exists():  # scraping must not create the store
+            return False, []
         try:
             firing = alerts_with_incidents(self.ops, model=model, state="firing")
             incidents = list_incidents(self.ops, model=model, status=list(OPEN_STATUSES))

@@ -67,11 +67,12 @@ def exporter_port(cfg: VigilConfig) -> Iterator[int]:
         server.server_close()
 
 
-def test_before_any_cycle_the_warehouse_is_reported_down_not_an_error(cfg: VigilConfig, exporter_port: int) -> None:
+def test_before_any_cycle_the_stores_are_reported_down_not_an_error(cfg: VigilConfig, exporter_port: int) -> None:
     samples = scrape(exporter_port)
     assert samples[("vigil_store_up", key(store="warehouse"))] == 0.0
-    assert samples[("vigil_store_up", key(store="ops"))] == 1.0
+    assert samples[("vigil_store_up", key(store="ops"))] == 0.0
     assert named(samples, "vigil_check_value") == {}
+    assert not cfg.ops_path.exists() and not cfg.warehouse_path.exists(), "scraping must not create the stores"
     assert named(samples, "vigil_cycle_last_success_timestamp_seconds") == {}
 
 
