@@ -112,7 +112,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     prepare_history(cfg, days=args.days)
     print("running the check cycle over the history ...", flush=True)
     try:
-        report = run_cycle(cfg)
+        report = run_cycle(cfg, on_step=lambda step, seconds: print(f"  {step}: {seconds:.1f}s", flush=True))
         print(cycle_text(report, max_failed=15))
         code = EXIT_OK
     except Exception as err:  # recorded on the cycles row; the dashboard shows it in red

@@ -15,7 +15,7 @@ import logging
 import math
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -296,11 +296,13 @@ def run_cycle(
     clock: Clock | None = None,
     notify: bool = True,
     wait_for_lock: bool = True,
+    on_step: Callable[[str, float], None] | None = None,
 ) -> CycleReport:
     """Run one full cycle under the cycle lock and record it in ``cycles``.
 
     Raises CycleBusy when ``wait_for_lock`` is False and another cycle is running; any
     step's exception is recorded on the cycle row (status 'failed') and re-raised.
+    ``on_step(name, seconds)`` is called after each step (progress for long first cycles).
     """
     clock = clock or SystemClock()
     wh, ops = stores_for(cfg)
@@ -314,7 +316,7 @@ def run_cycle(
             log.warning("%d earlier cycle(s) were interrupted; marked failed", interrupted)
         record_start(ops, report)
         try:
-            _run_steps(cfg, wh, ops, clock, notify, report)
+            _run_steps(cfg, wh, ops, clock, notify, report, on_step)
         except BaseException as err:
             report.status = "failed"
             report.error = f"{type(err).__name__}: {err}"
@@ -329,10 +331,18 @@ def run_cycle(
 
 
 def _run_steps(
-    cfg: VigilConfig, wh: Warehouse, ops: OpsStore, clock: Clock, notify: bool, report: CycleReport
+    cfg: VigilConfig,
+    wh: Warehouse,
+    ops: OpsStore,
+    clock: Clock,
+    notify: bool,
+    report: CycleReport,
+    on_step: Callable[[str, float], None] | None,
 ) -> None:
     def timed(name: str, started: float) -> None:
         report.step_seconds[name] = round(time.perf_counter() - started, 4)
+        if on_step is not None:
+            on_step(name, report.step_seconds[name])
 
     t = time.perf_counter()
     dirty, label_batches = step_ingest(cfg, wh, report)

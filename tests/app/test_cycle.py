@@ -55,8 +55,10 @@ def test_full_cycle_flags_the_unit_change_day_and_records_the_cycle(history: Vig
     pytest.importorskip("checks.runner")
     cfg = history
     clock = ManualClock(datetime(2024, 3, 9, 6, 0))
-    report = run_cycle(cfg, clock=clock, notify=False)
+    steps: list[str] = []
+    report = run_cycle(cfg, clock=clock, notify=False, on_step=lambda name, _seconds: steps.append(name))
     assert report.status == "ok"
+    assert steps == ["ingest", "reference", "profile", "checks", "alerts", "heartbeats"]
     assert report.files_loaded == 16
     assert [b.date() for b in report.batches_profiled] == [START + timedelta(days=i) for i in range(8)]
     assert report.results, "checks ran"
