@@ -8,22 +8,19 @@ column never stops the cycle), then replace that batch's rows in check_results.
 
 from __future__ import annotations
 
-import inspect
-import json
-import math
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import duckdb
-import pandas as pd
 
 from checks.distributions import category_shares, true_share
-from checks.input_quality.skew import SkewStats, compare_features, load_builder
+from checks.input_quality.skew_sample import skew_sample
 from checks.live_reference import expected_values, reference_selection_metrics
 from checks.registry import CheckSpec, enabled_specs, params_for
 from checks.result import CheckResult
+from checks.stats_access import ColumnStatsCache, fallback_stats, recent_batches, recent_rows
+from checks.storage import store_results
 from checks.subjects import (
     PREDICTIONS,
     Subject,
@@ -35,10 +32,8 @@ from checks.subjects import (
 from checks.verdict import error_result, skipped
 from core.clock import Clock, naive_utc
 from core.config import VigilConfig
-from core.sql import ident
 from core.stores import Warehouse
 from profilers import stats_store
-from profilers.sources import bucket_sql, raw_table_name, window_micros
 from profilers.stats_types import ColumnStats, PerformanceStats, ReferenceStats
 
 
@@ -73,35 +68,6 @@ def run_checks(
 
 # (registry evaluation, selection-matched reference metrics)
 Expectations = tuple[dict[str, float] | None, dict[str, float]]
-
-
-# ---- statistics, loaded once per batch ------------------------------------------------------
-
-# Same columns, same order as profilers.stats_store.column_stats_from_row unpacks.
-_STAT_COLUMNS = ("kind, count, nulls, nan, inf, min, max, mean, std, quantiles_json, bin_edges_json, "
-                 "bin_counts_json, categories_json, distinct_count")
-
-
-class ColumnStatsCache:
-    """Column statistics of whole batches, one query per batch instead of one per column.
-
-    Statistics do not change during a run, so batches loaded for one batch's history are
-    reused by the next batch.
-    """
-
-    def __init__(self) -> None:
-        self._by_batch: dict[datetime, dict[tuple[str, str], ColumnStats]] = {}
-
-    def get(self, conn: duckdb.DuckDBPyConnection, source: str, column: str, batch: datetime) -> ColumnStats | None:
-        if batch not in self._by_batch:
-            rows = conn.execute(
-                f"SELECT source, column_name, {_STAT_COLUMNS} FROM column_stats WHERE batch = ?",  # noqa: S608
-                [batch],
-            ).fetchall()
-            self._by_batch[batch] = {
-                (r[0], r[1]): stats_store.column_stats_from_row(r[0], r[1], batch, r[2:]) for r in rows
-            }
-        return self._by_batch[batch].get((source, column))
 
 
 # ---- one batch -----------------------------------------------------------------------------
@@ -232,7 +198,7 @@ def table_checks(ctx: BatchContext, specs: list[CheckSpec]) -> list[CheckResult]
                 continue
             params = _params(spec, ctx.cfg, subj, ctx.expected)
             if spec.name == "volume":
-                params.setdefault("recent_rows", _recent_rows(ctx.conn, subj.source, ctx.history,
+                params.setdefault("recent_rows", recent_rows(ctx.conn, subj.source, ctx.history,
                                                               int(params["recent_batches"])))
             if params.get("enabled", True):
                 results.append(safely(spec, subj.name, ctx.batch, None, table, params, ctx.model))
@@ -281,23 +247,6 @@ def _live_reference(cfg: VigilConfig) -> dict[str, float]:
         return {}
 
 
-def recent_batches(conn: duckdb.DuckDBPyConnection, batch: datetime, n: int) -> list[datetime]:
-    """Up to n profiled batches before this one, newest last."""
-    if n <= 0:
-        return []
-    earlier = [b for b in stats_store.list_batches(conn) if b < batch]
-    return earlier[-n:]
-
-
-def _recent_rows(conn: duckdb.DuckDBPyConnection, source: str, history: list[datetime], n: int) -> list[int]:
-    rows = []
-    for b in history[-n:]:
-        t = stats_store.load_table_stats(conn, source, b)
-        if t is not None and t.row_count > 0:
-            rows.append(t.row_count)
-    return rows
-
-
 def _history_context(
     conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, stats: ColumnStatsCache, spec: CheckSpec, subj: Subject, history: list[datetime],
     params: dict[str, Any], perf: PerformanceStats | None,
@@ -326,127 +275,3 @@ def _history_context(
     return ctx
 
 
-def fallback_stats(conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, column: str, batch: datetime) -> ColumnStats | None:
-    """Counts of the fallback flag for a batch, when the profilers do not profile that column.
-
-    One aggregate over the batch's rows (no rows leave DuckDB); stored as a boolean
-    ColumnStats so the fallback_rate check reads it like any other statistics.
-    """
-    if not _table_exists(conn, PREDICTIONS):
-        return None
-    ts = ident(cfg.predictions.timestamp_column)
-    flag = f"CAST({ident(column)} AS BOOLEAN)"
-    rows = conn.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE {flag} IS NULL), count(*) FILTER (WHERE {flag}), "  # noqa: S608
-        f"count(*) FILTER (WHERE NOT {flag}) FROM predictions WHERE {bucket_sql(ts)} = ?",
-        [window_micros(cfg), batch],
-    ).fetchall()  # fetchall: DuckDB 2 keeps a fetchone() result open, blocking the next statement
-    row = rows[0] if rows else None
-    if not row or not row[0]:
-        return None
-    total, nulls, trues, falses = (int(x) for x in row)
-    return ColumnStats(PREDICTIONS, column, "boolean", batch, total, nulls=nulls,
-                       categories={"true": trues, "false": falses}, distinct=int(trues > 0) + int(falses > 0))
-
-
-# ---- training-serving skew sample ------------------------------------------------------------
-
-
-def skew_sample(conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, batch: datetime, rows: int, rtol: float) -> SkewStats:
-    """Rebuild the served features of a sample of the batch from the upstream tables and compare."""
-    spec = cfg.model.feature_builder
-    if not spec:
-        return SkewStats(batch=batch, builder=None)
-    p = cfg.predictions
-    features = [f.name for f in cfg.features]
-    pred_cols = [p.id_column] + features
-    served = conn.execute(
-        f"SELECT {', '.join(ident(c) for c in pred_cols)} FROM predictions "  # noqa: S608
-        f"WHERE {bucket_sql(ident(p.timestamp_column))} = ? ORDER BY {ident(p.id_column)} LIMIT ?",
-        [window_micros(cfg), batch, rows],
-    ).df()
-    if served.empty:
-        return SkewStats(batch=batch, builder=spec, note="no predictions in this batch")
-    builder = load_builder(spec)
-    ids = served[p.id_column].astype(str).tolist()
-    tables = {}
-    for t in cfg.etl_tables:
-        if not t.key or not _table_exists(conn, raw_table_name(t.name)):
-            continue
-        tables[t.name] = conn.execute(
-            f"SELECT * EXCLUDE (_file) FROM {ident(raw_table_name(t.name))} "  # noqa: S608
-            f"WHERE CAST({ident(t.key)} AS VARCHAR) IN (SELECT unnest(?::VARCHAR[]))",
-            [ids],
-        ).df()
-    accepted = inspect.signature(builder).parameters
-    kwargs = {name: df for name, df in tables.items() if name in accepted}
-    if not kwargs:
-        return SkewStats(batch=batch, builder=spec,
-                         note=f"the feature builder takes none of the ETL tables ({', '.join(tables) or 'none loaded'})")
-    rebuilt = builder(**kwargs)
-    return compare_features(served, rebuilt, p.id_column, features, rtol, batch=batch, builder=spec)
-
-
-def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
-    rows = conn.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()
-    return bool(rows and rows[0][0])
-
-
-# ---- storage -------------------------------------------------------------------------------
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, datetime):
-        return obj.isoformat()
-    if hasattr(obj, "item"):
-        return obj.item()
-    if isinstance(obj, set | frozenset | tuple):
-        return list(obj)
-    return str(obj)
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
-
-
-def evidence_json(evidence: dict[str, Any]) -> str:
-    return json.dumps(_clean(evidence), default=_json_default, sort_keys=True)
-
-
-def store_results(conn: duckdb.DuckDBPyConnection, results: Iterable[CheckResult], checked_at: datetime) -> None:
-    """Replace earlier rows of the same (check, subject, batch, model), in the caller's transaction."""
-    rows = []
-    for r in results:
-        if r.batch is None:
-            continue
-        rows.append([r.check, r.family, r.subject, r.batch, r.model, r.status, r.severity,
-                     _num(r.value), _num(r.lower), _num(r.upper), r.explanation, evidence_json(r.evidence),
-                     checked_at])
-    if not rows:
-        return
-    frame = pd.DataFrame(rows, columns=list(_RESULT_COLUMNS))
-    # One set-based delete + insert per batch: executemany is ~100x slower in DuckDB.
-    conn.register("_new_check_results", frame)
-    try:
-        conn.execute(
-            "DELETE FROM check_results c USING _new_check_results n WHERE c.check_name = n.check_name "
-            "AND c.subject = n.subject AND c.batch = n.batch AND c.model = n.model"
-        )
-        cols = ", ".join(_RESULT_COLUMNS)
-        conn.execute(f"INSERT INTO check_results ({cols}) SELECT {cols} FROM _new_check_results")  # noqa: S608
-    finally:
-        conn.unregister("_new_check_results")
-
-
-_RESULT_COLUMNS = ("check_name", "family", "subject", "batch", "model", "status", "severity", "value", "lower",
-                   "upper", "explanation", "evidence_json", "checked_at")
-
-
-def _num(v: float | None) -> float | None:
-    return float(v) if v is not None and math.isfinite(v) else None
