@@ -76,6 +76,15 @@ class QueryTimer:
         return rows
 
 
+def quiet_streamlit() -> None:
+    """AppTest's bare-mode warnings ('missing ScriptRunContext') are noise in the printed figures."""
+    os.environ["STREAMLIT_LOGGER_LEVEL"] = "error"  # AppTest re-applies the config's logger level on run
+    import streamlit.logger
+
+    streamlit.logger.set_log_level("error")
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").disabled = True
+
+
 def render_page(page: Path, timeout: float) -> tuple[float, list[str]]:
     """First-render time of a fresh AppTest of the page, and any exceptions it showed."""
     from streamlit.testing.v1 import AppTest
@@ -94,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="also print the slowest app.queries calls per page")
     parser.add_argument("--timeout", type=float, default=120.0, help="give up on a page after this many seconds")
     args = parser.parse_args(argv)
-    logging.getLogger("streamlit").setLevel(logging.ERROR)  # bare-mode warnings of AppTest are noise here
+    quiet_streamlit()
 
     with tempfile.TemporaryDirectory(prefix="vigil-app-bench-") as tmp:
         root = args.root or Path(tmp) / "var"
@@ -122,7 +131,20 @@ def main(argv: list[str] | None = None) -> int:
             if args.profile:
                 for name, seconds, calls in timer.take()[:4]:
                     print(f"    {name:<32} {seconds:>7.2f} s  ({calls} call{'s' if calls != 1 else ''})")
+        print(f"{'exporter scrape':<22} {exporter_scrape_seconds(cfg):>10.2f} s  (vigil exporter, same stores)")
     return 0 if slow == 0 else 1
+
+
+def exporter_scrape_seconds(cfg: Any) -> float:
+    """One scrape of the Prometheus exporter's collector over the same stores."""
+    from prometheus_client.exposition import generate_latest
+
+    from app.exporter import metrics_registry
+
+    registry = metrics_registry(cfg)
+    began = time.perf_counter()
+    generate_latest(registry)
+    return time.perf_counter() - began
 
 
 if __name__ == "__main__":
