@@ -4,7 +4,9 @@
 2. simulate the demo history (60 days with two injected incidents) unless it has landed already;
 3. run the check cycle over that history;
 4. start the scheduler (simulating one more day per tick) and the Streamlit server as two
-   child processes, print the address, and stop both cleanly on Ctrl-C / SIGTERM.
+   child processes, print the address, and stop both cleanly on Ctrl-C / SIGTERM. On the very
+   first run a local admin is created for the dashboard's sign-in and its generated password is
+   printed once to this terminal (never logged; only its argon2 hash is stored).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from app.processes import (
     wait_any,
 )
 from app.settings import child_env
+from app.users_cli import first_run_admin
 from core.clock import Clock
 from core.config import VigilConfig
 from core.stores import stores_for
@@ -53,8 +56,20 @@ def prepare_demo(cfg: VigilConfig, days: int = DEMO_DAYS, clock: Clock | None = 
     return run_cycle(cfg, clock=clock)
 
 
+def announce_first_admin(cfg: VigilConfig, user: str | None) -> str | None:
+    """First run only: create the dashboard's admin and print its password to the terminal.
+
+    print(), never the logger: the password must not reach a log file. Later runs print nothing.
+    """
+    message = first_run_admin(cfg.root, user or "")
+    if message is not None:
+        print(f"\n{message}\n", flush=True)
+    return message
+
+
 def serve(cfg: VigilConfig, user: str, port: int, simulate: bool = True) -> int:
     """Step 4: scheduler + Streamlit until Ctrl-C; returns 0 on a requested stop."""
+    announce_first_admin(cfg, user)
     env = child_env(cfg, user)
     children: list[subprocess.Popen[bytes]] = []
     with stop_signals_interrupt():

@@ -672,3 +672,34 @@ def compare_training_runs(cfg: VigilConfig, run_a: str, run_b: str) -> list[dict
     if ops is None or runs_module is None:
         return []
     return list(runs_module.compare_runs(ops, run_a, run_b))
+
+
+# ---- audit trail --------------------------------------------------------------------------
+
+
+def audit_entries(
+    cfg: VigilConfig,
+    *,
+    actor: str | None = None,
+    action_prefix: str | None = None,
+    since: datetime | str | None = None,
+    limit: int = 500,
+) -> list[dict[str, Any]]:
+    """The audit log newest first, filtered by actor, action prefix ('incidents' or 'registry.')
+    and time; [] when the ops store does not exist. Raises core.audit.AuditError on a bad `since`."""
+    from core import audit
+
+    ops = _ops(cfg)
+    if ops is None:
+        return []
+    prefix = (action_prefix or "").strip()
+    if prefix and not prefix.endswith((".", "*")):
+        prefix += "*"  # a prefix, not an exact action: 'incidents' matches 'incidents.note'
+    try:
+        entries = audit.list_entries(ops, actor=(actor or "").strip() or None, action=prefix or None,
+                                     since=since or None, limit=limit)
+    except Exception as err:  # sqlite3.OperationalError: the audit migration has not run yet
+        if "no such table" in str(err):
+            return []
+        raise
+    return [entry.to_dict() for entry in entries]

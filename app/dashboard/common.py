@@ -1,12 +1,14 @@
-"""What every page does first: page setup, the config, the empty state, the acting user.
+"""What every page does first: page setup, the config, sign-in, the empty state, the acting user.
 
 Pages read through app.queries and write through app.actions; no SQL and no store
-connection lives here or survives a rerun.
+connection lives here or survives a rerun. Only the session token lives in
+st.session_state; the user and role are read back from the ops store and the users file on
+every rerun (core.auth.check_session), so an expired session, a removed user or a changed
+role applies at the next click.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,11 +18,15 @@ import streamlit as st
 
 from app import settings
 from app.queries import empty_hint, store_state
+from core import auth
 from core.config import ConfigError, VigilConfig
-from core.stores import StoreBusy
+from core.stores import OpsStore, StoreBusy, stores_for
 
 STATUS_ICON = {"fail": "🔴", "error": "🟠", "warn": "🟡", "ok": "🟢", "skipped": "⚪"}
 STATE_ICON = {"firing": "🔴", "pending": "🟡", "resolved": "🟢", "inactive": "⚪"}
+# st.session_state keys: the session token (the only credential kept) and the user it resolved to.
+SESSION_KEY = "vigil_session_token"
+USER_KEY = "vigil_signed_in_user"
 
 
 def page(title: str) -> VigilConfig:
@@ -34,9 +40,129 @@ def page(title: str) -> VigilConfig:
         st.caption(f"Set ${settings.CONFIG_ENV} or start the app with `vigil --config PATH app`.")
         st.stop()
         raise  # unreachable: st.stop() raises; keeps type checkers happy
+    require_sign_in(cfg, title)
     st.title(title)
     st.caption(f"model **{cfg.model.name}** · storage `{cfg.root}`")
     return cfg
+
+
+# ---- sign-in ------------------------------------------------------------------------------
+
+
+def _ops(cfg: VigilConfig) -> OpsStore:
+    return stores_for(cfg)[1]
+
+
+def _client_source() -> str:
+    """Where the sign-in comes from, for the per-source rate limit (the browser's address)."""
+    try:
+        address = st.context.ip_address
+    except Exception:  # no request context (AppTest, bare script run)
+        address = None
+    return f"dashboard:{address}" if address else "dashboard"
+
+
+def _session_user(cfg: VigilConfig, token: str) -> auth.User | None:
+    try:
+        return auth.check_session(auth.users_file(cfg.root), _ops(cfg), token)
+    except auth.UsersFileError as err:
+        st.error(str(err))
+        st.stop()
+        raise
+
+
+def require_sign_in(cfg: VigilConfig, title: str = "Vigil") -> auth.User:
+    """The signed-in user; otherwise show only the sign-in form and stop the page."""
+    token = st.session_state.get(SESSION_KEY)
+    notice = None
+    if token:
+        user = _session_user(cfg, str(token))
+        if user is not None:
+            st.session_state[USER_KEY] = user
+            _sidebar(cfg, user, str(token))
+            return user
+        notice = "Your session has expired or was ended: sign in again."
+    st.session_state.pop(SESSION_KEY, None)
+    st.session_state.pop(USER_KEY, None)
+    sign_in_form(cfg, title, notice)
+    st.stop()
+    raise RuntimeError("unreachable: st.stop() raises")
+
+
+def sign_in_form(cfg: VigilConfig, title: str, notice: str | None = None) -> None:
+    """Username and password; on success keep the session token and rerun the page."""
+    path = auth.users_file(cfg.root)
+    st.title("Vigil · sign in")
+    st.caption(f"Sign in to see {title}.")
+    if notice:
+        st.warning(notice)
+    if not path.exists():
+        st.info(
+            f"No users yet ({path}). The first `make run` creates an admin and prints its password once; "
+            "or add one with `vigil users add NAME --role admin`."
+        )
+    # clear_on_submit: the password does not stay in the widget state after the attempt.
+    with st.form("sign_in", clear_on_submit=True):
+        username = st.text_input("Username", autocomplete="username")
+        password = st.text_input("Password", type="password", autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in")
+    if not submitted:
+        return
+    try:
+        _user, token = auth.sign_in(path, _ops(cfg), username.strip(), password, source=_client_source())
+    except auth.SignInLocked as err:
+        st.error(f"{err} Retry after {err.retry_after_seconds} s.")
+        return
+    except auth.AuthError as err:  # SignInFailed, or a users file that cannot be read
+        st.error(str(err))
+        return
+    st.session_state[SESSION_KEY] = token
+    st.rerun()
+
+
+def _sidebar(cfg: VigilConfig, user: auth.User, token: str) -> None:
+    # st.text, not markdown: the user name is shown as plain text.
+    st.sidebar.text(f"Signed in as {user.username} ({user.role})")
+    if st.sidebar.button("Sign out", key="sign_out"):
+        auth.expire_session(_ops(cfg), token)
+        st.session_state.pop(SESSION_KEY, None)
+        st.session_state.pop(USER_KEY, None)
+        st.rerun()
+
+
+def signed_in() -> auth.User:
+    """The user of this session (page() has signed them in)."""
+    user = st.session_state.get(USER_KEY)
+    if not isinstance(user, auth.User):
+        raise RuntimeError("no signed-in user: call common.page() first")
+    return user
+
+
+def can(action: str) -> bool:
+    """For disabling buttons; the action itself still checks with permitted()."""
+    return signed_in().can(action)
+
+
+def permitted(action: str) -> bool:
+    """Check the role right before an action: False, with the reason shown, when it is missing."""
+    try:
+        auth.require(signed_in(), action)
+    except auth.PermissionDenied as err:
+        st.error(str(err))
+        return False
+    return True
+
+
+def role_note(*actions: str) -> None:
+    """Tell a user whose role lacks some of this page's actions why their buttons are disabled."""
+    user = signed_in()
+    missing = [a for a in actions if not user.can(a)]
+    if missing:
+        needed = sorted({auth.role_needed(a) for a in missing}, key=auth.ROLES.index)
+        st.info(
+            f"Signed in as {user.username} with the {user.role} role: {', '.join(missing)} need(s) the "
+            f"{' or '.join(needed)} role, so those buttons are disabled."
+        )
 
 
 def require_stores(cfg: VigilConfig, warehouse: bool = False) -> None:
@@ -48,7 +174,8 @@ def require_stores(cfg: VigilConfig, warehouse: bool = False) -> None:
 
 
 def user() -> str:
-    return settings.current_user(os.environ.get(settings.USER_ENV))
+    """The acting user's name for every action: the signed-in user."""
+    return signed_in().username
 
 
 def icon(status: Any) -> str:

@@ -96,27 +96,32 @@ with common.store_busy_notice():
 
         st.markdown("**Actions**")
         me = common.user()
+        common.role_note("alerts.acknowledge", "incidents.write", "silences.write")
         a1, a2 = st.columns(2)
-        if a1.button("Acknowledge", key="ack", disabled=bool(alert.get("acked_by"))):
-            try:
-                actions.acknowledge_alert(cfg, fingerprint, me)
-                st.success(f"Acknowledged by {me}.")
-            except Exception as err:  # the package's refusal, with its hint
-                st.error(str(err))
-        if a2.button("Open incident", key="open_incident", disabled=bool(alert.get("incident_id"))):
-            try:
-                incident_id = actions.open_incident_for_alert(cfg, fingerprint, me)
-                st.success(f"Opened incident {incident_id}.")
-            except Exception as err:
-                st.error(str(err))
+        if a1.button("Acknowledge", key="ack",
+                     disabled=bool(alert.get("acked_by")) or not common.can("alerts.acknowledge")):
+            if common.permitted("alerts.acknowledge"):
+                try:
+                    actions.acknowledge_alert(cfg, fingerprint, me)
+                    st.success(f"Acknowledged by {me}.")
+                except Exception as err:  # the package's refusal, with its hint
+                    st.error(str(err))
+        if a2.button("Open incident", key="open_incident",
+                     disabled=bool(alert.get("incident_id")) or not common.can("incidents.write")):
+            if common.permitted("incidents.write"):
+                try:
+                    incident_id = actions.open_incident_for_alert(cfg, fingerprint, me)
+                    st.success(f"Opened incident {incident_id}.")
+                except Exception as err:
+                    st.error(str(err))
         with st.form("silence"):
             st.markdown("Silence this alert")
             hours = st.number_input("for hours", min_value=1, max_value=24 * 14, value=4)
             comment = st.text_input("comment (required)")
-            if st.form_submit_button("Silence"):
+            if st.form_submit_button("Silence", disabled=not common.can("silences.write")):
                 if not comment.strip():
                     st.error("A silence needs a comment: say why and who is on it.")
-                else:
+                elif common.permitted("silences.write"):
                     try:
                         ends = datetime.now(UTC) + timedelta(hours=int(hours))
                         silence_id = actions.silence_alert(cfg, alert, ends, comment.strip(), me)

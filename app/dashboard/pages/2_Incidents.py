@@ -62,6 +62,8 @@ with common.store_busy_notice():
     st.caption(" → ".join(f"{s} {t}" for s, t in stamps.items() if t))
 
     me = common.user()
+    common.role_note("incidents.write")
+    may_write = common.can("incidents.write")
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Timeline**")
@@ -74,7 +76,7 @@ with common.store_busy_notice():
             )
         with st.form("note", clear_on_submit=True):
             note = st.text_area("Add a note to the timeline")
-            if st.form_submit_button("Add note"):
+            if st.form_submit_button("Add note", disabled=not may_write) and common.permitted("incidents.write"):
                 try:
                     actions.add_incident_note(cfg, str(incident_id), me, note)
                     st.success("Note added.")
@@ -100,7 +102,7 @@ with common.store_busy_notice():
             with st.form("status"):
                 new_status = st.selectbox("Move to", later)
                 status_note = st.text_input("Why (optional)")
-                if st.form_submit_button("Update status"):
+                if st.form_submit_button("Update status", disabled=not may_write) and common.permitted("incidents.write"):
                     try:
                         actions.set_incident_status(cfg, str(incident_id), str(new_status), me, status_note or None)
                         st.success(f"Status: {new_status}.")
@@ -110,7 +112,7 @@ with common.store_busy_notice():
         with st.form("roles"):
             commander = st.text_input("Commander", value=detail.get("commander") or "")
             scribe = st.text_input("Scribe", value=detail.get("scribe") or "")
-            if st.form_submit_button("Set roles"):
+            if st.form_submit_button("Set roles", disabled=not may_write) and common.permitted("incidents.write"):
                 try:
                     actions.set_incident_roles(cfg, str(incident_id), me, commander.strip(), scribe.strip())
                     st.success("Roles updated.")

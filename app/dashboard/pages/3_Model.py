@@ -76,9 +76,13 @@ with common.store_busy_notice():
     with right:
         st.markdown("**Actions** (the same rules as `vigil registry ...`: promotion needs approval and an evaluation no worse than the champion's)")
         me = common.user()
+        common.role_note("registry.approve", "registry.promote")
+        may_approve, may_promote = common.can("registry.approve"), common.can("registry.promote")
         reason = st.text_input("Reason (required)", key="reason")
 
-        def act(label: str, fn: Any, *args: Any) -> None:
+        def act(label: str, action: str, fn: Any, *args: Any) -> None:
+            if not common.permitted(action):
+                return
             if not reason.strip():
                 st.error("Give a reason: every registry change is recorded with who, when and why.")
                 return
@@ -89,14 +93,15 @@ with common.store_busy_notice():
                 st.error(f"{label} refused: {err}")
 
         b1, b2, b3, b4 = st.columns(4)
-        if b1.button("Approve", disabled=version.get("approval_state") == "approved"):
-            act("Approve", actions.approve_version, cfg, model_name, selected, me, reason.strip())
-        if b2.button("Reject", disabled=version.get("approval_state") == "rejected"):
-            act("Reject", actions.reject_version, cfg, model_name, selected, me, reason.strip())
-        if b3.button("Promote to champion", disabled=champion is not None and int(champion["version"]) == selected):
-            act("Promote", actions.promote_version, cfg, model_name, selected, me, reason.strip())
-        if b4.button("Roll back champion", disabled=champion is None):
-            act("Rollback", actions.rollback_champion, cfg, model_name, me, reason.strip(),
+        if b1.button("Approve", disabled=version.get("approval_state") == "approved" or not may_approve):
+            act("Approve", "registry.approve", actions.approve_version, cfg, model_name, selected, me, reason.strip())
+        if b2.button("Reject", disabled=version.get("approval_state") == "rejected" or not may_approve):
+            act("Reject", "registry.approve", actions.reject_version, cfg, model_name, selected, me, reason.strip())
+        if b3.button("Promote to champion",
+                     disabled=(champion is not None and int(champion["version"]) == selected) or not may_promote):
+            act("Promote", "registry.promote", actions.promote_version, cfg, model_name, selected, me, reason.strip())
+        if b4.button("Roll back champion", disabled=champion is None or not may_promote):
+            act("Rollback", "registry.promote", actions.rollback_champion, cfg, model_name, me, reason.strip(),
                 selected if champion is not None and selected < int(champion["version"]) else None)
 
     st.subheader("Training runs")
@@ -152,8 +157,10 @@ with common.store_busy_notice():
             if event_ids:
                 event_id = st.selectbox("Revert an alias move", event_ids, format_func=lambda i: f"event {i}")
                 revert_reason = st.text_input("Why revert (required)")
-                if st.form_submit_button("Revert"):
-                    if not revert_reason.strip():
+                if st.form_submit_button("Revert", disabled=not common.can("registry.promote")):
+                    if not common.permitted("registry.promote"):
+                        pass
+                    elif not revert_reason.strip():
                         st.error("Give a reason for the revert.")
                     else:
                         try:

@@ -17,11 +17,13 @@ common.require_stores(cfg)
 with common.store_busy_notice():
     incident_id = common.pick_incident(cfg)
     me = common.user()
+    common.role_note("postmortems.write")
+    may_write = common.can("postmortems.write")
 
     current = queries.postmortem(cfg, incident_id)
     if current is None:
         st.info("This incident has no postmortem yet. Vigil drafts one from its timeline, alerts and evidence.")
-        if st.button("Draft the postmortem"):
+        if st.button("Draft the postmortem", disabled=not may_write) and common.permitted("postmortems.write"):
             try:
                 actions.create_postmortem(cfg, incident_id, me)
                 st.rerun()
@@ -49,7 +51,9 @@ with common.store_busy_notice():
                 edited[field] = st.text_area(heading, value=shown["fields"].get(field, ""), help=prompt,
                                              placeholder=prompt, disabled=not editable, key=f"pm_{field}")
             comment = st.text_input("What changed (optional)", disabled=not editable)
-            if st.form_submit_button("Save revision", disabled=not editable):
+            if st.form_submit_button("Save revision", disabled=not editable or not may_write) and common.permitted(
+                "postmortems.write"
+            ):
                 changes = {k: v for k, v in edited.items() if v != shown["fields"].get(k, "")}
                 try:
                     actions.save_postmortem(cfg, incident_id, changes, me, comment or None)
@@ -66,7 +70,7 @@ with common.store_busy_notice():
                 item = st.selectbox("Action item", [i["item_id"] for i in items],
                                     format_func=lambda i: next(x["title"] for x in items if x["item_id"] == i))
                 status = st.selectbox("Status", ACTION_STATUSES)
-                if st.form_submit_button("Update"):
+                if st.form_submit_button("Update", disabled=not may_write) and common.permitted("postmortems.write"):
                     try:
                         actions.update_action_item(cfg, str(item), me, str(status))
                         st.rerun()
@@ -80,7 +84,7 @@ with common.store_busy_notice():
             owner = c1.text_input("Owner (team or person)")
             kind = c2.selectbox("Type", ACTION_KINDS)
             due = c3.date_input("Due")
-            if st.form_submit_button("Add"):
+            if st.form_submit_button("Add", disabled=not may_write) and common.permitted("postmortems.write"):
                 try:
                     actions.add_action_item(cfg, incident_id, title=title, owner=owner, kind=str(kind),
                                             due=due.isoformat() if due else "", user=me)

@@ -22,8 +22,10 @@ common.require_stores(cfg)
 with common.store_busy_notice():
     incident_id = common.pick_incident(cfg)
     me = common.user()
+    common.role_note("decisions.recommend", "decisions.approve", "decisions.carry_out")
 
-    if st.button("Recommend a decision from the current evidence"):
+    if st.button("Recommend a decision from the current evidence",
+                 disabled=not common.can("decisions.recommend")) and common.permitted("decisions.recommend"):
         try:
             actions.recommend_decision(cfg, incident_id)
             st.rerun()
@@ -58,21 +60,26 @@ with common.store_busy_notice():
                 if action == "retrain" and state == "approved":
                     candidate = st.number_input("Candidate version", min_value=1, step=1, key=f"cand_{decision_id}")
                 b1, b2, b3, b4 = st.columns(4)
-                approve = b1.form_submit_button("Approve", disabled=state != "recommended")
-                reject = b2.form_submit_button("Reject", disabled=state not in ("recommended", "approved"))
-                carry = b3.form_submit_button("Carry out", disabled=state != "approved")
-                reverse = b4.form_submit_button("Reverse", disabled=state != "carried_out")
+                may_approve, may_carry = common.can("decisions.approve"), common.can("decisions.carry_out")
+                approve = b1.form_submit_button("Approve", disabled=state != "recommended" or not may_approve)
+                reject = b2.form_submit_button("Reject",
+                                               disabled=state not in ("recommended", "approved") or not may_approve)
+                carry = b3.form_submit_button("Carry out", disabled=state != "approved" or not may_carry)
+                reverse = b4.form_submit_button("Reverse", disabled=state != "carried_out" or not may_carry)
+                # Approving and rejecting are one permission; carrying out and reversing another.
+                needed = "decisions.approve" if approve or reject else "decisions.carry_out"
+                clicked = approve or reject or carry or reverse
                 try:
-                    if approve:
-                        actions.approve_decision(cfg, decision_id, me, reason)
-                    elif reject:
-                        actions.reject_decision(cfg, decision_id, me, reason)
-                    elif carry:
-                        actions.carry_out_decision(cfg, decision_id, me, reason,
-                                                   int(candidate) if candidate is not None else None)
-                    elif reverse:
-                        actions.reverse_decision(cfg, decision_id, me, reason)
-                    if approve or reject or carry or reverse:
+                    if clicked and common.permitted(needed):
+                        if approve:
+                            actions.approve_decision(cfg, decision_id, me, reason)
+                        elif reject:
+                            actions.reject_decision(cfg, decision_id, me, reason)
+                        elif carry:
+                            actions.carry_out_decision(cfg, decision_id, me, reason,
+                                                       int(candidate) if candidate is not None else None)
+                        else:
+                            actions.reverse_decision(cfg, decision_id, me, reason)
                         st.rerun()
                 except Exception as err:  # DecisionError / refused registry moves carry their reason
                     st.error(str(err))
