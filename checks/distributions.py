@@ -101,11 +101,6 @@ def quantile_function(stats: ColumnStats) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(ps), np.maximum.accumulate(np.asarray(vs))
 
 
-def quantile_vector(stats: ColumnStats) -> np.ndarray:
-    """The interior quantiles in QUANTILES order (NaN where missing)."""
-    return np.asarray([float(stats.quantiles.get(p, float("nan"))) for p in QUANTILES])
-
-
 # Interior grid: the extreme 1% at each end (driven by single min / max rows) is left out,
 # so one outlier in a small batch does not look like drift.
 _GRID = np.linspace(QUANTILES[0], QUANTILES[-1], 393)

@@ -23,15 +23,6 @@ def severity_for(status: Status, params: dict[str, Any]) -> Severity:
     return "info"
 
 
-def grade_upper(value: float, warn: float, fail: float) -> Status:
-    """ok / warn / fail for a metric where larger is worse."""
-    if value > fail:
-        return "fail"
-    if value > warn:
-        return "warn"
-    return "ok"
-
-
 def result(
     check: str,
     family: str,
