@@ -36,6 +36,7 @@ from core.ids import new_id
 from core.sql import ident
 from core.stores import OpsStore, StoreMissing, Warehouse, stores_for
 from incidents.decisions import excluded_windows, registry_name
+from incidents.schema import ensure_schema
 from incidents.shadow import LABEL, VersionScore, better, live_test_set, score_of
 
 DEFAULT_WINDOW_DAYS = 28
@@ -280,8 +281,12 @@ def retrain(
     window_days: int = DEFAULT_WINDOW_DAYS,
     user: str = "vigil",
     clock: Clock | None = None,
+    incident_id: str | None = None,
 ) -> RetrainReport:
-    """Train, register as challenger, compare, recommend (see the module docstring)."""
+    """Train, register as challenger, compare, recommend (see the module docstring).
+
+    incident_id: the incident this retrain answers; the result goes on its timeline.
+    """
     from baseline_model.demo import DEFAULT_TRAIN_CONFIG
     from baseline_model.registry import CHALLENGER, Registry, compare_evaluations, load_artifact
     from baseline_model.train import evaluation_of, load_train_config, train
@@ -295,6 +300,10 @@ def retrain(
             f"{config_path}: model_name {tcfg.model_name!r} is not the monitored model {model_name!r} "
             "(hint: model.registry_name in the monitoring config)"
         )
+    if incident_id:
+        ensure_schema(ops)
+        if not ops.query("SELECT 1 FROM incidents WHERE incident_id = ?", (incident_id,)):
+            raise RetrainError(f"no incident {incident_id!r} (hint: `vigil incidents list --all`)")
     start, end = labelled_window(cfg, wh, window_days)
     windows = [w for w in parse_windows(excluded_windows(ops)) if w[1] > start and w[0] < end]
     frame, excluded_rows = production_training_frame(cfg, wh, start, end, windows)
@@ -336,7 +345,7 @@ def retrain(
     versions = [mv.version] + ([champion.version] if champion else [])
     scores = shadow_scores(cfg, wh, registry, model_name, versions, cutoff, end, windows)
     promote, reasons = recommendation(gate_ok, gate, scores)
-    return RetrainReport(
+    report = RetrainReport(
         model_name=model_name,
         candidate_version=mv.version,
         champion_version=champion.version if champion else None,
@@ -354,6 +363,13 @@ def retrain(
         reasons=reasons,
         next_steps=_next_steps(mv.version, promote),
     )
+    if incident_id:
+        from incidents.incidents import record_event
+
+        verdict = "recommended for promotion" if promote else "not recommended for promotion"
+        record_event(ops, clock, incident_id, "decision", user,
+                     f"Retrain candidate v{mv.version} {verdict}: {'; '.join(reasons)}", report.to_dict())
+    return report
 
 
 def _load(path: str) -> Any:
@@ -397,7 +413,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     cfg: VigilConfig = args.load_config()
     wh, ops = stores_for(cfg)
     try:
-        report = retrain(cfg, ops, wh, train_config=args.train_config, window_days=args.window_days, user=args.user or "vigil")
+        report = retrain(cfg, ops, wh, train_config=args.train_config, window_days=args.window_days,
+                         user=args.user or "vigil", incident_id=args.incident)
     except (RetrainError, TrainingError) as err:
         print(f"vigil: {err}", file=sys.stderr)
         return 2
@@ -421,6 +438,7 @@ def add_commands(subparsers: Any) -> None:
                    help="training config (default: baseline_model/configs/train_gbm.yaml)")
     p.add_argument("--window-days", type=int, default=DEFAULT_WINDOW_DAYS, metavar="N",
                    help=f"days of labelled batches to train on (default {DEFAULT_WINDOW_DAYS})")
+    p.add_argument("--incident", metavar="INCIDENT_ID", help="record the result on this incident's timeline")
     p.add_argument("--root", default=argparse.SUPPRESS, metavar="DIR", help="storage root")
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
     p.add_argument("--user", default=argparse.SUPPRESS, metavar="NAME", help="who is acting")

@@ -21,6 +21,7 @@ from core.config import VigilConfig, config_from_dict
 from core.stores import OpsStore, Warehouse, stores_for
 from incidents.alerts import process_results
 from incidents.decisions import excluded_windows, recommend
+from incidents.queries import list_incidents
 from incidents.retrain import RetrainError, outside_windows, recommendation, retrain
 from incidents.shadow import VersionScore
 from profilers.ingest import ingest_all
@@ -65,7 +66,8 @@ def test_retrain_excludes_incident_windows_registers_a_challenger_and_compares(w
     broken = START + timedelta(days=BROKEN_DAY)
     assert window == [(f"{broken}T00:00:00", f"{broken + timedelta(days=1)}T00:00:00")]
 
-    report = retrain(cfg, ops, wh, window_days=DAYS + 5, user="ana", clock=clock)
+    incident_id = list_incidents(ops)[0]["incident_id"]
+    report = retrain(cfg, ops, wh, window_days=DAYS + 5, user="ana", clock=clock, incident_id=incident_id)
 
     # Trained on production rows with matured labels, none from the broken day.
     snapshot = cfg.root / report.snapshot
@@ -98,6 +100,8 @@ def test_retrain_excludes_incident_windows_registers_a_challenger_and_compares(w
     assert datetime.fromisoformat(report.shadow_window[0]) > datetime.fromisoformat(report.window[0])
     assert report.recommend_promotion == recommendation(ok, why, [cand, champ])[0]
     assert any("live test set" in r and "ROC AUC" in r for r in report.reasons)
+    entry = ops.query("SELECT * FROM incident_timeline WHERE incident_id = ? AND kind = 'decision' AND text LIKE 'Retrain candidate%'", (incident_id,))
+    assert len(entry) == 1 and entry[0]["actor"] == "ana" and f"candidate v{report.candidate_version}" in entry[0]["text"]
 
 
 def test_recommendation_rules() -> None:
@@ -119,6 +123,8 @@ def test_outside_windows() -> None:
 def test_bad_input_is_refused_with_a_hint(world: tuple[VigilConfig, ManualClock], tmp_path: Path) -> None:
     cfg, clock = world
     wh, ops = stores_for(cfg)
+    with pytest.raises(RetrainError, match="no incident 'inc-nope'"):
+        retrain(cfg, ops, wh, clock=clock, incident_id="inc-nope")
     with pytest.raises(RetrainError, match="--window-days must be >= 1"):
         retrain(cfg, ops, wh, window_days=0, clock=clock)
     with pytest.raises(RetrainError, match=r"only \d+ labelled rows .* hint: --window-days 2"):
@@ -144,3 +150,4 @@ def test_cli_json(world: tuple[VigilConfig, ManualClock], capsys: pytest.Capture
     assert report["candidate_version"] == before + 1
     assert isinstance(report["recommend_promotion"], bool) and report["shadow"][0]["n"] > 0
     assert main(["--config", str(cfg.source_file), "--root", str(cfg.root), "retrain", "--window-days", "0"]) == 2
+    assert "--window-days must be >= 1" in capsys.readouterr().err
