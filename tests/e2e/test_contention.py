@@ -20,3 +20,4 @@ def test_actions_during_back_to_back_cycles_neither_fail_nor_get_lost(tmp_path: 
     assert report.failed == 0, report.failures[:5]
     assert report.lost == 0, report.lost_actions[:5]
     assert report.succeeded == report.attempted
+    assert report.worst_wait_seconds > 0, "no write transaction of an action was timed"
