@@ -120,8 +120,7 @@ def test_bad_drills_are_refused_with_a_hint(world: VigilConfig, tmp_path: Path) 
     assert not list(tmp_path.iterdir())
 
 
-def test_cli(world: VigilConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TMPDIR", str(tmp_path))
+def test_cli(world: VigilConfig, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["--config", str(world.source_file), "--root", str(world.root), "drill", "nulls", "--column", "credit_score"])
     out = capsys.readouterr().out
     assert code == 0, out

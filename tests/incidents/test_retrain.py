@@ -28,7 +28,7 @@ from profilers.ingest import ingest_all
 
 REPO = Path(__file__).resolve().parents[2]
 START = date(2026, 3, 2)
-DAYS = 30
+DAYS = 24
 BROKEN_DAY = 8  # income reported in thousands that day
 VOLUME = 300
 
