@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,9 +15,10 @@ from core.clock import ManualClock
 from core.config import VigilConfig, load_config
 from core.stores import stores_for
 from tests.app.builders import write_history
-from tests.app.test_dashboard import START, UNIT_DAY
 from tests.app.conftest import small_config, write_config
 
+START = date(2024, 3, 1)
+UNIT_DAY = START + timedelta(days=6)  # the newest day, so its alert is still firing
 DASHBOARD = Path(__file__).resolve().parents[2] / "app" / "dashboard"
 ALERTS = DASHBOARD / "pages" / "1_Alerts.py"
 AUDIT = DASHBOARD / "pages" / "8_Audit.py"
