@@ -82,6 +82,17 @@ def cycle_clock(day: date) -> ManualClock:
     return ManualClock(datetime.combine(day + timedelta(days=1), time(6, 0)))
 
 
+def after_onset(result: CheckResult) -> bool:
+    """The result is about the onset batch or a later one."""
+    return result.batch is not None and result.batch >= day_start(ONSET)
+
+
+def batch_of(result: CheckResult) -> datetime:
+    if result.batch is None:
+        raise AssertionError(f"{result.check} {result.subject}: result without a batch")
+    return result.batch
+
+
 @dataclass(frozen=True)
 class Scenario:
     """An incident injected at ONSET, and the checks that must catch it.
@@ -256,7 +267,7 @@ def run_scenario(business: Business, sc: Scenario, workdir: Path,
             raise RuntimeError(f"scenario {sc.name} seed {business.seed}: cycle after {day} failed: {report.error}")
         if sc.label_based and offset == LABEL_DELAY_DAYS:
             run.before_maturity = list(report.results)
-        run.fails += [(day, r) for r in report.results if r.status == "fail" and r.batch >= day_start(ONSET)]
+        run.fails += [(day, r) for r in report.results if r.status == "fail" and after_onset(r)]
     return run
 
 

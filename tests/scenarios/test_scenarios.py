@@ -22,6 +22,8 @@ from tests.scenarios.harness import (
     Business,
     Scenario,
     ScenarioRun,
+    after_onset,
+    batch_of,
     build_business,
     day_start,
     run_scenario,
@@ -74,7 +76,7 @@ def test_incident_is_caught_by_the_right_family(business: Business, workdir: Pat
         assert_label_only(run)
     else:
         # Caught on the onset batch itself or the next one, by the cycle of that day.
-        first = min(r.batch for _, r in caught)
+        first = min(batch_of(r) for _, r in caught)
         assert (first - day_start(ONSET)).days <= 1
 
 
@@ -83,7 +85,7 @@ def assert_label_only(run: ScenarioRun) -> None:
     sc = run.scenario
     unlabelled = [(d, r) for d, r in run.fails if r.check not in LABEL_CHECKS]
     assert not unlabelled, f"{sc.name} should be visible only through labels:\n{describe(run)}"
-    early = [r for r in run.before_maturity if r.status == "fail" and r.batch >= day_start(ONSET)]
+    early = [r for r in run.before_maturity if r.status == "fail" and after_onset(r)]
     assert not early, f"{sc.name} flagged before its labels matured: {[(r.check, r.batch) for r in early]}"
     assert run.delay_days is not None
-    assert all(r.batch >= day_start(ONSET) for _, r in run.expected_fails())
+    assert all(after_onset(r) for _, r in run.expected_fails())
