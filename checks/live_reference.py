@@ -18,6 +18,7 @@ import duckdb
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from checks.performance.live_metrics import hanley_mcneil_se
 from core.config import VigilConfig
 from core.sql import ident
 
@@ -64,6 +65,9 @@ def reference_selection_metrics(cfg: VigilConfig) -> dict[str, float]:
     out["label_rate"] = float(y.mean())
     if 0 < y.sum() < len(y):
         out["auc"] = float(roc_auc_score(y, s))
+        # The reference is a sample too: its sampling error adds to the live one.
+        out["auc_se"] = hanley_mcneil_se(out["auc"], int(y.sum()), int(len(y) - y.sum()))
+    out["brier_se"] = float(np.std((s - y) ** 2) / math.sqrt(len(y)))
     thr = cfg.model.threshold
     if thr is not None:
         flagged = s >= thr
@@ -92,6 +96,8 @@ def expected_values(
         return {"expected": registered} if registered is not None else {}
     if key in live_reference:
         ctx: dict[str, Any] = {"expected": live_reference[key], "expected_basis": "reference rows with the live selection"}
+        if f"{key}_se" in live_reference:
+            ctx["expected_se"] = live_reference[f"{key}_se"]
         if registered is not None:
             ctx["registered"] = registered
         return ctx

@@ -60,11 +60,22 @@ def compare_metric(
     min_effect = float(params["min_effect"])
     if params.get("relative"):
         min_effect *= abs(expected)
+    # Both the live value and a reference-measured expectation are samples: combine their errors.
+    expected_se = float(params.get("expected_se") or 0.0)
+    se = math.sqrt(se * se + expected_se * expected_se)
     ci = (value - z * se, value + z * se)
     worse_by = (expected - value) if higher_is_better else (value - expected)
     significant = (ci[1] < expected) if higher_is_better else (ci[0] > expected)
     material = worse_by > min_effect
-    status = "fail" if material and (significant or se == 0) else ("warn" if material or (significant and worse_by > min_effect / 2) else "ok")
+    # A warning still needs some evidence (one-sided, at five times the budget), so a small
+    # live test set does not warn on every noisy batch.
+    suggestive = worse_by > z_upper(min(0.25, 5 * float(params["false_alarm_budget"]))) * se
+    if material and (significant or se == 0):
+        status = "fail"
+    elif (material and suggestive) or (significant and worse_by > min_effect / 2):
+        status = "warn"
+    else:
+        status = "ok"
     limit = expected - min_effect if higher_is_better else expected + min_effect
     sentence = {
         "ok": f"{label} on the live test set is {value:.3f} (expected {expected:.3f}, {basis}).",
@@ -76,7 +87,7 @@ def compare_metric(
                     f"({basis}; CI {ci[0]:.3f}-{ci[1]:.3f}).")
     lower, upper = (limit, None) if higher_is_better else (None, limit)
     return result(name, FAMILY, "model", batch, status, sentence, params, value=value, lower=lower, upper=upper,
-                  evidence={"expected": expected, "expected_basis": basis, "registered": params.get("registered"),
+                  evidence={"expected": expected, "expected_se": expected_se, "expected_basis": basis, "registered": params.get("registered"),
                             "ci": list(ci), "se": se, "labeled": current.labeled,
                             "positives": current.positives, "min_effect": min_effect})
 

@@ -127,3 +127,13 @@ def test_estimated_auc_agrees_with_the_realized_auc_of_calibrated_scores():
     flat = numeric_stats(rng.beta(20, 80, 2000), edges)  # scores squeezed together: little ranking power
     res = estimated_performance(ref, flat, P("estimated_performance"))
     assert res.status == "fail" and "estimated" in res.explanation.lower()
+
+
+def test_a_noisy_auc_dip_on_a_small_live_test_set_stays_quiet():
+    small = _perf(auc=0.70, labeled=300, positives=30)
+    assert auc(None, small, P("auc", expected=0.74)).status == "ok"
+    # The expectation's own sampling error (measured on the reference) widens the interval.
+    big = _perf(auc=0.70, labeled=20000, positives=2000)
+    assert auc(None, big, P("auc", expected=0.74)).status == "fail"
+    res = auc(None, big, P("auc", expected=0.74, expected_se=0.03))
+    assert res.status != "fail" and res.evidence["expected_se"] == 0.03

@@ -145,7 +145,9 @@ def test_performance_checks_compare_with_the_reference_on_the_live_selection(tmp
     assert live["auc"] < roc_auc_score(y, s)  # selection lowers AUC: why the full-holdout AUC is the wrong yardstick
     assert live["rows"] == approved.sum()
     ctx = expected_values("auc", live, {"roc_auc": 0.9})
-    assert ctx == {"expected": live["auc"], "expected_basis": "reference rows with the live selection", "registered": 0.9}
+    assert ctx == {"expected": live["auc"], "expected_se": live["auc_se"],
+                   "expected_basis": "reference rows with the live selection", "registered": 0.9}
+    assert 0 < live["auc_se"] < 0.05
     assert expected_values("estimated_performance", live, {"roc_auc": 0.9}) == {"expected": 0.9}
     assert expected_values("auc", {}, {"roc_auc": 0.9})["expected_basis"] == "registered evaluation"
     assert expected_values("auc", {}, None) == {}
