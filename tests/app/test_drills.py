@@ -127,3 +127,12 @@ def test_cli(world: VigilConfig, capsys: pytest.CaptureFixture[str]) -> None:
     assert "ALERT CRITICAL null_rate on bureau.credit_score" in out
     assert "runbooks/null_rate.md" in out and "FIX UPSTREAM" in out
     assert main(["--config", str(world.source_file), "--root", str(world.root), "drill", "concept_drift"]) == 2
+
+
+def test_covariate_drift_drill_holds_and_watches(world: VigilConfig, tmp_path: Path) -> None:
+    report = run_drill(world, "covariate_drift", "credit_score", size=-1.5, sandbox_dir=tmp_path)
+    drifted = {(a.check, a.subject) for a in report.alerts if a.inhibited_by is None}
+    assert ("psi", "predictions.credit_score") in drifted
+    assert not any(a.subject.startswith(("applications.", "bureau.")) and a.check in ("null_rate", "unit_change") for a in report.alerts)
+    # A population change with no labels yet: nothing to fix upstream, nothing to roll back.
+    assert {i["action"] for i in report.incidents} <= {"hold_and_watch"}
