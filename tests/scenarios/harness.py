@@ -115,57 +115,57 @@ class Scenario:
     forbidden: frozenset[str] = frozenset()  # checks that must NOT fail (e.g. unit_change on plain drift)
 
 
-def _inc(kind: str, column: str | None = None, size: float | None = None, **kw: Any) -> Incident:
+def incident_at_onset(kind: str, column: str | None = None, size: float | None = None, **kw: Any) -> Incident:
     return Incident(kind, ONSET, column, size, **kw)
 
 
 DRIFT_CHECKS = frozenset({"psi", "jensen_shannon", "wasserstein", "ks"})
 # A downturn: every applicant's default odds rise, which only the labels show.
 DOWNTURN = tuple(
-    _inc("concept_drift", "home_ownership", 1.2, value=v) for v in ("RENT", "MORTGAGE", "OWN")
+    incident_at_onset("concept_drift", "home_ownership", 1.2, value=v) for v in ("RENT", "MORTGAGE", "OWN")
 )
 LABEL_DAYS = LABEL_DELAY_DAYS + 2  # onset .. the first day after its labels matured
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("unit_income_thousands", "unit_change", "income x0.001 (USD -> thousands of USD)",
-             (_inc("unit_change", "income", 0.001),), frozenset({"unit_change"}), frozenset({"unit_change"}), "income"),
+             (incident_at_onset("unit_change", "income", 0.001),), frozenset({"unit_change"}), frozenset({"unit_change"}), "income"),
     Scenario("unit_rate_percent_to_fraction", "unit_change", "interest_rate x0.01 (percent -> fraction)",
-             (_inc("unit_change", "interest_rate", 0.01),), frozenset({"unit_change"}), frozenset({"unit_change"}),
+             (incident_at_onset("unit_change", "interest_rate", 0.01),), frozenset({"unit_change"}), frozenset({"unit_change"}),
              "interest_rate"),
     Scenario("unit_utilisation_fraction_to_percent", "unit_change", "utilisation x100 (fraction -> percent)",
-             (_inc("unit_change", "utilisation", 100.0),), frozenset({"unit_change"}), frozenset({"unit_change"}),
+             (incident_at_onset("unit_change", "utilisation", 100.0),), frozenset({"unit_change"}), frozenset({"unit_change"}),
              "utilisation"),
     Scenario("null_spike_10pct", "nulls", "10% of bureau.credit_score null",
-             (_inc("nulls", "credit_score", 0.10),), frozenset({"input_quality"}), frozenset({"null_rate"}), "credit_score"),
+             (incident_at_onset("nulls", "credit_score", 0.10),), frozenset({"input_quality"}), frozenset({"null_rate"}), "credit_score"),
     Scenario("null_spike_3pct", "nulls", "3% of bureau.credit_score null",
-             (_inc("nulls", "credit_score", 0.03),), frozenset({"input_quality"}), frozenset({"null_rate"}), "credit_score"),
+             (incident_at_onset("nulls", "credit_score", 0.03),), frozenset({"input_quality"}), frozenset({"null_rate"}), "credit_score"),
     Scenario("dropped_column", "dropped_column", "applications.employment_years missing",
-             (_inc("dropped_column", "employment_years"),), frozenset({"input_quality"}), frozenset({"schema"}),
+             (incident_at_onset("dropped_column", "employment_years"),), frozenset({"input_quality"}), frozenset({"schema"}),
              "applications"),
     Scenario("renamed_column", "renamed_column", "applications.income renamed income_v2",
-             (_inc("renamed_column", "income"),), frozenset({"input_quality"}), frozenset({"schema"}), "applications"),
+             (incident_at_onset("renamed_column", "income"),), frozenset({"input_quality"}), frozenset({"schema"}), "applications"),
     Scenario("retyped_column", "retyped_column", "applications.income delivered as strings",
-             (_inc("retyped_column", "income"),), frozenset({"input_quality"}), frozenset({"schema"}), "applications"),
+             (incident_at_onset("retyped_column", "income"),), frozenset({"input_quality"}), frozenset({"schema"}), "applications"),
     Scenario("stale_bureau", "stale_table", "bureau extract not delivered for 2 days",
-             (_inc("stale_table", "bureau", duration_days=2),), frozenset({"input_quality"}),
+             (incident_at_onset("stale_table", "bureau", duration_days=2),), frozenset({"input_quality"}),
              frozenset({"freshness", "volume"}), "bureau", days=2),
     Scenario("duplicated_rows", "duplicates", "5% of applications rows repeated",
-             (_inc("duplicates", "applications", 0.05),), frozenset({"input_quality"}), frozenset({"duplicate_ids"}),
+             (incident_at_onset("duplicates", "applications", 0.05),), frozenset({"input_quality"}), frozenset({"duplicate_ids"}),
              "applications"),
     Scenario("volume_drop", "volume_drop", "applications at 40% of the usual volume",
-             (_inc("volume_drop", "applications", 0.4),), frozenset({"input_quality"}), frozenset({"volume"}), "applications"),
+             (incident_at_onset("volume_drop", "applications", 0.4),), frozenset({"input_quality"}), frozenset({"volume"}), "applications"),
     Scenario("new_category", "new_category", "5% of purpose = 'crypto'",
-             (_inc("new_category", "purpose", 0.05),), frozenset({"input_quality"}), frozenset({"unseen_category"}), "purpose"),
+             (incident_at_onset("new_category", "purpose", 0.05),), frozenset({"input_quality"}), frozenset({"unseen_category"}), "purpose"),
     Scenario("covariate_drift_0.5sd", "covariate_drift", "credit_score shifted -0.5 sd (persists)",
-             (_inc("covariate_drift", "credit_score", -0.5),), frozenset({"feature_drift"}), DRIFT_CHECKS,
+             (incident_at_onset("covariate_drift", "credit_score", -0.5),), frozenset({"feature_drift"}), DRIFT_CHECKS,
              "predictions.credit_score", forbidden=frozenset({"unit_change"})),
     Scenario("covariate_drift_0.3sd", "covariate_drift", "credit_score shifted -0.3 sd (persists)",
-             (_inc("covariate_drift", "credit_score", -0.3),), frozenset({"feature_drift"}), DRIFT_CHECKS,
+             (incident_at_onset("covariate_drift", "credit_score", -0.3),), frozenset({"feature_drift"}), DRIFT_CHECKS,
              "predictions.credit_score", forbidden=frozenset({"unit_change"})),
     Scenario("prediction_shift", "prediction_shift", "served scores +0.05 (mean score ~0.10)",
-             (_inc("prediction_shift", None, 0.05),), frozenset({"prediction"}), frozenset({"score_drift"}), "predictions.score"),
+             (incident_at_onset("prediction_shift", None, 0.05),), frozenset({"prediction"}), frozenset({"score_drift"}), "predictions.score"),
     Scenario("concept_drift_renters", "concept_drift", "RENT default log-odds +1.5 (odds x4.5; persists)",
-             (_inc("concept_drift", "home_ownership", 1.5, value="RENT"),), frozenset({"performance", "prediction"}),
+             (incident_at_onset("concept_drift", "home_ownership", 1.5, value="RENT"),), frozenset({"performance", "prediction"}),
              LABEL_CHECKS, "model", days=LABEL_DAYS, label_based=True),
     Scenario("kpi_drop_downturn", "kpi_drop", "all default log-odds +1.2 (downturn; persists)",
              DOWNTURN, frozenset({"performance"}), frozenset({"kpi"}), "model.default_rate_approved", days=LABEL_DAYS,

@@ -1,0 +1,317 @@
+"""Detection benchmark (issue 5): the incident scenario suite at a larger size and more seeds.
+
+For every seed: the business of tests/scenarios/harness.py (a trained model, CLEAN_DAYS
+clean days), then every scenario of the suite plus a few smaller sizes (SWEEP) injected
+at ONSET. Prints, per incident: recall (caught within one batch of onset by the right
+check; label-only incidents within one cycle of their labels maturing), mean detection
+delay in days after onset, and false alarms per 100 clean batches, for Vigil and, on
+the same batches (the served features of each day's prediction log against the
+reference file), for Evidently's DataDriftPreset (defaults) and whylogs' default drift
+scores (`calculate_drift_scores`).
+
+Alarm rules for the baselines (their defaults, nothing tuned):
+  evidently-col   any column's drift test fires (DriftedColumnsCount.count >= 1)
+  evidently-set   dataset drift: share of drifted columns >= 0.5 (the preset's drift_share)
+  whylogs         any column in drift_category 'DRIFT' (p < 0.05 by KS / chi-square)
+A baseline that raises on a batch (e.g. Evidently on an all-null column) counts as not
+caught and is shown in the `err` column. Vigil's false alarms are clean batches with a
+failing check; its warnings are listed separately.
+
+    .venv/bin/python bench/detection_bench.py --volume 2000 --seeds 11,29,47 --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import logging
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from baseline_model.layout import predictions_path  # noqa: E402
+from tests.scenarios.harness import (  # noqa: E402
+    CLEAN_DAYS,
+    DOWNTURN,
+    LABEL_CHECKS,
+    LABEL_DAYS,
+    LABEL_DELAY_DAYS,
+    ONSET,
+    SCENARIOS,
+    START,
+    Business,
+    Scenario,
+    build_business,
+    run_scenario,
+    summarize_clean,
+)
+from tests.scenarios.harness import incident_at_onset as incident  # noqa: E402
+
+BASELINES = ("evidently-col", "evidently-set", "whylogs")
+TOOLS = ("vigil",) + BASELINES
+
+# Smaller sizes than the suite's, to show where detection stops (bench only).
+SWEEP: tuple[Scenario, ...] = (
+    Scenario("null_spike_1pct", "nulls", "1% of bureau.credit_score null",
+             (incident("nulls", "credit_score", 0.01),), frozenset({"input_quality"}), frozenset({"null_rate"}),
+             "credit_score"),
+    Scenario("covariate_drift_0.2sd", "covariate_drift", "credit_score shifted -0.2 sd (persists)",
+             (incident("covariate_drift", "credit_score", -0.2),), frozenset({"feature_drift"}),
+             frozenset({"psi", "jensen_shannon", "wasserstein", "ks"}), "predictions.credit_score"),
+    Scenario("prediction_shift_0.02", "prediction_shift", "served scores +0.02",
+             (incident("prediction_shift", None, 0.02),), frozenset({"prediction"}), frozenset({"score_drift"}),
+             "predictions.score"),
+    Scenario("concept_drift_renters_1.0", "concept_drift", "RENT default log-odds +1.0 (odds x2.7)",
+             (incident("concept_drift", "home_ownership", 1.0, value="RENT"),),
+             frozenset({"performance", "prediction"}), LABEL_CHECKS, "model", days=LABEL_DAYS, label_based=True),
+    Scenario("kpi_drop_downturn_0.8", "kpi_drop", "all default log-odds +0.8",
+             tuple(incident("concept_drift", "home_ownership", 0.8, value=i.label) for i in DOWNTURN),
+             frozenset({"performance"}), frozenset({"kpi"}), "model.default_rate_approved", days=LABEL_DAYS,
+             label_based=True),
+)
+
+
+# ---- baselines ---------------------------------------------------------------------------------
+
+
+def feature_names(business: Business) -> list[str]:
+    return [f.name for f in business.config().features]
+
+
+def evidently_verdicts(reference: pd.DataFrame, current: pd.DataFrame, columns: list[str]) -> dict[str, str]:
+    """Evidently 0.7 DataDriftPreset with its defaults: column-level and dataset-level alarms."""
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+
+    try:
+        snapshot = Report([DataDriftPreset(columns=columns)]).run(current_data=current[columns],
+                                                                   reference_data=reference[columns])
+    except Exception:  # noqa: BLE001 - any failure of the tool on a batch is its verdict
+        return {"evidently-col": "error", "evidently-set": "error"}
+    for metric in snapshot.dict()["metrics"]:
+        if str(metric["config"].get("type", "")).endswith("DriftedColumnsCount"):
+            value = metric["value"]
+            return {"evidently-col": "alarm" if value["count"] >= 1 else "quiet",
+                    "evidently-set": "alarm" if value["share"] >= 0.5 else "quiet"}
+    return {"evidently-col": "error", "evidently-set": "error"}
+
+
+class WhylogsBaseline:
+    """whylogs' default drift scores (KS for numbers, chi-square for strings) against a reference profile."""
+
+    def __init__(self, reference: pd.DataFrame, columns: list[str]) -> None:
+        from core.whylogs_compat import import_whylogs
+
+        self.why = import_whylogs()
+        from whylogs.viz.drift.column_drift_algorithms import calculate_drift_scores
+
+        self.calculate = calculate_drift_scores
+        self.columns = columns
+        self.reference_view = self.why.log(reference[columns]).view()
+
+    def verdict(self, current: pd.DataFrame) -> str:
+        try:
+            view = self.why.log(current[self.columns]).view()
+            scores = self.calculate(target_view=view, reference_view=self.reference_view, with_thresholds=True)
+        except Exception:  # noqa: BLE001
+            return "error"
+        drifted = [c for c, s in scores.items() if s is not None and s.get("drift_category") == "DRIFT"]
+        return "alarm" if drifted else "quiet"
+
+
+@dataclass
+class Baselines:
+    reference: pd.DataFrame
+    columns: list[str]
+    whylogs: WhylogsBaseline
+
+    def verdicts(self, batch_file: Path) -> dict[str, str]:
+        if not batch_file.exists():
+            return {tool: "error" for tool in BASELINES}
+        current = pd.read_parquet(batch_file)
+        missing = [c for c in self.columns if c not in current.columns]
+        if missing or current.empty:
+            return {tool: "error" for tool in BASELINES}
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = evidently_verdicts(self.reference, current, self.columns)
+            out["whylogs"] = self.whylogs.verdict(current)
+        return out
+
+
+def load_baselines(business: Business) -> Baselines:
+    cfg = business.config()
+    assert cfg.reference is not None and cfg.reference.path
+    columns = feature_names(business)
+    reference = pd.read_parquet(cfg.resolve(cfg.reference.path))
+    return Baselines(reference, columns, WhylogsBaseline(reference, columns))
+
+
+# ---- one seed ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SeedOutcome:
+    seed: int
+    clean_batches: int = 0
+    clean_alarms: dict[str, int] = field(default_factory=dict)  # tool -> clean batches with an alarm
+    clean_errors: dict[str, int] = field(default_factory=dict)
+    vigil_warn_batches: int = 0
+    vigil_warns: int = 0
+    vigil_verdicts: int = 0
+    # scenario -> tool -> delay in days after onset (None: not caught in its window)
+    delays: dict[str, dict[str, int | None]] = field(default_factory=dict)
+    errors: dict[str, dict[str, int]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def allowed_delay(sc: Scenario) -> int:
+    return LABEL_DELAY_DAYS + 1 if sc.label_based else 1
+
+
+def first_alarm(per_day: dict[int, dict[str, str]], tool: str, sc: Scenario) -> int | None:
+    days = sorted(d for d, v in per_day.items() if v[tool] == "alarm" and d <= allowed_delay(sc))
+    return days[0] if days else None
+
+
+def run_seed(seed: int, volume: int, workdir: Path, scenarios: Sequence[Scenario], baselines: bool) -> SeedOutcome:
+    started = time.perf_counter()
+    logging.disable(logging.WARNING)
+    out = SeedOutcome(seed)
+    business = build_business(workdir / f"business-{seed}", seed, volume)
+    clean = summarize_clean(business.clean_results)
+    out.clean_batches = clean.batches
+    out.clean_alarms["vigil"] = clean.batches_with_fail
+    out.vigil_warn_batches, out.vigil_warns, out.vigil_verdicts = clean.batches_with_warn, clean.warns, clean.evaluated
+    base = load_baselines(business) if baselines else None
+    if base is not None:
+        for tool in BASELINES:
+            out.clean_alarms[tool] = out.clean_errors[tool] = 0
+        for i in range(CLEAN_DAYS):
+            verdicts = base.verdicts(predictions_path(business.root, START + timedelta(days=i)))
+            for tool, v in verdicts.items():
+                out.clean_alarms[tool] += v == "alarm"
+                out.clean_errors[tool] += v == "error"
+    for sc in scenarios:
+        per_day: dict[int, dict[str, str]] = {}
+
+        def on_day(root: Path, day: date, per_day: dict[int, dict[str, str]] = per_day) -> None:
+            if base is not None:
+                per_day[(day - ONSET).days] = base.verdicts(predictions_path(root, day))
+
+        run = run_scenario(business, sc, workdir, on_day=on_day)
+        out.delays[sc.name] = {"vigil": run.delay_days if run.caught else None}
+        if base is not None:
+            for tool in BASELINES:
+                out.delays[sc.name][tool] = first_alarm(per_day, tool, sc)
+            out.errors[sc.name] = {t: sum(v[t] == "error" for v in per_day.values()) for t in BASELINES}
+        assert run.root is not None
+        shutil_rmtree(run.root)
+    shutil_rmtree(business.root)
+    out.seconds = time.perf_counter() - started
+    return out
+
+
+def shutil_rmtree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# ---- the table ---------------------------------------------------------------------------------
+
+
+def fmt_delay(delays: list[int]) -> str:
+    return f"{sum(delays) / len(delays):.1f}" if delays else "-"
+
+
+def table(outcomes: list[SeedOutcome], scenarios: Sequence[Scenario], tools: Sequence[str]) -> str:
+    n = len(outcomes)
+    head = ["incident", "size"] + [f"{t} recall" for t in tools] + [f"{t} delay" for t in tools] + ["err"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for sc in scenarios:
+        row = [sc.name, sc.size]
+        delays = {t: [d for o in outcomes if (d := o.delays[sc.name].get(t)) is not None] for t in tools}
+        # Feature-drift tools never see labels: a label-only incident is out of their reach, and
+        # any alarm they raise in its window is one of their clean-day false alarms.
+        blind = {t for t in tools if sc.label_based and t != "vigil"}
+        row += ["n/a" if t in blind else f"{len(delays[t])}/{n}" for t in tools]
+        row += ["n/a" if t in blind else fmt_delay(delays[t]) for t in tools]
+        errs = [f"{t}:{sum(o.errors.get(sc.name, {}).get(t, 0) for o in outcomes)}" for t in BASELINES if t in tools]
+        row.append(" ".join(e for e in errs if not e.endswith(":0")) or "")
+        lines.append("| " + " | ".join(row) + " |")
+    batches = sum(o.clean_batches for o in outcomes)
+    row = ["clean days: false alarms / 100 batches", f"{batches} batches"]
+    row += [f"{100 * sum(o.clean_alarms.get(t, 0) for o in outcomes) / batches:.1f}" for t in tools]
+    row += ["" for _ in tools] + [""]
+    lines.append("| " + " | ".join(row) + " |")
+    warn_batches = sum(o.vigil_warn_batches for o in outcomes)
+    warns = sum(o.vigil_warns for o in outcomes)
+    verdicts = sum(o.vigil_verdicts for o in outcomes)
+    lines.append("")
+    lines.append(f"Vigil on clean days: {warn_batches} of {batches} batches carry a warning "
+                 f"({warns} warnings in {verdicts} check verdicts, {100 * warns / max(verdicts, 1):.2f}%; "
+                 f"budget 1%); no fail counts as a false alarm above.")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--volume", type=int, default=2000, help="applications per weekday (default 2000)")
+    ap.add_argument("--seeds", default="11,29,47", help="comma-separated seeds (default 11,29,47)")
+    ap.add_argument("--jobs", type=int, default=1, help="seeds run in parallel processes")
+    ap.add_argument("--only", default="", help="comma-separated scenario names (default: all)")
+    ap.add_argument("--no-sweep", action="store_true", help="only the suite's sizes")
+    ap.add_argument("--no-baselines", action="store_true", help="skip Evidently and whylogs")
+    ap.add_argument("--workdir", type=Path, default=None, help="where the simulated businesses go (temp dir)")
+    args = ap.parse_args(argv)
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        ap.error(f"--seeds {args.seeds!r}: expected integers such as 11,29,47")
+    scenarios = list(SCENARIOS) + ([] if args.no_sweep else list(SWEEP))
+    if args.only:
+        wanted = {s.strip() for s in args.only.split(",")}
+        unknown = wanted - {s.name for s in scenarios}
+        if unknown:
+            ap.error(f"--only: unknown scenarios {sorted(unknown)} (hint: {', '.join(s.name for s in scenarios)})")
+        scenarios = [s for s in scenarios if s.name in wanted]
+    tools = ("vigil",) if args.no_baselines else TOOLS
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="vigil-detection-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        jobs: list[Any] = [(seed, args.volume, workdir, scenarios, not args.no_baselines) for seed in seeds]
+        if args.jobs > 1:
+            with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+                outcomes = list(pool.map(run_seed, *zip(*jobs, strict=True)))
+        else:
+            outcomes = [run_seed(*job) for job in jobs]
+    print(f"# Detection benchmark: {len(seeds)} seeds ({args.seeds}), {args.volume} applications a weekday, "
+          f"{CLEAN_DAYS} clean days per seed, onset {ONSET} (labels after {LABEL_DELAY_DAYS} days)\n")
+    print(table(outcomes, scenarios, tools))
+    print(f"\nrecall: caught within one batch of onset by the expected check (label-only incidents: by the "
+          f"cycle after their labels matured, day {LABEL_DELAY_DAYS + 1}); delay: mean days after onset, "
+          f"caught runs only; err: batches on which a baseline raised instead of answering; n/a: the "
+          f"baselines compare features only and cannot see a label-only incident.")
+    print(f"wall time {time.perf_counter() - started:.0f} s "
+          f"(per seed: {', '.join(f'{o.seed}: {o.seconds:.0f} s' for o in outcomes)})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
