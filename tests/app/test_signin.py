@@ -197,3 +197,27 @@ def test_the_audit_page_since_filter(cfg: VigilConfig) -> None:
     assert len(queries.audit_entries(cfg, since="2000-01-01")) == len(everything)
     with pytest.raises(audit.AuditError, match="not an ISO date"):
         queries.audit_entries(cfg, since="yesterday")
+
+
+def test_the_first_run_prints_the_admin_password_once_and_never_logs_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import logging
+    import re
+
+    from app.demo import announce_first_admin
+
+    monkeypatch.delenv(auth.USERS_FILE_ENV, raising=False)
+    fresh = load_config(write_config(tmp_path, small_config()), root=tmp_path / "var")
+    caplog.set_level(logging.DEBUG)
+    assert announce_first_admin(fresh, "operator") is not None
+    printed = capsys.readouterr().out
+    found = re.search(r"user (\S+)\s+password (\S+)", printed)
+    assert found and found.group(1) == "operator", printed
+    password = found.group(2)
+    users = auth.users_file(fresh.root)
+    assert password not in users.read_text(), "only the hash is stored"
+    assert auth.verify(users, stores_for(fresh)[1], "operator", password) == auth.User("operator", "admin")
+    assert password not in caplog.text, "never logged"
+    assert announce_first_admin(fresh, "operator") is None
+    assert capsys.readouterr().out == "", "printed once: later runs print nothing"
