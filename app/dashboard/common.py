@@ -63,6 +63,8 @@ def _client_source() -> str:
 
 
 def _session_user(cfg: VigilConfig, token: str) -> auth.User | None:
+    if not cfg.ops_path.exists():  # no store, no session (and reading must not create the store)
+        return None
     try:
         return auth.check_session(auth.users_file(cfg.root), _ops(cfg), token)
     except auth.UsersFileError as err:

@@ -36,8 +36,9 @@ with common.store_busy_notice():
     shown_revision = st.selectbox("Revision", sorted(numbers, reverse=True), format_func=lambda n: f"revision {n}")
     shown = current if shown_revision == current["revision"] else queries.postmortem(cfg, incident_id, int(shown_revision))
     assert shown is not None
-    st.caption(f"Revision {shown['revision']} of {current['revisions']}, saved by {shown['author']} at {shown['saved_at']}"
-               + (f": {shown['comment']}" if shown.get("comment") else ""))
+    # st.text: the author's comment is shown as typed, never as Markdown or HTML.
+    st.text(f"Revision {shown['revision']} of {current['revisions']}, saved by {shown['author']} at {shown['saved_at']}"
+            + (f": {shown['comment']}" if shown.get("comment") else ""))
 
     tab_edit, tab_actions, tab_export = st.tabs(["Edit", "Action items", "Export"])
 

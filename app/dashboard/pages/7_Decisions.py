@@ -43,7 +43,7 @@ with common.store_busy_notice():
         with st.container(border=True):
             st.subheader(f"{ACTION_TEXT.get(action, action)} · {state}")
             first = (decision.get("history") or [{}])[0]
-            st.write(first.get("reason", ""))
+            st.text(first.get("reason", ""))  # typed by a user: plain text, not Markdown
             if decision.get("target_version") is not None:
                 st.write(f"Target version: v{decision['target_version']}")
             with st.expander("Evidence"):
