@@ -176,6 +176,7 @@ class SeedOutcome:
     # scenario -> tool -> delay in days after onset (None: not caught in its window)
     delays: dict[str, dict[str, int | None]] = field(default_factory=dict)
     errors: dict[str, dict[str, int]] = field(default_factory=dict)
+    caught_by: dict[str, set[str]] = field(default_factory=dict)  # scenario -> expected checks that failed
     seconds: float = 0.0
 
 
@@ -215,6 +216,7 @@ def run_seed(seed: int, volume: int, workdir: Path, scenarios: Sequence[Scenario
 
         run = run_scenario(business, sc, workdir, on_day=on_day)
         out.delays[sc.name] = {"vigil": run.delay_days if run.caught else None}
+        out.caught_by[sc.name] = {f"{r.family}/{r.check}" for _, r in run.expected_fails()}
         if base is not None:
             for tool in BASELINES:
                 out.delays[sc.name][tool] = first_alarm(per_day, tool, sc)
@@ -241,7 +243,7 @@ def fmt_delay(delays: list[int]) -> str:
 
 def table(outcomes: list[SeedOutcome], scenarios: Sequence[Scenario], tools: Sequence[str]) -> str:
     n = len(outcomes)
-    head = ["incident", "size"] + [f"{t} recall" for t in tools] + [f"{t} delay" for t in tools] + ["err"]
+    head = ["incident", "size"] + [f"{t} recall" for t in tools] + [f"{t} delay" for t in tools] + ["vigil caught by", "err"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for sc in scenarios:
         row = [sc.name, sc.size]
@@ -251,13 +253,14 @@ def table(outcomes: list[SeedOutcome], scenarios: Sequence[Scenario], tools: Seq
         blind = {t for t in tools if sc.label_based and t != "vigil"}
         row += ["n/a" if t in blind else f"{len(delays[t])}/{n}" for t in tools]
         row += ["n/a" if t in blind else fmt_delay(delays[t]) for t in tools]
+        row.append(", ".join(sorted(set().union(*(o.caught_by.get(sc.name, set()) for o in outcomes)))))
         errs = [f"{t}:{sum(o.errors.get(sc.name, {}).get(t, 0) for o in outcomes)}" for t in BASELINES if t in tools]
         row.append(" ".join(e for e in errs if not e.endswith(":0")) or "")
         lines.append("| " + " | ".join(row) + " |")
     batches = sum(o.clean_batches for o in outcomes)
     row = ["clean days: false alarms / 100 batches", f"{batches} batches"]
     row += [f"{100 * sum(o.clean_alarms.get(t, 0) for o in outcomes) / batches:.1f}" for t in tools]
-    row += ["" for _ in tools] + [""]
+    row += ["" for _ in tools] + ["", ""]
     lines.append("| " + " | ".join(row) + " |")
     warn_batches = sum(o.vigil_warn_batches for o in outcomes)
     warns = sum(o.vigil_warns for o in outcomes)
