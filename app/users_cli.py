@@ -41,6 +41,8 @@ COMMAND_ACTIONS: dict[str, str] = {
     "demo": "models.train",
     "train": "models.train",
     "reproduce": "models.train",
+    "retrain": "models.train",
+    "drill": "cycle.run",
     "registry approve": "registry.approve",
     "registry reject": "registry.approve",
     "registry promote": "registry.promote",

@@ -31,6 +31,8 @@ SLOW_FACTOR = 3.0
 MIN_RUNS_FOR_SLOW = 5
 MIN_SLOW_SECONDS = 1.0
 FAMILY = "heartbeat"
+# Alert names produced here rather than by a registered check; each has runbooks/<name>.md.
+HEARTBEAT_CHECKS: tuple[str, ...] = ("cycle_heartbeat", "scoring_job_missed", "scoring_job_failed", "scoring_job_slow")
 
 
 @dataclass(frozen=True)
