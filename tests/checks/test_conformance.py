@@ -23,13 +23,13 @@ from checks.registry import CHECKS, CheckSpec
 from checks.result import STATUSES, CheckResult
 from incidents.heartbeat import HEARTBEAT_CHECKS
 from profilers.stats_types import ColumnStats, PerformanceStats, ReferenceStats, TableStats
-from tests.test_docs import command_exists
 from tests.checks.stats_factory import (
     categorical_reference,
     categorical_stats,
     numeric_reference,
     numeric_stats,
 )
+from tests.test_docs import command_exists
 
 ROOT = Path(__file__).resolve().parents[2]
 B = datetime(2026, 2, 1)
