@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app import settings
 from app.cycle import run_cycle
+from app.dashboard import common
+from core import auth
 from core.clock import ManualClock
 from core.config import VigilConfig, load_config
 from core.stores import stores_for
@@ -30,8 +33,20 @@ START = date(2024, 3, 1)
 UNIT_DAY = START + timedelta(days=6)
 
 
-def render(page: Path) -> AppTest:
+def signed_in_as(at: AppTest, username: str = "tester", role: str = "admin") -> None:
+    """Give the page a live session of `username` (added to the users file with `role` if new),
+    as the sign-in form would; tests/app/test_signin.py covers the form itself."""
+    cfg = settings.load()
+    users = auth.users_file(cfg.root)
+    if auth.get_user(users, username) is None:
+        auth.add_user(users, username, role, "tester-password-1")
+    at.session_state[common.SESSION_KEY] = auth.create_session(stores_for(cfg)[1], auth.User(username, role))
+
+
+def render(page: Path, sign_in: bool = True) -> AppTest:
     at = AppTest.from_file(str(page), default_timeout=60)
+    if sign_in:
+        signed_in_as(at)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -45,9 +60,10 @@ def texts(at: AppTest) -> str:
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.stem)
 def test_pages_show_an_empty_state_with_a_hint(config_file: Path, cfg: VigilConfig, page: Path) -> None:
-    at = render(page)
-    assert at.title, "every page has a title"
-    assert "Run `vigil run-once`" in texts(at)
+    # Before any user exists: only the sign-in form, with a hint how the first admin is made.
+    at = render(page, sign_in=False)
+    assert [t.value for t in at.title] == ["Vigil · sign in"]
+    assert "No users yet" in texts(at)
     assert not cfg.ops_path.exists(), "rendering must not create the stores"
 
 
@@ -55,7 +71,7 @@ def test_bad_config_is_shown_not_raised(tmp_path: Path, monkeypatch: pytest.Monk
     bad = tmp_path / "bad.yaml"
     bad.write_text("model: [unclosed\n")
     monkeypatch.setenv("VIGIL_CONFIG", str(bad))
-    at = render(PAGES[0])
+    at = render(PAGES[0], sign_in=False)
     assert "YAML syntax error" in texts(at)
 
 
