@@ -232,6 +232,37 @@ def check_results(cfg: VigilConfig, batches: int | None = None) -> pd.DataFrame:
     return _normalise_results(frame)
 
 
+def checked_batches(cfg: VigilConfig) -> list[datetime]:
+    """Batches that have check results, newest first (aggregated in SQL: a year of hourly
+    batches is 1.5M result rows, which the page must not load to list them)."""
+    frame = warehouse_frame(cfg, "SELECT DISTINCT batch FROM check_results WHERE batch IS NOT NULL ORDER BY batch DESC")
+    return [] if frame.empty else [pd.Timestamp(b).to_pydatetime() for b in frame["batch"]]
+
+
+def batch_results(cfg: VigilConfig, batch: datetime) -> pd.DataFrame:
+    """Every check result of one batch."""
+    return _normalise_results(warehouse_frame(cfg, "SELECT * FROM check_results WHERE batch = ?", [batch]))
+
+
+def trend_series(cfg: VigilConfig, family: str) -> list[tuple[str, str]]:
+    """(check, subject) pairs with results in a family, for choosing one trend to plot."""
+    frame = warehouse_frame(
+        cfg, "SELECT DISTINCT check_name, subject FROM check_results WHERE family = ? ORDER BY 1, 2", [family]
+    )
+    return [] if frame.empty else [(str(c), str(s)) for c, s in frame.itertuples(index=False)]
+
+
+def series_trend(cfg: VigilConfig, check: str, subject: str) -> pd.DataFrame:
+    """Value and bounds per batch of one check on one subject."""
+    return _normalise_results(
+        warehouse_frame(
+            cfg,
+            "SELECT * FROM check_results WHERE check_name = ? AND subject = ? ORDER BY batch",
+            [check, subject],
+        )
+    )
+
+
 def check_results_for_batch(cfg: VigilConfig, batch: datetime) -> list[dict[str, Any]]:
     frame = _normalise_results(
         warehouse_frame(cfg, "SELECT * FROM check_results WHERE batch = ? ORDER BY status, 1", [batch])

@@ -14,16 +14,14 @@ cfg = common.page("Checks")
 common.require_stores(cfg, warehouse=True)
 
 with common.store_busy_notice():
-    results = queries.check_results(cfg)
-    if results.empty:
+    batch_values = queries.checked_batches(cfg)
+    if not batch_values:
         st.info("No check results yet: they appear after the first cycle with data (`vigil run-once`).")
         st.stop()
 
-    results["batch"] = pd.to_datetime(results["batch"])
-    batch_values = sorted(results["batch"].dropna().unique(), reverse=True)
     labels = {pd.Timestamp(b): pd.Timestamp(b).strftime("%Y-%m-%d %H:%M") for b in batch_values}
     batch = st.selectbox("Batch", list(labels), format_func=lambda b: labels[b])
-    in_batch = results[results["batch"] == batch].copy()
+    in_batch = queries.batch_results(cfg, pd.Timestamp(batch).to_pydatetime())
 
     counts = in_batch["status"].value_counts().to_dict()
     cols = st.columns(5)
@@ -96,14 +94,13 @@ with common.store_busy_notice():
             st.json(row.evidence if isinstance(row.evidence, dict) else {}, expanded=True)
 
     with tab_trends:
-        trend = queries.result_trend(cfg, "performance")
-        if trend.empty:
+        series_list = queries.trend_series(cfg, "performance")
+        if not series_list:
             st.info("No KPI or performance results yet: they need matured labels (the live test set).")
         else:
-            trend["batch"] = pd.to_datetime(trend["batch"])
-            trend["series"] = trend["check"] + " · " + trend["subject"]
-            series = st.selectbox("Metric", sorted(trend["series"].unique()))
-            one = trend[trend["series"] == series]
+            check, subject = st.selectbox("Metric", series_list, format_func=lambda cs: f"{cs[0]} · {cs[1]}")
+            one = queries.series_trend(cfg, check, subject)
+            one["batch"] = pd.to_datetime(one["batch"])
             base = alt.Chart(one).encode(x=alt.X("batch:T"))
             band = base.mark_area(opacity=0.2).encode(y=alt.Y("lower:Q", title="value"), y2="upper:Q")
             line = base.mark_line(point=True).encode(
