@@ -23,14 +23,11 @@ import argparse
 import dataclasses
 import json
 import multiprocessing as mp
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -138,37 +135,6 @@ def prepare(root: Path, volume: int, seed: int, initial_days: int = INITIAL_DAYS
 # ---- the two processes --------------------------------------------------------------------
 
 
-class LockTimingOpsStore(OpsStore):
-    """The ops store, timing how long each write transaction waits for SQLite's write lock.
-
-    Same connection settings and transaction semantics as core.stores.OpsStore.transaction;
-    only the BEGIN IMMEDIATE (where a writer waits for another) is timed.
-    """
-
-    def __init__(self, path: str | Path) -> None:
-        super().__init__(path)
-        self.lock_waits: list[float] = []
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        if not self._migrated:
-            self.migrate()
-        conn = self._open()
-        try:
-            began = time.perf_counter()
-            conn.execute("BEGIN IMMEDIATE")
-            self.lock_waits.append(time.perf_counter() - began)
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        finally:
-            conn.close()
-
-
-
 def cycle_loop(config_file: str, root: str, deadline: float, volume: int, seed: int, out: str) -> None:
     """Simulate one more day and run a cycle, back to back, until the deadline."""
     from app.cycle import run_cycle
@@ -222,7 +188,7 @@ def do_action(kind: str, n: int, ops: OpsStore, fingerprint: str, incident_id: s
 def action_loop(ops_path: str, fingerprint: str, incident_id: str, subject: str, start: float, deadline: float,
                 interval: float, out: str) -> None:
     """A steady stream of actions, one every `interval` seconds, cycling through the kinds."""
-    ops = LockTimingOpsStore(ops_path)
+    ops = OpsStore(ops_path)
     do_action("note", -1, ops, fingerprint, incident_id, subject)  # imports and schema check, before the clock starts
     while time.time() < start:
         time.sleep(0.01)

@@ -134,6 +134,9 @@ class OpsStore:
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
         self._migrated = False
+        # Seconds each write transaction waited for SQLite's write lock, when a caller
+        # (the contention bench) sets this to a list; None records nothing.
+        self.lock_waits: list[float] | None = None
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -173,7 +176,10 @@ class OpsStore:
             self.migrate()
         conn = self._open()
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            began = time.perf_counter()
+            conn.execute("BEGIN IMMEDIATE")  # where a writer waits for another
+            if self.lock_waits is not None:
+                self.lock_waits.append(time.perf_counter() - began)
             try:
                 yield conn
             except BaseException:
