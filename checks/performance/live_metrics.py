@@ -109,6 +109,21 @@ def agresti_coull_se(p: float, n: int) -> float:
     return math.sqrt(p_tilde * (1 - p_tilde) / (n + 4))
 
 
+def proportion_se(p: float, n: int, expected: Any) -> float:
+    """Standard error of an observed proportion for the comparison with its expected value.
+
+    The larger of the Agresti-Coull error at the observed value and the error under the
+    expected value (the null hypothesis): a low observed share from few counts (2 of 143
+    positives flagged) has a tiny error of its own, and alone would call ordinary sampling
+    noise around the expected share a drop.
+    """
+    se = agresti_coull_se(p, n)
+    if expected is not None and n > 0:
+        p0 = min(max(float(expected), 0.0), 1.0)
+        se = max(se, math.sqrt(p0 * (1 - p0) / n))
+    return se
+
+
 def precision(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
     """Precision at the decision threshold, over the labelled rows at or above it."""
     why = _readiness("precision", current, params, need_both_classes=True)
@@ -128,7 +143,7 @@ def precision(reference: None, current: PerformanceStats, params: dict[str, Any]
     if flagged < min_flagged:
         return skipped("precision", FAMILY, "model", current.batch,
                        f"only {flagged} labelled rows at or above the threshold (need {min_flagged})")
-    return compare_metric("precision", "Precision at the threshold", p, agresti_coull_se(p, flagged), current, params,
+    return compare_metric("precision", "Precision at the threshold", p, proportion_se(p, flagged, params.get("expected")), current, params,
                           higher_is_better=True)
 
 
@@ -138,7 +153,7 @@ def recall(reference: None, current: PerformanceStats, params: dict[str, Any]) -
     if why:
         return skipped("recall", FAMILY, "model", current.batch, why)
     r = current.recall
-    se = agresti_coull_se(r, current.positives) if r is not None and math.isfinite(r) else 0.0
+    se = proportion_se(r, current.positives, params.get("expected")) if r is not None and math.isfinite(r) else 0.0
     return compare_metric("recall", "Recall at the threshold", r, se, current, params, higher_is_better=True)
 
 
