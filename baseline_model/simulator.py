@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from baseline_model.features import APPLICATION_FEATURES, BUREAU_FEATURES
 from baseline_model.layout import etl_path, predictions_path, snapshot_dir, write_parquet_atomic
 
 if TYPE_CHECKING:
@@ -69,26 +70,9 @@ HOME_OWNERSHIP = ("RENT", "MORTGAGE", "OWN")
 PURPOSES = ("debt_consolidation", "credit_card", "home_improvement", "car", "other")
 _PURPOSE_LOGIT = {"debt_consolidation": 0.15, "credit_card": 0.05, "home_improvement": -0.15, "car": -0.2, "other": 0.1}
 _INT_COLUMNS = ("term_months", "credit_score", "delinquencies", "open_accounts")
-APPLICATION_COLUMNS = (
-    "application_id",
-    "submitted_at",
-    "income",
-    "loan_amount",
-    "term_months",
-    "interest_rate",
-    "employment_years",
-    "home_ownership",
-    "purpose",
-)
-BUREAU_COLUMNS = (
-    "application_id",
-    "reported_at",
-    "credit_score",
-    "credit_history_years",
-    "utilisation",
-    "delinquencies",
-    "open_accounts",
-)
+# The extracts as delivered: key, event timestamp, then the model's inputs by table.
+APPLICATION_COLUMNS = ("application_id", "submitted_at", *APPLICATION_FEATURES)
+BUREAU_COLUMNS = ("application_id", "reported_at", *BUREAU_FEATURES)
 # Legacy rule deciding approvals when the simulation runs without a scorer.
 LEGACY_CREDIT_SCORE_CUTOFF = 640
 
