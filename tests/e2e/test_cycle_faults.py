@@ -194,7 +194,10 @@ def test_killed_cycles_leave_the_store_consistent(setup: tuple[Path, VigilConfig
     assert statuses.get("running", 0) == 0, statuses
     # A kill during start-up (imports) leaves no row at all; one after the start leaves a failed one.
     assert statuses.get("failed", 0) <= kills, statuses
-    assert statuses.get("ok", 0) == 2 + (KILLS - kills), statuses
+    # A kill can land after a cycle recorded 'ok' (while the process exits), so a killed
+    # run counts as ok, failed, or absent; runs that were not killed all ended ok.
+    assert statuses.get("ok", 0) >= 2 + (KILLS - kills), statuses
+    assert statuses.get("ok", 0) + statuses.get("failed", 0) <= 2 + KILLS, statuses
     assert_no_duplicate_alert(ops)
     assert_no_lost_update(ops, incident_id, notes)
 
