@@ -9,180 +9,42 @@ a failed cycle is recorded with its error and the exception is re-raised, never 
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
-import math
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 import duckdb
 
+from app.cycle_record import last_cycles, mark_interrupted, record_finish, record_start
+from app.cycle_report import CycleReport, alert_summary
 from checks.result import CheckResult
-from core.clock import Clock, SystemClock, iso
+from core.clock import Clock, SystemClock
 from core.config import VigilConfig
 from core.ids import new_id
+from core.jsonable import jsonable
 from core.stores import OpsStore, StoreMissing, Warehouse, cycle_lock, stores_for
+
+# Re-exported: callers import these from app.cycle.
+__all__ = [
+    "CycleBusy",
+    "CycleReport",
+    "alert_summary",
+    "jsonable",
+    "last_cycles",
+    "mark_interrupted",
+    "record_finish",
+    "record_start",
+    "run_cycle",
+]
 
 log = logging.getLogger("vigil.cycle")
 
 
 class CycleBusy(RuntimeError):
     """Another cycle holds the cycle lock (only raised when not waiting for it)."""
-
-
-@dataclasses.dataclass
-class CycleReport:
-    """What one cycle did; ``to_dict()`` is the JSON of ``vigil run-once --json``."""
-
-    cycle_id: str
-    model: str
-    started_at: datetime
-    finished_at: datetime | None = None
-    status: str = "running"  # running, ok, failed
-    error: str | None = None
-    files_loaded: int = 0
-    files_skipped: int = 0
-    files_replaced: int = 0
-    quarantined: list[Any] = dataclasses.field(default_factory=list)
-    batches_profiled: list[datetime] = dataclasses.field(default_factory=list)
-    performance_batches: list[datetime] = dataclasses.field(default_factory=list)
-    results: list[CheckResult] = dataclasses.field(default_factory=list)
-    alerts: Any = None  # the incidents package's AlertReport, kept as is
-    heartbeats: list[CheckResult] = dataclasses.field(default_factory=list)
-    heartbeat_alerts: Any = None
-    notifications: Any = None
-    step_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
-
-    @property
-    def failed_checks(self) -> list[CheckResult]:
-        """Failed data / model checks and failed heartbeats of this cycle."""
-        return [r for r in self.results + self.heartbeats if r.status == "fail"]
-
-    @property
-    def duration_seconds(self) -> float | None:
-        if self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
-
-    def status_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for r in self.results:
-            counts[r.status] = counts.get(r.status, 0) + 1
-        return counts
-
-    def summary(self) -> dict[str, Any]:
-        """Counts stored in ``cycles.summary`` (small: the full results live in the warehouse)."""
-        return {
-            "files_loaded": self.files_loaded,
-            "files_skipped": self.files_skipped,
-            "files_replaced": self.files_replaced,
-            "quarantined": len(self.quarantined),
-            "batches_profiled": len(self.batches_profiled),
-            "performance_batches": len(self.performance_batches),
-            "checks": len(self.results),
-            "check_status": self.status_counts(),
-            "failed_checks": len(self.failed_checks),
-            "alerts": alert_summary(self.alerts),
-            "duration_seconds": self.duration_seconds,
-            "step_seconds": self.step_seconds,
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "cycle_id": self.cycle_id,
-            "model": self.model,
-            "status": self.status,
-            "error": self.error,
-            "started_at": iso(self.started_at),
-            "finished_at": iso(self.finished_at) if self.finished_at else None,
-            "summary": jsonable(self.summary()),
-            "quarantined": jsonable(self.quarantined),
-            "batches_profiled": [b.isoformat() for b in sorted(self.batches_profiled)],
-            "performance_batches": [b.isoformat() for b in sorted(self.performance_batches)],
-            "results": [r.to_dict() for r in self.results],
-            "alerts": jsonable(self.alerts),
-            "heartbeats": [r.to_dict() for r in self.heartbeats],
-            "heartbeat_alerts": jsonable(self.heartbeat_alerts),
-            "notifications": jsonable(self.notifications),
-        }
-
-
-def jsonable(obj: Any) -> Any:
-    """Dataclasses, datetimes, sets, paths and NaN -> plain JSON values (recursively)."""
-    if obj is None or isinstance(obj, bool | int | str):
-        return obj
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, datetime | date):
-        return obj.isoformat()
-    if isinstance(obj, Path):
-        return str(obj)
-    to_dict = getattr(obj, "to_dict", None)
-    if callable(to_dict) and not isinstance(obj, type):
-        return jsonable(to_dict())
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, set | frozenset):
-        items = [jsonable(v) for v in obj]
-        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, default=str))
-    if isinstance(obj, list | tuple):
-        return [jsonable(v) for v in obj]
-    return str(obj)
-
-
-def alert_summary(report: Any) -> dict[str, int]:
-    """Counts from an AlertReport whatever its exact shape: every list-valued field's length."""
-    if report is None:
-        return {}
-    data = jsonable(report)
-    if not isinstance(data, dict):
-        return {}
-    return {k: len(v) for k, v in data.items() if isinstance(v, list)} | {
-        k: v for k, v in data.items() if isinstance(v, int) and not isinstance(v, bool)
-    }
-
-
-# ---- the ops-store record of a cycle ---------------------------------------------------
-
-
-def record_start(ops: OpsStore, report: CycleReport) -> None:
-    with ops.transaction() as conn:
-        conn.execute(
-            "INSERT INTO cycles (cycle_id, model, started_at, status) VALUES (?, ?, ?, 'running')",
-            (report.cycle_id, report.model, iso(report.started_at)),
-        )
-
-
-def mark_interrupted(ops: OpsStore, model: str) -> int:
-    """Cycles left 'running' by a process that died. Called under the cycle lock, so none is alive."""
-    with ops.transaction() as conn:
-        cur = conn.execute(
-            "UPDATE cycles SET status = 'failed', error = ? WHERE model = ? AND status = 'running'",
-            ("interrupted: the process stopped before the cycle finished (its work is redone)", model),
-        )
-        return int(cur.rowcount or 0)
-
-
-def record_finish(ops: OpsStore, report: CycleReport) -> None:
-    summary = json.dumps(jsonable(report.summary()), sort_keys=True)
-    with ops.transaction() as conn:
-        conn.execute(
-            "UPDATE cycles SET finished_at = ?, status = ?, error = ?, summary = ? WHERE cycle_id = ?",
-            (
-                iso(report.finished_at) if report.finished_at else None,
-                report.status,
-                report.error,
-                summary,
-                report.cycle_id,
-            ),
-        )
 
 
 # ---- the steps --------------------------------------------------------------------------
@@ -377,17 +239,3 @@ def _run_steps(
         t = time.perf_counter()
         report.notifications = step_notify(cfg, ops, clock)
         timed("notify", t)
-
-
-# ---- reading cycles back (status, dashboard) ------------------------------------------
-
-
-def last_cycles(ops: OpsStore, model: str, limit: int = 20) -> list[dict[str, Any]]:
-    rows = ops.query(
-        "SELECT cycle_id, model, started_at, finished_at, status, error, summary FROM cycles "
-        "WHERE model = ? ORDER BY started_at DESC LIMIT ?",
-        (model, limit),
-    )
-    for row in rows:
-        row["summary"] = json.loads(row["summary"]) if row.get("summary") else {}
-    return rows

@@ -606,7 +606,7 @@ def registry_versions(cfg: VigilConfig) -> list[dict[str, Any]]:
     registry = _registry(cfg)
     if registry is None:
         return []
-    from app.cycle import jsonable
+    from core.jsonable import jsonable
 
     return [jsonable(v) for v in registry.versions(registry_model_name(cfg))]
 
@@ -616,7 +616,7 @@ def registry_events(cfg: VigilConfig, limit: int = 200) -> list[dict[str, Any]]:
     registry = _registry(cfg)
     if registry is None:
         return []
-    from app.cycle import jsonable
+    from core.jsonable import jsonable
 
     return [jsonable(e) for e in registry.events(registry_model_name(cfg), limit=limit)]
 
@@ -673,7 +673,7 @@ def decisions(cfg: VigilConfig, incident_id: str | None = None) -> list[dict[str
     ops = _ops(cfg)
     if ops is None:
         return []
-    from app.cycle import jsonable
+    from core.jsonable import jsonable
     from incidents.decisions import decisions_for
 
     return [jsonable(d) for d in decisions_for(ops, incident_id)]

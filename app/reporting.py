@@ -6,8 +6,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from app.cycle import CycleReport, alert_summary, jsonable
+from app.cycle_report import CycleReport, alert_summary
 from core.config import VigilConfig
+from core.jsonable import jsonable
 
 
 def cycle_text(report: CycleReport, max_failed: int = 50) -> str:
