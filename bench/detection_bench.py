@@ -47,6 +47,7 @@ from baseline_model.layout import predictions_path  # noqa: E402
 from tests.scenarios.harness import (  # noqa: E402
     CLEAN_DAYS,
     DOWNTURN,
+    LABEL_CATCH_DAY,
     LABEL_CHECKS,
     LABEL_DAYS,
     LABEL_DELAY_DAYS,
@@ -181,7 +182,7 @@ class SeedOutcome:
 
 
 def allowed_delay(sc: Scenario) -> int:
-    return LABEL_DELAY_DAYS + 1 if sc.label_based else 1
+    return LABEL_CATCH_DAY if sc.label_based else 1
 
 
 def first_alarm(per_day: dict[int, dict[str, str]], tool: str, sc: Scenario) -> int | None:
@@ -308,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{CLEAN_DAYS} clean days per seed, onset {ONSET} (labels after {LABEL_DELAY_DAYS} days)\n")
     print(table(outcomes, scenarios, tools))
     print(f"\nrecall: caught within one batch of onset by the expected check (label-only incidents: by the "
-          f"cycle after their labels matured, day {LABEL_DELAY_DAYS + 1}); delay: mean days after onset, "
+          f"cycle after their labels matured, day {LABEL_CATCH_DAY}); delay: mean days after onset, "
           f"caught runs only; err: batches on which a baseline raised instead of answering; n/a: the "
           f"baselines compare features only and cannot see a label-only incident.")
     print(f"wall time {time.perf_counter() - started:.0f} s "

@@ -1,22 +1,41 @@
 """The live test set per prediction batch: predictions joined with their labels, in SQL.
 
 Labels come from the label ETL table (the newest label per key). A batch is matured when
-its end plus the label maturity has passed in event time (the newest prediction).
+its labels have all landed by event time: see ``labels_matured``.
 Before labels arrive, ``estimated`` gives what calibrated scores predict (expected
 positive rate, precision and recall at the threshold), in the spirit of CBPE.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
 
 from core.config import VigilConfig
 from core.sql import ident
-from profilers.sources import PREDICTIONS, bucket_sql, fetch_one, raw_table_name, window_micros
+from profilers.sources import PREDICTIONS, batch_of, bucket_sql, fetch_one, raw_table_name, window_micros
 from profilers.stats_types import PerformanceStats
+
+
+def maturity_cutoff(now: datetime, window: timedelta, maturity: timedelta) -> datetime:
+    """The newest batch start whose labels have all matured by event-time ``now``.
+
+    Event time advances in whole batches: once a batch has arrived, its window counts as
+    passed (the cycle after day D ran on day D's file). A prediction at t has its label by
+    t + maturity, so the labels of batch b (rows up to b + window) have all landed once the
+    batch holding b + maturity has arrived: b + maturity <= batch_of(now). With daily
+    batches and maturity 3d, batch i is judged in the cycle that ingested day i + 3 (the
+    day its last outcomes were observed), not a cycle later. Caveat for a partial newest
+    batch (hourly files into a daily window): the last batch may be judged up to one
+    window early; use a window no longer than the arrival cadence.
+    """
+    return batch_of(now, window) - maturity
+
+
+def labels_matured(batch: datetime, now: datetime | None, window: timedelta, maturity: timedelta | None) -> bool:
+    return now is not None and maturity is not None and batch <= maturity_cutoff(now, window, maturity)
 
 
 def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -106,9 +125,7 @@ def performance_stats(
             est_approved_rate,
         ) = r[:13]
         extra = r[13:]
-        matured = bool(
-            now is not None and maturity is not None and batch + cfg.batch.window + maturity <= now
-        )
+        matured = labels_matured(batch, now, cfg.batch.window, maturity)
         estimated: dict[str, float] = {}
         if mean_score is not None:
             estimated["mean_score"] = float(mean_score)

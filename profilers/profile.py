@@ -19,7 +19,7 @@ from core.config import VigilConfig
 from core.sql import ident
 from core.stores import Warehouse
 from profilers.column_sql import ColumnPlan, stats_by_group
-from profilers.performance import performance_stats
+from profilers.performance import maturity_cutoff, performance_stats
 from profilers.sources import (
     PREDICTIONS,
     SourceSpec,
@@ -277,7 +277,7 @@ def _stale_performance(
     """Batches stored as not matured whose maturity has passed by event-time now."""
     if now is None or cfg.labels is None:
         return set()
-    cutoff = now - cfg.labels.maturity - cfg.batch.window
+    cutoff = maturity_cutoff(now, cfg.batch.window, cfg.labels.maturity)
     rows = conn.execute(
         "SELECT batch FROM performance_stats WHERE NOT matured AND batch <= ?", [cutoff]
     ).fetchall()

@@ -7,7 +7,8 @@ simulated day as the scheduler would, and reads which checks failed on which bat
 
 Labels arrive LABEL_DELAY_DAYS after an application (the config's labels.maturity is
 matched), so a label-only incident at ONSET can first be seen by the cycle after the
-day ONSET + LABEL_DELAY_DAYS + 1 is simulated (the batch's end plus the maturity).
+day ONSET + LABEL_DELAY_DAYS is simulated (the day its last outcomes are observed), and
+must be: LABEL_CATCH_DAY.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ START = date(2026, 3, 2)
 CLEAN_DAYS = 30
 ONSET = START + timedelta(days=CLEAN_DAYS)
 LABEL_DELAY_DAYS = 3
+LABEL_CATCH_DAY = LABEL_DELAY_DAYS  # days after onset of the cycle that first sees the onset batch's labels
 SNAPSHOT_DAYS = 20
 DEFAULT_VOLUME = 400
 # Checks that read matured labels (the live test set); a label-only incident must be
@@ -124,7 +126,7 @@ DRIFT_CHECKS = frozenset({"psi", "jensen_shannon", "wasserstein", "ks"})
 DOWNTURN = tuple(
     incident_at_onset("concept_drift", "home_ownership", 1.2, value=v) for v in ("RENT", "MORTGAGE", "OWN")
 )
-LABEL_DAYS = LABEL_DELAY_DAYS + 2  # onset .. the first day after its labels matured
+LABEL_DAYS = LABEL_CATCH_DAY + 2  # onset .. two days after its labels matured
 
 # Sizes: what a real upstream fault or population change looks like, at the smallest size
 # the default volume (400 a weekday) catches reliably. Label-only incidents are limited by
@@ -241,7 +243,7 @@ class ScenarioRun:
         delay = self.delay_days
         if delay is None:
             return False
-        allowed = LABEL_DELAY_DAYS + 1 if self.scenario.label_based else 1
+        allowed = LABEL_CATCH_DAY if self.scenario.label_based else 1
         return delay <= allowed
 
     def failing(self) -> set[tuple[str, str, str]]:
@@ -265,12 +267,12 @@ def run_scenario(business: Business, sc: Scenario, workdir: Path,
         if on_day is not None:
             on_day(root, day)
         last = offset == sc.days - 1
-        if sc.label_based and not (offset == 0 or offset == LABEL_DELAY_DAYS or last):
+        if sc.label_based and offset not in (0, LABEL_CATCH_DAY - 1, LABEL_CATCH_DAY) and not last:
             continue  # skip cycles that cannot see anything new: faster, same verdict
         report = run_cycle(cfg, clock=cycle_clock(day), notify=False)
         if report.status != "ok":
             raise RuntimeError(f"scenario {sc.name} seed {business.seed}: cycle after {day} failed: {report.error}")
-        if sc.label_based and offset == LABEL_DELAY_DAYS:
+        if sc.label_based and offset == LABEL_CATCH_DAY - 1:
             run.before_maturity = list(report.results)
         run.fails += [(day, r) for r in report.results if r.status == "fail" and after_onset(r)]
     return run
