@@ -444,7 +444,8 @@ class Histogram:
         return pd.DataFrame(rows)
 
 
-def reference_vs_current(cfg: VigilConfig, source: str, column: str, batch: datetime) -> Histogram | None:
+def reference_vs_current(cfg: VigilConfig, source: str, column: str, batch: datetime,
+                         unit: str | None = None) -> Histogram | None:
     """The histogram of a column in a batch beside the reference's (categories for categoricals)."""
     stats_store = _package("profilers.stats_store")
     if stats_store is None:
@@ -459,10 +460,19 @@ def reference_vs_current(cfg: VigilConfig, source: str, column: str, batch: date
             return None
     if reference is None or current is None:
         return None
-    return histogram_of(reference.whole, current)
+    return histogram_of(reference.whole, current, unit)
 
 
-def histogram_of(reference: Any, current: Any) -> Histogram | None:
+def _edge(value: float) -> str:
+    """A bin edge in a compact form (1.2k, 3.4M, 0.05) rather than truncated scientific notation."""
+    magnitude = abs(value)
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if magnitude >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.3g}" if magnitude == 0 or magnitude >= 0.01 else f"{value:.2g}"
+
+
+def histogram_of(reference: Any, current: Any, unit: str | None = None) -> Histogram | None:
     if reference.categories or current.categories:
         keys = sorted(set(reference.categories) | set(current.categories))
         return Histogram(keys, _shares([reference.categories.get(k, 0) for k in keys]),
@@ -470,8 +480,10 @@ def histogram_of(reference: Any, current: Any) -> Histogram | None:
     edges = list(reference.bin_edges)
     if not edges or len(current.bin_counts) != len(edges) + 1 or len(reference.bin_counts) != len(edges) + 1:
         return None
-    labels = [f"<= {edges[0]:.4g}"] + [f"({a:.4g}, {b:.4g}]" for a, b in zip(edges, edges[1:], strict=False)]
-    labels.append(f"> {edges[-1]:.4g}")
+    suffix = f" {unit}" if unit else ""
+    labels = [f"≤ {_edge(edges[0])}{suffix}"]
+    labels += [f"{_edge(a)}–{_edge(b)}{suffix}" for a, b in zip(edges, edges[1:], strict=False)]
+    labels.append(f"> {_edge(edges[-1])}{suffix}")
     labels = [f"{i:02d} {label}" for i, label in enumerate(labels)]  # keeps bin order in charts
     return Histogram(labels, _shares(list(reference.bin_counts)), _shares(list(current.bin_counts)))
 
@@ -505,6 +517,16 @@ def count_firing_alerts(cfg: VigilConfig) -> int | None:
 
 def count_open_incidents(cfg: VigilConfig) -> int | None:
     return None if _ops(cfg) is None else len(incidents(cfg, open_only=True))
+
+
+def alert_batch_records(cfg: VigilConfig, fingerprint: str) -> list[dict[str, Any]]:
+    """What the check said about each batch of the alert (status, value, bounds, explanation,
+    evidence), oldest first: the evidence from when it fired beside the latest."""
+    ops = _ops(cfg)
+    if ops is None:
+        return []
+    detail = _incidents_queries().alert_detail(ops, fingerprint)
+    return list((detail or {}).get("batches") or [])
 
 
 def alert_history(cfg: VigilConfig, fingerprint: str) -> list[dict[str, Any]]:

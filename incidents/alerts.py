@@ -172,6 +172,10 @@ def _apply_result(
         )
         row = conn.execute("SELECT * FROM alerts WHERE fingerprint = ?", (fp,)).fetchone()
     annotations = json.dumps(annotations_of(result, batch), default=str)
+    if result.status == "skipped" and row["annotations"] not in (None, "", "{}"):
+        # A skipped result says nothing about the alert: it keeps the evidence of why it fired
+        # (not "Skipped: the labels of this batch have not matured yet").
+        annotations = row["annotations"]
     if row["last_batch"] is not None and batch <= row["last_batch"]:
         _record_batch(conn, fp, batch, result, now, row["episode"])
         if batch == row["last_batch"]:

@@ -340,6 +340,11 @@ def recommend(
     """Gather evidence, apply the rules and record the recommendation (needs approval to carry out)."""
     evidence = gather_evidence(cfg, ops, clock, incident_id, wh, registry)
     rec = recommend_action(evidence)
+    # Asking again while the same recommendation is still open returns it: no duplicate decisions.
+    for existing in reversed(decisions_for(ops, incident_id)):
+        if (existing.state == "recommended" and existing.action == rec.action
+                and existing.target_version == rec.target_version):
+            return existing
     decision_id = new_id("dec")
     with ops.transaction() as conn:
         _append(

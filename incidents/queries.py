@@ -135,7 +135,8 @@ def incident_detail(ops: OpsStore, incident_id: str) -> dict[str, Any] | None:
     alerts = ops.query(
         "SELECT a.fingerprint, a.check_name, a.family, a.subject, a.severity, a.state, a.started_batch, a.fired_batch, "
         "a.resolved_batch, a.inhibited_by, r.check_name AS inhibited_by_check, r.subject AS inhibited_by_subject, "
-        "a.annotations, ia.episode, ia.added_at FROM incident_alerts ia JOIN alerts a ON a.fingerprint = ia.fingerprint "
+        "a.annotations, ia.episode, ia.added_at, a.episode AS current_episode, a.incident_id AS current_incident "
+        "FROM incident_alerts ia JOIN alerts a ON a.fingerprint = ia.fingerprint "
         "LEFT JOIN alerts r ON r.fingerprint = a.inhibited_by WHERE ia.incident_id = ? ORDER BY ia.added_at, a.fingerprint",
         (incident_id,),
     )

@@ -9,11 +9,15 @@ role applies at the next click.
 
 from __future__ import annotations
 
+import hashlib
+import math
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
+import altair as alt
+import pandas as pd
 import streamlit as st
 
 from app import settings
@@ -22,8 +26,25 @@ from core import auth
 from core.config import ConfigError, VigilConfig
 from core.stores import OpsStore, StoreBusy, stores_for
 
-STATUS_ICON = {"fail": "🔴", "error": "🟠", "warn": "🟡", "ok": "🟢", "skipped": "⚪"}
-STATE_ICON = {"firing": "🔴", "pending": "🟡", "resolved": "🟢", "inactive": "⚪"}
+# One colour scheme for statuses on every page, chart and table: fail red, error dark red,
+# warn amber, ok green, skipped grey. Streamlit's Material icons, not emoji (emoji render as
+# empty boxes where no emoji font is installed).
+STATUS_COLORS = {"fail": "#d62728", "error": "#8c1d18", "warn": "#f0a202", "ok": "#2e9d3a", "skipped": "#9e9e9e"}
+STATUS_ICON = {
+    "fail": ":red[:material/cancel:]",
+    "error": ":red[:material/error:]",
+    "warn": ":orange[:material/warning:]",
+    "ok": ":green[:material/check_circle:]",
+    "skipped": ":gray[:material/remove_circle:]",
+}
+STATE_COLORS = {"firing": "#d62728", "pending": "#f0a202", "resolved": "#2e9d3a", "inactive": "#9e9e9e"}
+STATE_ICON = {
+    "firing": ":red[:material/notifications_active:]",
+    "pending": ":orange[:material/hourglass_top:]",
+    "resolved": ":green[:material/check_circle:]",
+    "inactive": ":gray[:material/radio_button_unchecked:]",
+}
+T = TypeVar("T")
 # st.session_state keys: the session token (the only credential kept) and the user it resolved to.
 SESSION_KEY = "vigil_session_token"
 USER_KEY = "vigil_signed_in_user"
@@ -181,11 +202,99 @@ def user() -> str:
 
 
 def icon(status: Any) -> str:
-    return f"{STATUS_ICON.get(str(status), '')} {status}"
+    """A status with its coloured Material icon, for Markdown (st.markdown, st.write, labels)."""
+    return f"{STATUS_ICON.get(str(status), '')} {status}".strip()
 
 
 def state_icon(state: Any) -> str:
-    return f"{STATE_ICON.get(str(state), '')} {state}"
+    """An alert state with its coloured Material icon, for Markdown."""
+    return f"{STATE_ICON.get(str(state), '')} {state}".strip()
+
+
+def status_scale() -> alt.Scale:
+    """The one status colour scheme, for Altair charts (statuses not seen still keep their colour)."""
+    return alt.Scale(domain=list(STATUS_COLORS), range=list(STATUS_COLORS.values()))
+
+
+def _cell_colour(palette: dict[str, str]) -> Callable[[Any], str]:
+    def colour(value: Any) -> str:
+        hue = palette.get(str(value))
+        return f"color: {hue}; font-weight: 600" if hue else ""
+
+    return colour
+
+
+def styled(frame: pd.DataFrame, status: Sequence[str] = ("status",), state: Sequence[str] = ()) -> Any:
+    """A table whose status / state cells are coloured like everywhere else (tables cannot show
+    Markdown icons, so the colour is the cue, and the word stays readable without it)."""
+    styler = frame.style
+    status_cols = [c for c in status if c in frame.columns]
+    state_cols = [c for c in state if c in frame.columns]
+    if status_cols:
+        styler = styler.map(_cell_colour(STATUS_COLORS), subset=status_cols)
+    if state_cols:
+        styler = styler.map(_cell_colour(STATE_COLORS), subset=state_cols)
+    return styler
+
+
+def readable(value: Any) -> str:
+    """A number as a person reads it: all its integer digits, sensible decimals, no float noise
+    (164.7273 stays 164.7273, 2139.298 stays 2,139.298, 138.97101999999998 becomes 138.971)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int) or float(value).is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    magnitude = abs(float(value))
+    if not math.isfinite(float(value)):
+        return str(value)
+    if magnitude >= 1e6:
+        return f"{value:,.0f}"  # every integer digit, never 1.235e+06
+    if magnitude < 1e-4:
+        return f"{value:.3g}"
+    decimals = 2 if magnitude >= 1000 else 4 if magnitude >= 1 else 5
+    text = f"{value:,.{decimals}f}".rstrip("0").rstrip(".")
+    return text
+
+
+def pick(label: str, options: Sequence[T], *, key: str, format_func: Callable[[Any], str] = str,
+         default: int = 0, container: Any = None) -> T:
+    """A select box that keeps the user's choice BY VALUE across reruns and when the options
+    change (a new batch from a cycle must not move the user to another batch).
+
+    Streamlit maps a kept selection by position when the options change; here the widget's key
+    carries a digest of the options, so a changed list builds a new widget whose index is the
+    remembered value's new position."""
+    options = list(options)
+    remembered_key = f"{key}::value"
+    remembered = st.session_state.get(remembered_key)
+    index = options.index(remembered) if remembered in options else min(default, max(len(options) - 1, 0))
+    digest = hashlib.sha256(repr([format_func(o) for o in options]).encode()).hexdigest()[:12]
+    where = container if container is not None else st
+    chosen = where.selectbox(label, options, index=index, format_func=format_func, key=f"{key}::{digest}")
+    st.session_state[remembered_key] = chosen
+    return chosen  # type: ignore[no-any-return]
+
+
+def root_cause_groups(firing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Firing alerts grouped by root cause: each alert not inhibited by another firing alert is a
+    root, with the alerts it explains; the oldest unacknowledged root first."""
+    by_fp = {str(a.get("fingerprint")): a for a in firing}
+    explained: dict[str, list[dict[str, Any]]] = {}
+    roots = []
+    for alert in firing:
+        cause = alert.get("inhibited_by")
+        if cause and str(cause) in by_fp:
+            explained.setdefault(str(cause), []).append(alert)
+        else:
+            roots.append(alert)
+
+    def order(alert: dict[str, Any]) -> tuple[bool, str, str]:
+        return (bool(alert.get("acked_by")), str(alert.get("fired_at") or alert.get("started_batch") or ""),
+                str(alert.get("fingerprint")))
+
+    return [{"root": r, "explained": explained.get(str(r.get("fingerprint")), [])} for r in sorted(roots, key=order)]
 
 
 def pick_incident(cfg: VigilConfig, label: str = "Incident") -> str:
@@ -197,7 +306,7 @@ def pick_incident(cfg: VigilConfig, label: str = "Incident") -> str:
         st.info("No incidents yet: a firing critical alert opens one, or open one by hand from the Alerts page.")
         st.stop()
     titles = {r["incident_id"]: f"{r['incident_id']} · {r['severity']} · {r['status']} · {r['title']}" for r in rows}
-    chosen = st.selectbox(label, list(titles), format_func=lambda i: titles[i])
+    chosen = pick(label, list(titles), key="incident", format_func=lambda i: titles.get(i, str(i)))
     return str(chosen)
 
 

@@ -20,8 +20,16 @@ with common.store_busy_notice():
         st.stop()
 
     # ---- filters ----------------------------------------------------------------------------
+    # Opened from an incident (?incident=ID): that incident's alerts, resolved ones included.
+    incident_filter = st.query_params.get("incident")
+    incident_ids = {str(a.get("incident_id")) for a in all_alerts if a.get("incident_id")}
+    if incident_filter and incident_filter in incident_ids:
+        only_incident = st.toggle(f"Only the alerts of incident {incident_filter}", value=True)
+        if only_incident:
+            all_alerts = [a for a in all_alerts if str(a.get("incident_id")) == incident_filter]
     states = sorted({str(a.get("state")) for a in all_alerts})
-    default_states = [s for s in ("firing", "pending") if s in states] or states
+    # Resolved alerts stay in the default view: a resolved root cause is part of the story.
+    default_states = [s for s in ("firing", "pending", "resolved") if s in states] or states
     f1, f2, f3 = st.columns(3)
     chosen_states = f1.multiselect("State", states, default=default_states)
     severities = sorted({str(a.get("severity")) for a in all_alerts})
@@ -48,7 +56,7 @@ with common.store_busy_notice():
     table = pd.DataFrame(
         [
             {
-                "state": common.state_icon(a.get("state")),
+                "state": a.get("state"),
                 "severity": a.get("severity"),
                 "check": a.get("check_name"),
                 "subject": a.get("subject"),
@@ -66,19 +74,26 @@ with common.store_busy_notice():
     if table.empty:
         st.info("No alert matches the filters.")
         st.stop()
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(
+        common.styled(table, status=(), state=("state",)),
+        hide_index=True,
+        width="stretch",
+        column_config={"explanation": st.column_config.TextColumn("explanation", width="large"),
+                       "subject": st.column_config.TextColumn("subject", width="medium"),
+                       "check": st.column_config.TextColumn("check", width="medium")},
+    )
 
     # ---- the selected alert, its runbook and actions ----------------------------------------
-    labels = [f"{a.get('check_name')} · {a.get('subject')} · {a.get('state')}" for a in shown]
-    index = st.selectbox("Alert", range(len(shown)), format_func=lambda i: labels[i])
-    alert = shown[index if index is not None else 0]
-    fingerprint = str(alert["fingerprint"])
+    by_fp = {str(a["fingerprint"]): a for a in shown}
+    labels = {fp: f"{a.get('check_name')} · {a.get('subject')} · {a.get('state')}" for fp, a in by_fp.items()}
+    fingerprint = str(common.pick("Alert", list(by_fp), key="alerts_alert", format_func=lambda fp: labels.get(fp, fp)))
+    alert = by_fp[fingerprint]
 
     left, right = st.columns([1, 1])
     with left:
         st.subheader(f"{alert.get('check_name')} on {alert.get('subject')}")
         notes = alert.get("annotations") or {}
-        st.write(notes.get("explanation", ""))
+        st.text(notes.get("explanation", ""))  # data-derived: plain text
         st.write(
             f"State **{alert.get('state')}**, severity **{alert.get('severity')}**, "
             f"first failing batch {alert.get('started_batch') or '-'}, fired {alert.get('fired_batch') or '-'}"
@@ -87,12 +102,30 @@ with common.store_busy_notice():
             st.warning(f"Inhibited by **{inhibited_label(alert)}**: the upstream problem explains this alert.")
         if alert.get("incident_id"):
             st.write(f"Incident: **{alert['incident_id']}** ({alert.get('incident_status') or ''})")
-        with st.expander("Evidence"):
-            st.json({k: notes.get(k) for k in ("value", "lower", "upper", "batch", "evidence") if k in notes})
+        records = queries.alert_batch_records(cfg, fingerprint)
+        fired = next((r for r in records if str(r.get("batch")) == str(alert.get("fired_batch"))), None)
+        if fired is None:
+            fired = next((r for r in records if r.get("status") in ("fail", "warn")), None)
+        latest = records[-1] if records else None
+        with st.expander("Evidence: when it fired, and now", expanded=True):
+            shown_records = [("when it fired", fired)] + ([("latest", latest)] if latest is not fired else [])
+            cols = st.columns(len(shown_records))
+            for col, (title, record) in zip(cols, shown_records, strict=True):
+                if record is None:
+                    col.caption(f"{title}: no per-batch record")
+                    continue
+                col.markdown(f"**{title}** · batch {record.get('batch')} · {common.icon(record.get('status'))}")
+                col.text(str(record.get("explanation") or ""))
+                facts = {"value": record.get("value"), "lower": record.get("lower"), "upper": record.get("upper")}
+                raw = record.get("evidence")
+                evidence: dict = raw if isinstance(raw, dict) else {}
+                facts |= {k: v for k, v in evidence.items() if not isinstance(v, dict | list)}
+                col.dataframe(pd.DataFrame({"evidence": list(facts), "value": [common.readable(v) for v in facts.values()]}),
+                              hide_index=True, width="stretch")
         with st.expander("History"):
             history = queries.alert_history(cfg, fingerprint)
             if history:
-                st.dataframe(pd.DataFrame(history), hide_index=True, width="stretch")
+                st.dataframe(pd.DataFrame(history).iloc[::-1], hide_index=True, width="stretch")
 
         st.markdown("**Actions**")
         me = common.user()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from app import actions, queries
 from app.dashboard import common
@@ -12,6 +13,17 @@ STATUSES = ["triage", "investigating", "mitigated", "resolved", "closed"]
 
 cfg = common.page("Incidents")
 common.require_stores(cfg)
+FLASH = "incidents_flash"
+
+
+def saved(message: str) -> None:
+    """Confirm a save across the rerun that shows it (st.success alone is wiped by st.rerun)."""
+    st.session_state[FLASH] = message
+    st.rerun()
+
+
+if st.session_state.get(FLASH):
+    st.success(st.session_state.pop(FLASH))
 
 with common.store_busy_notice():
     rows = queries.incidents(cfg)
@@ -22,7 +34,7 @@ with common.store_busy_notice():
     show_closed = st.toggle("Show resolved and closed", value=True)
     listed = [r for r in rows if show_closed or r.get("status") not in ("resolved", "closed")]
     st.dataframe(
-        pd.DataFrame(
+        common.styled(pd.DataFrame(
             [
                 {
                     "incident": r["incident_id"],
@@ -36,7 +48,7 @@ with common.store_busy_notice():
                 }
                 for r in listed
             ]
-        ),
+        ), status=()),
         hide_index=True,
         width="stretch",
     )
@@ -45,8 +57,13 @@ with common.store_busy_notice():
 
     ids = [r["incident_id"] for r in listed]
     titles = {r["incident_id"]: f"{r['incident_id']} · {r['severity']} · {r['title']}" for r in listed}
-    incident_id = st.selectbox("Incident", ids, format_func=lambda i: titles[i])
+    incident_id = common.pick("Incident", ids, key="incident", format_func=lambda i: titles.get(i, str(i)))
     st.caption("Postmortem and decisions of this incident: the Postmortems and Decisions pages.")
+    try:
+        st.page_link("pages/1_Alerts.py", label="This incident's alerts, resolved ones included",
+                     icon=":material/notifications:", query_params={"incident": str(incident_id)})
+    except StreamlitAPIException:  # the page run on its own (tests): no multipage navigation
+        st.caption(f"This incident's alerts: the Alerts page with ?incident={incident_id}")
     detail = queries.incident_detail(cfg, str(incident_id))
     if detail is None:
         st.warning("This incident no longer exists.")
@@ -66,27 +83,47 @@ with common.store_busy_notice():
     may_write = common.can("incidents.write")
     left, right = st.columns([3, 2])
     with left:
-        st.markdown("**Timeline**")
+        st.markdown("**Timeline** (newest first)")
         timeline = detail.get("timeline") or []
         if timeline:
+            # Two clocks: the batch an entry is about (event time, from the data) and when it was
+            # written (wall time). A replay of 60 days writes them all within a minute of wall time.
             st.dataframe(
-                pd.DataFrame([{k: e.get(k) for k in ("at", "kind", "actor", "text")} for e in timeline]),
+                pd.DataFrame(
+                    [
+                        {
+                            "event time (batch)": (e.get("detail") or {}).get("batch") or ""
+                            if isinstance(e.get("detail"), dict) else "",
+                            "wall time": e.get("at"),
+                            "kind": e.get("kind"),
+                            "actor": e.get("actor"),
+                            "text": e.get("text"),
+                        }
+                        for e in reversed(timeline)
+                    ]
+                ),
                 hide_index=True,
                 width="stretch",
+                column_config={"text": st.column_config.TextColumn("text", width="large")},
             )
         with st.form("note", clear_on_submit=True):
             note = st.text_area("Add a note to the timeline")
             if st.form_submit_button("Add note", disabled=not may_write) and common.permitted("incidents.write"):
                 try:
                     actions.add_incident_note(cfg, str(incident_id), me, note)
-                    st.success("Note added.")
-                    st.rerun()
+                    saved("Note added to the timeline.")
                 except Exception as err:
                     st.error(str(err))
     with right:
         st.markdown("**Alerts**")
         for a in detail.get("alerts") or []:
-            st.write(f"{common.state_icon(a.get('state'))} `{a.get('check_name')}` on {a.get('subject')}")
+            st.markdown(f"{common.state_icon(a.get('state'))} `{a.get('check_name')}`")
+            st.text(f"on {a.get('subject')}")
+            moved = a.get("current_incident") and a.get("current_incident") != detail["incident_id"]
+            if moved or (a.get("current_episode") and a.get("episode") and a["current_episode"] != a["episode"]):
+                where = f"; it now belongs to incident {a['current_incident']}" if moved else ""
+                st.caption(f"Episode {a.get('episode')} of this alert (batch {a.get('started_batch') or '-'}) belonged "
+                           f"here{where}: its state above is its current one.")
         runbooks = detail.get("runbooks") or []
         if runbooks:
             st.markdown("**Runbooks**")
@@ -105,8 +142,7 @@ with common.store_busy_notice():
                 if st.form_submit_button("Update status", disabled=not may_write) and common.permitted("incidents.write"):
                     try:
                         actions.set_incident_status(cfg, str(incident_id), str(new_status), me, status_note or None)
-                        st.success(f"Status: {new_status}.")
-                        st.rerun()
+                        saved(f"Status saved: {new_status}.")
                     except Exception as err:
                         st.error(str(err))
         with st.form("roles"):
@@ -115,7 +151,6 @@ with common.store_busy_notice():
             if st.form_submit_button("Set roles", disabled=not may_write) and common.permitted("incidents.write"):
                 try:
                     actions.set_incident_roles(cfg, str(incident_id), me, commander.strip(), scribe.strip())
-                    st.success("Roles updated.")
-                    st.rerun()
+                    saved("Roles saved.")
                 except Exception as err:
                     st.error(str(err))

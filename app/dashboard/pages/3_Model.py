@@ -92,15 +92,32 @@ with common.store_busy_notice():
             except Exception as err:  # RegistryError subclasses carry the refusal reason
                 st.error(f"{label} refused: {err}")
 
-        b1, b2, b3, b4 = st.columns(4)
-        if b1.button("Approve", disabled=version.get("approval_state") == "approved" or not may_approve):
+        is_champion = champion is not None and int(champion["version"]) == selected
+        earlier = [int(v["version"]) for v in versions
+                   if champion is not None and int(v["version"]) < int(champion["version"])]
+        # Why an action cannot apply, shown beside it (a disabled button alone says nothing).
+        why_not = {
+            "approve": "already approved" if version.get("approval_state") == "approved" else None,
+            "reject": ("already rejected" if version.get("approval_state") == "rejected"
+                       else "it is the champion: promote or roll back to another version first" if is_champion
+                       else None),
+            "promote": "already the champion" if is_champion else None,
+            "rollback": ("no champion to roll back" if champion is None
+                         else "no earlier version to roll back to" if not earlier else None),
+        }
+        # Two rows of two: four buttons in a half-width column cut their labels off.
+        b1, b2 = st.columns(2)
+        b3, b4 = st.columns(2)
+        if b1.button("Approve", disabled=bool(why_not["approve"]) or not may_approve, help=why_not["approve"]):
             act("Approve", "registry.approve", actions.approve_version, cfg, model_name, selected, me, reason.strip())
-        if b2.button("Reject", disabled=version.get("approval_state") == "rejected" or not may_approve):
+        if b2.button("Reject", disabled=bool(why_not["reject"]) or not may_approve, help=why_not["reject"]):
             act("Reject", "registry.approve", actions.reject_version, cfg, model_name, selected, me, reason.strip())
-        if b3.button("Promote to champion",
-                     disabled=(champion is not None and int(champion["version"]) == selected) or not may_promote):
+        if b3.button("Promote to champion", disabled=bool(why_not["promote"]) or not may_promote, help=why_not["promote"]):
             act("Promote", "registry.promote", actions.promote_version, cfg, model_name, selected, me, reason.strip())
-        if b4.button("Roll back champion", disabled=champion is None or not may_promote):
+        reasons = [f"{k}: {v}" for k, v in why_not.items() if v]
+        if reasons:
+            st.caption("Not available: " + "; ".join(reasons) + ".")
+        if b4.button("Roll back champion", disabled=bool(why_not["rollback"]) or not may_promote, help=why_not["rollback"]):
             act("Rollback", "registry.promote", actions.rollback_champion, cfg, model_name, me, reason.strip(),
                 selected if champion is not None and selected < int(champion["version"]) else None)
 

@@ -10,6 +10,61 @@ import streamlit.components.v1 as components
 from app import queries
 from app.dashboard import common
 
+
+def unit_change_points(evidence: dict) -> pd.DataFrame | None:
+    """Reference vs batch quantiles from a unit-change result's evidence."""
+    ref = evidence.get("reference_quantiles") or {}
+    cur = evidence.get("current_quantiles") or {}
+    rows = [{"quantile": q, "reference": ref[q], "batch": cur[q]} for q in ref
+            if q in cur and ref[q] is not None and cur[q] is not None]
+    return pd.DataFrame(rows) if len(rows) >= 2 else None
+
+
+def unit_change_chart(points: pd.DataFrame, evidence: dict) -> alt.LayerChart:
+    factor = evidence.get("factor", evidence.get("estimated_factor"))
+    offset = evidence.get("offset", evidence.get("estimated_offset")) or 0.0
+    lo, hi = float(points["reference"].min()), float(points["reference"].max())
+    lines = [{"reference": x, "batch": x, "line": "unchanged"} for x in (lo, hi)]
+    if isinstance(factor, int | float):
+        name = evidence.get("conversion") or f"x{factor:.4g}"
+        lines += [{"reference": x, "batch": factor * x + float(offset), "line": str(name)} for x in (lo, hi)]
+    guide = alt.Chart(pd.DataFrame(lines)).mark_line(strokeDash=[4, 3]).encode(
+        x="reference:Q", y="batch:Q",
+        color=alt.Color("line:N", scale=alt.Scale(range=["#9e9e9e", "#d62728"]), title="line"),
+    )
+    dots = alt.Chart(points).mark_circle(size=70, color="#1f77b4").encode(
+        x=alt.X("reference:Q", title="reference quantile"), y=alt.Y("batch:Q", title="this batch's quantile"),
+        tooltip=["quantile:N", alt.Tooltip("reference:Q", format=",.4g"), alt.Tooltip("batch:Q", format=",.4g")],
+    )
+    return guide + dots
+
+
+def trend_chart(one: pd.DataFrame) -> alt.LayerChart:
+    """Value per batch coloured by the one status scheme, over its allowed band (every trend has
+    one where the check stored a bound; a one-sided bound is shaded to the chart's edge)."""
+    values = pd.concat([one["value"], one["lower"], one["upper"]]).dropna()
+    top = float(values.max()) if not values.empty else 1.0
+    bottom = float(values.min()) if not values.empty else 0.0
+    margin = (top - bottom) * 0.05 or abs(top) * 0.05 or 0.05
+    has_bound = one["lower"].notna() | one["upper"].notna()
+    bands = one.assign(
+        band_low=one["lower"].where(one["lower"].notna(), bottom - margin).where(has_bound),
+        band_high=one["upper"].where(one["upper"].notna(), top + margin).where(has_bound),
+    )
+    base = alt.Chart(bands).encode(x=alt.X("batch:T", title="batch"))
+    band = base.mark_area(opacity=0.18, color="#2e9d3a").encode(
+        y=alt.Y("band_low:Q", title="value", scale=alt.Scale(zero=False)), y2="band_high:Q"
+    )
+    line = base.mark_line(color="#607d8b").encode(y="value:Q")
+    points = base.mark_point(filled=True, size=60).encode(
+        y="value:Q",
+        color=alt.Color("status:N", scale=common.status_scale(), title="status"),
+        tooltip=["batch:T", alt.Tooltip("value:Q", format=",.4g"), alt.Tooltip("lower:Q", format=",.4g"),
+                 alt.Tooltip("upper:Q", format=",.4g"), "status:N"],
+    )
+    return band + line + points
+
+
 cfg = common.page("Checks")
 common.require_stores(cfg, warehouse=True)
 
@@ -19,14 +74,25 @@ with common.store_busy_notice():
         st.info("No check results yet: they appear after the first cycle with data (`vigil run-once`).")
         st.stop()
 
-    labels = {pd.Timestamp(b): pd.Timestamp(b).strftime("%Y-%m-%d %H:%M") for b in batch_values}
-    batch = st.selectbox("Batch", list(labels), format_func=lambda b: labels[b])
+    # Batches are picked by value: a cycle that adds a batch must not move the user to another.
+    labels = {pd.Timestamp(b).isoformat(): pd.Timestamp(b).strftime("%Y-%m-%d %H:%M") for b in batch_values}
+    batch = common.pick("Batch", list(labels), key="checks_batch", format_func=lambda b: labels.get(b, str(b)))
     in_batch = queries.batch_results(cfg, pd.Timestamp(batch).to_pydatetime())
+
+    # Tell the user when the batch they are looking at was re-checked since they picked it.
+    checked_at = str(in_batch["checked_at"].max()) if "checked_at" in in_batch.columns and not in_batch.empty else ""
+    seen_key = f"checks_batch_checked::{batch}"
+    seen = st.session_state.get(seen_key)
+    if seen and checked_at and seen != checked_at:
+        st.info(f"Batch {labels.get(batch, batch)} was re-checked at {checked_at} (late rows or labels) since you "
+                "opened it: the results below are the new ones.")
+    st.session_state[seen_key] = checked_at
 
     counts = in_batch["status"].value_counts().to_dict()
     cols = st.columns(5)
     for col, status in zip(cols, ("fail", "error", "warn", "ok", "skipped"), strict=True):
-        col.metric(common.icon(status), int(counts.get(status, 0)))
+        col.metric(status, int(counts.get(status, 0)), label_visibility="visible")
+        col.caption(common.icon(status))
 
     tab_results, tab_drift, tab_units, tab_trends, tab_report = st.tabs(
         ["Results", "Drift histograms", "Unit changes", "KPI and performance trends", "Evidently report"]
@@ -41,13 +107,18 @@ with common.store_busy_notice():
             shown = shown[shown["status"].isin(["fail", "warn", "error"])]
         order = {"fail": 0, "error": 1, "warn": 2, "skipped": 3, "ok": 4}
         shown = shown.assign(_order=shown["status"].map(order)).sort_values(["_order", "family", "check", "subject"])
+        table = shown.assign(**{c: shown[c].map(common.readable) for c in ("value", "lower", "upper")
+                                 if c in shown.columns})[
+            [c for c in ("status", "family", "check", "subject", "value", "lower", "upper", "severity", "explanation")
+             if c in shown.columns]
+        ]
         st.dataframe(
-            shown.assign(status=shown["status"].map(common.icon))[
-                [c for c in ("status", "family", "check", "subject", "value", "lower", "upper", "severity", "explanation")
-                 if c in shown.columns]
-            ],
+            common.styled(table),
             hide_index=True,
             width="stretch",
+            # Values are shown whole (all integer digits) and rounded, in columns wide enough to read.
+            column_config={c: st.column_config.TextColumn(c, width="small") for c in ("value", "lower", "upper")}
+            | {"explanation": st.column_config.TextColumn("explanation", width="large")},
         )
 
     with tab_drift:
@@ -60,9 +131,12 @@ with common.store_busy_notice():
         else:
             if drifted.empty:
                 st.success("No feature drifted in this batch; pick any feature to compare with the reference.")
-            subject = st.selectbox("Feature", subjects)
+            subject = common.pick("Feature", subjects, key="checks_drift_feature")
             source, column = str(subject).split(".", 1)
-            histogram = queries.reference_vs_current(cfg, source, column, pd.Timestamp(batch).to_pydatetime())
+            feature = next((f for f in cfg.features if f.name == column), None)
+            unit = getattr(feature, "unit", None) if feature is not None else None
+            histogram = queries.reference_vs_current(cfg, source, column, pd.Timestamp(batch).to_pydatetime(),
+                                                     unit=unit)
             if histogram is None:
                 st.info("No histogram statistics stored for this column.")
             else:
@@ -70,7 +144,8 @@ with common.store_busy_notice():
                     alt.Chart(histogram.frame())
                     .mark_bar(opacity=0.7)
                     .encode(
-                        x=alt.X("bin:N", sort=None, title=column),
+                        x=alt.X("bin:N", sort=None, title=f"{column} ({unit})" if unit else column,
+                                axis=alt.Axis(labelAngle=-40, labelLimit=160)),
                         xOffset="which:N",
                         y=alt.Y("share:Q", title="share of rows", axis=alt.Axis(format="%")),
                         color=alt.Color("which:N", scale=alt.Scale(domain=["reference", "current"])),
@@ -79,7 +154,8 @@ with common.store_busy_notice():
                 )
                 st.altair_chart(chart, width="stretch")
             for row in drift[drift["subject"] == subject].itertuples(index=False):
-                st.write(f"{common.icon(row.status)} **{row.check}**: {row.explanation}")
+                st.markdown(f"{common.icon(row.status)} **{row.check}**")
+                st.text(row.explanation)  # data-derived text: never rendered as Markdown
 
     with tab_units:
         units = in_batch[in_batch["family"] == "unit_change"]
@@ -90,24 +166,35 @@ with common.store_busy_notice():
             st.success(f"No unit change detected among {len(units)} numeric columns.")
         for row in flagged.itertuples(index=False):
             st.markdown(f"{common.icon(row.status)} **{row.subject}**")
-            st.write(row.explanation)
-            st.json(row.evidence if isinstance(row.evidence, dict) else {}, expanded=True)
+            st.text(row.explanation)
+            evidence = row.evidence if isinstance(row.evidence, dict) else {}
+            points = unit_change_points(evidence)
+            if points is not None:
+                st.altair_chart(unit_change_chart(points, evidence), width="stretch")
+                st.caption("Each point is one quantile: the reference's value across, this batch's up. A unit change "
+                           "puts them on the conversion's line; the grey line is 'unchanged'.")
+            facts = {k: common.readable(v) for k, v in evidence.items()
+                     if not isinstance(v, dict | list) and v is not None}
+            if facts:
+                st.dataframe(pd.DataFrame({"evidence": list(facts), "value": list(facts.values())}),
+                             hide_index=True, width="stretch")
 
     with tab_trends:
         series_list = queries.trend_series(cfg, "performance")
         if not series_list:
             st.info("No KPI or performance results yet: they need matured labels (the live test set).")
         else:
-            check, subject = st.selectbox("Metric", series_list, format_func=lambda cs: f"{cs[0]} · {cs[1]}")
+            keys = [f"{c}\u00b7{s}" for c, s in series_list]
+            chosen_key = common.pick("Metric", keys, key="checks_trend", format_func=lambda k: k.replace("\u00b7", " · "))
+            check, subject = series_list[keys.index(chosen_key)]
             one = queries.series_trend(cfg, check, subject)
             one["batch"] = pd.to_datetime(one["batch"])
-            base = alt.Chart(one).encode(x=alt.X("batch:T"))
-            band = base.mark_area(opacity=0.2).encode(y=alt.Y("lower:Q", title="value"), y2="upper:Q")
-            line = base.mark_line(point=True).encode(
-                y="value:Q", color=alt.Color("status:N"), tooltip=["batch:T", "value:Q", "lower:Q", "upper:Q", "status:N"]
-            )
-            st.markdown("Value per batch; the shaded band is the allowed range (estimated values are marked in the evidence).")
-            st.altair_chart(band + line, width="stretch")
+            st.altair_chart(trend_chart(one), width="stretch")
+            if one[["lower", "upper"]].isna().all().all():
+                st.caption("Value per batch, coloured by status. This check stored no numeric bounds.")
+            else:
+                st.caption("Value per batch, coloured by status; the shaded band is the allowed range (a one-sided "
+                           "bound is shaded to the edge of the chart).")
         performance = queries.performance_over_time(cfg)
         if not performance.empty:
             st.markdown("**Live test set per batch**")

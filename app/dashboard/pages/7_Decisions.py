@@ -47,7 +47,26 @@ with common.store_busy_notice():
             if decision.get("target_version") is not None:
                 st.write(f"Target version: v{decision['target_version']}")
             with st.expander("Evidence"):
-                st.json(first.get("evidence") or {}, expanded=False)
+                evidence = first.get("evidence") or {}
+                facts = {k: v for k, v in evidence.items() if not isinstance(v, dict | list)}
+                if facts:
+                    st.dataframe(pd.DataFrame({"evidence": list(facts),
+                                               "value": [common.readable(v) for v in facts.values()]}),
+                                 hide_index=True, width="stretch")
+                for key, value in evidence.items():
+                    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                        st.markdown(f"**{key}**")
+                        st.dataframe(pd.DataFrame(value).map(
+                            lambda v: common.readable(v) if isinstance(v, int | float) else
+                            (", ".join(map(str, v)) if isinstance(v, list) else v)), hide_index=True, width="stretch")
+                    elif isinstance(value, dict) and value:
+                        st.markdown(f"**{key}**")
+                        st.dataframe(pd.DataFrame({"item": list(value), "value": [
+                            common.readable(v) if not isinstance(v, dict | list) else str(v) for v in value.values()]}),
+                            hide_index=True, width="stretch")
+                    elif isinstance(value, list) and value:
+                        st.markdown(f"**{key}**")
+                        st.text("\n".join(str(v) for v in value))
             st.dataframe(
                 pd.DataFrame([{k: h.get(k) for k in ("at", "kind", "actor", "reason")} for h in decision.get("history") or []]),
                 hide_index=True,
@@ -61,11 +80,21 @@ with common.store_busy_notice():
                     candidate = st.number_input("Candidate version", min_value=1, step=1, key=f"cand_{decision_id}")
                 b1, b2, b3, b4 = st.columns(4)
                 may_approve, may_carry = common.can("decisions.approve"), common.can("decisions.carry_out")
-                approve = b1.form_submit_button("Approve", disabled=state != "recommended" or not may_approve)
-                reject = b2.form_submit_button("Reject",
-                                               disabled=state not in ("recommended", "approved") or not may_approve)
-                carry = b3.form_submit_button("Carry out", disabled=state != "approved" or not may_carry)
-                reverse = b4.form_submit_button("Reverse", disabled=state != "carried_out" or not may_carry)
+                why_not = {
+                    "approve": None if state == "recommended" else f"only a recommended decision is approved (this one is {state})",
+                    "reject": None if state in ("recommended", "approved") else f"a {state} decision cannot be rejected",
+                    "carry": None if state == "approved" else "approve it first" if state == "recommended"
+                    else f"a {state} decision cannot be carried out",
+                    "reverse": None if state == "carried_out" else "only a carried-out decision is reversed",
+                }
+                approve = b1.form_submit_button("Approve", disabled=bool(why_not["approve"]) or not may_approve,
+                                                help=why_not["approve"])
+                reject = b2.form_submit_button("Reject", disabled=bool(why_not["reject"]) or not may_approve,
+                                               help=why_not["reject"])
+                carry = b3.form_submit_button("Carry out", disabled=bool(why_not["carry"]) or not may_carry,
+                                              help=why_not["carry"])
+                reverse = b4.form_submit_button("Reverse", disabled=bool(why_not["reverse"]) or not may_carry,
+                                                help=why_not["reverse"])
                 # Approving and rejecting are one permission; carrying out and reversing another.
                 needed = "decisions.approve" if approve or reject else "decisions.carry_out"
                 clicked = approve or reject or carry or reverse
