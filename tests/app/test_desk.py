@@ -17,7 +17,10 @@ from app.dashboard import common
 from core.clock import ManualClock
 from core.config import VigilConfig, load_config
 from core.stores import stores_for
-from tests.app.test_dashboard import PAGES, an_incident, built_store, render, signed_in_as, texts  # noqa: F401
+from tests.app import test_dashboard
+from tests.app.test_dashboard import PAGES, an_incident, render, signed_in_as, texts
+
+built_store = test_dashboard.built_store  # the same module-scoped store built by one real cycle
 
 
 @pytest.fixture
