@@ -156,7 +156,8 @@ def cmd_checks_list(args: argparse.Namespace) -> int:
         emit_json(rows)
     else:
         for row in rows:
-            print(f"{row['name']:<32} {row['family']:<15} {row.get('description', '')}")
+            kinds = ",".join(row.get("model_kinds", []))
+            print(f"{row['name']:<24} {row['family']:<14} {kinds:<36} {row.get('description', '')}")
     return EXIT_OK
 
 

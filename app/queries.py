@@ -202,6 +202,7 @@ def registered_checks() -> list[dict[str, Any]]:
                 "family": getattr(spec, "family", ""),
                 "description": doc.strip().splitlines()[0] if doc.strip() else "",
                 "runbook": (RUNBOOKS_DIR / f"{name}.md").exists(),
+                "model_kinds": sorted(getattr(spec, "tasks", ()) or ()),
             }
         )
     return rows

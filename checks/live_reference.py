@@ -42,7 +42,7 @@ def reference_selection_metrics(cfg: VigilConfig) -> dict[str, float]:
         if p.score_column not in cols or label not in cols:
             return {}
         where, params = "", [str(path)]
-        if cfg.model.task == "classification" and p.decision_column and p.positive_decision is not None:
+        if cfg.model.task == "binary" and p.decision_column and p.positive_decision is not None:
             if p.decision_column not in cols:
                 return {}
             where = f" AND CAST({ident(p.decision_column)} AS VARCHAR) = ?"

@@ -29,12 +29,21 @@ Reads = Literal["column", "table", "performance", "features", "skew"]
 #   fallback   predictions.<fallback column>  prediction_table  'predictions'
 #   etl_table  <etl table>                    features   all features of the prediction log together
 #   model      the model (live test set)      kpi        one configured KPI
+#   class_score     predictions.<probability column of one class> (multiclass)
+#   class_decision  predictions.<predicted class column>=<class> (multiclass)
+#   class           model.<class>: one class of a multiclass model on the live test set
 ROLES = frozenset({"feature", "lineage", "score", "decision", "fallback", "prediction_table", "etl_table",
-                   "features", "model", "kpi"})
+                   "features", "model", "kpi", "class_score", "class_decision", "class"})
 ALL_KINDS = frozenset({"numeric", "categorical", "boolean"})
 NUMERIC = frozenset({"numeric"})
 CATEGORICAL = frozenset({"categorical", "boolean"})
-TASKS = frozenset({"classification", "regression"})
+# Model kinds (config model.task): every check declares those it applies to; a check is
+# absent (not skipped) for the others.
+TASKS = frozenset({"binary", "multiclass", "regression", "none"})
+BINARY = frozenset({"binary"})
+CLASSIFIERS = frozenset({"binary", "multiclass"})
+REGRESSION = frozenset({"regression"})
+MODELS = frozenset({"binary", "multiclass", "regression"})
 
 CheckFn = Callable[[Any, Any, dict[str, Any]], CheckResult]
 
@@ -62,7 +71,7 @@ class CheckSpec:
     def params(self) -> dict[str, Any]:
         return {**COMMON_DEFAULTS, **self.defaults}
 
-    def applies(self, role: str, kind: str | None = None, task: str = "classification") -> bool:
+    def applies(self, role: str, kind: str | None = None, task: str = "binary") -> bool:
         return role in self.applies_to and (kind is None or kind in self.kinds) and task in self.tasks
 
 
@@ -73,9 +82,9 @@ def _spec(name: str, family: str, scope: Scope, reads: Reads, roles: set[str], f
 _COLUMN_INPUT = {"feature", "lineage"}
 _SPECS: tuple[CheckSpec, ...] = (
     # input quality
-    _spec("null_rate", "input_quality", "column", "column", _COLUMN_INPUT | {"score"}, column_quality.null_rate,
+    _spec("null_rate", "input_quality", "column", "column", _COLUMN_INPUT | {"score", "class_score"}, column_quality.null_rate,
           defaults={"min_effect": 0.005, "severity": "critical"}, summary="Share of null values rose."),
-    _spec("nan_inf", "input_quality", "column", "column", _COLUMN_INPUT | {"score"}, column_quality.nan_inf,
+    _spec("nan_inf", "input_quality", "column", "column", _COLUMN_INPUT | {"score", "class_score"}, column_quality.nan_inf,
           defaults={"min_effect": 0.001, "severity": "critical"}, kinds=NUMERIC,
           summary="NaN or infinite values appeared."),
     _spec("out_of_range", "input_quality", "column", "column", _COLUMN_INPUT, column_quality.out_of_range,
@@ -118,44 +127,45 @@ _SPECS: tuple[CheckSpec, ...] = (
           defaults={"min_effect": 0.05, "min_features": 2}, context=("batch",),
           summary="Mean normalised drift over all features (population shift)."),
     # prediction distribution
-    _spec("score_drift", "prediction", "column", "column", {"score"}, outputs.score_drift,
-          defaults={"min_effect": 0.05, "severity": "critical"}, kinds=NUMERIC,
+    _spec("score_drift", "prediction", "column", "column", {"score", "class_score"}, outputs.score_drift,
+          defaults={"min_effect": 0.05, "severity": "critical"}, kinds=NUMERIC, tasks=MODELS,
           summary="PSI of the score distribution against the reference scores."),
-    _spec("decision_rate_shift", "prediction", "column", "column", {"decision"}, outputs.decision_rate_shift,
+    _spec("decision_rate_shift", "prediction", "column", "column", {"decision", "class_decision"},
+          outputs.decision_rate_shift, tasks=MODELS,
           defaults={"min_effect": 0.05, "min_recent_batches": 3, "recent_batches": 7}, kinds=CATEGORICAL,
           context=("positive_decision", "recent_rates", "expected_rate"),
           summary="Share of the positive decision moved."),
     _spec("fallback_rate", "prediction", "column", "column", {"fallback"}, outputs.fallback_rate,
           defaults={"min_effect": 0.02, "max_rate": 0.2, "min_recent_batches": 3, "recent_batches": 7},
-          context=("recent_rates", "expected_rate"), summary="More predictions fell back to the rule."),
+          context=("recent_rates", "expected_rate"), tasks=MODELS, summary="More predictions fell back to the rule."),
     _spec("calibration_drift", "prediction", "model", "performance", {"model"}, outputs.calibration_drift,
-          defaults={"min_rows": 100, "min_effect": 0.03}, tasks=frozenset({"classification"}),
+          defaults={"min_rows": 100, "min_effect": 0.03}, tasks=BINARY,
           summary="Mean score against the observed label rate."),
     # performance and KPIs
     _spec("auc", "performance", "model", "performance", {"model"}, live_metrics.auc,
           defaults={"min_rows": 100, "min_positives": 20, "min_effect": 0.03, "severity": "critical"},
-          tasks=frozenset({"classification"}), context=("expected", "expected_se", "expected_basis", "registered"), summary="ROC AUC on the live test set."),
+          tasks=BINARY, context=("expected", "expected_se", "expected_basis", "registered"), summary="ROC AUC on the live test set."),
     _spec("precision", "performance", "model", "performance", {"model"}, live_metrics.precision,
           defaults={"min_rows": 100, "min_positives": 20, "min_flagged": 30, "min_effect": 0.05},
-          tasks=frozenset({"classification"}), context=("expected", "expected_se", "expected_basis", "registered"),
+          tasks=BINARY, context=("expected", "expected_se", "expected_basis", "registered"),
           summary="Precision at the decision threshold."),
     _spec("recall", "performance", "model", "performance", {"model"}, live_metrics.recall,
-          defaults={"min_rows": 100, "min_positives": 20, "min_effect": 0.05}, tasks=frozenset({"classification"}),
+          defaults={"min_rows": 100, "min_positives": 20, "min_effect": 0.05}, tasks=BINARY,
           context=("expected", "expected_se", "expected_basis", "registered"), summary="Recall at the decision threshold."),
     _spec("brier", "performance", "model", "performance", {"model"}, live_metrics.brier,
-          defaults={"min_rows": 100, "min_effect": 0.02}, tasks=frozenset({"classification"}),
+          defaults={"min_rows": 100, "min_effect": 0.02}, tasks=BINARY,
           context=("expected", "expected_se", "expected_basis", "registered"), summary="Brier score on the live test set."),
     _spec("mae", "performance", "model", "performance", {"model"}, live_metrics.mae,
-          defaults={"min_rows": 100, "min_effect": 0.1, "severity": "critical"}, tasks=frozenset({"regression"}),
+          defaults={"min_rows": 100, "min_effect": 0.1, "severity": "critical"}, tasks=REGRESSION,
           context=("expected", "expected_se", "expected_basis", "registered"), summary="Mean absolute error (regression)."),
     _spec("rmse", "performance", "model", "performance", {"model"}, live_metrics.rmse,
-          defaults={"min_rows": 100, "min_effect": 0.1}, tasks=frozenset({"regression"}),
+          defaults={"min_rows": 100, "min_effect": 0.1}, tasks=REGRESSION,
           context=("expected", "expected_se", "expected_basis", "registered"), summary="Root mean squared error (regression)."),
     _spec("kpi", "performance", "model", "performance", {"kpi"}, kpi.kpi,
-          defaults={"severity": "critical"}, context=("kpi_name", "kind", "decision", "lower", "upper"),
+          defaults={"severity": "critical"}, tasks=MODELS, context=("kpi_name", "kind", "decision", "lower", "upper"),
           summary="A business KPI from config against its bounds."),
-    _spec("estimated_performance", "performance", "model", "column", {"score"}, estimated.estimated_performance,
-          defaults={"min_effect": 0.05}, kinds=NUMERIC, tasks=frozenset({"classification"}),
+    _spec("estimated_performance", "performance", "model", "column", {"score", "class_score"},
+          estimated.estimated_performance, defaults={"min_effect": 0.05}, kinds=NUMERIC, tasks=CLASSIFIERS,
           context=("expected", "expected_basis", "registered", "realized_auc"), summary="AUC estimated from calibrated scores before labels."),
 )
 

@@ -168,8 +168,21 @@ def column_checks(
             params = _params(spec, ctx.cfg, subj, ctx.expected)
             params.update(_history_context(ctx.conn, ctx.cfg, ctx.stats, spec, subj, ctx.history, params, ctx.perf))
             if params.get("enabled", True):
-                results.append(safely(spec, subj.name, ctx.batch, reference, current, params, ctx.model))
+                results.append(_named(safely(spec, subj.name, ctx.batch, reference, current, params, ctx.model), spec, subj))
     return results, feature_current, feature_reference
+
+
+def _named(res: CheckResult, spec: CheckSpec, subj: Subject) -> CheckResult:
+    """Subjects the check cannot name itself: one class of a multiclass model, a mapped source column."""
+    if subj.klass is not None and spec.name == "estimated_performance":
+        res = replace(res, subject=f"model.{subj.klass}", evidence={**res.evidence, "class": subj.klass})
+    elif subj.role == "class_decision":
+        res = replace(res, subject=subj.name, evidence={**res.evidence, "class": subj.klass})
+    f = subj.feature
+    if f is not None and f.column and f.column != f.name and subj.role == "feature":
+        res = replace(res, evidence={**res.evidence, "source_column": f.column},
+                      explanation=f"{res.explanation} (source column {f.column!r})")
+    return res
 
 
 def feature_set_checks(
@@ -206,7 +219,9 @@ def table_checks(ctx: BatchContext, specs: list[CheckSpec]) -> list[CheckResult]
 
 
 def skew_checks(ctx: BatchContext, specs: list[CheckSpec]) -> list[CheckResult]:
-    results = []
+    results: list[CheckResult] = []
+    if not ctx.cfg.model.feature_builder:
+        return results  # nothing rebuilds the features: the check is absent, not skipped
     for spec in (s for s in specs if s.reads == "skew" and s.applies("model", None, ctx.task)):
         params = _params(spec, ctx.cfg, Subject("model", "model"), ctx.expected)
         if not params.get("enabled", True):

@@ -20,6 +20,7 @@ class Subject:
     feature: Feature | None = None
     table: EtlTable | None = None
     kpi: Kpi | None = None
+    klass: str | None = None  # multiclass: the class this subject is about
 
 
 def column_subjects(cfg: VigilConfig) -> list[Subject]:
@@ -34,8 +35,16 @@ def column_subjects(cfg: VigilConfig) -> list[Subject]:
             table, column = f.lineage.split(".", 1)
             out.append(Subject("lineage", f.lineage, table, column, f.type, feature=f))
     p = cfg.predictions
-    out.append(Subject("score", f"{PREDICTIONS}.{p.score_column}", PREDICTIONS, p.score_column, "numeric"))
-    if p.decision_column:
+    if cfg.model.task == "multiclass":
+        for cls, col in (p.class_scores or {}).items():
+            out.append(Subject("class_score", f"{PREDICTIONS}.{col}", PREDICTIONS, col, "numeric", klass=cls))
+        if p.decision_column:
+            for cls in p.class_scores or {}:
+                out.append(Subject("class_decision", f"{PREDICTIONS}.{p.decision_column}={cls}", PREDICTIONS,
+                                   p.decision_column, "categorical", klass=cls))
+    elif p.score_column:
+        out.append(Subject("score", f"{PREDICTIONS}.{p.score_column}", PREDICTIONS, p.score_column, "numeric"))
+    if p.decision_column and cfg.model.task != "multiclass":
         out.append(Subject("decision", f"{PREDICTIONS}.{p.decision_column}", PREDICTIONS, p.decision_column,
                            "categorical"))
     if p.fallback_column:
@@ -51,7 +60,11 @@ def table_subjects(cfg: VigilConfig) -> list[Subject]:
 
 
 def model_subjects(cfg: VigilConfig) -> list[Subject]:
+    if cfg.model.task == "none":
+        return []
     out = [Subject("model", "model")]
+    if cfg.model.task == "multiclass":
+        out += [Subject("class", f"model.{cls}", klass=cls) for cls in cfg.predictions.class_scores or {}]
     out += [Subject("kpi", f"model.{k.name}", kpi=k) for k in cfg.kpis]
     return out
 
@@ -69,6 +82,10 @@ def static_context(cfg: VigilConfig, subject: Subject) -> dict[str, Any]:
             ctx["unit"] = f.unit
     if subject.role == "decision":
         ctx["positive_decision"] = cfg.predictions.positive_decision
+    if subject.role == "class_decision":
+        ctx["positive_decision"] = subject.klass
+    if subject.klass is not None:
+        ctx["class_name"] = subject.klass
     if subject.table is not None:
         if subject.table.expected_rows is not None:
             ctx["expected_rows"] = list(subject.table.expected_rows)

@@ -54,6 +54,16 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
+def _task_alias(value: Any) -> Any:
+    """``classification`` (the first name of the binary kind) stays accepted."""
+    return "binary" if value == "classification" else value
+
+
+# The model kinds: every check declares the ones it applies to (checks.registry).
+Task = Annotated[Literal["binary", "multiclass", "regression", "none"], BeforeValidator(_task_alias)]
+TASKS: tuple[str, ...] = ("binary", "multiclass", "regression", "none")
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -68,7 +78,8 @@ class FileSource(StrictModel):
 
 class ModelInfo(StrictModel):
     name: Identifier
-    task: Literal["classification", "regression"] = "classification"
+    # binary (alias: classification), multiclass, regression, or none (a feature table).
+    task: Task = "binary"
     # Name in Vigil's model registry (ops store), if the model is registered there.
     registry_name: str | None = None
     # Decision threshold on the score, for precision / recall on the live test set.
@@ -81,7 +92,11 @@ class PredictionLog(StrictModel):
     source: FileSource
     id_column: str
     timestamp_column: str
-    score_column: str
+    # binary / regression: the score (probability or predicted value); absent for task none.
+    score_column: str | None = None
+    # multiclass: one probability column per class, {class: column}.
+    class_scores: dict[str, str] | None = None
+    # The model's decision; for multiclass the predicted class (else the arg max of class_scores).
     decision_column: str | None = None
     # Value of decision_column meaning "approved / acted on" (e.g. 'approve').
     positive_decision: str | None = None
@@ -93,10 +108,14 @@ class PredictionLog(StrictModel):
 class Feature(StrictModel):
     name: Identifier
     type: Literal["numeric", "categorical", "boolean"]
+    # The column's name in the source files when it is not ``name`` (any characters,
+    # e.g. "Order Value (USD)"); Vigil stores and reports it under ``name``.
+    column: str | None = Field(default=None, min_length=1)
     unit: str | None = None
     range: tuple[float, float] | None = None
     allowed: list[str] | None = None
-    lineage: str | None = Field(default=None, pattern=r"^\w+\.\w+$")
+    # table.column upstream; the column part may be any source column name.
+    lineage: str | None = Field(default=None, pattern=r"^\w+\..+$")
     owner: str | None = None
     # Per-feature check parameter overrides: {check_name: {param: value}}.
     checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -237,6 +256,7 @@ class VigilConfig(StrictModel):
 
     @model_validator(mode="after")
     def _cross_refs(self) -> VigilConfig:
+        self._task_columns()
         names = [f.name for f in self.features]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -260,6 +280,53 @@ class VigilConfig(StrictModel):
             if r.receiver not in receivers:
                 raise ValueError(f"route receiver {r.receiver!r} is not among alerts.receivers")
         return self
+
+    def _task_columns(self) -> None:
+        """The prediction columns each model kind needs (and those it cannot have)."""
+        task, p = self.model.task, self.predictions
+        if task in ("binary", "regression") and not p.score_column:
+            raise ValueError(f"predictions.score_column: Field required for model.task {task!r} (hint: name the "
+                             "model's output column, or set model.task: none for a feature table without one)")
+        if task == "multiclass":
+            if p.score_column:
+                raise ValueError("predictions.score_column: not used by model.task 'multiclass' (hint: give one "
+                                 "probability column per class in predictions.class_scores: {class: column})")
+            if not p.class_scores or len(p.class_scores) < 2:
+                raise ValueError("predictions.class_scores: model.task 'multiclass' needs at least two classes "
+                                 "(hint: {class: probability column}, one entry per class)")
+            columns = list(p.class_scores.values())
+            if len(set(columns)) != len(columns):
+                raise ValueError("predictions.class_scores: two classes name the same column "
+                                 "(hint: each class needs its own probability column)")
+        elif p.class_scores:
+            raise ValueError(f"predictions.class_scores: only for model.task 'multiclass', not {task!r} "
+                             "(hint: set model.task: multiclass or remove class_scores)")
+        if task == "none":
+            for key in ("score_column", "decision_column", "positive_decision", "fallback_column"):
+                if getattr(p, key) is not None:
+                    raise ValueError(f"predictions.{key}: model.task 'none' (a feature table) has no model outputs "
+                                     "(hint: remove the key, or set model.task to the model's kind)")
+            if self.model.threshold is not None:
+                raise ValueError("model.threshold: model.task 'none' (a feature table) has no score "
+                                 "(hint: remove the key)")
+        sources = [f.column or f.name for f in self.features]
+        dupes = sorted({c for c in sources if sources.count(c) > 1})
+        if dupes:
+            raise ValueError(f"features: two features read the same source column {', '.join(map(repr, dupes))} "
+                             "(hint: each feature maps its own column)")
+
+    @property
+    def score_columns(self) -> dict[str, str]:
+        """The model's score columns: {'': score} (binary, regression), {class: column}, or {} (none)."""
+        p = self.predictions
+        if self.model.task == "multiclass" and p.class_scores:
+            return dict(p.class_scores)
+        return {"": p.score_column} if p.score_column else {}
+
+    @property
+    def column_map(self) -> dict[str, str]:
+        """Source column name -> Vigil's name, for features whose source column is named apart."""
+        return {f.column: f.name for f in self.features if f.column and f.column != f.name}
 
     # ---- resolved paths -------------------------------------------------
     @property
@@ -303,6 +370,10 @@ _HINTS = {
 }
 
 
+# "predictions.score_column: ... (hint: ...)": a rule across keys that names the key it is about.
+_KEYED = re.compile(r"^[A-Za-z_][\w.\[\]]*: .*\(hint: .*\)$", re.S)
+
+
 def _loc(loc: tuple[Any, ...]) -> str:
     parts: list[str] = []
     for p in loc:
@@ -318,6 +389,10 @@ def format_validation_error(file: str, err: ValidationError) -> str:
     for e in err.errors():
         loc = _loc(tuple(x for x in e["loc"] if not str(x).startswith("function-")))
         msg = e["msg"].removeprefix("Value error, ")
+        keyed = _KEYED.match(msg) if loc == "(top level)" else None
+        if keyed:  # a cross-key rule names the key it is about and its own hint
+            lines.append(f"{file}: {msg}")
+            continue
         hint = _HINTS.get(e["type"], "fix the value")
         lines.append(f"{file}: {loc}: {msg} (hint: {hint})")
     return "\n".join(lines)

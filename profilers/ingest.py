@@ -38,6 +38,7 @@ from profilers.sources import (
     file_format,
     list_files,
     relative_path,
+    renamed_sql,
     storage_type,
     type_family,
     window_micros,
@@ -379,14 +380,16 @@ def load_file(
 ) -> FileOutcome:
     """Load one file in one transaction, or raise BadFile (nothing written)."""
     fmt = file_format(path, spec.source.format)
-    file_columns, _ = inspect_file(path, fmt, cfg.storage.duckdb_memory_limit)
+    source_columns, _ = inspect_file(path, fmt, cfg.storage.duckdb_memory_limit)
+    # Source columns named apart in the config (features[].column) load under Vigil's names.
+    file_columns = {spec.renames.get(c, c): t for c, t in source_columns.items()}
     if spec.timestamp_column not in file_columns:
         raise BadFile(
             "missing_column",
             f"required timestamp column {spec.timestamp_column!r} is missing (columns: {', '.join(file_columns)}) "
             "(hint: rows cannot be placed in a batch without it)",
         )
-    rel_sql = read_sql(fmt)
+    rel_sql = renamed_sql(read_sql(fmt), spec.renames, source_columns)
     with wh.write() as conn:
         row = fetch_one(
             conn.execute("SELECT sha256 FROM ingested_files WHERE path = ? AND status = 'loaded'", [rel])

@@ -77,8 +77,10 @@ def _joined_sql(cfg: VigilConfig, has_labels: bool) -> tuple[str, list[Any]]:
 def performance_stats(
     conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, batches: list[datetime], now: datetime | None
 ) -> list[PerformanceStats]:
-    if not batches or not _table_exists(conn, PREDICTIONS):
-        return []
+    if not batches or not _table_exists(conn, PREDICTIONS) or cfg.model.task == "none":
+        return []  # a feature table has no model outputs to judge
+    if cfg.model.task == "multiclass":
+        return multiclass_stats(conn, cfg, batches, now)
     has_labels = cfg.labels is not None and _table_exists(conn, raw_table_name(cfg.labels.table))
     cte, params = _joined_sql(cfg, has_labels)
     params[-1] = batches
@@ -186,3 +188,9 @@ def _auc_by_batch(conn: duckdb.DuckDBPyConnection, cte: str, params: list[Any]) 
         if npos and nneg:
             out[batch] = float((rs - npos * (npos + 1) / 2) / (npos * nneg))
     return out
+
+
+def multiclass_stats(
+    conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, batches: list[datetime], now: datetime | None
+) -> list[PerformanceStats]:
+    return []

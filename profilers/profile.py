@@ -66,7 +66,7 @@ def profiled_columns(cfg: VigilConfig, spec: SourceSpec) -> list[tuple[str, Colu
     cols: list[tuple[str, ColumnKind, bool, bool]] = []
     if spec.name == PREDICTIONS:
         cols += [(f.name, _kind_of_feature(cfg, f.name), True, False) for f in cfg.features]
-        cols.append((cfg.predictions.score_column, "numeric", True, False))
+        cols += [(col, "numeric", True, False) for col in cfg.score_columns.values()]
         if cfg.predictions.decision_column:
             cols.append((cfg.predictions.decision_column, "categorical", True, False))
         return cols

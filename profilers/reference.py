@@ -25,7 +25,15 @@ from core.stores import Warehouse
 from profilers.column_sql import ColumnPlan, stats_by_group
 from profilers.ingest import inspect_file, read_sql
 from profilers.profile import profiled_columns, table_exists
-from profilers.sources import PREDICTIONS, bucket_sql, fetch_one, file_format, prediction_spec, window_micros
+from profilers.sources import (
+    PREDICTIONS,
+    bucket_sql,
+    fetch_one,
+    file_format,
+    prediction_spec,
+    renamed_sql,
+    window_micros,
+)
 from profilers.stats_store import column_stats_values
 from profilers.stats_types import ColumnStats
 
@@ -55,10 +63,10 @@ def _reference_relation(
             )
         fmt = file_format(path)
         try:
-            inspect_file(path, fmt, cfg.storage.duckdb_memory_limit)
+            source_columns, _ = inspect_file(path, fmt, cfg.storage.duckdb_memory_limit)
         except Exception as e:  # BadFile: a reference that does not load is a config error
             raise ReferenceError(f"{path}: reference file cannot be read: {e}") from None
-        relation = f"(SELECT * FROM {read_sql(fmt)})"  # noqa: S608
+        relation = f"(SELECT * FROM {renamed_sql(read_sql(fmt), cfg.column_map, source_columns)})"  # noqa: S608
         return relation, [str(path)], sha256_file(str(path)), str(path)
     assert ref.start is not None and ref.end is not None
     if not table_exists(conn, PREDICTIONS):
@@ -167,7 +175,7 @@ def ensure_reference(cfg: VigilConfig, wh: Warehouse) -> None:
         if row and row[0] == fingerprint:
             return
         rows = compute_reference(cfg, conn, relation, params)
-        lineage = {f.name: f.lineage.split(".") for f in cfg.features if f.lineage}
+        lineage = {f.name: f.lineage.split(".", 1) for f in cfg.features if f.lineage}
         conn.execute("DELETE FROM reference_stats")
         for chunk, start, s in rows:
             _insert(conn, chunk, start, s)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,10 +33,21 @@ class SourceSpec:
     timestamp_column: str
     key_column: str | None
     expected: dict[str, str | None]  # column -> family (None: any type, kept as first seen)
+    # Source column name -> Vigil's name (config ``features[].column``): renamed as files are read.
+    renames: dict[str, str] = field(default_factory=dict)
 
     @property
     def raw_ident(self) -> str:
         return ident(self.raw_table)
+
+
+def renamed_sql(relation: str, renames: dict[str, str], present: set[str] | dict[str, str]) -> str:
+    """``relation`` with source columns renamed to Vigil's names (only those the file has)."""
+    pairs = [(src, dst) for src, dst in renames.items() if src in present]
+    if not pairs:
+        return relation
+    rename = ", ".join(f"{ident(src)} AS {ident(dst)}" for src, dst in pairs)
+    return f"(SELECT * RENAME ({rename}) FROM {relation})"  # noqa: S608 - quoted config identifiers
 
 
 def raw_table_name(source: str) -> str:
@@ -45,17 +56,16 @@ def raw_table_name(source: str) -> str:
 
 def prediction_spec(cfg: VigilConfig) -> SourceSpec:
     p = cfg.predictions
-    expected: dict[str, str | None] = {
-        p.id_column: None,
-        p.timestamp_column: "timestamp",
-        p.score_column: "numeric",
-    }
+    expected: dict[str, str | None] = {p.id_column: None, p.timestamp_column: "timestamp"}
+    for col in cfg.score_columns.values():
+        expected[col] = "numeric"
     for col in (p.decision_column, p.model_version_column, p.fallback_column, p.control_column):
         if col:
             expected.setdefault(col, None)
     for f in cfg.features:
         expected[f.name] = FEATURE_FAMILY[f.type]
-    return SourceSpec(PREDICTIONS, PREDICTIONS, p.source, p.timestamp_column, p.id_column, expected)
+    return SourceSpec(PREDICTIONS, PREDICTIONS, p.source, p.timestamp_column, p.id_column, expected,
+                      cfg.column_map)
 
 
 def etl_spec(cfg: VigilConfig, table: str) -> SourceSpec:
@@ -65,10 +75,11 @@ def etl_spec(cfg: VigilConfig, table: str) -> SourceSpec:
         expected.setdefault(t.key, None)
     for f in cfg.features:
         if f.lineage and f.lineage.split(".")[0] == table:
-            expected.setdefault(f.lineage.split(".")[1], FEATURE_FAMILY[f.type])
+            expected.setdefault(f.lineage.split(".", 1)[1], FEATURE_FAMILY[f.type])
     if cfg.labels and cfg.labels.table == table:
         expected.setdefault(cfg.labels.join_key, None)
-        expected[cfg.labels.label_column] = "numeric"
+        # Multiclass labels are class names or codes: any type, compared as text.
+        expected[cfg.labels.label_column] = None if cfg.model.task == "multiclass" else "numeric"
     return SourceSpec(table, raw_table_name(table), t.source, t.timestamp_column, t.key, expected)
 
 
@@ -85,7 +96,7 @@ def lineage_columns(cfg: VigilConfig, table: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for f in cfg.features:
         if f.lineage and f.lineage.split(".")[0] == table:
-            out.setdefault(f.lineage.split(".")[1], f.name)
+            out.setdefault(f.lineage.split(".", 1)[1], f.name)
     return out
 
 

@@ -59,9 +59,10 @@ def test_unknown_key_names_file_path_and_hint(tmp_path: Path) -> None:
 
 def test_missing_key(tmp_path: Path) -> None:
     data = minimal()
-    del data["predictions"]["score_column"]
+    del data["predictions"]["id_column"]
     msg = error_of(tmp_path, data)
-    assert msg.endswith("predictions.score_column: Field required (hint: this key is required: add it)")
+    assert msg.endswith("predictions.id_column: Field required (hint: this key is required: add it)")
+    # The score column is required by the model kind (not for model.task none): tests/core/test_model_kinds.py.
 
 
 def test_wrong_type_literal(tmp_path: Path) -> None:
