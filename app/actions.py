@@ -113,8 +113,9 @@ def add_incident_note(cfg: VigilConfig, incident_id: str, user: str, text: str, 
 
 
 def _registry(cfg: VigilConfig) -> Any:
-    registry_cls = _function("baseline_model.registry", "Registry")
-    return registry_cls(_ops(cfg))
+    from core.registries import registry_for
+
+    return registry_for(cfg, _ops(cfg))
 
 
 def approve_version(cfg: VigilConfig, model_name: str, version: int, user: str, reason: str) -> Any:
@@ -127,7 +128,11 @@ def reject_version(cfg: VigilConfig, model_name: str, version: int, user: str, r
 
 def promote_version(cfg: VigilConfig, model_name: str, version: int, user: str, reason: str) -> Any:
     """Refused by the registry (PromotionRefused, with the reason) unless approved and no worse."""
-    return _registry(cfg).promote(model_name, version, user, reason)
+    from core.registries import promotion_rule
+
+    registry = _registry(cfg)
+    metric, margin = promotion_rule(registry.get(model_name, version))
+    return registry.promote(model_name, version, user, reason, metric=metric, margin=margin)
 
 
 def rollback_champion(cfg: VigilConfig, model_name: str, user: str, reason: str, version: int | None = None) -> Any:
@@ -200,4 +205,4 @@ def carry_out_decision(
 
 def reverse_decision(cfg: VigilConfig, decision_id: str, user: str, reason: str, clock: Clock | None = None) -> Any:
     reverse = _function("incidents.decisions", "reverse")
-    return reverse(_ops(cfg), clock or SystemClock(), decision_id, user, reason)
+    return reverse(_ops(cfg), clock or SystemClock(), decision_id, user, reason, cfg=cfg)

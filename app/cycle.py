@@ -98,13 +98,11 @@ def unchecked_batches(wh: Warehouse) -> set[datetime]:
 
 def champion_evaluation(cfg: VigilConfig, ops: OpsStore) -> dict[str, float] | None:
     """The registered holdout metrics of the current champion (performance checks compare with them)."""
-    try:
-        from baseline_model.registry import Registry
-    except ModuleNotFoundError:  # a model not registered in Vigil's registry
-        return None
+    from core.registries import registry_for
+
     if not cfg.model.registry_name:
         return None
-    champion = Registry(ops).champion(cfg.model.registry_name)
+    champion = registry_for(cfg, ops).champion(cfg.model.registry_name)
     if champion is None:
         return None
     metrics = (champion.evaluation or {}).get("metrics", {})

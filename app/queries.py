@@ -596,14 +596,15 @@ def runbook_markdown(check: str) -> str | None:
     return path.read_text() if path.is_file() else None
 
 
-# ---- registry (baseline_model) ----------------------------------------------------------
+# ---- registry (core.registries) ----------------------------------------------------------
 
 
 def _registry(cfg: VigilConfig) -> Any | None:
-    module = _package("baseline_model.registry")
-    if module is None or not cfg.ops_path.exists():
+    from core.registries import registry_for
+
+    if not cfg.ops_path.exists():
         return None
-    return module.Registry(stores_for(cfg)[1])
+    return registry_for(cfg, stores_for(cfg)[1])
 
 
 def registry_model_name(cfg: VigilConfig) -> str:

@@ -26,7 +26,7 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 ALIASES = (CHAMPION, CHALLENGER)
 # Metrics where a lower value is better; all others are higher-is-better.
-LOWER_IS_BETTER = {"brier", "ece", "default_rate_approved"}
+LOWER_IS_BETTER = {"brier", "ece", "default_rate_approved", "log_loss", "mae", "rmse"}
 
 # Installed from code: the migration runner splits files on ';', which trigger bodies need.
 _GUARDS = (

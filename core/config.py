@@ -86,6 +86,9 @@ class ModelInfo(StrictModel):
     threshold: float | None = None
     # "module:function" that rebuilds served features from upstream tables (skew check).
     feature_builder: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")
+    # "module:Class" of the model adapter (core.adapter.ModelAdapter): how decisions, shadow
+    # evaluation, retraining and drills load, score and train this model. Default: scikit-learn.
+    adapter: str | None = Field(default=None, pattern=r"^[\w.]+:\w+$")
 
 
 class PredictionLog(StrictModel):

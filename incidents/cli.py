@@ -459,7 +459,7 @@ def cmd_decisions_carry_out(args: argparse.Namespace) -> int:
 def cmd_decisions_reverse(args: argparse.Namespace) -> int:
     from incidents.decisions import reverse
 
-    _print_decision(args, reverse(_ops(args), _clock(args), args.decision_id, _user(args), args.reason or ""))
+    _print_decision(args, reverse(_ops(args), _clock(args), args.decision_id, _user(args), args.reason or "", cfg=_config(args)))
     return EXIT_OK
 
 

@@ -12,7 +12,9 @@ Rules, in order (the first that applies wins):
                                                                       -> hold_and_watch
 
 Carrying a decision out needs an approver; roll_back and retrain (promotion of a candidate
-that beats the champion) move registry aliases through baseline_model.registry. Every step is
+that beats the champion) move aliases in the configured registry (core.registries: Vigil's
+embedded one or an MLflow Model Registry). Versions are compared through the model's
+adapter (core.adapter). Every step is
 an append-only row (who, when, why, evidence) and a carried-out decision can be reversed.
 """
 
@@ -30,6 +32,7 @@ from core import audit
 from core.clock import Clock, iso
 from core.config import VigilConfig
 from core.ids import new_id
+from core.registries import promotion_rule, registry_error_types, registry_for
 from core.sql import ident
 from core.stores import OpsStore, StoreMissing, Warehouse
 from incidents import incidents as incident_store
@@ -181,10 +184,8 @@ def _promotion_from_registry(registry: Any, model_name: str) -> dict[str, Any] |
     return None
 
 
-def _registry(ops: OpsStore, clock: Clock) -> Any:
-    from baseline_model.registry import Registry
-
-    return Registry(ops, clock)
+def _registry(cfg: VigilConfig | None, ops: OpsStore, clock: Clock) -> Any:
+    return registry_for(cfg, ops, clock)
 
 
 def registry_name(cfg: VigilConfig) -> str:
@@ -237,7 +238,7 @@ def gather_evidence(
 
 def _add_version_evidence(cfg: VigilConfig, ops: OpsStore, clock: Clock, e: Evidence, wh: Warehouse | None, registry: Any) -> None:
     model_name = registry_name(cfg)
-    reg = registry if registry is not None else _registry(ops, clock)
+    reg = registry if registry is not None else _registry(cfg, ops, clock)
     if e.affected_window is None:
         return
     start, end = (datetime.fromisoformat(x) for x in e.affected_window)
@@ -406,11 +407,9 @@ def reject(ops: OpsStore, clock: Clock, decision_id: str, actor: str, reason: st
 @contextmanager
 def _registry_errors() -> Iterator[None]:
     """A refused registry move (not approved, nothing to roll back to) is a decision error with its hint."""
-    from baseline_model.registry import RegistryError
-
     try:
         yield
-    except RegistryError as err:
+    except registry_error_types() as err:
         raise DecisionError(f"the registry refused: {err}") from err
 
 
@@ -430,7 +429,7 @@ def carry_out(
     current = get_decision(ops, decision_id)
     if current.state != "approved":
         raise DecisionError(f"decision {decision_id} is {current.state}: it must be approved before it is carried out")
-    reg: Any = registry if registry is not None else (_registry(ops, clock) if current.action in ("roll_back", "retrain") else None)
+    reg: Any = registry if registry is not None else (_registry(cfg, ops, clock) if current.action in ("roll_back", "retrain") else None)
     model_name = registry_name(cfg)
     event_id: int | None = None
     target = current.target_version
@@ -443,7 +442,9 @@ def carry_out(
             if candidate_version is None:
                 raise DecisionError("retrain needs a candidate version (hint: `vigil retrain`, then --candidate VERSION)")
             evidence = _candidate_check(cfg, reg, model_name, candidate_version, current, wh)
-            event = reg.promote(model_name, candidate_version, user=actor, reason=f"{reason} (decision {decision_id})")
+            metric, margin = promotion_rule(reg.get(model_name, candidate_version))
+            event = reg.promote(model_name, candidate_version, user=actor, reason=f"{reason} (decision {decision_id})",
+                                metric=metric, margin=margin)
             event_id, target = int(event.event_id), candidate_version
     return _advance(
         ops, clock, decision_id, "carried_out", actor, reason, registry_event_id=event_id, target_version=target,
@@ -467,14 +468,16 @@ def _candidate_check(cfg: VigilConfig, reg: Any, model_name: str, candidate: int
     return {"shadow": [s.to_dict() for s in scores]}
 
 
-def reverse(ops: OpsStore, clock: Clock, decision_id: str, actor: str, reason: str, *, registry: Any = None) -> Decision:
+def reverse(
+    ops: OpsStore, clock: Clock, decision_id: str, actor: str, reason: str, *, registry: Any = None, cfg: VigilConfig | None = None
+) -> Decision:
     """Undo a carried-out decision: a registry alias move is reverted (a new registry event)."""
     current = get_decision(ops, decision_id)
     if current.state != "carried_out":
         raise DecisionError(f"decision {decision_id} is {current.state}: only a carried-out decision can be reversed")
     event_id = None
     if current.registry_event_id is not None:
-        reg = registry if registry is not None else _registry(ops, clock)
+        reg = registry if registry is not None else _registry(cfg, ops, clock)
         with _registry_errors():
             event_id = int(reg.revert(current.registry_event_id, user=actor, reason=f"{reason} (reverses decision {decision_id})").event_id)
     return _advance(ops, clock, decision_id, "reversed", actor, reason, registry_event_id=event_id)

@@ -4,13 +4,14 @@ compare it with the champion on the live test set, and recommend promotion or no
 The training data is the live test set itself: served features of the prediction log
 joined with matured labels, over the last `window_days` of labelled batches, minus the
 event-time windows of upstream data incidents (`decisions.excluded_windows`): a model must
-never learn from an extract that was broken. Those rows are written as a training snapshot
-(applications / bureau / labels files) under `training/retrain/<id>/` and trained with the
-unchanged `baseline_model.train.train`, so the run is reproducible like any other.
+never learn from an extract that was broken. The model's adapter (core.adapter, named by
+`model.adapter`) turns those rows into a training set, trains the candidate and evaluates
+it; the example's adapter writes a training snapshot and runs its unchanged training code,
+the scikit-learn adapter refits the champion's estimator.
 
 Two comparisons, both with their numbers:
-- the registry's holdout gate: the candidate is scored on the champion's own holdout
-  (its run's reference file), so `Registry.promote` compares the two on the same rows;
+- the registry's holdout gate: the candidate is scored on the champion's own holdout, so
+  the registry compares the two on the same rows;
 - shadow evaluation on the live test set after the candidate's training cutoff (rows it
   never saw), champion and candidate re-scored on the same labelled rows.
 Promotion itself stays a decision: approve the version in the registry and carry out an
@@ -30,23 +31,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.adapter import AdapterError, ModelAdapter, TrainRequest, adapter_for, ref_of
 from core.clock import Clock, SystemClock, iso
 from core.config import VigilConfig
 from core.ids import new_id
+from core.registries import compare_evaluations, promotion_rule, registry_for
 from core.sql import ident
 from core.stores import OpsStore, StoreMissing, Warehouse, stores_for
 from incidents.decisions import excluded_windows, registry_name
 from incidents.schema import ensure_schema
-from incidents.shadow import LABEL, VersionScore, better, live_test_set, score_of
+from incidents.shadow import VersionScore, better, live_test_set, scores_on
 
 DEFAULT_WINDOW_DAYS = 28
 # Below this many labelled rows a candidate is not worth training (the time split needs both classes).
 MIN_TRAINING_ROWS = 500
-# The champion's holdout file must reproduce its registered AUC to this tolerance before the
-# candidate's evaluation on it is recorded under the champion's holdout id.
-HOLDOUT_AUC_TOLERANCE = 1e-4
-APPLICATION_COLUMNS = ("income", "loan_amount", "term_months", "interest_rate", "employment_years", "home_ownership", "purpose")
-BUREAU_COLUMNS = ("credit_score", "credit_history_years", "utilisation", "delinquencies", "open_accounts")
+CHALLENGER = "challenger"
 
 
 class RetrainError(ValueError):
@@ -127,131 +126,60 @@ def outside_windows(timestamps: pd.Series, windows: list[tuple[datetime, datetim
 
 
 def production_training_frame(
-    cfg: VigilConfig, wh: Warehouse, start: datetime, end: datetime, excluded: list[tuple[datetime, datetime]]
+    cfg: VigilConfig, wh: Warehouse, start: datetime, end: datetime, excluded: list[tuple[datetime, datetime]],
+    adapter: ModelAdapter | None = None,
 ) -> tuple[pd.DataFrame, int]:
-    """Served features + matured label of the live test set in [start, end), minus excluded windows.
+    """The adapter's training set from the live test set in [start, end), minus excluded windows.
 
-    Returns (frame with application_id, submitted_at, the served features and `defaulted`,
-    number of rows dropped because they lie in an excluded window). Fallback rows (a feature
-    failed validation at serving) are dropped: the model never scored them either.
+    Returns (training frame, number of rows dropped because they lie in an excluded window).
     """
+    adapter = adapter or adapter_for(cfg)
     frame = live_test_set(cfg, wh, start, end)
-    if frame.empty:
-        return frame, 0
-    ts_col = cfg.predictions.timestamp_column
-    keep = outside_windows(frame[ts_col], excluded)
-    dropped = int((~keep).sum())
-    frame = frame.loc[keep]
-    fallback = cfg.predictions.fallback_column
-    if fallback and fallback in frame.columns:
-        frame = frame.loc[~frame[fallback].fillna(False).astype(bool)]
-    missing = [c for c in (*APPLICATION_COLUMNS, *BUREAU_COLUMNS) if c not in frame.columns]
-    if missing:
-        raise RetrainError(
-            f"the prediction log has no served feature columns {missing} (hint: retraining needs the served features "
-            "logged with each prediction, as baseline_model.scorer writes them)"
-        )
-    out = pd.DataFrame(
-        {
-            "application_id": frame[cfg.predictions.id_column].astype(str).to_numpy(),
-            "submitted_at": pd.to_datetime(frame[ts_col]).astype("datetime64[us]").to_numpy(),
-        }
-    )
-    for col in (*APPLICATION_COLUMNS, *BUREAU_COLUMNS):
-        out[col] = frame[col].to_numpy()
-    out["defaulted"] = frame[LABEL].astype("int64").to_numpy()
-    out = out.dropna(subset=[*APPLICATION_COLUMNS, *BUREAU_COLUMNS])
-    return out.sort_values(["submitted_at", "application_id"], kind="mergesort").reset_index(drop=True), dropped
+    dropped = 0
+    if not frame.empty:
+        keep = outside_windows(frame[cfg.predictions.timestamp_column], excluded)
+        dropped = int((~keep).sum())
+        frame = frame.loc[keep]
+    try:
+        return adapter.training_set(frame, reference_frame(cfg)), dropped
+    except AdapterError as err:
+        raise RetrainError(str(err)) from None
 
 
-def write_training_snapshot(frame: pd.DataFrame, folder: Path) -> Path:
-    """The three snapshot files `baseline_model.train` reads (applications, bureau, labels)."""
-    from baseline_model.layout import write_parquet_atomic
-
-    apps = frame[["application_id", "submitted_at", *APPLICATION_COLUMNS]].copy()
-    bureau = frame[["application_id", *BUREAU_COLUMNS]].copy()
-    bureau.insert(1, "reported_at", frame["submitted_at"].to_numpy())
-    for col in ("term_months", "credit_score", "delinquencies", "open_accounts"):
-        apps_or_bureau = apps if col in apps.columns else bureau
-        apps_or_bureau[col] = apps_or_bureau[col].astype("int64")
-    labels = frame[["application_id", "submitted_at", "defaulted"]].copy()
-    write_parquet_atomic(apps, folder / "applications.parquet")
-    write_parquet_atomic(bureau, folder / "bureau.parquet")
-    write_parquet_atomic(labels, folder / "labels.parquet")
-    return folder
-
-
-# ---- evaluation -----------------------------------------------------------------------
-
-
-def holdout_of(mv: Any) -> pd.DataFrame | None:
-    """A version's holdout rows (served features + label), from its training run's reference file."""
-    path = Path(mv.artifact_path).parent / "reference.parquet"
-    return pd.read_parquet(path) if path.exists() else None
-
-
-def metrics_on(artifact: Any, holdout: pd.DataFrame, business: Any) -> dict[str, Any]:
-    """The training code's metrics of an artifact on a holdout frame (calibration table left out)."""
-    from baseline_model.train import evaluate
-
-    p = np.asarray(artifact.predict_default_proba(holdout), dtype=float)
-    y = holdout["defaulted"].to_numpy(dtype=int)
-    loans = holdout[["loan_amount", "interest_rate", "term_months"]]
-    metrics = evaluate(y, p, p < artifact.threshold, loans, business)
-    return {k: v for k, v in metrics.items() if k != "calibration"}
-
-
-def evaluation_on_champion_holdout(
-    candidate_artifact: Any, champion: Any, business: Any, own: dict[str, Any]
-) -> dict[str, Any] | None:
-    """The candidate's evaluation on the champion's holdout, so the registry compares like with like.
-
-    None when the champion's holdout file is missing or does not reproduce its registered AUC
-    (then the rows are not provably the same and the registry keeps refusing, rightly).
-    """
-    from baseline_model.registry import load_artifact
-
-    holdout = holdout_of(champion)
-    registered_auc = (champion.evaluation.get("metrics") or {}).get("roc_auc")
-    if holdout is None or registered_auc is None:
+def reference_frame(cfg: VigilConfig) -> pd.DataFrame | None:
+    """The monitoring reference file, when the config names one (the adapter decides whether to train on it)."""
+    ref = cfg.reference
+    if ref is None or ref.kind != "file" or not ref.path:
         return None
-    champion_metrics = metrics_on(load_artifact(champion), holdout, business)
-    if abs(champion_metrics["roc_auc"] - float(registered_auc)) > HOLDOUT_AUC_TOLERANCE:
+    path = cfg.resolve(ref.path)
+    if not path.exists():
         return None
-    return {
-        **own,
-        "holdout_id": champion.evaluation["holdout_id"],
-        "holdout": champion.evaluation.get("holdout"),
-        "metrics": metrics_on(candidate_artifact, holdout, business),
-        "baseline_metrics": champion.evaluation.get("baseline_metrics"),
-        "evaluated_on": f"champion v{champion.version}'s holdout",
-        "own_holdout": {"holdout_id": own["holdout_id"], "holdout": own.get("holdout"), "metrics": own["metrics"]},
-    }
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    if path.suffix in (".jsonl", ".json"):
+        return pd.read_json(path, lines=True)
+    return pd.read_parquet(path)
 
 
 def shadow_scores(
     cfg: VigilConfig, wh: Warehouse, registry: Any, model_name: str, versions: list[int], start: datetime, end: datetime,
-    excluded: list[tuple[datetime, datetime]],
+    excluded: list[tuple[datetime, datetime]], adapter: ModelAdapter | None = None,
 ) -> list[VersionScore]:
     """shadow_evaluate over [start, end) minus the excluded windows (broken inputs say nothing about a model)."""
-    from baseline_model.registry import load_artifact
-
     frame = live_test_set(cfg, wh, start, end)
     if not frame.empty:
         frame = frame.loc[outside_windows(frame[cfg.predictions.timestamp_column], excluded)]
-    if frame.empty:
-        return [VersionScore(v, 0, 0, None, None, None) for v in versions]
-    y = frame[LABEL].to_numpy(dtype=float)
-    return [
-        score_of(v, y, np.asarray(load_artifact(registry.get(model_name, v)).predict_default_proba(frame), dtype=float))
-        for v in versions
-    ]
+    return scores_on(adapter or adapter_for(cfg), registry, model_name, versions, frame)
 
 
 def _fmt(score: VersionScore) -> str:
+    if score.mae is not None or score.rmse is not None:
+        mae = "n/a" if score.mae is None else f"{score.mae:.4f}"
+        rmse = "n/a" if score.rmse is None else f"{score.rmse:.4f}"
+        return f"v{score.version}: MAE {mae}, RMSE {rmse} on {score.n} rows"
     auc = "n/a" if score.roc_auc is None else f"{score.roc_auc:.4f}"
     loss = "n/a" if score.log_loss is None else f"{score.log_loss:.4f}"
-    return f"v{score.version}: ROC AUC {auc}, log loss {loss} on {score.n} rows ({score.positives} defaults)"
+    return f"v{score.version}: ROC AUC {auc}, log loss {loss} on {score.n} rows ({score.positives} positives)"
 
 
 def recommendation(gate_ok: bool | None, gate: str, scores: list[VersionScore]) -> tuple[bool, list[str]]:
@@ -282,74 +210,66 @@ def retrain(
     user: str = "vigil",
     clock: Clock | None = None,
     incident_id: str | None = None,
+    registry: Any = None,
 ) -> RetrainReport:
     """Train, register as challenger, compare, recommend (see the module docstring).
 
     incident_id: the incident this retrain answers; the result goes on its timeline.
     """
-    from baseline_model.demo import DEFAULT_TRAIN_CONFIG
-    from baseline_model.registry import CHALLENGER, Registry, compare_evaluations, load_artifact
-    from baseline_model.train import evaluation_of, load_train_config, train
-
     clock = clock or SystemClock()
-    config_path = Path(train_config) if train_config else DEFAULT_TRAIN_CONFIG
-    tcfg = load_train_config(config_path)
+    adapter = adapter_for(cfg)
     model_name = registry_name(cfg)
-    if tcfg.model_name != model_name:
-        raise RetrainError(
-            f"{config_path}: model_name {tcfg.model_name!r} is not the monitored model {model_name!r} "
-            "(hint: model.registry_name in the monitoring config)"
-        )
     if incident_id:
         ensure_schema(ops)
         if not ops.query("SELECT 1 FROM incidents WHERE incident_id = ?", (incident_id,)):
             raise RetrainError(f"no incident {incident_id!r} (hint: `vigil incidents list --all`)")
     start, end = labelled_window(cfg, wh, window_days)
     windows = [w for w in parse_windows(excluded_windows(ops)) if w[1] > start and w[0] < end]
-    frame, excluded_rows = production_training_frame(cfg, wh, start, end, windows)
+    frame, excluded_rows = production_training_frame(cfg, wh, start, end, windows, adapter)
     if len(frame) < MIN_TRAINING_ROWS:
         raise RetrainError(
             f"only {len(frame)} labelled rows in {start:%Y-%m-%d} .. {end:%Y-%m-%d} after excluding "
             f"{excluded_rows} rows of data incidents (need {MIN_TRAINING_ROWS}; hint: --window-days {window_days * 2})"
         )
-    retrain_id = new_id("retrain")
-    folder = write_training_snapshot(frame, cfg.root / "training" / "retrain" / retrain_id)
-    snapshot = folder.relative_to(cfg.root).as_posix()
-    data = tcfg.data.model_copy(update={"snapshot": snapshot, "start": None, "end": None})
-    run_cfg = tcfg.model_copy(update={"data": data, "name": f"{tcfg.name}-retrain"})
-    run = train(
-        config_path, cfg.root, ops, config=run_cfg, kind="retrain", update_reference=False, progress=False, clock=clock,
-        command=f"vigil retrain --config {config_path} --window-days {window_days}",
-    )
-    registry = Registry(ops, clock)
+    registry = registry if registry is not None else registry_for(cfg, ops, clock)
     champion = registry.champion(model_name)
-    artifact = _load(run["artifact_path"])
-    own = evaluation_of(run)
-    evaluation = evaluation_on_champion_holdout(artifact, champion, tcfg.business, own) if champion else None
-    evaluation = evaluation or own
+    retrain_id = new_id("retrain")
+    folder = cfg.root / "training" / "retrain" / retrain_id
+    command = f"vigil retrain{f' --config {train_config}' if train_config else ''} --window-days {window_days}"
+    request = TrainRequest(
+        training=frame, folder=folder, champion=ref_of(champion) if champion is not None else None, root=cfg.root,
+        ops=ops, clock=clock, user=user, train_config=str(train_config) if train_config else None, command=command,
+    )
+    try:
+        candidate = adapter.train(request)
+    except AdapterError as err:
+        raise RetrainError(str(err)) from None
     window_text = (iso(start), iso(end))
     mv = registry.register(
-        model_name, run_id=run["run_id"], data_version=run["data_sha256"], environment=run["manifest"]["environment"],
-        evaluation={**evaluation, "training_window": list(window_text), "excluded_windows": [[iso(s), iso(e)] for s, e in windows]},
-        artifact_path=run["artifact_path"], artifact_sha256=run["artifact_sha256"], config_path=str(config_path),
+        model_name, run_id=candidate.run_id, data_version=candidate.data_version, environment=candidate.environment,
+        evaluation={**candidate.evaluation, "training_window": list(window_text),
+                    "excluded_windows": [[iso(s), iso(e)] for s, e in windows]},
+        artifact_path=candidate.artifact_path, artifact_sha256=candidate.artifact_sha256, config_path=candidate.config_path,
         description=f"retrained on production {start:%Y-%m-%d} .. {end:%Y-%m-%d} ({len(frame)} rows; {excluded_rows} excluded)",
         user=user,
     )
     registry.set_alias(model_name, CHALLENGER, mv.version, user, f"candidate of `vigil retrain` ({retrain_id})")
     if champion is not None:
-        gate_ok, gate = compare_evaluations(mv.evaluation, champion.evaluation, tcfg.promotion.metric, tcfg.promotion.margin)
-        load_artifact(mv)  # the registered file is intact before it is compared
+        metric, margin = promotion_rule(mv)
+        gate_ok, gate = compare_evaluations(mv.evaluation, champion.evaluation, metric, margin)
+        adapter.load(ref_of(mv))  # the registered file is intact before it is compared
     else:
         gate_ok, gate = None, "no champion yet"
-    cutoff = datetime.fromisoformat(run["manifest"]["data"]["holdout"]["start"])
+    cutoff = candidate.holdout_start
     versions = [mv.version] + ([champion.version] if champion else [])
-    scores = shadow_scores(cfg, wh, registry, model_name, versions, cutoff, end, windows)
+    scores = shadow_scores(cfg, wh, registry, model_name, versions, cutoff, end, windows, adapter)
     promote, reasons = recommendation(gate_ok, gate, scores)
+    snapshot = candidate.snapshot or (folder.relative_to(cfg.root).as_posix() if folder.exists() else "")
     report = RetrainReport(
         model_name=model_name,
         candidate_version=mv.version,
         champion_version=champion.version if champion else None,
-        run_id=run["run_id"],
+        run_id=candidate.run_id,
         snapshot=snapshot,
         window=window_text,
         excluded_windows=[(iso(s), iso(e)) for s, e in windows],
@@ -370,12 +290,6 @@ def retrain(
         record_event(ops, clock, incident_id, "decision", user,
                      f"Retrain candidate v{mv.version} {verdict}: {'; '.join(reasons)}", report.to_dict())
     return report
-
-
-def _load(path: str) -> Any:
-    from baseline_model.artifact import load_model
-
-    return load_model(path)
 
 
 def _next_steps(version: int, promote: bool) -> list[str]:
@@ -408,14 +322,12 @@ def report_text(r: RetrainReport) -> str:
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
-    from baseline_model.train import TrainingError
-
     cfg: VigilConfig = args.load_config()
     wh, ops = stores_for(cfg)
     try:
         report = retrain(cfg, ops, wh, train_config=args.train_config, window_days=args.window_days,
                          user=args.user or "vigil", incident_id=args.incident)
-    except (RetrainError, TrainingError) as err:
+    except (RetrainError, AdapterError) as err:
         print(f"vigil: {err}", file=sys.stderr)
         return 2
     if getattr(args, "json", False):
@@ -435,7 +347,7 @@ def add_commands(subparsers: Any) -> None:
         "recommend promotion or not. The monitoring config goes before the command: vigil --config M.yaml retrain.",
     )
     p.add_argument("--config", dest="train_config", metavar="TRAIN_YAML", default=None,
-                   help="training config (default: baseline_model/configs/train_gbm.yaml)")
+                   help="training config, for adapters that read one (the example: baseline_model/configs/train_gbm.yaml)")
     p.add_argument("--window-days", type=int, default=DEFAULT_WINDOW_DAYS, metavar="N",
                    help=f"days of labelled batches to train on (default {DEFAULT_WINDOW_DAYS})")
     p.add_argument("--incident", metavar="INCIDENT_ID", help="record the result on this incident's timeline")

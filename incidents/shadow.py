@@ -1,8 +1,9 @@
 """Shadow evaluation: re-score the live test set's served features with registered versions.
 
 "The previous version is better" is measured here, not assumed: the predictions of a
-window that have matured labels are re-scored by each version and compared on the same
-rows (ROC AUC, log loss, Brier score).
+window that have matured labels are re-scored by each version, through the model's
+adapter (core.adapter), and compared on the same rows: ROC AUC, log loss and Brier score
+for a binary model, log loss and accuracy for a multiclass one, MAE and RMSE for regression.
 """
 
 from __future__ import annotations
@@ -15,11 +16,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.adapter import (
+    LABEL,
+    PRIMARY_METRIC,
+    ModelAdapter,
+    adapter_for,
+    is_better,
+    metrics_for,
+    model_task,
+    ref_of,
+)
 from core.config import VigilConfig
 from core.sql import ident
 from core.stores import Warehouse
 
-LABEL = "__vigil_label"
+__all__ = ["LABEL", "VersionScore", "better", "live_test_set", "score_of", "shadow_evaluate", "scores_on"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,18 @@ class VersionScore:
     roc_auc: float | None
     log_loss: float | None
     brier: float | None
+    mae: float | None = None
+    rmse: float | None = None
+    accuracy: float | None = None
+
+    @classmethod
+    def of(cls, version: int, metrics: dict[str, float]) -> VersionScore:
+        def get(key: str) -> float | None:
+            value = metrics.get(key)
+            return None if value is None else float(value)
+
+        return cls(version, int(metrics.get("n", 0)), int(metrics.get("positives", 0)), get("roc_auc"), get("log_loss"),
+                   get("brier"), get("mae"), get("rmse"), get("accuracy"))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,39 +76,40 @@ def live_test_set(cfg: VigilConfig, wh: Warehouse, start: datetime, end: datetim
     return frame
 
 
-def score_of(version: int, y: np.ndarray, p: np.ndarray) -> VersionScore:
-    from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
-
-    keep = np.isfinite(p) & np.isfinite(y)
-    y, p = y[keep].astype(int), np.clip(p[keep], 1e-6, 1 - 1e-6)
-    n, pos = int(len(y)), int(y.sum())
-    if n == 0:
-        return VersionScore(version, 0, 0, None, None, None)
-    auc = float(roc_auc_score(y, p)) if 0 < pos < n else None
-    return VersionScore(version, n, pos, auc, float(log_loss(y, p, labels=[0, 1])), float(brier_score_loss(y, p)))
+def score_of(version: int, y: np.ndarray, p: np.ndarray, task: str = "binary") -> VersionScore:
+    return VersionScore.of(version, metrics_for(task, y, p))
 
 
-def shadow_evaluate(
-    cfg: VigilConfig, wh: Warehouse, registry: Any, model_name: str, versions: list[int], start: datetime, end: datetime
+def scores_on(
+    adapter: ModelAdapter, registry: Any, model_name: str, versions: list[int], frame: pd.DataFrame
 ) -> list[VersionScore]:
-    """Score each version on the same labelled rows of [start, end)."""
-    from baseline_model.registry import load_artifact
-
-    frame = live_test_set(cfg, wh, start, end)
+    """Each version's metrics on the same labelled rows (features + LABEL), through the adapter."""
     if frame.empty:
         return [VersionScore(v, 0, 0, None, None, None) for v in versions]
-    y = frame[LABEL].to_numpy(dtype=float)
     out = []
     for v in versions:
-        artifact = load_artifact(registry.get(model_name, v))
-        out.append(score_of(v, y, np.asarray(artifact.predict_default_proba(frame), dtype=float)))
+        model = adapter.load(ref_of(registry.get(model_name, v)))
+        out.append(VersionScore.of(v, adapter.evaluate(model, frame)))
     return out
 
 
+def shadow_evaluate(
+    cfg: VigilConfig, wh: Warehouse, registry: Any, model_name: str, versions: list[int], start: datetime, end: datetime,
+    adapter: ModelAdapter | None = None,
+) -> list[VersionScore]:
+    """Score each version on the same labelled rows of [start, end)."""
+    frame = live_test_set(cfg, wh, start, end)
+    return scores_on(adapter or adapter_for(cfg), registry, model_name, versions, frame)
+
+
 def better(a: VersionScore, b: VersionScore, margin: float = 0.0) -> bool:
-    """Is a better than b on the live test set (AUC first, log loss when AUC is undefined)?"""
-    if a.roc_auc is not None and b.roc_auc is not None:
-        return a.roc_auc > b.roc_auc + margin
-    if a.log_loss is not None and b.log_loss is not None and math.isfinite(a.log_loss) and math.isfinite(b.log_loss):
-        return a.log_loss < b.log_loss - margin
+    """Is a better than b on the live test set? AUC first, then log loss (classifiers), MAE then RMSE (regression)."""
+    for metric in ("roc_auc", "log_loss", "mae", "rmse"):
+        x, y = getattr(a, metric), getattr(b, metric)
+        if x is not None and y is not None and math.isfinite(x) and math.isfinite(y):
+            return is_better(metric, x, y, margin)
     return False
+
+
+def primary_metric(cfg: VigilConfig) -> str:
+    return PRIMARY_METRIC[model_task(cfg)]

@@ -37,7 +37,7 @@ FEATURES = ["x1", "x2"]
 def decision_config(root: Path) -> VigilConfig:
     return config_from_dict(
         {
-            "model": {"name": "loan_default"},
+            "model": {"name": "loan_default", "adapter": "baseline_model.adapter:LoanModelAdapter"},
             "predictions": {
                 "source": {"path": "p"},
                 "id_column": "application_id",
