@@ -7,41 +7,24 @@ own error (with a hint) when the action is refused; pages show that message.
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime
 from typing import Any
 
 from core.clock import Clock, SystemClock
 from core.config import VigilConfig
 from core.stores import OpsStore, stores_for
-
-
-class ActionUnavailable(RuntimeError):
-    """The package that owns this action does not provide it (yet)."""
+from incidents import alerts, incidents, silences
 
 
 def _ops(cfg: VigilConfig) -> OpsStore:
     return stores_for(cfg)[1]
 
 
-def _function(module: str, *names: str) -> Any:
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as err:
-        raise ActionUnavailable(f"{module} is not available") from err
-    for name in names:
-        fn = getattr(mod, name, None)
-        if fn is not None:
-            return fn
-    raise ActionUnavailable(f"{module} has none of: {', '.join(names)}")
-
-
 # ---- alerts -----------------------------------------------------------------------------
 
 
 def acknowledge_alert(cfg: VigilConfig, fingerprint: str, user: str, clock: Clock | None = None) -> None:
-    acknowledge = _function("incidents.alerts", "acknowledge")
-    acknowledge(_ops(cfg), clock or SystemClock(), fingerprint, user)
+    alerts.acknowledge(_ops(cfg), clock or SystemClock(), fingerprint, user)
 
 
 def silence_alert(
@@ -53,14 +36,12 @@ def silence_alert(
     clock: Clock | None = None,
 ) -> str:
     """Silence exactly this alert (equality matchers on its identity labels) until ``ends_at``."""
-    add_silence = _function("incidents.silences", "add_silence")
-    matcher_cls = _function("incidents.silences", "Matcher")
     matchers = [
-        matcher_cls(name="check", op="=", value=str(alert.get("check_name", ""))),
-        matcher_cls(name="model", op="=", value=str(alert.get("model", ""))),
-        matcher_cls(name="subject", op="=", value=str(alert.get("subject", ""))),
+        silences.Matcher(name="check", op="=", value=str(alert.get("check_name", ""))),
+        silences.Matcher(name="model", op="=", value=str(alert.get("model", ""))),
+        silences.Matcher(name="subject", op="=", value=str(alert.get("subject", ""))),
     ]
-    silence = add_silence(
+    silence = silences.add_silence(
         _ops(cfg), clock or SystemClock(), matchers=matchers, ends_at=ends_at, author=user, comment=comment
     )
     return str(silence.silence_id)
@@ -69,9 +50,8 @@ def silence_alert(
 def open_incident_for_alert(
     cfg: VigilConfig, fingerprint: str, user: str, severity: str | None = None, clock: Clock | None = None
 ) -> str:
-    open_incident = _function("incidents.incidents", "open_incident")
     return str(
-        open_incident(
+        incidents.open_incident(
             _ops(cfg),
             clock or SystemClock(),
             opened_by=user,
@@ -88,8 +68,7 @@ def open_incident_for_alert(
 def set_incident_status(
     cfg: VigilConfig, incident_id: str, status: str, user: str, note: str | None = None, clock: Clock | None = None
 ) -> None:
-    set_status = _function("incidents.incidents", "set_status")
-    set_status(_ops(cfg), clock or SystemClock(), incident_id, status, user, note)
+    incidents.set_status(_ops(cfg), clock or SystemClock(), incident_id, status, user, note)
 
 
 def set_incident_roles(
@@ -100,13 +79,11 @@ def set_incident_roles(
     scribe: str | None,
     clock: Clock | None = None,
 ) -> None:
-    set_roles = _function("incidents.incidents", "set_roles")
-    set_roles(_ops(cfg), clock or SystemClock(), incident_id, user, commander=commander or None, scribe=scribe or None)
+    incidents.set_roles(_ops(cfg), clock or SystemClock(), incident_id, user, commander=commander or None, scribe=scribe or None)
 
 
 def add_incident_note(cfg: VigilConfig, incident_id: str, user: str, text: str, clock: Clock | None = None) -> None:
-    add_note = _function("incidents.incidents", "add_note")
-    add_note(_ops(cfg), clock or SystemClock(), incident_id, user, text)
+    incidents.add_note(_ops(cfg), clock or SystemClock(), incident_id, user, text)
 
 
 # ---- registry ---------------------------------------------------------------------------
@@ -147,30 +124,34 @@ def revert_registry_event(cfg: VigilConfig, event_id: int, user: str, reason: st
 
 
 def create_postmortem(cfg: VigilConfig, incident_id: str, user: str, clock: Clock | None = None) -> Any:
-    create = _function("incidents.postmortem", "create_postmortem")
+    from incidents.postmortem import create_postmortem
+
     wh, ops = stores_for(cfg)
-    return create(cfg, ops, clock or SystemClock(), incident_id, user, wh if cfg.warehouse_path.exists() else None)
+    return create_postmortem(cfg, ops, clock or SystemClock(), incident_id, user, wh if cfg.warehouse_path.exists() else None)
 
 
 def save_postmortem(
     cfg: VigilConfig, incident_id: str, changes: dict[str, str], user: str, comment: str | None,
     clock: Clock | None = None,
 ) -> Any:
-    save = _function("incidents.postmortem", "save_revision")
-    return save(_ops(cfg), clock or SystemClock(), incident_id, changes, user, comment)
+    from incidents.postmortem import save_revision
+
+    return save_revision(_ops(cfg), clock or SystemClock(), incident_id, changes, user, comment)
 
 
 def add_action_item(
     cfg: VigilConfig, incident_id: str, *, title: str, owner: str, kind: str, due: str, user: str,
     clock: Clock | None = None,
 ) -> str:
-    add = _function("incidents.postmortem", "add_action_item")
+    from incidents.postmortem import add_action_item as add
+
     return str(add(_ops(cfg), clock or SystemClock(), incident_id, title=title, owner=owner, kind=kind, due=due,
                    author=user))
 
 
 def update_action_item(cfg: VigilConfig, item_id: str, user: str, status: str, clock: Clock | None = None) -> Any:
-    update = _function("incidents.postmortem", "update_action_item")
+    from incidents.postmortem import update_action_item as update
+
     return update(_ops(cfg), clock or SystemClock(), item_id, user, status=status)
 
 
@@ -178,18 +159,21 @@ def update_action_item(cfg: VigilConfig, item_id: str, user: str, status: str, c
 
 
 def recommend_decision(cfg: VigilConfig, incident_id: str, clock: Clock | None = None) -> Any:
-    recommend = _function("incidents.decisions", "recommend")
+    from incidents.decisions import recommend
+
     wh, ops = stores_for(cfg)
     return recommend(cfg, ops, clock or SystemClock(), incident_id, wh=wh if cfg.warehouse_path.exists() else None)
 
 
 def approve_decision(cfg: VigilConfig, decision_id: str, user: str, reason: str, clock: Clock | None = None) -> Any:
-    approve = _function("incidents.decisions", "approve")
+    from incidents.decisions import approve
+
     return approve(_ops(cfg), clock or SystemClock(), decision_id, user, reason)
 
 
 def reject_decision(cfg: VigilConfig, decision_id: str, user: str, reason: str, clock: Clock | None = None) -> Any:
-    reject = _function("incidents.decisions", "reject")
+    from incidents.decisions import reject
+
     return reject(_ops(cfg), clock or SystemClock(), decision_id, user, reason)
 
 
@@ -197,12 +181,14 @@ def carry_out_decision(
     cfg: VigilConfig, decision_id: str, user: str, reason: str, candidate_version: int | None = None,
     clock: Clock | None = None,
 ) -> Any:
-    carry_out = _function("incidents.decisions", "carry_out")
+    from incidents.decisions import carry_out
+
     wh, ops = stores_for(cfg)
     return carry_out(cfg, ops, clock or SystemClock(), decision_id, user, reason, candidate_version=candidate_version,
                      wh=wh if cfg.warehouse_path.exists() else None)
 
 
 def reverse_decision(cfg: VigilConfig, decision_id: str, user: str, reason: str, clock: Clock | None = None) -> Any:
-    reverse = _function("incidents.decisions", "reverse")
+    from incidents.decisions import reverse
+
     return reverse(_ops(cfg), clock or SystemClock(), decision_id, user, reason, cfg=cfg)

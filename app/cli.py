@@ -1,352 +1,368 @@
-"""The ``vigil`` command line.
+"""The ``vigil`` command line: the command kernel.
 
-Exit codes: 0 ok, 1 checks failed (or a cycle failed), 2 usage or config error. Global
-options (``--config``, ``--root``, ``--json``, ``--user``) go before or after the command.
-Packages add their own commands through ``add_commands(subparsers)``; a handler is
-``func(args) -> int`` and may call ``args.load_config()`` for the resolved config.
+Every command is declared once (``core.commands.Command``: path, handler, the action it
+needs, its arguments and help). This module builds the parser and ``--help`` from those
+declarations with Click, checks the acting user's role before a handler runs (fail closed:
+a command without a declared action refuses to run), resolves the acting user (the audit
+actor) once, and maps errors to the exit codes of ``core.exit_codes``.
+
+The app's own commands are built in (``app/commands.py`` and its siblings); packages
+contribute theirs through the ``vigil.commands`` entry-point group (``core.plugins``).
+Global options (``--config``, ``--root``, ``--json``, ``--user``) go before or after the
+command.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import json
-import logging
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
-from app import settings
+import click
+
+from app import commands as app_commands
+from app import exporter, settings, users_cli
+from core import auth, exit_codes, identity, plugins
+from core.commands import READ, Arg, Args, Command, Declaration, Group, Opt, UsageError
 from core.config import ConfigError, VigilConfig
 from core.stores import StoreBusy, StoreMissing
 
-EXIT_OK, EXIT_CHECKS_FAILED, EXIT_USAGE = 0, 1, 2
-PACKAGE_COMMANDS = ("baseline_model.cli", "profilers.cli", "checks.cli", "incidents.cli", "app.exporter",
-                    "incidents.retrain", "app.drills",
-                    "app.users_cli")  # users_cli last: it puts every command behind the role check
-
-Handler = Callable[[argparse.Namespace], int]
+GLOBAL_OPTIONS = ("config", "root", "json", "user")
 
 
-class UsageError(Exception):
-    """Bad arguments or missing inputs: exit code 2 with the message (which carries a hint)."""
+class CommandRefused(Exception):
+    """The acting user may not run this command (or the command declares no role)."""
 
 
-# ---- output helpers ---------------------------------------------------------------------
+# ---- the declarations --------------------------------------------------------------------
 
 
-def emit_json(data: Any) -> None:
-    from app.cycle import jsonable
-
-    print(json.dumps(jsonable(data), indent=2, sort_keys=False))
-
-
-def red(text: str) -> str:
-    return f"\x1b[31m{text}\x1b[0m" if sys.stdout.isatty() else text
+def builtin_declarations() -> list[Declaration]:
+    """The app's own commands (the kernel's host); packages add theirs by entry point."""
+    return [*app_commands.COMMANDS, *exporter.COMMANDS, *users_cli.COMMANDS]
 
 
-def parse_batch(text: str) -> datetime:
-    """'2024-03-01' or '2024-03-01T06:00' -> naive UTC batch start."""
-    from core.clock import naive_utc
+def declarations() -> list[Declaration]:
+    """Every declared command and group: the only list of commands, roles and arguments."""
+    found = builtin_declarations()
+    for _name, contributed in plugins.command_sets():
+        found.extend(contributed)
+    seen: dict[str, Declaration] = {}
+    for decl in found:
+        if decl.path in seen:
+            raise RuntimeError(f"`vigil {decl.path}` is declared twice (hint: each command is declared once)")
+        seen[decl.path] = decl
+    return found
 
+
+def runnable(decls: Sequence[Declaration] | None = None) -> dict[str, Command]:
+    """Path -> Command of every runnable command."""
+    return {d.path: d for d in (decls if decls is not None else declarations()) if isinstance(d, Command)}
+
+
+# ---- authorisation -------------------------------------------------------------------------
+
+
+def authorise(command: Command, args: Args) -> None:
+    """Raise CommandRefused unless the acting user's role may run `command` (fail closed)."""
+    if command.action is None:
+        raise CommandRefused(
+            f"`vigil {command.path}` declares no role, so it does not run (hint: give its Command an action: "
+            f"core.commands.READ or a key of core.auth.PERMISSIONS)"
+        )
     try:
-        return naive_utc(datetime.fromisoformat(text))
-    except ValueError:
-        raise UsageError(
-            f"batch {text!r} is not a date or ISO timestamp (hint: use YYYY-MM-DD, e.g. 2024-03-01, "
-            "or see `vigil checks show --help`)"
-        ) from None
-
-
-# ---- commands ---------------------------------------------------------------------------
-
-
-def cmd_run_once(args: argparse.Namespace) -> int:
-    from app.cycle import run_cycle
-    from app.reporting import cycle_text
-
-    cfg = args.load_config()
-    try:
-        report = run_cycle(cfg, notify=not args.no_notify)
-    except Exception as err:  # recorded on the cycles row by run_cycle
-        print(f"cycle failed: {type(err).__name__}: {err} (recorded; see `vigil status`)", file=sys.stderr)
-        return EXIT_CHECKS_FAILED
-    if args.json:
-        emit_json(report.to_dict())
-    else:
-        print(cycle_text(report))
-    return EXIT_CHECKS_FAILED if report.failed_checks else EXIT_OK
-
-
-def cmd_schedule(args: argparse.Namespace) -> int:
-    from app.scheduler import run_scheduler
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per job run is noise
-    return run_scheduler(args.load_config(), simulate=args.simulate)
-
-
-def cmd_app(args: argparse.Namespace) -> int:
-    from app.processes import spawn, stop_children, stop_signals_interrupt, streamlit_command
-
-    cfg = args.load_config()
-    with stop_signals_interrupt():
-        child = spawn(streamlit_command(args.port, args.address), settings.child_env(cfg, args.user))
-        print(f"Vigil dashboard: http://localhost:{args.port}   (Ctrl-C stops)", flush=True)
-        try:
-            return child.wait()
-        except KeyboardInterrupt:
-            return EXIT_OK
-        finally:
-            stop_children([child])
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from app.cycle import run_cycle
-    from app.demo import prepare_history, serve
-    from app.reporting import cycle_text
-
-    cfg = args.load_config()
-    prepare_history(cfg, days=args.days)
-    print("running the check cycle over the history ...", flush=True)
-    try:
-        report = run_cycle(cfg, on_step=lambda step, seconds: print(f"  {step}: {seconds:.1f}s", flush=True))
-        print(cycle_text(report, max_failed=15))
-        code = EXIT_OK
-    except Exception as err:  # recorded on the cycles row; the dashboard shows it in red
-        print(f"the first cycle failed: {type(err).__name__}: {err} (recorded; the scheduler retries "
-              "every schedule.interval)", file=sys.stderr)
-        code = EXIT_CHECKS_FAILED
-    if args.no_serve:
-        return code
-    return serve(cfg, args.user, args.port, simulate=not args.no_simulate)
-
-
-def cmd_config_check(args: argparse.Namespace) -> int:
-    cfg = args.load_config()
-    if args.json:
-        emit_json({"ok": True, "file": cfg.source_file, "model": cfg.model.name, "root": str(cfg.root)})
-    else:
-        print(f"{cfg.source_file}: ok (model {cfg.model.name}, {len(cfg.features)} features, "
-              f"{len(cfg.etl_tables)} ETL tables, storage root {cfg.root})")
-    return EXIT_OK
-
-
-def cmd_config_show(args: argparse.Namespace) -> int:
-    from app.reporting import resolved_config
-
-    cfg = args.load_config()
-    data = resolved_config(cfg)
-    if args.json:
-        emit_json(data)
-    else:
-        import yaml
-
-        print(yaml.safe_dump(data, sort_keys=False), end="")
-    return EXIT_OK
-
-
-def cmd_checks_list(args: argparse.Namespace) -> int:
-    from app.queries import registered_checks
-
-    rows = registered_checks()
-    if args.json:
-        emit_json(rows)
-    else:
-        for row in rows:
-            kinds = ",".join(row.get("model_kinds", []))
-            print(f"{row['name']:<24} {row['family']:<14} {kinds:<36} {row.get('description', '')}")
-    return EXIT_OK
-
-
-def cmd_checks_show(args: argparse.Namespace) -> int:
-    from app.queries import check_results_for_batch
-
-    cfg = args.load_config()
-    batch = parse_batch(args.batch)
-    rows = check_results_for_batch(cfg, batch)
-    if not rows:
-        raise UsageError(f"no check results for batch {batch.isoformat()} (hint: `vigil data batches` or "
-                         "the Data page lists the batches; run `vigil run-once` first)")
-    if args.json:
-        emit_json(rows)
-    else:
-        for row in rows:
-            status = str(row.get("status", ""))
-            mark = red(status.upper()) if status == "fail" else status
-            print(f"{mark:<8} {row.get('check', ''):<28} {row.get('subject', ''):<34} {row.get('explanation', '')}")
-    failed = any(row.get("status") == "fail" for row in rows)
-    return EXIT_CHECKS_FAILED if failed else EXIT_OK
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from app.queries import drift_report_html
-
-    cfg = args.load_config()
-    batch = parse_batch(args.batch)
-    try:
-        html = drift_report_html(cfg, batch)
-    except ValueError as err:  # no rows in the batch, no file reference: the message carries a hint
-        raise UsageError(str(err)) from None
-    out = Path(args.out or f"vigil-report-{batch.date().isoformat()}.html")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html)
-    if args.json:
-        emit_json({"batch": batch.isoformat(), "path": str(out.absolute()), "bytes": len(html)})
-    else:
-        print(f"drift report for batch {batch.isoformat()} written to {out.absolute()}")
-    return EXIT_OK
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from app.queries import status_overview
-    from app.reporting import status_text
-
-    cfg = args.load_config()
-    status = status_overview(cfg)
-    if args.json:
-        emit_json(status)
-    else:
-        print(status_text(status, colour=red))
-    return EXIT_OK
-
-
-# ---- parser -----------------------------------------------------------------------------
-
-
-def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
-    """The same options on the main parser and on every app subcommand (so order is free)."""
-    default: Any = argparse.SUPPRESS if suppress else None
-    parser.add_argument("--config", default=default, metavar="PATH",
-                        help=f"monitored-model YAML (default: ${settings.CONFIG_ENV} or {settings.DEFAULT_CONFIG})")
-    parser.add_argument("--root", default=default, metavar="DIR",
-                        help=f"storage root (default: ${settings.ROOT_ENV} or storage.root of the config)")
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
-                        help="machine-readable output")
-    parser.add_argument("--user", default=default, metavar="NAME",
-                        help=f"who is acting (default: ${settings.USER_ENV} or the OS user)")
-
-
-def _command(subparsers: Any, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = subparsers.add_parser(name, help=help_text, description=help_text)
-    _global_options(parser, suppress=True)
-    parser.set_defaults(func=handler)
-    return parser
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vigil",
-        description="Vigil: monitoring and incident response for a production ML model.",
-        epilog="Exit codes: 0 ok, 1 checks failed, 2 usage or config error.",
-    )
-    _global_options(parser, suppress=False)
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    run_once = _command(subparsers, "run-once", cmd_run_once,
-                        "run one check cycle: ingest, profile, check, alert (exit 1 if a check failed)")
-    run_once.add_argument("--no-notify", action="store_true", help="do not send notifications this cycle")
-
-    schedule = _command(subparsers, "schedule", cmd_schedule,
-                        "run the check cycle every schedule.interval until Ctrl-C")
-    schedule.add_argument("--simulate", action="store_true",
-                          help="also simulate and score one more business day each tick (example model)")
-
-    app = _command(subparsers, "app", cmd_app, "start the Streamlit dashboard")
-    app.add_argument("--port", type=int, default=8501)
-    app.add_argument("--address", default=None, help="bind address (default: Streamlit's)")
-
-    demo = _command(subparsers, "demo", cmd_demo,
-                    "train the example model, simulate 60 days with two incidents, check them, then serve "
-                    "the scheduler and dashboard (what `make run` does)")
-    demo.add_argument("--days", type=int, default=60)
-    demo.add_argument("--port", type=int, default=8501)
-    demo.add_argument("--no-serve", action="store_true", help="stop after the first cycle")
-    demo.add_argument("--no-simulate", action="store_true", help="scheduler does not simulate new days")
-
-    config = _command(subparsers, "config", _needs_subcommand("config"), "validate or show the config")
-    config_sub = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
-    _command(config_sub, "check", cmd_config_check, "validate the config file")
-    _command(config_sub, "show", cmd_config_show, "print the resolved config with defaults")
-
-    checks = _command(subparsers, "checks", _needs_subcommand("checks"), "registered checks and their results")
-    checks_sub = checks.add_subparsers(dest="checks_command", metavar="SUBCOMMAND")
-    _command(checks_sub, "list", cmd_checks_list, "list the registered checks")
-    show = _command(checks_sub, "show", cmd_checks_show, "check results of one batch (exit 1 if any failed)")
-    show.add_argument("batch", metavar="BATCH", help="batch start, e.g. 2024-03-01")
-
-    report = _command(subparsers, "report", cmd_report, "write the Evidently drift report of a batch as HTML")
-    report.add_argument("batch", metavar="BATCH", help="batch start, e.g. 2024-03-01")
-    report.add_argument("--out", metavar="FILE", help="output file (default: vigil-report-DATE.html)")
-
-    _command(subparsers, "status", cmd_status,
-             "last cycle and its staleness, scheduler heartbeat, firing alerts, open incidents, champion")
-
-    for module_name in PACKAGE_COMMANDS:
-        _add_package_commands(subparsers, module_name)
-    return parser
-
-
-def _needs_subcommand(name: str) -> Handler:
-    def handler(_args: argparse.Namespace) -> int:
-        raise UsageError(f"`vigil {name}` needs a subcommand (hint: `vigil {name} --help`)")
-
-    return handler
-
-
-def _add_package_commands(subparsers: Any, module_name: str) -> None:
-    """Wire in a package's commands if the package provides them."""
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as err:
-        if err.name in {module_name, module_name.split(".")[0]}:
-            return  # the package has no CLI (yet)
+        user = auth.cli_identity(auth.users_file(args.load_config().root), args.user)
+    except ConfigError:
+        if command.action == READ:
+            return  # the handler reports the config error itself if it needs the config
         raise
-    add = getattr(module, "add_commands", None)
-    if add is not None:
-        add(subparsers)
+    except (auth.UnknownUser, auth.UsersFileError) as err:
+        raise CommandRefused(str(err)) from None
+    try:
+        auth.require(user, command.action)
+    except auth.PermissionDenied as err:
+        raise CommandRefused(str(err)) from None
 
 
-def _attach_loader(args: argparse.Namespace) -> None:
-    """Give handlers one way to get the config, resolved from flags and environment."""
+# ---- running a handler -----------------------------------------------------------------------
+
+
+def _config_loader(args: Args) -> Callable[[], VigilConfig]:
     cache: dict[str, VigilConfig] = {}
 
     def load_config() -> VigilConfig:
         if "cfg" not in cache:
-            cache["cfg"] = settings.load(getattr(args, "config", None), getattr(args, "root", None))
+            cache["cfg"] = settings.load(args.config, args.root)
         return cache["cfg"]
 
-    args.load_config = load_config
-    args.user = settings.current_user(getattr(args, "user", None))
-    if not hasattr(args, "json"):
-        args.json = False
+    return load_config
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(list(argv) if argv is not None else None)
-    if getattr(args, "func", None) is None:
-        parser.print_help()
-        return EXIT_USAGE
-    _attach_loader(args)
+def make_args(values: dict[str, Any], flags: dict[str, Any], extra: dict[str, Any] | None = None) -> Args:
+    """The handler's args: declared values by dest, the global options, the acting user."""
+    args = Args(**values)
+    args.config = flags.get("config")
+    args.root = flags.get("root")
+    args.json = bool(flags.get("json"))
+    args.user = identity.acting_username(flags.get("user"))
+    args.load_config = _config_loader(args)  # type: ignore[method-assign]
+    for key, value in (extra or {}).items():
+        setattr(args, key, value)
+    return args
+
+
+def run_command(command: Command, args: Args) -> int:
+    """Check the role, run the handler, map errors to exit codes (messages on stderr)."""
     try:
-        return int(args.func(args) or 0)
+        for group in command.exclusive:
+            given = [g for g in group if getattr(args, g, None)]
+            if len(given) > 1:
+                shown = " and ".join("--" + g.replace("_", "-") for g in given)
+                raise UsageError(f"{shown} cannot be given together (hint: `vigil {command.path} --help`)")
+        authorise(command, args)
+        return int(command.handler(args) or 0)
+    except CommandRefused as err:
+        print(f"vigil: refused: {err}", file=sys.stderr)
+        return exit_codes.USAGE
     except ConfigError as err:
         print(str(err), file=sys.stderr)
-        return EXIT_USAGE
-    except (UsageError, StoreMissing) as err:
+        return exit_codes.USAGE
+    except UsageError as err:
         print(f"vigil: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        return exit_codes.USAGE
+    except StoreMissing as err:
+        print(f"vigil: {err}", file=sys.stderr)
+        return exit_codes.STORE_UNAVAILABLE
     except StoreBusy as err:
         print(f"vigil: {err} (hint: a cycle is writing; retry in a moment)", file=sys.stderr)
-        return EXIT_USAGE
+        return exit_codes.STORE_UNAVAILABLE
     except KeyboardInterrupt:
-        return EXIT_OK
+        return exit_codes.OK
     except BrokenPipeError:  # `vigil checks list | head`
         sys.stderr.close()
-        return EXIT_OK
+        return exit_codes.OK
+    except Exception as err:
+        if command.refusals and isinstance(err, command.refusals):
+            text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+            print(f"vigil: {text}", file=sys.stderr)
+            return exit_codes.USAGE
+        raise
+
+
+# ---- the Click tree --------------------------------------------------------------------------
+
+
+class _Formatter(click.HelpFormatter):
+    def write_usage(self, prog: str, args: str = "", prefix: str | None = None) -> None:
+        super().write_usage(prog, args, "usage: " if prefix is None else prefix)
+
+
+class _Context(click.Context):
+    formatter_class = _Formatter
+
+
+class _Choice(click.Choice):  # type: ignore[type-arg]
+    """A choice that also accepts hyphens for underscores (`unit-change` for `unit_change`)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value not in self.choices:
+            for choice in self.choices:
+                if isinstance(choice, str) and value.replace("-", "_") == choice.replace("-", "_"):
+                    return choice
+        return super().convert(value, param, ctx)
+
+
+def _click_type(param: Arg | Opt) -> Any:
+    return _Choice(list(param.choices)) if param.choices is not None else param.type
+
+
+def _click_params(command: Command | None) -> list[click.Parameter]:
+    params: list[click.Parameter] = []
+    declared_flags = set()
+    for p in command.params if command else ():
+        if isinstance(p, Arg):
+            params.append(click.Argument([p.dest], required=p.required, type=_click_type(p), metavar=p.shown))
+        else:
+            declared_flags.add(p.flag)
+            if p.is_flag:
+                params.append(click.Option([p.flag, p.name], is_flag=True, default=False, help=p.help))
+            else:
+                params.append(click.Option(
+                    [p.flag, p.name], type=_click_type(p), default=p.default, metavar=p.metavar, help=p.help,
+                    multiple=p.multiple, required=p.required, show_default=p.default not in (None, False, ()),
+                ))
+    for flag, name, kwargs in _GLOBAL_FLAGS:
+        if flag not in declared_flags:
+            params.append(click.Option([flag, f"global_{name}"], **kwargs))
+    return params
+
+
+_GLOBAL_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
+    ("--config", "config", {"metavar": "PATH", "default": None,
+                            "help": f"monitored-model YAML (default: ${settings.CONFIG_ENV} or {settings.DEFAULT_CONFIG})"}),
+    ("--root", "root", {"metavar": "DIR", "default": None,
+                        "help": f"storage root (default: ${settings.ROOT_ENV} or storage.root of the config)"}),
+    ("--json", "json", {"is_flag": True, "default": False, "help": "machine-readable output"}),
+    ("--user", "user", {"metavar": "NAME", "default": None,
+                        "help": f"who is acting (default: ${identity.USER_ENV} or the OS user)"}),
+]
+
+
+def _flags(ctx: click.Context) -> dict[str, Any]:
+    """The global options, the innermost given value winning (`--json` anywhere counts)."""
+    out: dict[str, Any] = {"json": False}
+    node: click.Context | None = ctx
+    while node is not None:
+        for name in GLOBAL_OPTIONS:
+            value = node.params.get(f"global_{name}")
+            if name == "json":
+                out["json"] = out["json"] or bool(value)
+            elif out.get(name) is None and value is not None:
+                out[name] = value
+        node = node.parent
+    return out
+
+
+def _values(command: Command, params: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for p in command.params:
+        name = p.dest if isinstance(p, Arg) else p.name
+        value = params.get(name)
+        if isinstance(p, Opt) and p.multiple:
+            value = list(value) if value else None  # as argparse's append: None when not given
+        values[name] = value
+    return values
+
+
+def _help_text(help_text: str, description: str | None, command: Command | None) -> str:
+    text = description or help_text
+    args = [p for p in (command.params if command else ()) if isinstance(p, Arg) and p.help]
+    if args:
+        width = max(len(a.shown) for a in args)
+        text += "\n\n\b\nArguments:\n" + "\n".join(f"  {a.shown.ljust(width)}  {a.help}" for a in args)
+    return text
+
+
+@dataclass
+class _Node:
+    words: tuple[str, ...]
+    group: Group | None = None
+    command: Command | None = None
+    children: dict[str, _Node] = field(default_factory=dict)
+
+
+def _tree(decls: Sequence[Declaration]) -> _Node:
+    root = _Node(())
+    for decl in sorted(decls, key=lambda d: len(d.words)):
+        node = root
+        for i, word in enumerate(decl.words):
+            node = node.children.setdefault(word, _Node(decl.words[: i + 1]))
+        if isinstance(decl, Group):
+            node.group = decl
+        else:
+            node.command = decl
+    return root
+
+
+Runner = Callable[[Command, Args], int]
+
+
+def _build(node: _Node, extra: dict[str, Any], ran: list[str], runner: Runner) -> click.Command:
+    command, group = node.command, node.group
+    path = " ".join(node.words)
+    help_text = (command.help if command else group.help if group else "")
+    description = command.description if command else (group.description if group else None)
+    epilog = command.epilog if command else (group.epilog if group else None)
+
+    def callback(**params: Any) -> int:
+        ctx = click.get_current_context()
+        if command is None or (node.children and ctx.invoked_subcommand is not None):
+            if ctx.invoked_subcommand is not None:
+                return exit_codes.OK
+            ran.append(path)
+            print(f"vigil: `vigil {path}` needs a subcommand (hint: `vigil {path} --help`)", file=sys.stderr)
+            return exit_codes.USAGE
+        ran.append(path)
+        return runner(command, make_args(_values(command, params), _flags(ctx), extra))
+
+    settings_ = {"help_option_names": ["-h", "--help"]}
+    kwargs: dict[str, Any] = {
+        "name": node.words[-1], "callback": callback, "params": _click_params(command), "short_help": help_text,
+        "help": _help_text(help_text, description, command), "epilog": epilog, "context_settings": settings_,
+    }
+    if not node.children:
+        cmd = click.Command(**kwargs)
+        cmd.context_class = _Context
+        return cmd
+    grp = click.Group(invoke_without_command=True, **kwargs)
+    grp.context_class = _Context
+    for child in node.children.values():
+        grp.add_command(_build(child, extra, ran, runner))
+    return grp
+
+
+def build_cli(
+    decls: Sequence[Declaration] | None = None,
+    extra: dict[str, Any] | None = None,
+    ran: list[str] | None = None,
+    runner: Runner = run_command,
+) -> click.Group:
+    """The `vigil` Click group from the declarations (`extra`: attributes put on every args;
+    `ran` collects the path of the command that ran, empty after `--help`; `runner` runs it)."""
+    tree = _tree(decls if decls is not None else declarations())
+    extra = extra or {}
+    ran = ran if ran is not None else []
+
+    def root_callback(**_params: Any) -> int:
+        ctx = click.get_current_context()
+        if ctx.invoked_subcommand is None:
+            ran.append("")
+            click.echo(ctx.get_help())
+            return exit_codes.USAGE
+        return exit_codes.OK
+
+    root = click.Group(
+        name="vigil", callback=root_callback, invoke_without_command=True, params=_click_params(None),
+        help="Vigil: monitoring and incident response for a production ML model.",
+        epilog=f"Exit codes: {exit_codes.summary()}.", context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    root.context_class = _Context
+    for child in tree.children.values():
+        root.add_command(_build(child, extra, ran, runner))
+    return root
+
+
+def parse(argv: Sequence[str], decls: Sequence[Declaration] | None = None) -> tuple[Command, Args]:
+    """The command `vigil ARGV` would run and its args, without running it (click.UsageError if bad)."""
+    found: list[tuple[Command, Args]] = []
+
+    def record(command: Command, args: Args) -> int:
+        found.append((command, args))
+        return exit_codes.OK
+
+    build_cli(decls, runner=record).main(args=list(argv), prog_name="vigil", standalone_mode=False)
+    if not found:
+        raise click.UsageError(f"`vigil {' '.join(argv)}` names no runnable command")
+    return found[0]
+
+
+def main(argv: Sequence[str] | None = None, *, extra: dict[str, Any] | None = None) -> int:
+    """Run `vigil ARGV`; returns the exit code. Usage errors and `--help` exit like argparse's
+    (SystemExit 2 / 0) so a shell sees the same codes either way."""
+    ran: list[str] = []
+    cli = build_cli(extra=extra, ran=ran)
+    argv = list(argv) if argv is not None else sys.argv[1:]
+    try:
+        result = cli.main(args=argv, prog_name="vigil", standalone_mode=False)
+    except click.ClickException as err:  # parse errors: unknown command, bad value, missing argument
+        err.show()
+        raise SystemExit(exit_codes.USAGE) from None
+    except click.Abort:
+        return exit_codes.OK
+    if not ran:  # --help printed the help and nothing ran
+        raise SystemExit(result if isinstance(result, int) else exit_codes.OK)
+    return int(result)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
-"""``vigil demo`` (what ``make run`` calls): the whole loop on a fresh machine.
+"""The app's half of ``vigil demo`` (what ``make run`` calls): the whole loop on a fresh machine.
+
+The example model declares the ``demo`` command (``baseline_model/cli.py``) and does steps
+1-2 itself; this module does 3-4, so the app needs no import of the example model:
 
 1. train and register the example model if the registry is empty;
 2. simulate the demo history (60 days with two injected incidents) unless it has landed already;
-3. run the check cycle over that history;
+3. run the check cycle over that history (``first_cycle``);
 4. start the scheduler (simulating one more day per tick) and the Streamlit server as two
    child processes, print the address, and stop both cleanly on Ctrl-C / SIGTERM. On the very
    first run a local admin is created for the dashboard's sign-in and its generated password is
@@ -13,9 +16,9 @@ from __future__ import annotations
 
 import logging
 import subprocess
-from typing import Any
+import sys
 
-from app.cycle import CycleReport, run_cycle
+from app.cycle import run_cycle
 from app.processes import (
     scheduler_command,
     spawn,
@@ -24,36 +27,28 @@ from app.processes import (
     streamlit_command,
     wait_any,
 )
+from app.reporting import cycle_text
 from app.settings import child_env
 from app.users_cli import first_run_admin
+from core import exit_codes
 from core.clock import Clock
 from core.config import VigilConfig
-from core.stores import stores_for
 
 log = logging.getLogger("vigil.demo")
 
-DEMO_DAYS = 60
 
-
-def prepare_history(cfg: VigilConfig, days: int = DEMO_DAYS, clock: Clock | None = None) -> dict[str, Any]:
-    """Steps 1-2; idempotent: a second run reuses the registered model and the landed history."""
-    from baseline_model.demo import build_demo_history, ensure_example
-
-    _, ops = stores_for(cfg)
-    cfg.root.mkdir(parents=True, exist_ok=True)
-    print(f"example model and {days} days of history (two injected incidents) under {cfg.root} ...", flush=True)
-    ensure_example(cfg.root, ops, history_days=days, clock=clock)
-    history: dict[str, Any] = build_demo_history(cfg.root, ops, days=days, clock=clock)
-    if history.get("already_done"):
-        print(f"history already simulated ({history.get('start')}, {history.get('days')} days); reusing it", flush=True)
-    return history
-
-
-def prepare_demo(cfg: VigilConfig, days: int = DEMO_DAYS, clock: Clock | None = None) -> CycleReport:
-    """Steps 1-3."""
-    prepare_history(cfg, days, clock)
+def first_cycle(cfg: VigilConfig, clock: Clock | None = None) -> int:
+    """Step 3: the check cycle over the history, printing each step; exit code 0, or 1 if it failed."""
     print("running the check cycle over the history ...", flush=True)
-    return run_cycle(cfg, clock=clock)
+    try:
+        report = run_cycle(cfg, clock=clock,
+                           on_step=lambda step, seconds: print(f"  {step}: {seconds:.1f}s", flush=True))
+    except Exception as err:  # recorded on the cycles row; the dashboard shows it in red
+        print(f"the first cycle failed: {type(err).__name__}: {err} (recorded; the scheduler retries "
+              "every schedule.interval)", file=sys.stderr)
+        return exit_codes.FAILED
+    print(cycle_text(report, max_failed=15))
+    return exit_codes.OK
 
 
 def announce_first_admin(cfg: VigilConfig, user: str | None) -> str | None:

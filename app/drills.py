@@ -315,23 +315,3 @@ def cmd_drill(args: argparse.Namespace) -> int:
     else:
         print(report_text(report))
     return 0
-
-
-def add_commands(subparsers: Any) -> None:
-    """`vigil drill TYPE [--column C] [--size X] [--keep]`."""
-    from baseline_model.simulator import INCIDENT_KINDS
-
-    p = subparsers.add_parser(
-        "drill", help="game day: inject an incident into a sandbox copy of the latest batch and run the cycle there",
-        description="Inject an incident into a copy of the latest batch in a sandbox store, run the check cycle there "
-        "and print the alerts, their runbooks and the recommended decision. The real store is not touched.",
-    )
-    p.add_argument("kind", metavar="TYPE", choices=INCIDENT_KINDS, help=f"one of {', '.join(INCIDENT_KINDS)}")
-    p.add_argument("--column", metavar="C", help="column (or table for stale_table / duplicates / volume_drop)")
-    p.add_argument("--size", type=float, metavar="X", help="factor, fraction or shift (default: the kind's default)")
-    p.add_argument("--keep", action="store_true", help="keep the sandbox folder and print where it is")
-    p.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH", help="monitored-model YAML")
-    p.add_argument("--root", default=argparse.SUPPRESS, metavar="DIR", help="storage root")
-    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
-    p.add_argument("--user", default=argparse.SUPPRESS, metavar="NAME", help="who is acting")
-    p.set_defaults(func=cmd_drill)

@@ -25,6 +25,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from core.clock import parse_iso
+from core.commands import READ, Command, Opt
 from core.config import VigilConfig
 from core.stores import OpsStore, StoreBusy, StoreMissing, Warehouse
 
@@ -284,11 +285,10 @@ def cmd_exporter(args: argparse.Namespace) -> int:
         server.shutdown()
 
 
-def add_commands(subparsers: Any) -> None:
-    """`vigil exporter [--port 9108] [--host 127.0.0.1]`."""
-    from app.cli import _command
-
-    parser = _command(subparsers, "exporter", cmd_exporter,
-                      "serve Prometheus metrics (check values and statuses, firing alerts, cycles, ingestion)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port to listen on (default {DEFAULT_PORT})")
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})")
+COMMANDS = (
+    Command("exporter", cmd_exporter, READ,
+            "serve Prometheus metrics (check values and statuses, firing alerts, cycles, ingestion)", (
+                Opt("--port", type=int, default=DEFAULT_PORT, help=f"port to listen on (default {DEFAULT_PORT})"),
+                Opt("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST})"),
+            )),
+)

@@ -6,16 +6,16 @@ One place, so the CLI, the scheduler process and the Streamlit pages resolve the
 
 from __future__ import annotations
 
-import getpass
 import os
 from pathlib import Path
 
-from core.config import VigilConfig, load_config
+from core.config import ConfigError, VigilConfig, load_config
+from core.identity import USER_ENV, acting_username
 
+# The one default config path (relative to the current folder: the repo root for `make run`).
 DEFAULT_CONFIG = "baseline_model/configs/monitor.yaml"
 CONFIG_ENV = "VIGIL_CONFIG"
 ROOT_ENV = "VIGIL_ROOT"
-USER_ENV = "VIGIL_USER"
 
 
 def config_path(flag: str | None = None) -> Path:
@@ -29,21 +29,19 @@ def storage_root(flag: str | None = None) -> str | None:
 
 
 def current_user(flag: str | None = None) -> str:
-    """--user, else $VIGIL_USER, else the OS account name."""
-    if flag:
-        return flag
-    env = os.environ.get(USER_ENV)
-    if env:
-        return env
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        return "unknown"
+    """Who is acting (core.identity.acting_username: --user, $VIGIL_USER, the OS account)."""
+    return acting_username(flag)
 
 
 def load(config_flag: str | None = None, root_flag: str | None = None) -> VigilConfig:
     """Load and validate the config; raises core.config.ConfigError with file, key and hint."""
-    return load_config(config_path(config_flag), root=storage_root(root_flag))
+    path = config_path(config_flag)
+    if not path.exists():
+        raise ConfigError(
+            f"{path}: file not found (hint: pass --config PATH or set ${CONFIG_ENV} to a monitored-model YAML "
+            f"file; the default, {DEFAULT_CONFIG}, is relative to the current folder)"
+        )
+    return load_config(path, root=storage_root(root_flag))
 
 
 def child_env(cfg: VigilConfig, user: str | None = None) -> dict[str, str]:

@@ -1,42 +1,39 @@
 """`vigil` subcommands of the example model's lifecycle.
 
-train, simulate, registry (list | show | approve | reject | promote | rollback | history
-| revert), runs (list | show | compare | note), reproduce, lineage.
+train, simulate, demo, registry (list | show | approve | reject | promote | rollback |
+history | revert), runs (list | show | compare | note), reproduce, lineage.
 
-Handlers take the parsed args (args.config: monitoring config, args.json, args.user;
-`args.load_config()` when app/cli.py provides it) and return an exit code:
-0 ok, 1 reproduce mismatch, 2 usage error or refused action (message with a hint).
+Declared in ``COMMANDS`` and contributed to `vigil` through the ``vigil.commands``
+entry-point group (pyproject.toml), so the app never imports this package. Handlers take
+the kernel's args (``args.load_config()``, ``args.json``, ``args.user``) and return an exit
+code: 0 ok, 1 reproduce mismatch, 2 usage error or refused action (message with a hint).
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, is_dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from core.config import VigilConfig, load_config
+from baseline_model.simulator import INCIDENT_KINDS
+from core import exit_codes
+from core.commands import READ, Arg, Command, Group, Opt
+from core.config import VigilConfig
+from core.output import emit, jsonable
 from core.stores import OpsStore, stores_for
 
 Handler = Callable[[argparse.Namespace], int]
-DEFAULT_MONITOR_CONFIG = "baseline_model/configs/monitor.yaml"
-EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = exit_codes.OK, exit_codes.FAILED, exit_codes.USAGE
 
 
 # ---- plumbing -------------------------------------------------------------
 def _config(args: argparse.Namespace) -> VigilConfig:
-    loader = getattr(args, "load_config", None)
-    if callable(loader):
-        cfg: VigilConfig = loader()
-        return cfg
-    path = getattr(args, "config", None) or os.environ.get("VIGIL_CONFIG") or DEFAULT_MONITOR_CONFIG
-    return load_config(path, root=getattr(args, "root", None))
+    cfg: VigilConfig = args.load_config()
+    return cfg
 
 
 def _ops(cfg: VigilConfig) -> OpsStore:
@@ -48,30 +45,15 @@ def _model_name(args: argparse.Namespace, cfg: VigilConfig) -> str:
 
 
 def _user(args: argparse.Namespace) -> str:
-    return getattr(args, "user", None) or os.environ.get("VIGIL_USER") or getpass.getuser()
+    return str(args.user)  # the acting user, resolved once by the command kernel
 
 
 def _jsonable(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(asdict(value))
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return value
+    return jsonable(value)
 
 
 def _print(args: argparse.Namespace, data: Any, text: str) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(_jsonable(data), indent=2, default=str))
-    else:
-        print(text)
+    emit(bool(getattr(args, "json", False)), data, text)
 
 
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -205,16 +187,24 @@ def _event_text(ev: Any) -> str:
     return f"#{ev.event_id} {ev.at} {ev.kind}{move} by {ev.actor}: {ev.reason}"
 
 
-def cmd_registry_decide(args: argparse.Namespace) -> int:
+def _registry_decide(args: argparse.Namespace, approve: bool) -> int:
     from baseline_model.registry import Registry
 
     cfg = _config(args)
     reg = Registry(_ops(cfg))
     name = _model_name(args, cfg)
-    action = reg.approve if args.registry_command == "approve" else reg.reject
+    action = reg.approve if approve else reg.reject
     mv = action(name, args.version, _user(args), args.reason)
     _print(args, mv.to_dict(), f"{name} v{mv.version} is {mv.approval_state} (by {mv.approved_by}: {mv.approval_reason})")
     return EXIT_OK
+
+
+def cmd_registry_approve(args: argparse.Namespace) -> int:
+    return _registry_decide(args, approve=True)
+
+
+def cmd_registry_reject(args: argparse.Namespace) -> int:
+    return _registry_decide(args, approve=False)
 
 
 def cmd_registry_promote(args: argparse.Namespace) -> int:
@@ -328,88 +318,97 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# ---- wiring -------------------------------------------------------------------
-def _options(parser: argparse.ArgumentParser, config: bool = True) -> None:
-    """The global options, accepted after the subcommand too (defaults left to the main parser)."""
-    if config:
-        parser.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH", help="monitored-model YAML")
-    parser.add_argument("--root", default=argparse.SUPPRESS, metavar="DIR", help="storage root")
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
-    parser.add_argument("--user", default=argparse.SUPPRESS, metavar="NAME", help="who is acting")
-    parser.add_argument("--model", default=None, help="registry model name (default: from the config)")
+def cmd_demo(args: argparse.Namespace) -> int:
+    """`make run`: train and register the example model, simulate the history (steps 1-2), then
+    the app's first cycle and its scheduler and dashboard (app.demo, steps 3-4)."""
+    from app.demo import first_cycle, serve
+    from baseline_model.demo import prepare_history
+
+    cfg = _config(args)
+    prepare_history(cfg, days=args.days)
+    code = first_cycle(cfg)
+    if args.no_serve:
+        return code
+    return serve(cfg, _user(args), args.port, simulate=not args.no_simulate)
 
 
-def _add(sub: Any, name: str, handler: Handler | None, help_text: str, config: bool = True) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
-    _options(parser, config)
-    if handler is not None:
-        parser.set_defaults(func=_guard(handler))
-    return parser
+def cmd_drill(args: argparse.Namespace) -> int:
+    from app.drills import cmd_drill as run_drill_command
+
+    return run_drill_command(args)
 
 
-def _needs(name: str) -> Handler:
-    def handler(_args: argparse.Namespace) -> int:
-        print(f"vigil: `vigil {name}` needs a subcommand (hint: `vigil {name} --help`)", file=sys.stderr)
-        return EXIT_USAGE
-
-    return handler
+# ---- declarations ---------------------------------------------------------------
+MODEL = Opt("--model", help="registry model name (default: from the config)")
+REASON = Opt("--reason", required=True)
+VERSION = Arg("version", "VERSION", type=int)
 
 
-def add_commands(subparsers: Any) -> None:
-    """Register the model-lifecycle commands on `vigil`'s subparsers."""
-    train = _add(subparsers, "train", cmd_train, "train the example model from a YAML config and record the run",
-                 config=False)
-    train.add_argument("--config", dest="train_config", required=True, metavar="TRAIN_YAML",
-                       help="training config, e.g. baseline_model/configs/train_gbm.yaml")
-    train.add_argument("--register", action="store_true", help="register the result as a new (pending) version")
-    train.add_argument("--update-reference", action="store_true",
-                       help="replace training/reference.parquet with this run's holdout")
+def _cmd(path: str, handler: Handler, action: str, help_text: str, *params: Arg | Opt) -> Command:
+    return Command(path, _guard(handler), action, help_text, (*params, MODEL))
 
-    sim = _add(subparsers, "simulate", cmd_simulate, "simulate business days (extracts, scoring, outcomes)")
-    sim.add_argument("--days", type=int, default=1)
-    sim.add_argument("--seed", type=int, default=7)
-    sim.add_argument("--start", default=None, help="first day (default: the day after the newest extract)")
-    sim.add_argument("--volume", type=int, default=2000, help="applications per day before seasonality")
-    sim.add_argument("--label-delay", type=int, default=14, help="days until an outcome is observed")
-    sim.add_argument("--incident", action="append", metavar="KIND:DAY[:COLUMN[:SIZE]]",
-                     help="inject an incident, DAY an offset from --start, e.g. unit_change:3:income")
-    sim.add_argument("--no-score", action="store_true", help="do not run the batch scorer")
 
-    reg = _add(subparsers, "registry", _needs("registry"), "model registry: versions, approvals, aliases")
-    reg_sub = reg.add_subparsers(dest="registry_command", metavar="SUBCOMMAND")
-    _add(reg_sub, "list", cmd_registry_list, "registered versions")
-    _add(reg_sub, "show", cmd_registry_show, "one version in full").add_argument("version", type=int)
-    for name, help_text in (("approve", "approve a pending version"), ("reject", "reject a version")):
-        p = _add(reg_sub, name, cmd_registry_decide, help_text)
-        p.add_argument("version", type=int)
-        p.add_argument("--reason", required=True)
-    promote = _add(reg_sub, "promote", cmd_registry_promote,
-                   "make a version champion (needs approval and an evaluation no worse than the champion's)")
-    promote.add_argument("version", type=int)
-    promote.add_argument("--reason", required=True)
-    promote.add_argument("--metric", default=None, help="default: promotion.metric of its training config")
-    promote.add_argument("--margin", type=float, default=None, help="default: promotion.margin of its training config")
-    rollback = _add(reg_sub, "rollback", cmd_registry_rollback, "move champion back to an earlier approved version")
-    rollback.add_argument("--to", type=int, default=None, help="version (default: the previous champion)")
-    rollback.add_argument("--reason", required=True)
-    revert = _add(reg_sub, "revert", cmd_registry_revert, "undo an alias move (promote, rollback, revert)")
-    revert.add_argument("event_id", type=int)
-    revert.add_argument("--reason", required=True)
-    history = _add(reg_sub, "history", cmd_registry_history, "registry events, newest first")
-    history.add_argument("--limit", type=int, default=50)
-
-    runs = _add(subparsers, "runs", _needs("runs"), "training runs (experiments)")
-    runs_sub = runs.add_subparsers(dest="runs_command", metavar="SUBCOMMAND")
-    _add(runs_sub, "list", cmd_runs_list, "training runs, newest first").add_argument("--limit", type=int, default=50)
-    _add(runs_sub, "show", cmd_runs_show, "one run with its notes").add_argument("run")
-    compare = _add(runs_sub, "compare", cmd_runs_compare, "two runs' parameters and metrics side by side")
-    compare.add_argument("run_a")
-    compare.add_argument("run_b")
-    note = _add(runs_sub, "note", cmd_runs_note, "attach a note to a run ('tried X, worse because Y')")
-    note.add_argument("run")
-    note.add_argument("text")
-
-    _add(subparsers, "reproduce", cmd_reproduce,
-         "retrain a registered version from its manifest; exit 1 on any mismatch").add_argument("version", type=int)
-    _add(subparsers, "lineage", cmd_lineage,
-         "which model version, run, config and data produced a prediction").add_argument("prediction_id")
+COMMANDS = (
+    _cmd("train", cmd_train, "models.train", "train the example model from a YAML config and record the run",
+         Opt("--config", dest="train_config", required=True, metavar="TRAIN_YAML",
+             help="training config, e.g. baseline_model/configs/train_gbm.yaml"),
+         Opt("--register", is_flag=True, help="register the result as a new (pending) version"),
+         Opt("--update-reference", is_flag=True, help="replace training/reference.parquet with this run's holdout")),
+    _cmd("simulate", cmd_simulate, "cycle.run", "simulate business days (extracts, scoring, outcomes)",
+         Opt("--days", type=int, default=1),
+         Opt("--seed", type=int, default=7),
+         Opt("--start", help="first day (default: the day after the newest extract)"),
+         Opt("--volume", type=int, default=2000, help="applications per day before seasonality"),
+         Opt("--label-delay", type=int, default=14, help="days until an outcome is observed"),
+         Opt("--incident", multiple=True, metavar="KIND:DAY[:COLUMN[:SIZE]]",
+             help="inject an incident, DAY an offset from --start, e.g. unit_change:3:income (repeatable)"),
+         Opt("--no-score", is_flag=True, help="do not run the batch scorer")),
+    _cmd("demo", cmd_demo, "models.train",
+         "train the example model, simulate 60 days with two incidents, check them, then serve the scheduler "
+         "and dashboard (what `make run` does)",
+         Opt("--days", type=int, default=60),
+         Opt("--port", type=int, default=8501),
+         Opt("--no-serve", is_flag=True, help="stop after the first cycle"),
+         Opt("--no-simulate", is_flag=True, help="scheduler does not simulate new days")),
+    Command(
+        "drill", cmd_drill, "cycle.run",
+        "game day: inject an incident into a sandbox copy of the latest batch and run the cycle there",
+        (
+            Arg("kind", "TYPE", "the incident kind; hyphens or underscores (unit-change = unit_change)",
+                choices=INCIDENT_KINDS),
+            Opt("--column", metavar="C", help="column (or table for stale_table / duplicates / volume_drop)"),
+            Opt("--size", type=float, metavar="X", help="factor, fraction or shift (default: the kind's default)"),
+            Opt("--keep", is_flag=True, help="keep the sandbox folder and print where it is"),
+        ),
+        description="Inject an incident into a copy of the latest batch in a sandbox store, run the check cycle there "
+        "and print the alerts, their runbooks and the recommended decision. The real store is not touched.",
+    ),
+    Group("registry", "model registry: versions, approvals, aliases"),
+    _cmd("registry list", cmd_registry_list, READ, "registered versions"),
+    _cmd("registry show", cmd_registry_show, READ, "one version in full", VERSION),
+    _cmd("registry approve", cmd_registry_approve, "registry.approve", "approve a pending version", VERSION, REASON),
+    _cmd("registry reject", cmd_registry_reject, "registry.approve", "reject a version", VERSION, REASON),
+    _cmd("registry promote", cmd_registry_promote, "registry.promote",
+         "make a version champion (needs approval and an evaluation no worse than the champion's)",
+         VERSION, REASON,
+         Opt("--metric", help="default: promotion.metric of its training config"),
+         Opt("--margin", type=float, help="default: promotion.margin of its training config")),
+    _cmd("registry rollback", cmd_registry_rollback, "registry.promote",
+         "move champion back to an earlier approved version",
+         Opt("--to", type=int, help="version (default: the previous champion)"), REASON),
+    _cmd("registry revert", cmd_registry_revert, "registry.promote", "undo an alias move (promote, rollback, revert)",
+         Arg("event_id", "EVENT_ID", type=int), REASON),
+    _cmd("registry history", cmd_registry_history, READ, "registry events, newest first",
+         Opt("--limit", type=int, default=50)),
+    Group("runs", "training runs (experiments)"),
+    _cmd("runs list", cmd_runs_list, READ, "training runs, newest first", Opt("--limit", type=int, default=50)),
+    _cmd("runs show", cmd_runs_show, READ, "one run with its notes", Arg("run", "RUN")),
+    _cmd("runs compare", cmd_runs_compare, READ, "two runs' parameters and metrics side by side",
+         Arg("run_a", "RUN_A"), Arg("run_b", "RUN_B")),
+    _cmd("runs note", cmd_runs_note, "runs.note", "attach a note to a run ('tried X, worse because Y')",
+         Arg("run", "RUN"), Arg("text", "TEXT")),
+    _cmd("reproduce", cmd_reproduce, "models.train",
+         "retrain a registered version from its manifest; exit 1 on any mismatch", VERSION),
+    _cmd("lineage", cmd_lineage, READ, "which model version, run, config and data produced a prediction",
+         Arg("prediction_id", "PREDICTION_ID")),
+)

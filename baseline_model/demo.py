@@ -15,7 +15,8 @@ from baseline_model.registry import CHAMPION, ModelVersion, Registry
 from baseline_model.simulator import Incident, make_training_snapshot, simulate_history
 from baseline_model.train import evaluation_of, load_train_config, train
 from core.clock import Clock, SystemClock
-from core.stores import OpsStore
+from core.config import VigilConfig
+from core.stores import OpsStore, stores_for
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DEFAULT_TRAIN_CONFIG = CONFIG_DIR / "train_gbm.yaml"
@@ -136,3 +137,15 @@ def build_demo_history(
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
     return {**summary, "already_done": False}
+
+
+def prepare_history(cfg: VigilConfig, days: int = DEMO_DAYS, clock: Clock | None = None) -> dict[str, Any]:
+    """`vigil demo` steps 1-2; idempotent: a second run reuses the registered model and the landed history."""
+    _, ops = stores_for(cfg)
+    cfg.root.mkdir(parents=True, exist_ok=True)
+    print(f"example model and {days} days of history (two injected incidents) under {cfg.root} ...", flush=True)
+    ensure_example(cfg.root, ops, history_days=days, clock=clock)
+    history: dict[str, Any] = build_demo_history(cfg.root, ops, days=days, clock=clock)
+    if history.get("already_done"):
+        print(f"history already simulated ({history.get('start')}, {history.get('days')} days); reusing it", flush=True)
+    return history

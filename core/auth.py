@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fcntl
 import functools
-import getpass
 import hashlib
 import os
 import re
@@ -34,6 +33,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from core import audit
 from core.clock import Clock, SystemClock, iso, parse_iso
+from core.identity import acting_username
 from core.stores import OpsStore
 
 USERS_FILE_ENV = "VIGIL_USERS_FILE"
@@ -329,14 +329,8 @@ def remove_user(
 
 
 def local_username() -> str:
-    """$VIGIL_USER, else the OS account (what the CLI acts as by default)."""
-    env = os.environ.get("VIGIL_USER")
-    if env:
-        return env
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        return "admin"
+    """What the CLI acts as by default (core.identity: $VIGIL_USER, else the OS account)."""
+    return acting_username()
 
 
 def ensure_admin(root: str | Path, username: str | None = None) -> str | None:

@@ -32,4 +32,6 @@ def jsonable(obj: Any) -> Any:
         return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, default=str))
     if isinstance(obj, list | tuple):
         return [jsonable(v) for v in obj]
+    if getattr(obj, "ndim", None) == 0 and callable(getattr(obj, "item", None)):  # numpy scalars (np.int64)
+        return jsonable(obj.item())
     return str(obj)

@@ -1,20 +1,23 @@
-"""`vigil alerts|silence|incidents ...` commands. The app's CLI wires them in with add_commands.
+"""`vigil alerts|silence|incidents|postmortem|decisions ...` commands.
 
-Handlers take the parsed args (``args.load_config()`` or ``args.config``, ``args.json``,
-``args.user``) and return an exit code: 0 ok, 2 usage error (message with a hint on stderr).
+Declared in ``COMMANDS`` and contributed to `vigil` through the ``vigil.commands``
+entry-point group (pyproject.toml). Handlers take the kernel's args (``args.load_config()``,
+``args.json``, ``args.user``; ``args.clock`` when a test injects one) and return an exit
+code: 0 ok, 2 usage error (message with a hint on stderr).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
+from core import exit_codes
 from core.clock import Clock, SystemClock, parse_iso
-from core.config import VigilConfig, load_config
+from core.commands import READ, Arg, Command, Group, Opt
+from core.config import VigilConfig
 from core.stores import OpsStore
 from incidents import queries
 from incidents.incidents import STATUSES, IncidentError
@@ -22,7 +25,7 @@ from incidents.silences import SilenceError, add_silence, expire_silence, parse_
 
 # postmortem and decisions are imported inside their handlers: decisions pull in scikit-learn.
 
-EXIT_OK, EXIT_USAGE = 0, 2
+EXIT_OK, EXIT_USAGE = exit_codes.OK, exit_codes.USAGE
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -34,12 +37,8 @@ class CommandError(ValueError):
 
 
 def _config(args: argparse.Namespace) -> VigilConfig:
-    loader = getattr(args, "load_config", None)
-    if callable(loader):
-        cfg: VigilConfig = loader()
-        return cfg
-    path = getattr(args, "config", None) or os.environ.get("VIGIL_CONFIG") or "baseline_model/configs/monitor.yaml"
-    return load_config(path, root=getattr(args, "root", None) or os.environ.get("VIGIL_ROOT") or None)
+    cfg: VigilConfig = args.load_config()
+    return cfg
 
 
 def _ops(args: argparse.Namespace) -> OpsStore:
@@ -47,7 +46,7 @@ def _ops(args: argparse.Namespace) -> OpsStore:
 
 
 def _user(args: argparse.Namespace) -> str:
-    return getattr(args, "user", None) or os.environ.get("VIGIL_USER") or os.environ.get("USER") or "unknown"
+    return str(args.user)  # the acting user, resolved once by the command kernel
 
 
 def _clock(args: argparse.Namespace) -> Clock:
@@ -463,128 +462,93 @@ def cmd_decisions_reverse(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# ---- parser -----------------------------------------------------------------------------
+# ---- declarations -----------------------------------------------------------------------
+
+INCIDENT = Arg("incident_id", "INCIDENT")
+FINGERPRINT = Arg("fingerprint", "FINGERPRINT", "fingerprint or a unique prefix")
+DECISION = Arg("decision_id", "DECISION")
 
 
-def _global_options(parser: argparse.ArgumentParser) -> None:
-    """The app's global options, accepted after the subcommand too (SUPPRESS keeps the main parser's values)."""
-    parser.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH", help="monitored-model YAML")
-    parser.add_argument("--root", default=argparse.SUPPRESS, metavar="DIR", help="storage root")
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
-    parser.add_argument("--user", default=argparse.SUPPRESS, metavar="NAME", help="who is acting")
+def _cmd(path: str, handler: Handler, action: str, help_text: str, *params: Arg | Opt) -> Command:
+    return Command(path, _guard(handler), action, help_text, params)
 
 
-def _leaf(sub: Any, name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
-    _global_options(parser)
-    parser.set_defaults(func=_guard(handler))
-    return parser
+COMMANDS = (
+    Group("alerts", "alerts: list, show, acknowledge, notification log"),
+    _cmd("alerts list", cmd_alerts_list, READ, "list active alerts (pending, firing) with incident and root cause",
+         Opt("--state", multiple=True, choices=["inactive", "pending", "firing", "resolved"], help="repeatable"),
+         Opt("--check"), Opt("--subject"), Opt("--severity", choices=["info", "warning", "critical"]),
+         Opt("--all", is_flag=True, help="every state, resolved included")),
+    _cmd("alerts show", cmd_alerts_show, READ, "one alert: annotations, batches, history, incidents, runbook",
+         FINGERPRINT),
+    _cmd("alerts ack", cmd_alerts_ack, "alerts.acknowledge", "acknowledge an alert (you are on it)", FINGERPRINT),
+    _cmd("alerts notifications", cmd_alerts_notifications, READ, "the notification log, newest first",
+         Opt("--limit", type=int, default=50)),
 
+    Group("silence", "silences: mute matching alerts' notifications until an end time"),
+    _cmd("silence add", cmd_silence_add, "silences.write", "add a silence (an end and a comment are required)",
+         Opt("--match", multiple=True, metavar="MATCHER",
+             help="name=value, name!=value, name=~regex, name!~regex (repeatable)"),
+         Opt("--ends", metavar="WHEN", help="duration from now (2h, 1d) or ISO time"),
+         Opt("--starts", metavar="ISO", help="start (default now)"),
+         Opt("--comment", help="why (required)")),
+    _cmd("silence list", cmd_silence_list, READ, "list silences, expired ones included",
+         Opt("--active", is_flag=True, help="hide expired silences")),
+    _cmd("silence expire", cmd_silence_expire, "silences.write", "end a silence now (it stays listed)",
+         Arg("silence_id", "SILENCE_ID")),
 
-def _group(subparsers: Any, name: str, help_text: str) -> Any:
-    parser: argparse.ArgumentParser = subparsers.add_parser(name, help=help_text, description=help_text)
-    _global_options(parser)
+    Group("incidents", "incidents: list, show, open, status, note, roles"),
+    _cmd("incidents list", cmd_incidents_list, READ, "list open incidents",
+         Opt("--status", multiple=True, choices=list(STATUSES), help="repeatable"),
+         Opt("--all", is_flag=True, help="resolved and closed too")),
+    _cmd("incidents show", cmd_incidents_show, READ, "an incident: alerts, root causes, runbooks, timeline", INCIDENT),
+    _cmd("incidents open", cmd_incidents_open, "incidents.write", "open an incident by hand from alerts",
+         Opt("--alert", multiple=True, metavar="FINGERPRINT", help="repeatable"), Opt("--title"),
+         Opt("--severity", choices=["SEV1", "SEV2", "SEV3", "SEV4"])),
+    _cmd("incidents status", cmd_incidents_status, "incidents.write",
+         "move an incident forward: " + " -> ".join(STATUSES),
+         INCIDENT, Arg("status", "STATUS", choices=list(STATUSES)), Opt("--note")),
+    _cmd("incidents note", cmd_incidents_note, "incidents.write", "add a note to the timeline",
+         INCIDENT, Arg("text", "TEXT")),
+    _cmd("incidents roles", cmd_incidents_roles, "incidents.write", "set the incident commander and scribe",
+         INCIDENT, Opt("--commander"), Opt("--scribe")),
 
-    def needs_subcommand(_args: argparse.Namespace) -> int:
-        print(f"vigil: `vigil {name}` needs a subcommand (hint: `vigil {name} --help`)", file=sys.stderr)
-        return EXIT_USAGE
+    Group("postmortem", "postmortems: create (prefilled), edit, revisions, export, action items"),
+    _cmd("postmortem create", cmd_postmortem_create, "postmortems.write",
+         "draft the postmortem of an incident, prefilled from its evidence", INCIDENT),
+    _cmd("postmortem edit", cmd_postmortem_edit, "postmortems.write", "set one field; saved as a new revision",
+         INCIDENT,
+         Arg("field", "FIELD",
+             "summary, impact, root_causes, trigger, resolution, detection, went_well, went_wrong, ..."),
+         Arg("text", "TEXT"), Opt("--comment", help="what this revision changes")),
+    _cmd("postmortem revisions", cmd_postmortem_revisions, READ, "list the saved revisions", INCIDENT),
+    _cmd("postmortem export", cmd_postmortem_export, READ,
+         "the postmortem as Markdown (with timeline and action items)",
+         INCIDENT, Opt("--revision", type=int), Opt("--out", metavar="FILE", help="write to a file instead of stdout")),
+    _cmd("postmortem action", cmd_postmortem_action_add, "postmortems.write",
+         "add an action item (owner, type, due date)",
+         INCIDENT, Opt("--title", required=True), Opt("--owner", required=True),
+         Opt("--type", required=True, choices=["prevent", "mitigate", "detect", "repair", "process"]),
+         Opt("--due", required=True, metavar="YYYY-MM-DD")),
+    _cmd("postmortem actions", cmd_postmortem_actions, READ, "list the action items of an incident", INCIDENT),
+    _cmd("postmortem action-set", cmd_postmortem_action_set, "postmortems.write",
+         "update an action item's status, owner or due date",
+         Arg("item_id", "ITEM"), Opt("--status", choices=["open", "in_progress", "done", "wont_do"]),
+         Opt("--owner"), Opt("--due", metavar="YYYY-MM-DD")),
 
-    parser.set_defaults(func=needs_subcommand)
-    return parser.add_subparsers(dest=f"{name}_command", metavar="SUBCOMMAND")
-
-
-def add_commands(subparsers: Any) -> None:
-    """Add `alerts`, `silence` and `incidents` to the `vigil` parser."""
-    alerts = _group(subparsers, "alerts", "alerts: list, show, acknowledge, notification log")
-    p = _leaf(alerts, "list", cmd_alerts_list, "list active alerts (pending, firing) with incident and root cause")
-    p.add_argument("--state", action="append", choices=["inactive", "pending", "firing", "resolved"], help="repeatable")
-    p.add_argument("--check")
-    p.add_argument("--subject")
-    p.add_argument("--severity", choices=["info", "warning", "critical"])
-    p.add_argument("--all", action="store_true", help="every state, resolved included")
-    p = _leaf(alerts, "show", cmd_alerts_show, "one alert: annotations, batches, history, incidents, runbook")
-    p.add_argument("fingerprint", metavar="FINGERPRINT", help="fingerprint or a unique prefix")
-    p = _leaf(alerts, "ack", cmd_alerts_ack, "acknowledge an alert (you are on it)")
-    p.add_argument("fingerprint", metavar="FINGERPRINT", help="fingerprint or a unique prefix")
-    p = _leaf(alerts, "notifications", cmd_alerts_notifications, "the notification log, newest first")
-    p.add_argument("--limit", type=int, default=50)
-
-    silence = _group(subparsers, "silence", "silences: mute matching alerts' notifications until an end time")
-    p = _leaf(silence, "add", cmd_silence_add, "add a silence (an end and a comment are required)")
-    p.add_argument("--match", action="append", metavar="MATCHER", help="name=value, name!=value, name=~regex, name!~regex (repeatable)")
-    p.add_argument("--ends", metavar="WHEN", help="duration from now (2h, 1d) or ISO time")
-    p.add_argument("--starts", metavar="ISO", help="start (default now)")
-    p.add_argument("--comment", help="why (required)")
-    p = _leaf(silence, "list", cmd_silence_list, "list silences, expired ones included")
-    p.add_argument("--active", action="store_true", help="hide expired silences")
-    p = _leaf(silence, "expire", cmd_silence_expire, "end a silence now (it stays listed)")
-    p.add_argument("silence_id", metavar="SILENCE_ID")
-
-    incidents = _group(subparsers, "incidents", "incidents: list, show, open, status, note, roles")
-    p = _leaf(incidents, "list", cmd_incidents_list, "list open incidents")
-    p.add_argument("--status", action="append", choices=list(STATUSES), help="repeatable")
-    p.add_argument("--all", action="store_true", help="resolved and closed too")
-    p = _leaf(incidents, "show", cmd_incidents_show, "an incident: alerts, root causes, runbooks, timeline")
-    p.add_argument("incident_id", metavar="INCIDENT")
-    p = _leaf(incidents, "open", cmd_incidents_open, "open an incident by hand from alerts")
-    p.add_argument("--alert", action="append", metavar="FINGERPRINT", help="repeatable")
-    p.add_argument("--title")
-    p.add_argument("--severity", choices=["SEV1", "SEV2", "SEV3", "SEV4"])
-    p = _leaf(incidents, "status", cmd_incidents_status, "move an incident forward: " + " -> ".join(STATUSES))
-    p.add_argument("incident_id", metavar="INCIDENT")
-    p.add_argument("status", choices=list(STATUSES))
-    p.add_argument("--note")
-    p = _leaf(incidents, "note", cmd_incidents_note, "add a note to the timeline")
-    p.add_argument("incident_id", metavar="INCIDENT")
-    p.add_argument("text")
-    p = _leaf(incidents, "roles", cmd_incidents_roles, "set the incident commander and scribe")
-    p.add_argument("incident_id", metavar="INCIDENT")
-    p.add_argument("--commander")
-    p.add_argument("--scribe")
-
-    postmortem = _group(subparsers, "postmortem", "postmortems: create (prefilled), edit, revisions, export, action items")
-    p = _leaf(postmortem, "create", cmd_postmortem_create, "draft the postmortem of an incident, prefilled from its evidence")
-    p.add_argument("incident_id", metavar="INCIDENT")
-    p = _leaf(postmortem, "edit", cmd_postmortem_edit, "set one field; saved as a new revision")
-    p.add_argument("incident_id", metavar="INCIDENT")
-    p.add_argument("field", help="summary, impact, root_causes, trigger, resolution, detection, went_well, went_wrong, ...")
-    p.add_argument("text")
-    p.add_argument("--comment", help="what this revision changes")
-    p = _leaf(postmortem, "revisions", cmd_postmortem_revisions, "list the saved revisions")
-    p.add_argument("incident_id", metavar="INCIDENT")
-    p = _leaf(postmortem, "export", cmd_postmortem_export, "the postmortem as Markdown (with timeline and action items)")
-    p.add_argument("incident_id", metavar="INCIDENT")
-    p.add_argument("--revision", type=int)
-    p.add_argument("--out", metavar="FILE", help="write to a file instead of stdout")
-    p = _leaf(postmortem, "action", cmd_postmortem_action_add, "add an action item (owner, type, due date)")
-    p.add_argument("incident_id", metavar="INCIDENT")
-    p.add_argument("--title", required=True)
-    p.add_argument("--owner", required=True)
-    p.add_argument("--type", required=True, choices=["prevent", "mitigate", "detect", "repair", "process"])
-    p.add_argument("--due", required=True, metavar="YYYY-MM-DD")
-    p = _leaf(postmortem, "actions", cmd_postmortem_actions, "list the action items of an incident")
-    p.add_argument("incident_id", metavar="INCIDENT")
-    p = _leaf(postmortem, "action-set", cmd_postmortem_action_set, "update an action item's status, owner or due date")
-    p.add_argument("item_id", metavar="ITEM")
-    p.add_argument("--status", choices=["open", "in_progress", "done", "wont_do"])
-    p.add_argument("--owner")
-    p.add_argument("--due", metavar="YYYY-MM-DD")
-
-    decisions = _group(subparsers, "decisions", "decisions: recommend from evidence, approve, carry out, reverse")
-    p = _leaf(decisions, "recommend", cmd_decisions_recommend, "recommend fix monitoring / fix upstream / roll back / retrain / hold")
-    p.add_argument("incident_id", metavar="INCIDENT")
-    p = _leaf(decisions, "list", cmd_decisions_list, "decisions, oldest first")
-    p.add_argument("incident_id", metavar="INCIDENT", nargs="?")
-    p = _leaf(decisions, "show", cmd_decisions_show, "a decision with its evidence and history")
-    p.add_argument("decision_id", metavar="DECISION")
-    for name, handler, text in (
-        ("approve", cmd_decisions_approve, "approve a recommended decision (needs --reason)"),
-        ("reject", cmd_decisions_reject, "reject a decision (needs --reason)"),
-        ("carry-out", cmd_decisions_carry_out, "carry out an approved decision (roll back / promote in the registry)"),
-        ("reverse", cmd_decisions_reverse, "reverse a carried-out decision (reverts the registry move)"),
-    ):
-        p = _leaf(decisions, name, handler, text)
-        p.add_argument("decision_id", metavar="DECISION")
-        p.add_argument("--reason")
-        if name == "carry-out":
-            p.add_argument("--candidate", type=int, metavar="VERSION", help="retrain: the candidate version to promote")
+    Group("decisions", "decisions: recommend from evidence, approve, carry out, reverse"),
+    _cmd("decisions recommend", cmd_decisions_recommend, "decisions.recommend",
+         "recommend fix monitoring / fix upstream / roll back / retrain / hold", INCIDENT),
+    _cmd("decisions list", cmd_decisions_list, READ, "decisions, oldest first",
+         Arg("incident_id", "INCIDENT", required=False)),
+    _cmd("decisions show", cmd_decisions_show, READ, "a decision with its evidence and history", DECISION),
+    _cmd("decisions approve", cmd_decisions_approve, "decisions.approve",
+         "approve a recommended decision (needs --reason)", DECISION, Opt("--reason")),
+    _cmd("decisions reject", cmd_decisions_reject, "decisions.approve", "reject a decision (needs --reason)",
+         DECISION, Opt("--reason")),
+    _cmd("decisions carry-out", cmd_decisions_carry_out, "decisions.carry_out",
+         "carry out an approved decision (roll back / promote in the registry)", DECISION, Opt("--reason"),
+         Opt("--candidate", type=int, metavar="VERSION", help="retrain: the candidate version to promote")),
+    _cmd("decisions reverse", cmd_decisions_reverse, "decisions.carry_out",
+         "reverse a carried-out decision (reverts the registry move)", DECISION, Opt("--reason")),
+)

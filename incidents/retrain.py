@@ -33,6 +33,7 @@ import pandas as pd
 
 from core.adapter import AdapterError, ModelAdapter, TrainRequest, adapter_for, ref_of
 from core.clock import Clock, SystemClock, iso
+from core.commands import Command, Opt
 from core.config import VigilConfig
 from core.ids import new_id
 from core.registries import compare_evaluations, promotion_rule, registry_for
@@ -337,21 +338,19 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(subparsers: Any) -> None:
-    """`vigil retrain [--config TRAIN_YAML] [--window-days N]` (the monitoring config goes before the command)."""
-    p = subparsers.add_parser(
-        "retrain",
-        help="train a candidate on recent clean production data, register it as challenger, compare with the champion",
+COMMANDS = (
+    Command(
+        "retrain", cmd_retrain, "models.train",
+        "train a candidate on recent clean production data, register it as challenger, compare with the champion",
+        (
+            Opt("--config", dest="train_config", metavar="TRAIN_YAML",
+                help="training config, for adapters that read one (the example: baseline_model/configs/train_gbm.yaml)"),
+            Opt("--window-days", type=int, default=DEFAULT_WINDOW_DAYS, metavar="N",
+                help=f"days of labelled batches to train on (default {DEFAULT_WINDOW_DAYS})"),
+            Opt("--incident", metavar="INCIDENT_ID", help="record the result on this incident's timeline"),
+        ),
         description="Train a candidate on the last N days of labelled production data (minus data-incident windows), "
         "register it as challenger, compare it with the champion on its holdout and on the live test set, and "
         "recommend promotion or not. The monitoring config goes before the command: vigil --config M.yaml retrain.",
-    )
-    p.add_argument("--config", dest="train_config", metavar="TRAIN_YAML", default=None,
-                   help="training config, for adapters that read one (the example: baseline_model/configs/train_gbm.yaml)")
-    p.add_argument("--window-days", type=int, default=DEFAULT_WINDOW_DAYS, metavar="N",
-                   help=f"days of labelled batches to train on (default {DEFAULT_WINDOW_DAYS})")
-    p.add_argument("--incident", metavar="INCIDENT_ID", help="record the result on this incident's timeline")
-    p.add_argument("--root", default=argparse.SUPPRESS, metavar="DIR", help="storage root")
-    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
-    p.add_argument("--user", default=argparse.SUPPRESS, metavar="NAME", help="who is acting")
-    p.set_defaults(func=cmd_retrain)
+    ),
+)

@@ -1,55 +1,36 @@
 """`vigil` commands of the profilers: ingest, quarantine list|show|retry, profile export|whylogs.
 
-Handlers take the parsed args (``args.config`` path or ``args.load_config()`` from the
-app, ``args.json``) and return an exit code: 0 ok, 1 something was quarantined, 2 usage.
+Declared in ``COMMANDS`` and contributed through the ``vigil.commands`` entry-point group.
+Handlers take the kernel's args (``args.load_config()``, ``args.json``) and return an exit
+code: 0 ok, 1 something was quarantined, 2 usage.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
-from core.config import VigilConfig, load_config
+from core import exit_codes
+from core.commands import READ, Arg, Command, Group, Opt
+from core.config import VigilConfig
+from core.output import emit
 from core.stores import Warehouse
 
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = 0, 1, 2
-DEFAULT_CONFIG = "baseline_model/configs/monitor.yaml"
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = exit_codes.OK, exit_codes.FAILED, exit_codes.USAGE
 
 
 def _config(args: argparse.Namespace) -> VigilConfig:
-    loader = getattr(args, "load_config", None)
-    if callable(loader):
-        cfg = loader()
-        assert isinstance(cfg, VigilConfig)
-        return cfg
-    return load_config(getattr(args, "config", None) or DEFAULT_CONFIG, root=getattr(args, "root", None))
+    cfg: VigilConfig = args.load_config()
+    return cfg
 
 
 def _warehouse(cfg: VigilConfig) -> Warehouse:
     return Warehouse(cfg.warehouse_path, memory_limit=cfg.storage.duckdb_memory_limit)
 
 
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, datetime | date):
-        return v.isoformat()
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, list | tuple | set):
-        return [_jsonable(x) for x in v]
-    if isinstance(v, Path):
-        return str(v)
-    return v
-
-
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
-    if getattr(args, "json", False):
-        print(json.dumps(_jsonable(data), indent=2))
-    else:
-        print(text)
+    emit(bool(getattr(args, "json", False)), data, text)
 
 
 # ---- handlers -------------------------------------------------------------------------------
@@ -152,77 +133,23 @@ def cmd_profile_whylogs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# ---- wiring ---------------------------------------------------------------------------------
+# ---- declarations ---------------------------------------------------------------------------
 
-
-def _options(parser: argparse.ArgumentParser) -> None:
-    """--config / --root / --json after the command too (the app's main parser has them before)."""
-    parser.add_argument("--config", default=argparse.SUPPRESS, metavar="PATH", help="monitored-model YAML")
-    parser.add_argument("--root", default=argparse.SUPPRESS, metavar="DIR", help="storage root")
-    parser.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
-    )
-
-
-def _needs(name: str) -> Any:
-    def handler(_args: argparse.Namespace) -> int:
-        print(f"vigil: `vigil {name}` needs a subcommand (hint: `vigil {name} --help`)", file=sys.stderr)
-        return EXIT_USAGE
-
-    return handler
-
-
-def _add(subparsers: Any, name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = subparsers.add_parser(name, help=help_text, description=help_text)
-    _options(parser)
-    parser.set_defaults(func=handler)
-    return parser
-
-
-def add_commands(subparsers: Any) -> None:
-    _add(
-        subparsers,
-        "ingest",
-        cmd_ingest,
-        "load new landing files exactly once (exit 1 if any was quarantined)",
-    )
-
-    quarantine = _add(subparsers, "quarantine", _needs("quarantine"), "files that could not be loaded")
-    qsub = quarantine.add_subparsers(dest="quarantine_command", metavar="SUBCOMMAND")
-    qlist = _add(qsub, "list", cmd_quarantine_list, "list open quarantine entries")
-    qlist.add_argument("--all", action="store_true", help="include resolved and retried entries")
-    qshow = _add(qsub, "show", cmd_quarantine_show, "show one entry with its reason")
-    qshow.add_argument("quarantine_id", metavar="ID")
-    qretry = _add(qsub, "retry", cmd_quarantine_retry, "load a quarantined file again (after it was fixed)")
-    qretry.add_argument("quarantine_id", metavar="ID", nargs="?")
-    qretry.add_argument("--all", action="store_true", help="retry every open entry")
-
-    profile = _add(subparsers, "profile", _needs("profile"), "whylogs profiles of the batches")
-    psub = profile.add_subparsers(dest="profile_command", metavar="SUBCOMMAND")
-    export = _add(
-        psub, "export", cmd_profile_export, "write whylogs profiles (per batch or weekly) to a folder"
-    )
-    export.add_argument("--out", default="whylogs-profiles", metavar="DIR")
-    export.add_argument("--source", default=None, help="'predictions' or an ETL table (default: all)")
-    export.add_argument("--weekly", action="store_true", help="merge batches into weekly roll-ups")
-    export.add_argument("--no-compute", action="store_true", help="export stored profiles only")
-    why = _add(psub, "whylogs", cmd_profile_whylogs, "compute missing or stale whylogs profiles now")
-    why.add_argument("--max-rows", type=int, default=100_000, help="uniform sample size for large batches")
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (tests, debugging): `python -m profilers.cli --config F ingest`."""
-    parser = argparse.ArgumentParser(prog="vigil")
-    parser.add_argument("--config", default=None)
-    parser.add_argument("--root", default=None)
-    parser.add_argument("--json", action="store_true")
-    add_commands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:
-        parser.print_help()
-        return EXIT_USAGE
-    return int(args.func(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+COMMANDS = (
+    Command("ingest", cmd_ingest, "cycle.run", "load new landing files exactly once (exit 1 if any was quarantined)"),
+    Group("quarantine", "files that could not be loaded"),
+    Command("quarantine list", cmd_quarantine_list, READ, "list open quarantine entries",
+            (Opt("--all", is_flag=True, help="include resolved and retried entries"),)),
+    Command("quarantine show", cmd_quarantine_show, READ, "show one entry with its reason", (Arg("quarantine_id", "ID"),)),
+    Command("quarantine retry", cmd_quarantine_retry, "cycle.run", "load a quarantined file again (after it was fixed)",
+            (Arg("quarantine_id", "ID", required=False), Opt("--all", is_flag=True, help="retry every open entry"))),
+    Group("profile", "whylogs profiles of the batches"),
+    Command("profile export", cmd_profile_export, READ, "write whylogs profiles (per batch or weekly) to a folder", (
+        Opt("--out", default="whylogs-profiles", metavar="DIR"),
+        Opt("--source", help="'predictions' or an ETL table (default: all)"),
+        Opt("--weekly", is_flag=True, help="merge batches into weekly roll-ups"),
+        Opt("--no-compute", is_flag=True, help="export stored profiles only"),
+    )),
+    Command("profile whylogs", cmd_profile_whylogs, READ, "compute missing or stale whylogs profiles now",
+            (Opt("--max-rows", type=int, default=100_000, help="uniform sample size for large batches"),)),
+)

@@ -2,37 +2,33 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
 import pytest
 
-from app.cli import build_parser
+from app.cli import declarations
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", REPO / "baseline_model" / "README.md", *sorted((REPO / "runbooks").glob("*.md"))]
 COMMAND = re.compile(r"(?:^|[`$\s])vigil((?:\s+[a-z][a-z0-9-]*)+)")
 
 
-def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
-    return {}
+def _subcommands(path: list[str]) -> set[str]:
+    """The words that may follow `vigil PATH` as a (sub)command, from the command declarations."""
+    n = len(path)
+    return {d.words[n] for d in declarations() if len(d.words) > n and list(d.words[:n]) == path}
 
 
 def command_exists(words: list[str]) -> tuple[bool, str]:
-    """Walk the parser: the first word must be a command, later words subcommands while there are any."""
-    parser = build_parser()
+    """Walk the declarations: the first word must be a command, later words subcommands while there are any."""
     path: list[str] = []
     for word in words:
-        choices = _subparsers(parser)
+        choices = _subcommands(path)
         if not choices:
             break  # a positional argument of the command (BATCH, VERSION, ...)
         if word not in choices:
             return False, f"`vigil {' '.join([*path, word])}` is not a command (known: {', '.join(sorted(choices))})"
-        parser = choices[word]
         path.append(word)
     return bool(path), " ".join(path)
 

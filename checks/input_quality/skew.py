@@ -1,14 +1,13 @@
 """Training-serving skew: served features against features rebuilt from the upstream tables.
 
 The model's config names its feature-building entry point ("module:function"); it is
-loaded with importlib, so checks never import the model package. The runner rebuilds a
+loaded by core.plugins.load, so checks never import the model package. The runner rebuilds a
 sample of the batch's rows and summarises the comparison as SkewStats; the check itself
 is pure.
 """
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ import pandas as pd
 
 from checks.result import CheckResult
 from checks.verdict import pct, result, skipped
+from core.plugins import load
 
 FAMILY = "input_quality"
 
@@ -38,18 +38,9 @@ class SkewStats:
 
 
 def load_builder(spec: str) -> Callable[..., pd.DataFrame]:
-    """Import "package.module:function" (the config's model.feature_builder)."""
-    if ":" not in spec:
-        raise ValueError(f"feature_builder {spec!r} must look like 'package.module:function'")
-    module_name, func_name = spec.split(":", 1)
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ValueError(f"feature_builder {spec!r}: cannot import {module_name!r} ({err}); hint: check model.feature_builder") from err
-    fn = getattr(module, func_name, None)
-    if not callable(fn):
-        raise ValueError(f"feature_builder {spec!r}: {module_name} has no function {func_name!r}")
-    return fn  # type: ignore[no-any-return]
+    """Import "package.module:function" (the config's model.feature_builder) through core.plugins."""
+    fn: Callable[..., pd.DataFrame] = load(spec, callable, key="model.feature_builder")
+    return fn
 
 
 def _differs(served: pd.Series, rebuilt: pd.Series, rtol: float) -> tuple[np.ndarray, float]:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -8,22 +7,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from baseline_model.cli import add_commands
+from app.cli import main
 from baseline_model.layout import predictions_path
 
 from .conftest import CONFIGS, START, fast_config
 
 
 def vigil(root: Path, argv: Sequence[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Parse like app/cli.py does (global options first) and run the handler."""
-    parser = argparse.ArgumentParser(prog="vigil")
-    parser.add_argument("--config", default=None)
-    parser.add_argument("--root", default=None)
-    parser.add_argument("--json", action="store_true", default=False)
-    parser.add_argument("--user", default=None)
-    add_commands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["--config", str(CONFIGS / "monitor.yaml"), "--root", str(root), "--user", "alice", *argv])
-    code = args.func(args)
+    """`vigil` (global options first) through the command kernel."""
+    code = main(["--config", str(CONFIGS / "monitor.yaml"), "--root", str(root), "--user", "alice", *argv])
     out = capsys.readouterr()
     return code, out.out, out.err
 

@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import pytest
 import yaml
 
+from app.cli import main
 from core.clock import ManualClock
 from core.stores import OpsStore
 from incidents.alerts import process_results
-from incidents.cli import add_commands
 from tests.incidents.conftest import WALL0, result
 
 
@@ -29,11 +28,8 @@ def config_file(tmp_path: Path) -> Path:
 
 
 def run(config_file: Path, capsys, *argv: str, clock: ManualClock | None = None) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="vigil")
-    add_commands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(list(argv) + ["--config", str(config_file), "--user", "ana"])
-    args.clock = clock or ManualClock(WALL0)
-    code = args.func(args)
+    """`vigil ARGV --config F --user ana` through the command kernel, with an injected clock."""
+    code = main(list(argv) + ["--config", str(config_file), "--user", "ana"], extra={"clock": clock or ManualClock(WALL0)})
     out = capsys.readouterr()
     return code, out.out, out.err
 

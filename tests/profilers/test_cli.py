@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from profilers.cli import main
+from app.cli import main
 from tests.profilers.conftest import toy_config_dict, write_apps, write_predictions
 
 
