@@ -12,6 +12,6 @@
 - ``profilers.stats_store``: typed readers the checks use, and named queries for pages.
 - ``profilers.whylogs_profiles``: whylogs profile per batch off the critical path,
   weekly roll-ups, export, summary.
-- ``profilers.cli.add_commands``: ``vigil ingest``, ``vigil quarantine ...``, ``vigil profile ...``.
+- ``profilers.cli.COMMANDS`` (the ``vigil.commands`` entry point): ``vigil ingest``, ``vigil quarantine ...``, ``vigil profile ...``.
 Types in ``profilers.stats_types``; tables in ``core/migrations/warehouse/2xx_*.sql``.
 """
