@@ -25,7 +25,8 @@ from core.stores import StoreBusy, StoreMissing
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("app", "core", "checks", "incidents", "profilers", "baseline_model")
-HINT = re.compile(r"`vigil((?:\s+[a-z][a-z0-9-]*)+)")
+# `vigil` followed by words and options, in backticks or not (hints, docstrings, messages)
+HINT = re.compile(r"(?:^|[`\s(:'\"])vigil((?:\s+-{0,2}[a-z][a-z0-9_.-]*)+)")
 
 
 def _run(decls: list[Command | Group], argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -170,27 +171,49 @@ def _strings(path: Path) -> list[str]:
     return [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)]
 
 
-def _command_of(words: list[str], paths: set[tuple[str, ...]]) -> bool:
-    """True when a prefix of `words` is a declared command or group (the rest are its arguments)."""
-    return any(tuple(words[:n]) in paths for n in range(len(words), 0, -1))
+GLOBAL_FLAGS = {"--config", "--root", "--json", "--user", "--help"}
+
+
+def _hint_problem(words: list[str], commands: dict[tuple[str, ...], Command | Group]) -> str | None:
+    """Why `vigil WORDS` is not a real command line, or None: global options first, then a
+    declared command or group, then only options that command declares."""
+    while words and words[0] in GLOBAL_FLAGS:
+        words = words[1:] if words[0] == "--json" else words[2:]
+    if not words:
+        return None
+    n = next((n for n in range(len(words), 0, -1) if tuple(words[:n]) in commands), 0)
+    if n == 0:
+        return "no such command"
+    decl = commands[tuple(words[:n])]
+    declared = {p.flag for p in decl.params if isinstance(p, Opt)} if isinstance(decl, Command) else set()
+    unknown = [w for w in words[n:] if w.startswith("--") and w not in declared | GLOBAL_FLAGS]
+    return f"no option {unknown[0]}" if unknown else None
 
 
 def test_every_hint_in_the_code_names_a_real_command() -> None:
-    paths = {d.words for d in declarations()}
+    commands = {d.words: d for d in declarations()}
     bad = []
     for package in PACKAGES:
         for path in sorted((REPO / package).rglob("*.py")):
             for text in _strings(path):
                 for m in HINT.finditer(text):
                     words = m.group(1).split()
-                    if not _command_of(words, paths):
-                        bad.append(f"{path.relative_to(REPO)}: `vigil {' '.join(words)}`")
+                    problem = _hint_problem(words, commands)
+                    if problem:
+                        bad.append(f"{path.relative_to(REPO)}: `vigil {' '.join(words)}`: {problem}")
     assert bad == []
+
+
+def test_a_wrong_hint_is_caught() -> None:
+    commands = {d.words: d for d in declarations()}
+    assert _hint_problem(["data", "batches"], commands) == "no such command"
+    assert _hint_problem(["quarantine", "list", "--every"], commands) == "no option --every"
+    assert _hint_problem(["--config", "m.yaml", "retrain", "--window-days"], commands) is None
 
 
 def test_hints_are_found_at_all() -> None:
     found = [m.group(0) for p in sorted((REPO / "app").rglob("*.py")) for t in _strings(p) for m in HINT.finditer(t)]
-    assert "`vigil run-once" in found
+    assert "`vigil run-once" in found or " vigil run-once" in " ".join(found)
 
 
 # ---- drills, reports ------------------------------------------------------------------------------
