@@ -1,12 +1,18 @@
-"""What the live test set should look like, measured on the reference with the same selection.
+"""What the live test set should look like, measured on the reference rows comparable with it.
 
-Outcomes arrive only for the rows the business acted on (approved applications plus the
-random control slice), so live metrics are computed on a selected population: AUC among
-approved applicants is lower than on everyone, by design. Comparing the live AUC with the
-registry's full-holdout AUC would fire every day. When the reference file carries the
-score, the label and the decision (the example model's reference does), the same metrics
-are computed here on the reference rows with the same selection, once per run, and the
-performance checks compare with those; the registry's figures remain in the evidence.
+Outcomes often arrive only for some rows: the business acts on a decision (approves an
+application) and learns the outcome for those, plus perhaps a random control slice of the
+others. Live metrics are computed on whichever rows got a label, so the expectation must
+come from the same mix of reference rows, or the comparison is biased by design (AUC
+among approved applicants only is far lower than on everyone).
+
+The rule: each reference row is weighted by the live label coverage of its decision
+group, measured on the matured batches (``profilers.stats_store.label_coverage``): the
+share of rows with ``predictions.positive_decision`` that got a label, and the share of
+the other rows that did. Labels for every row -> every reference row counts alike;
+labels only for the positive decision -> only those reference rows; a 5% control slice of
+the others -> those rows count 5% as much. Before any batch matured, or without a decision
+column, every reference row counts alike. The registry's figures stay in the evidence.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from sklearn.metrics import roc_auc_score
 
 from checks.performance.live_metrics import hanley_mcneil_se
 from core.config import VigilConfig
+from core.decision_value import match_sql
 from core.sql import ident
 
 
@@ -27,9 +34,50 @@ def _reference_columns(conn: duckdb.DuckDBPyConnection, path: str) -> set[str]:
     return {r[0] for r in conn.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()}
 
 
-def reference_selection_metrics(cfg: VigilConfig) -> dict[str, float]:
+def selection_weights(positive: np.ndarray, coverage: tuple[float, float] | None) -> np.ndarray:
+    """Weight of each reference row: the live label coverage of its decision group."""
+    if coverage is None:
+        return np.ones(len(positive))
+    w_pos, w_other = (max(0.0, float(c)) for c in coverage)
+    if w_pos + w_other <= 0:
+        return np.ones(len(positive))
+    return np.where(positive, w_pos, w_other)
+
+
+def weighted_metrics(s: np.ndarray, y: np.ndarray, w: np.ndarray, threshold: float | None) -> dict[str, float]:
+    """Classification metrics of scores s and labels y with row weights w (and their errors)."""
+    keep = w > 0
+    s, y, w = s[keep], y[keep], w[keep]
+    if len(y) == 0:
+        return {}
+    total = float(w.sum())
+    n_eff = total * total / float(np.sum(w * w))  # Kish effective sample size
+    out: dict[str, float] = {"rows": n_eff}
+    sq = (s - y) ** 2
+    out["brier"] = float(np.sum(w * sq) / total)
+    out["brier_se"] = float(math.sqrt(np.sum(w * (sq - out["brier"]) ** 2) / total) / math.sqrt(n_eff))
+    out["label_rate"] = float(np.sum(w * y) / total)
+    pos_w, neg_w = float(np.sum(w * y)), float(np.sum(w * (1 - y)))
+    if pos_w > 0 and neg_w > 0:
+        out["auc"] = float(roc_auc_score(y, s, sample_weight=w))
+        # The reference is a sample too: its sampling error adds to the live one.
+        scale = n_eff / total
+        out["auc_se"] = hanley_mcneil_se(out["auc"], max(1, round(pos_w * scale)), max(1, round(neg_w * scale)))
+    if threshold is not None:
+        flagged = s >= threshold
+        tp = float(np.sum(w * (flagged & (y == 1))))
+        if np.sum(w * flagged) > 0:
+            out["precision"] = tp / float(np.sum(w * flagged))
+        if pos_w > 0:
+            out["recall"] = tp / pos_w
+    return out
+
+
+def reference_selection_metrics(cfg: VigilConfig, coverage: tuple[float, float] | None = None) -> dict[str, float]:
     """auc, brier, precision, recall (classification) or mae, rmse (regression) on the reference
-    rows that would have a label in production. Empty when the reference lacks the columns."""
+    rows weighted as the live test set is labelled (see the module docstring); ``coverage`` is
+    (labelled share of positive-decision rows, labelled share of the others). Empty when the
+    reference lacks the score or the label."""
     if cfg.reference is None or cfg.reference.kind != "file" or not cfg.reference.path or cfg.labels is None:
         return {}
     path = cfg.resolve(cfg.reference.path)
@@ -41,41 +89,31 @@ def reference_selection_metrics(cfg: VigilConfig) -> dict[str, float]:
         cols = _reference_columns(conn, str(path))
         if p.score_column not in cols or label not in cols:
             return {}
-        where, params = "", [str(path)]
-        if cfg.model.task == "binary" and p.decision_column and p.positive_decision is not None:
+        positive_sql, params = "false", list[object]()
+        selective = (cfg.model.task == "binary" and p.decision_column is not None
+                     and p.positive_decision is not None and coverage is not None)
+        if selective:
+            assert p.decision_column is not None and p.positive_decision is not None
             if p.decision_column not in cols:
                 return {}
-            where = f" AND CAST({ident(p.decision_column)} AS VARCHAR) = ?"
-            params.append(p.positive_decision)
-        frame = conn.execute(
-            f"SELECT CAST({ident(p.score_column)} AS DOUBLE) AS s, CAST({ident(label)} AS DOUBLE) AS y "  # noqa: S608
-            f"FROM read_parquet(?) WHERE {ident(label)} IS NOT NULL AND {ident(p.score_column)} IS NOT NULL{where}",
-            params,
-        ).df()
-    s, y = frame["s"].to_numpy(), frame["y"].to_numpy()
-    if len(y) == 0:
+            positive_sql, params = match_sql(ident(p.decision_column), p.positive_decision)
+        rows = conn.execute(
+            f"SELECT CAST({ident(p.score_column)} AS DOUBLE) AS s, CAST({ident(label)} AS DOUBLE) AS y, "  # noqa: S608
+            f"{positive_sql} AS d FROM read_parquet(?) WHERE {ident(label)} IS NOT NULL AND {ident(p.score_column)} IS NOT NULL",
+            [*params, str(path)],
+        ).fetchall()
+    if not rows:
         return {}
-    out: dict[str, float] = {"rows": float(len(y))}
+    s = np.asarray([r[0] for r in rows], dtype=float)
+    y = np.asarray([r[1] for r in rows], dtype=float)
+    positive = np.asarray([bool(r[2]) for r in rows])
     if cfg.model.task == "regression":
         err = s - y
-        out["mae"] = float(np.mean(np.abs(err)))
-        out["rmse"] = float(math.sqrt(np.mean(err**2)))
-        return out
-    out["brier"] = float(np.mean((s - y) ** 2))
-    out["label_rate"] = float(y.mean())
-    if 0 < y.sum() < len(y):
-        out["auc"] = float(roc_auc_score(y, s))
-        # The reference is a sample too: its sampling error adds to the live one.
-        out["auc_se"] = hanley_mcneil_se(out["auc"], int(y.sum()), int(len(y) - y.sum()))
-    out["brier_se"] = float(np.std((s - y) ** 2) / math.sqrt(len(y)))
-    thr = cfg.model.threshold
-    if thr is not None:
-        flagged = s >= thr
-        tp = float(np.sum(flagged & (y == 1)))
-        if flagged.sum() > 0:
-            out["precision"] = tp / float(flagged.sum())
-        if y.sum() > 0:
-            out["recall"] = tp / float(y.sum())
+        return {"rows": float(len(y)), "mae": float(np.mean(np.abs(err))), "rmse": float(math.sqrt(np.mean(err**2)))}
+    weights = selection_weights(positive, coverage if selective else None)
+    out = weighted_metrics(s, y, weights, cfg.model.threshold)
+    if selective and coverage is not None:
+        out["coverage_positive_decision"], out["coverage_other"] = float(coverage[0]), float(coverage[1])
     return out
 
 

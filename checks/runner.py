@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from checks.distributions import category_shares, true_share
+from checks.distributions import true_share
 from checks.input_quality.skew_sample import skew_sample
 from checks.live_reference import expected_values, reference_selection_metrics
 from checks.registry import CheckSpec, enabled_specs, params_for
@@ -32,6 +32,7 @@ from checks.subjects import (
 from checks.verdict import error_result, skipped
 from core.clock import Clock, naive_utc
 from core.config import VigilConfig
+from core.decision_value import share as decision_share
 from core.stores import Warehouse
 from profilers import stats_store
 from profilers.stats_types import ColumnStats, PerformanceStats, ReferenceStats
@@ -50,7 +51,9 @@ def run_checks(
     checked_at = naive_utc(clock.now()) if clock else datetime.now(UTC).replace(tzinfo=None)
     references: dict[tuple[str, str], ReferenceStats | None] = {}
     stats = ColumnStatsCache()
-    live_reference = _live_reference(cfg)
+    with wh.read() as conn:
+        coverage = stats_store.label_coverage(conn)
+    live_reference = _live_reference(cfg, coverage)
     out: list[CheckResult] = []
     label_only = sorted(set(performance_batches) - set(batches))
     for batch in sorted(set(batches)):
@@ -255,9 +258,9 @@ def _params(spec: CheckSpec, cfg: VigilConfig, subj: Subject, expected: Expectat
     return params_for(spec, cfg, subj.feature, ctx)
 
 
-def _live_reference(cfg: VigilConfig) -> dict[str, float]:
+def _live_reference(cfg: VigilConfig, coverage: tuple[float, float] | None) -> dict[str, float]:
     try:
-        return reference_selection_metrics(cfg)
+        return reference_selection_metrics(cfg, coverage)
     except Exception:  # an unreadable reference only loses the selection-matched expectations
         return {}
 
@@ -279,7 +282,8 @@ def _history_context(
                 continue
             if spec.name == "decision_rate_shift":
                 if s.categories:
-                    rates.append(category_shares(s).get(str(params.get("positive_decision")), 0.0))
+                    positive = params.get("positive_decision")
+                    rates.append(decision_share(s.categories, positive) if positive is not None else 0.0)
             else:
                 r = true_share(s)
                 if r is not None:

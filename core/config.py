@@ -14,7 +14,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    model_validator,
+)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -101,8 +111,9 @@ class PredictionLog(StrictModel):
     class_scores: dict[str, str] | None = None
     # The model's decision; for multiclass the predicted class (else the arg max of class_scores).
     decision_column: str | None = None
-    # Value of decision_column meaning "approved / acted on" (e.g. 'approve').
-    positive_decision: str | None = None
+    # Value of decision_column meaning "approved / acted on", in the column's own type:
+    # 'approve', 1 or true (core.decision_value matches it by meaning, not by spelling).
+    positive_decision: StrictBool | StrictInt | StrictStr | None = None
     model_version_column: str | None = None
     fallback_column: str | None = None
     control_column: str | None = None

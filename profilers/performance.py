@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 
 from core.config import VigilConfig
+from core.decision_value import match_sql
 from core.sql import ident
 from profilers.sources import PREDICTIONS, batch_of, bucket_sql, fetch_one, raw_table_name, window_micros
 from profilers.stats_types import PerformanceStats
@@ -54,8 +55,8 @@ def _joined_sql(cfg: VigilConfig, has_labels: bool) -> tuple[str, list[Any]]:
     approved = "false"
     params: list[Any] = [window_micros(cfg)]
     if p.decision_column and p.positive_decision is not None:
-        approved = f"coalesce(CAST({ident(p.decision_column)} AS VARCHAR) = ?, false)"
-        params.append(p.positive_decision)
+        approved, match_params = match_sql(ident(p.decision_column), p.positive_decision)
+        params += match_params
     params.append(None)  # placeholder for batches, replaced below
     base = (
         f"SELECT * FROM (SELECT {bucket_sql(ts)} AS batch, CAST({ident(p.id_column)} AS VARCHAR) AS k, "  # noqa: S608

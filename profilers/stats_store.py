@@ -174,6 +174,23 @@ def load_performance(conn: duckdb.DuckDBPyConnection, batch: datetime) -> Perfor
     )
 
 
+def label_coverage(conn: duckdb.DuckDBPyConnection) -> tuple[float, float] | None:
+    """Share of rows that got a label, among rows with the positive decision and among the
+    others, over every matured batch; None before any batch matured."""
+    row = fetch_one(
+        conn.execute(
+            "SELECT sum(approved), sum(approved_labeled), sum(predictions - approved), "
+            "sum(labeled - approved_labeled) FROM performance_stats WHERE matured"
+        )
+    )
+    if row is None or row[0] is None:
+        return None
+    approved, approved_labeled, others, others_labeled = (int(x or 0) for x in row)
+    if approved_labeled + others_labeled <= 0:
+        return None
+    return (approved_labeled / approved if approved else 0.0, others_labeled / others if others else 0.0)
+
+
 # ---- named queries for pages and the CLI ---------------------------------------------------
 
 

@@ -7,10 +7,11 @@ import statistics
 from typing import Any
 
 from checks.calibration import Bounds, rate_upper_bounds, z_upper
-from checks.distributions import category_shares, psi, true_share
+from checks.distributions import psi, true_share
 from checks.feature_drift.univariate import drift_check, psi_floor
 from checks.result import CheckResult
 from checks.verdict import pct, result, skipped
+from core.decision_value import share as decision_share
 from profilers.stats_types import ColumnStats, PerformanceStats, ReferenceStats
 
 FAMILY = "prediction"
@@ -39,18 +40,18 @@ def decision_rate_shift(reference: ReferenceStats | None, current: ColumnStats, 
     """Share of the positive decision (e.g. 'approve') against the reference, recent batches or the config."""
     name, subject, batch = "decision_rate_shift", current.subject, current.batch
     positive = params.get("positive_decision")
-    if not positive:
+    if positive is None or positive == "":
         return skipped(name, FAMILY, subject, batch, "no positive decision configured (predictions.positive_decision)")
     total = sum(current.categories.values())
     min_rows = int(params["min_rows"])
     if total < min_rows:
         return skipped(name, FAMILY, subject, batch, f"only {total} decisions in this batch (need {min_rows})")
-    rate = category_shares(current).get(str(positive), 0.0)
+    rate = decision_share(current.categories, positive)
     ref_rate = None
     chunk_rates: list[float] = []
     if reference is not None and reference.whole.categories:
-        ref_rate = category_shares(reference.whole).get(str(positive), 0.0)
-        chunk_rates = [category_shares(c).get(str(positive), 0.0) for c in reference.chunks if c.categories]
+        ref_rate = decision_share(reference.whole.categories, positive)
+        chunk_rates = [decision_share(c.categories, positive) for c in reference.chunks if c.categories]
     recent = [float(r) for r in params.get("recent_rates") or [] if r is not None]
     base = _baseline(ref_rate, chunk_rates, recent, params.get("expected_rate"), int(params["min_recent_batches"]))
     if base is None:

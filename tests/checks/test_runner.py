@@ -139,7 +139,8 @@ def test_performance_checks_compare_with_the_reference_on_the_live_selection(tmp
 
     pd.DataFrame({"score": s, "y": y, "decision": decision}).to_parquet(tmp_path / "ref.parquet")
     cfg = config_from_dict(config_dict(), file="toy.yaml", root=tmp_path)
-    live = reference_selection_metrics(cfg)
+    # Labels only for approved rows (coverage 100% / 0%): the expectation uses those rows only.
+    live = reference_selection_metrics(cfg, coverage=(1.0, 0.0))
     approved = decision == "approve"
     assert live["auc"] == pytest.approx(roc_auc_score(y[approved], s[approved]))
     assert live["auc"] < roc_auc_score(y, s)  # selection lowers AUC: why the full-holdout AUC is the wrong yardstick
