@@ -59,9 +59,9 @@ def prediction_spec(cfg: VigilConfig) -> SourceSpec:
     expected: dict[str, str | None] = {p.id_column: None, p.timestamp_column: "timestamp"}
     for col in cfg.score_columns.values():
         expected[col] = "numeric"
-    for col in (p.decision_column, p.model_version_column, p.fallback_column, p.control_column):
-        if col:
-            expected.setdefault(col, None)
+    for other in (p.decision_column, p.model_version_column, p.fallback_column, p.control_column):
+        if other:
+            expected.setdefault(other, None)
     for f in cfg.features:
         expected[f.name] = FEATURE_FAMILY[f.type]
     return SourceSpec(PREDICTIONS, PREDICTIONS, p.source, p.timestamp_column, p.id_column, expected,

@@ -29,7 +29,7 @@ ROWS = 2000
 
 def _config(decision: Any, maturity: str = "1d") -> dict[str, Any]:
     return {
-        "model": {"name": "fraud", "task": "classification", "threshold": 0.5},
+        "model": {"name": "fraud", "task": "binary", "threshold": 0.5},
         "predictions": {
             "source": {"path": "landing/predictions", "glob": "*.parquet"},
             "id_column": "id", "timestamp_column": "ts", "score_column": "score",
