@@ -250,6 +250,23 @@ class Schedule(StrictModel):
     scoring_interval: Duration | None = None
 
 
+class RegistryConfig(StrictModel):
+    """Where model versions and their aliases live: Vigil's embedded registry or MLflow's."""
+
+    kind: Literal["embedded", "mlflow"] = "embedded"
+    # MLflow tracking URI, e.g. sqlite:///var/mlflow.db or http://mlflow:5000 (credentials come from
+    # MLflow's own environment variables, never from this file).
+    tracking_uri: str | None = None
+    # Model registry URI when it differs from the tracking URI.
+    registry_uri: str | None = None
+
+    @model_validator(mode="after")
+    def _needs_uri(self) -> RegistryConfig:
+        if self.kind == "mlflow" and not self.tracking_uri:
+            raise ValueError("registry kind 'mlflow' needs 'tracking_uri' (e.g. sqlite:///mlflow.db or http://host:5000)")
+        return self
+
+
 class VigilConfig(StrictModel):
     model: ModelInfo
     predictions: PredictionLog
@@ -263,6 +280,7 @@ class VigilConfig(StrictModel):
     alerts: Alerting = Alerting()
     schedule: Schedule = Schedule()
     storage: Storage = Storage()
+    registry: RegistryConfig = RegistryConfig()
 
     # Filled by load_config: where the file lives and the resolved storage root.
     source_file: str | None = None

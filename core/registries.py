@@ -27,10 +27,11 @@ def _embedded(name: str) -> Any:
 
 def registry_for(cfg: VigilConfig | None, ops: OpsStore, clock: Clock | None = None) -> Any:
     """The configured registry over the ops store (MLflow when `registry.kind: mlflow`)."""
-    spec = getattr(cfg, "registry", None) if cfg is not None else None
+    spec = cfg.registry if cfg is not None else None
     if spec is not None and spec.kind == "mlflow":
         from core.mlflow_registry import MlflowRegistry
 
+        assert spec.tracking_uri is not None  # validated by the config
         return MlflowRegistry(spec.tracking_uri, ops, clock, registry_uri=spec.registry_uri)
     return _embedded("Registry")(ops, clock)
 

@@ -81,12 +81,16 @@ def _load_skops(path: Path) -> Any:
     return sio.load(path, trusted=untrusted)
 
 
-def load_estimator(uri: str) -> Any:
+def load_estimator(uri: str, tracking_uri: str | None = None, registry_uri: str | None = None) -> Any:
     if uri.startswith(("models:/", "runs:/")):
         try:
+            import mlflow
             import mlflow.sklearn
         except ImportError:
             raise AdapterError(f"{uri}: MLflow is not installed (hint: pip install 'vigil[mlflow]')") from None
+        if tracking_uri:
+            mlflow.set_tracking_uri(tracking_uri)
+            mlflow.set_registry_uri(registry_uri or tracking_uri)
         return mlflow.sklearn.load_model(uri)
     path = Path(uri)
     if path.suffix == ".skops":
@@ -108,7 +112,8 @@ class SklearnAdapter:
     def load(self, ref: ModelRef) -> SklearnModel:
         uri = ref.uri if ref.uri.startswith(("models:/", "runs:/")) else str(verified_path(ref))
         try:
-            estimator = load_estimator(uri)
+            spec = self.cfg.registry
+            estimator = load_estimator(uri, spec.tracking_uri, spec.registry_uri) if spec.kind == "mlflow" else load_estimator(uri)
         except AdapterError:
             raise
         except Exception as err:  # a corrupt file or an unpicklable class: name the version
