@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= baseline_model/configs/monitor.yaml
 
-.PHONY: run test lint typecheck pytest venv lock bench clean
+.PHONY: run test lint typecheck pytest venv lock bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,18 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy core checks incidents
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest -q
+
+# The browser tests (tests/browser) drive Debian's headless chromium through chromedriver:
+# installed with apt-get when missing (as .ci/run does), and said so.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  echo "make test: installing Debian's chromium and chromium-driver for the browser tests (apt-get)"; \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
+	    || { echo "make test: could not install chromium (hint: apt-get install chromium chromium-driver)"; exit 1; }; \
+	fi
 
 # Regenerate the lock file (uv lives in the venv only for this).
 lock: venv

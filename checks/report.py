@@ -6,6 +6,8 @@ for a human looking at one batch, not for the check cycle.
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -49,9 +51,82 @@ def run_drift_report(reference_df: pd.DataFrame, current_df: pd.DataFrame, colum
     return report.run(current_data=cur, reference_data=ref)
 
 
+def script_safe_json(value: Any) -> str:
+    """JSON that cannot end the <script> block it sits in, whatever strings the data holds.
+
+    `<`, `>` and `&` become \\u escapes (still the same JSON string), so a value such as
+    ``</script><svg/onload=...>`` stays inert text; U+2028/2029 are escaped for old parsers.
+    """
+    from evidently.legacy.utils import NumpyEncoder
+
+    text = json.dumps(value, cls=NumpyEncoder)
+    for raw, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                         ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(raw, escaped)
+    return text
+
+
+def safe_report_html(snapshot: Any) -> str:
+    """The snapshot as one self-contained HTML page, with every data value escaped.
+
+    Evidently's own ``get_html_str`` writes the report data into a ``<script>`` block with
+    ``json.dumps``, which leaves ``</script>`` in a categorical value live (the data would
+    run as script). This renders the same page from Evidently's template, but the data
+    block is written here with ``script_safe_json``.
+    """
+    from evidently.legacy.model.dashboard import DashboardInfo
+    from evidently.legacy.model.widget import AdditionalGraphInfo, BaseWidgetInfo
+    from evidently.legacy.renderers.base_renderer import DetailsInfo
+    from evidently.legacy.renderers.html_widgets import group_widget
+    from evidently.legacy.utils.dashboard import TemplateParams, file_html_template
+
+    widgets = [group_widget(title="", widgets=snapshot._widgets), *snapshot._tests_widgets]
+    items = []
+    for info_item in widgets:
+        for graph in info_item.get_additional_graphs():
+            params = graph.params if isinstance(graph, AdditionalGraphInfo) else graph
+            items.append(DetailsInfo(title="", info=params, id=graph.id))
+    additional_graphs = {
+        f"{item.id}": item.info.dict() if isinstance(item.info, BaseWidgetInfo) else item.info for item in items
+    }
+    dashboard_id = "metric_" + uuid.uuid4().hex
+    info = DashboardInfo(name="Report", widgets=widgets)
+    page = file_html_template(TemplateParams(dashboard_id=dashboard_id, dashboard_info=info,
+                                             additional_graphs=additional_graphs, embed_data=False))
+    as_dict = info.dict()
+    for widget in as_dict["widgets"]:
+        widget.pop("additionalGraphs", None)
+    data_block = (
+        f"<script>\n    var {dashboard_id} = {script_safe_json(as_dict)};\n"
+        f"    var additional_graphs_{dashboard_id} = {script_safe_json(additional_graphs)};\n</script>"
+    )
+    marker = "<!-- no embedded data -->"
+    if page.count(marker) != 1:  # Evidently's template changed: refuse rather than embed unsafely
+        raise RuntimeError("Evidently's report template changed; the safe report renderer needs updating")
+    return page.replace(marker, data_block)
+
+
 def drift_report_html(reference_df: pd.DataFrame, current_df: pd.DataFrame, columns: Sequence[str]) -> str:
-    """A self-contained HTML drift report (Evidently DataDriftPreset) for the columns."""
-    return str(run_drift_report(reference_df, current_df, columns).get_html_str(as_iframe=False))
+    """A self-contained HTML drift report (Evidently DataDriftPreset) for the columns; data escaped."""
+    return safe_report_html(run_drift_report(reference_df, current_df, columns))
+
+
+def sandboxed_frame_html(report_html: str, height: int = 900) -> str:
+    """A page that shows `report_html` in an inner ``<iframe sandbox="allow-scripts" srcdoc=...>``.
+
+    No ``allow-same-origin``: the report runs in an opaque origin, so even a script that got
+    through could not read the dashboard's cookies, storage or DOM. The report is
+    attribute-escaped into ``srcdoc``.
+    """
+    import html as html_lib
+
+    return (
+        "<!DOCTYPE html><html><head><meta charset=\"UTF-8\"><style>html,body{margin:0;padding:0}"
+        "iframe{border:0;width:100%}</style></head><body>"
+        f'<iframe title="Evidently report" sandbox="allow-scripts" referrerpolicy="no-referrer" '
+        f'height="{int(height)}" srcdoc="{html_lib.escape(report_html, quote=True)}"></iframe>'
+        "</body></html>"
+    )
 
 
 def evidently_drift_values(reference_df: pd.DataFrame, current_df: pd.DataFrame, columns: Sequence[str],

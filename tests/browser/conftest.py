@@ -14,7 +14,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -72,8 +73,10 @@ def register_two_versions(cfg: Any, folder: Path) -> None:
     registry.set_alias(name, "champion", 1, ADMIN[0], "first champion")
 
 
-def build_store(folder: Path) -> Path:
-    """A week of history with a unit change on the last day, one real cycle, users, two versions."""
+def build_store(folder: Path, before_cycle: Callable[[Path], None] | None = None) -> Path:
+    """A week of history with a unit change on the last day, one real cycle, users, two versions.
+
+    `before_cycle(folder)` may rewrite the landing files before the cycle loads them."""
     from app.cycle import run_cycle
     from core import auth
     from core.clock import ManualClock
@@ -85,6 +88,8 @@ def build_store(folder: Path) -> Path:
     config_path = write_config(folder, small_config())
     cfg = load_config(config_path, root=folder / "var")
     write_history(cfg.root, START, days=7, unit_change_day=UNIT_DAY)
+    if before_cycle is not None:
+        before_cycle(folder)
     run_cycle(cfg, clock=ManualClock(datetime(2024, 3, 8, 6, 0)), notify=False)
     users = auth.users_file(cfg.root)
     ops = stores_for(cfg)[1]
@@ -124,10 +129,16 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """`python -m app.cli --config CFG --root ROOT app --port PORT` over the built store."""
+    folder = tmp_path_factory.mktemp("browser")
+    with serve_dashboard(folder, build_store(folder)) as running:
+        yield running
+
+
+@contextmanager
+def serve_dashboard(folder: Path, config_path: Path) -> Iterator[Site]:
+    """A `vigil app` subprocess over the store of `config_path` (root folder/var) until exit."""
     from core.config import load_config
 
-    folder = tmp_path_factory.mktemp("browser")
-    config_path = build_store(folder)
     root = folder / "var"
     port = _free_port()
     log = folder / "dashboard.log"
