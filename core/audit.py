@@ -1,13 +1,16 @@
-"""The append-only audit trail: who did what, when, to what, with the state before and after.
+"""The append-only, hash-chained audit trail: who did what, when, to what, before and after.
 
 Every write from the app or the CLI calls ``record`` inside the transaction that makes the
-change, so an action and its audit entry commit (or roll back) together. SQLite triggers
-refuse UPDATE and DELETE on ``audit_log``; they are created here because the ops migration
-files are split on ';' and a trigger body needs semicolons.
+change, so an action and its audit entry commit (or roll back) together. SQLite triggers,
+created with the table (``core.stores.OPS_TRIGGERS``), refuse UPDATE, DELETE, REPLACE and
+INSERT OR REPLACE on ``audit_log``. Each entry stores the hash of the previous entry and its
+own hash, so an edit made around the triggers (someone who can write the file can drop
+them) shows in ``verify`` (``vigil audit verify``) as the first broken link.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -17,15 +20,11 @@ from datetime import date, datetime
 from typing import Any
 
 from core.clock import Clock, SystemClock, iso
-from core.stores import OpsStore
+from core.stores import OPS_TRIGGERS, OpsStore
 
 SYSTEM_ACTOR = "system"
-_GUARDS = (
-    "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
-    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: entries cannot be changed'); END",
-    "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
-    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: entries cannot be deleted'); END",
-)
+CYCLE_ACTOR = "system:cycle"  # the check cycle's own writes (alerts, incidents it opens)
+GENESIS = "0" * 64  # the previous hash of the first chained entry
 
 
 class AuditError(ValueError):
@@ -47,9 +46,26 @@ class AuditEntry:
 
 
 def install_guards(conn: sqlite3.Connection) -> None:
-    """Create the UPDATE / DELETE triggers (idempotent; a no-op once they exist)."""
-    for statement in _GUARDS:
+    """Create the append-only triggers (idempotent; OpsStore.migrate already does it)."""
+    for statement in OPS_TRIGGERS:
         conn.execute(statement)
+
+
+def entry_hash(prev_hash: str, entry_id: int, at: str, actor: str, action: str, target: str,
+               before: str | None, after: str | None) -> str:
+    """SHA-256 over the previous hash and the entry's stored fields (canonical JSON)."""
+    body = json.dumps([prev_hash, entry_id, at, actor, action, target, before, after],
+                      separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _chain_head(conn: sqlite3.Connection) -> tuple[int, str]:
+    """(next entry id, hash of the newest entry); read inside the writer's transaction."""
+    row = conn.execute("SELECT entry_id, entry_hash FROM audit_log ORDER BY entry_id DESC LIMIT 1").fetchone()
+    seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'").fetchone()
+    last_id = max(int(row[0]) if row else 0, int(seq[0]) if seq and seq[0] is not None else 0)
+    prev = str(row[1]) if row is not None and row[1] else GENESIS
+    return last_id + 1, prev
 
 
 def _json_default(value: Any) -> Any:
@@ -99,13 +115,75 @@ def record(
         if not isinstance(value, str) or not value.strip():
             raise AuditError(f"audit entry needs a non-empty {name} (got {value!r})")
     at = at or iso((clock or SystemClock()).now())  # `at`: the change's own time stamp, when it has one
+    before_json, after_json = to_json(before), to_json(after)
     with _connection(conn_or_ops) as conn:
-        install_guards(conn)
-        cur = conn.execute(
-            "INSERT INTO audit_log (at, actor, action, target, before, after) VALUES (?, ?, ?, ?, ?, ?)",
-            (at, actor, action, target, to_json(before), to_json(after)),
+        entry_id, prev = _chain_head(conn)
+        digest = entry_hash(prev, entry_id, at, actor, action, target, before_json, after_json)
+        conn.execute(
+            "INSERT INTO audit_log (entry_id, at, actor, action, target, before, after, prev_hash, entry_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry_id, at, actor, action, target, before_json, after_json, prev, digest),
         )
-        return int(cur.lastrowid or 0)
+        return entry_id
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What ``verify`` found: ok, how many entries, and the first broken link (if any)."""
+
+    ok: bool
+    entries: int
+    unchained: int  # entries written before the chain existed (a leading run without hashes)
+    broken_at: int | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def text(self) -> str:
+        if self.ok:
+            extra = f" ({self.unchained} older entries predate the chain)" if self.unchained else ""
+            return f"audit chain intact: {self.entries} entries{extra}"
+        return (f"audit chain BROKEN at entry {self.broken_at}: {self.reason} (hint: entries were edited, removed "
+                "or inserted outside Vigil; restore the ops store from a backup (`vigil restore`) and find who "
+                "could write the file)")
+
+
+def verify(ops: OpsStore) -> ChainReport:
+    """Recompute the hash chain from the first entry; report the first broken link."""
+    with ops.read() as conn:
+        rows = conn.execute(
+            "SELECT entry_id, at, actor, action, target, before, after, prev_hash, entry_hash "
+            "FROM audit_log ORDER BY entry_id"
+        ).fetchall()
+        seq_row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'").fetchone()
+    unchained = 0
+    prev: str | None = None
+    previous_id = 0
+    for row in rows:
+        entry_id = int(row["entry_id"])
+        if row["entry_hash"] is None:
+            if prev is None:  # a leading run written before the chain began
+                unchained += 1
+                previous_id = entry_id
+                continue
+            return ChainReport(False, len(rows), unchained, entry_id, "the entry has no hash (inserted outside Vigil)")
+        expected_prev = prev if prev is not None else GENESIS
+        if row["prev_hash"] != expected_prev:
+            what = (f"entry {previous_id}'s hash" if prev is not None else "the start of the chain")
+            gap = f" (ids jump from {previous_id} to {entry_id}: entries removed)" if entry_id != previous_id + 1 else ""
+            return ChainReport(False, len(rows), unchained, entry_id,
+                               f"its previous-hash does not match {what}{gap}")
+        digest = entry_hash(str(row["prev_hash"]), entry_id, row["at"], row["actor"], row["action"], row["target"],
+                            row["before"], row["after"])
+        if digest != row["entry_hash"]:
+            return ChainReport(False, len(rows), unchained, entry_id, "its content does not match its hash (edited)")
+        prev, previous_id = str(row["entry_hash"]), entry_id
+    seq = int(seq_row[0]) if seq_row and seq_row[0] is not None else 0
+    if seq > previous_id and prev is not None:
+        return ChainReport(False, len(rows), unchained, previous_id + 1,
+                           f"entries {previous_id + 1}..{seq} were issued but are gone (the newest entries were removed)")
+    return ChainReport(True, len(rows), unchained)
 
 
 def _entry(row: dict[str, Any]) -> AuditEntry:

@@ -161,6 +161,7 @@ class OpsStore:
                     for statement in _split_sql(sql):
                         conn.execute(statement)
                     conn.execute("INSERT INTO schema_migrations VALUES (?, datetime('now'))", (name,))
+                _install_triggers(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -202,6 +203,29 @@ class OpsStore:
     def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         with self.read() as conn:
             return [dict(r) for r in conn.execute(sql, params).fetchall()]
+
+
+# Append-only guards of the audit trail, created in the same transaction as the table (so
+# even a store with no entry yet refuses rewrites). SQLite fires no DELETE trigger when
+# INSERT OR REPLACE / REPLACE removes a row (unless recursive_triggers is on), so the insert
+# guard refuses any explicit id that is not past the newest entry: a REPLACE can only ever
+# hit an existing id, and such an insert is refused before anything is removed.
+OPS_TRIGGERS = (
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: entries cannot be changed'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log "
+    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: entries cannot be deleted'); END",
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_replace BEFORE INSERT ON audit_log "
+    "WHEN NEW.entry_id IS NOT NULL AND NEW.entry_id <= (SELECT COALESCE(MAX(entry_id), 0) FROM audit_log) "
+    "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: an entry id cannot be reused or replaced'); END",
+)
+
+
+def _install_triggers(conn: sqlite3.Connection) -> None:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "audit_log" in tables:
+        for statement in OPS_TRIGGERS:
+            conn.execute(statement)
 
 
 def _split_sql(script: str) -> list[str]:
