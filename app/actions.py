@@ -158,11 +158,12 @@ def update_action_item(cfg: VigilConfig, item_id: str, user: str, status: str, c
 # ---- decisions ----------------------------------------------------------------------------
 
 
-def recommend_decision(cfg: VigilConfig, incident_id: str, clock: Clock | None = None) -> Any:
+def recommend_decision(cfg: VigilConfig, incident_id: str, clock: Clock | None = None, *, user: str = "system") -> Any:
     from incidents.decisions import recommend
 
     wh, ops = stores_for(cfg)
-    return recommend(cfg, ops, clock or SystemClock(), incident_id, wh=wh if cfg.warehouse_path.exists() else None)
+    return recommend(cfg, ops, clock or SystemClock(), incident_id, wh=wh if cfg.warehouse_path.exists() else None,
+                     actor=user)
 
 
 def approve_decision(cfg: VigilConfig, decision_id: str, user: str, reason: str, clock: Clock | None = None) -> Any:

@@ -39,7 +39,7 @@ def cmd_run_once(args: Args) -> int:
 
     cfg = args.load_config()
     try:
-        report = run_cycle(cfg, notify=not args.no_notify)
+        report = run_cycle(cfg, notify=not args.no_notify, actor=args.user)
     except Exception as err:  # recorded on the cycles row by run_cycle
         print(f"cycle failed: {type(err).__name__}: {err} (recorded; see `vigil status`)", file=sys.stderr)
         return exit_codes.FAILED

@@ -21,6 +21,7 @@ import duckdb
 from app.cycle_record import last_cycles, mark_interrupted, record_finish, record_start
 from app.cycle_report import CycleReport, alert_summary
 from checks.result import CheckResult
+from core import audit
 from core.clock import Clock, SystemClock
 from core.config import VigilConfig
 from core.ids import new_id
@@ -157,8 +158,12 @@ def run_cycle(
     notify: bool = True,
     wait_for_lock: bool = True,
     on_step: Callable[[str, float], None] | None = None,
+    actor: str = audit.CYCLE_ACTOR,
 ) -> CycleReport:
     """Run one full cycle under the cycle lock and record it in ``cycles``.
+
+    ``actor`` is who started it (the acting user for `vigil run-once`); the audit trail
+    records the start and finish under that name, the cycle's own writes as system:cycle.
 
     Raises CycleBusy when ``wait_for_lock`` is False and another cycle is running; any
     step's exception is recorded on the cycle row (status 'failed') and re-raised.
@@ -174,7 +179,7 @@ def run_cycle(
         interrupted = mark_interrupted(ops, cfg.model.name)
         if interrupted:
             log.warning("%d earlier cycle(s) were interrupted; marked failed", interrupted)
-        record_start(ops, report)
+        record_start(ops, report, actor)
         try:
             _run_steps(cfg, wh, ops, clock, notify, report, on_step)
         except BaseException as err:
@@ -182,11 +187,11 @@ def run_cycle(
             report.error = f"{type(err).__name__}: {err}"
             report.finished_at = clock.now()
             log.error("cycle %s failed:\n%s", report.cycle_id, traceback.format_exc())
-            record_finish(ops, report)
+            record_finish(ops, report, actor)
             raise
         report.status = "ok"
         report.finished_at = clock.now()
-        record_finish(ops, report)
+        record_finish(ops, report, actor)
         return report
 
 

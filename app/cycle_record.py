@@ -6,17 +6,20 @@ import json
 from typing import Any
 
 from app.cycle_report import CycleReport
+from core import audit
 from core.clock import iso
 from core.jsonable import jsonable
 from core.stores import OpsStore
 
 
-def record_start(ops: OpsStore, report: CycleReport) -> None:
+def record_start(ops: OpsStore, report: CycleReport, actor: str = audit.CYCLE_ACTOR) -> None:
     with ops.transaction() as conn:
         conn.execute(
             "INSERT INTO cycles (cycle_id, model, started_at, status) VALUES (?, ?, ?, 'running')",
             (report.cycle_id, report.model, iso(report.started_at)),
         )
+        audit.record(conn, actor, "cycle.start", report.cycle_id, None, {"model": report.model},
+                     at=iso(report.started_at))
 
 
 def mark_interrupted(ops: OpsStore, model: str) -> int:
@@ -29,9 +32,12 @@ def mark_interrupted(ops: OpsStore, model: str) -> int:
         return int(cur.rowcount or 0)
 
 
-def record_finish(ops: OpsStore, report: CycleReport) -> None:
+def record_finish(ops: OpsStore, report: CycleReport, actor: str = audit.CYCLE_ACTOR) -> None:
     summary = json.dumps(jsonable(report.summary()), sort_keys=True)
     with ops.transaction() as conn:
+        audit.record(conn, actor, "cycle.finish", report.cycle_id, {"status": "running"},
+                     {"status": report.status, "error": report.error, "summary": json.loads(summary)},
+                     at=iso(report.finished_at) if report.finished_at else None)
         conn.execute(
             "UPDATE cycles SET finished_at = ?, status = ?, error = ?, summary = ? WHERE cycle_id = ?",
             (

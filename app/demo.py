@@ -33,6 +33,7 @@ from app.users_cli import first_run_admin
 from core import exit_codes
 from core.clock import Clock
 from core.config import VigilConfig
+from core.stores import OpsStore
 
 log = logging.getLogger("vigil.demo")
 
@@ -56,7 +57,7 @@ def announce_first_admin(cfg: VigilConfig, user: str | None) -> str | None:
 
     print(), never the logger: the password must not reach a log file. Later runs print nothing.
     """
-    message = first_run_admin(cfg.root, user or "")
+    message = first_run_admin(cfg.root, user or "", ops=OpsStore(cfg.ops_path))
     if message is not None:
         print(f"\n{message}\n", flush=True)
     return message

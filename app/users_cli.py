@@ -32,10 +32,10 @@ def _users_path(args: argparse.Namespace) -> Any:
     return auth.users_file(args.load_config().root)
 
 
-def first_run_admin(root: Any, username: str) -> str | None:
+def first_run_admin(root: Any, username: str, ops: OpsStore | None = None) -> str | None:
     """For `make run` / `vigil demo`: on the first run, create the local admin and return the
     one-time message to print on the terminal (never log it); None on later runs."""
-    password = auth.ensure_admin(root, username)
+    password = auth.ensure_admin(root, username, ops=ops)
     if password is None:
         return None
     path = auth.users_file(root)

@@ -333,7 +333,7 @@ def local_username() -> str:
     return acting_username()
 
 
-def ensure_admin(root: str | Path, username: str | None = None) -> str | None:
+def ensure_admin(root: str | Path, username: str | None = None, *, ops: OpsStore | None = None) -> str | None:
     """First run: create an admin with a generated password and return the password ONCE.
 
     Returns None when the users file already exists (nothing is created). The admin is
@@ -352,6 +352,8 @@ def ensure_admin(root: str | Path, username: str | None = None) -> str | None:
         now = iso(SystemClock().now())
         _write_raw(path, {name: {"role": "admin", "password_hash": _HASHER.hash(password), "created_at": now,
                                  "password_changed_at": now}})
+    if ops is not None:
+        audit.record(ops, audit.SYSTEM_ACTOR, "users.add", name, None, {"role": "admin", "first_admin": True})
     return password
 
 

@@ -237,11 +237,17 @@ def process_results(
     for batch in sorted(by_batch):
         now = iso(clock.now())
         with ops.transaction() as conn:
+            seen = len(report.transitions)
             # Deterministic order inside a batch, so event ids are reproducible.
             for result in sorted(by_batch[batch], key=lambda r: (r.check, r.subject)):
                 _apply_result(cfg, conn, result, batch, now, report, frozenset(failing))
             report.inhibited = apply_inhibition(cfg, conn, now)
             report.incidents_opened += incident_store.open_for_firing(cfg, conn, now)
+            moved = report.transitions[seen:]
+            if moved:  # the cycle's own writes are audited too (actor system:cycle)
+                audit.record(conn, audit.CYCLE_ACTOR, "alerts.transition", f"{cfg.model.name}@{batch}", None,
+                             {"transitions": [{"fingerprint": t.fingerprint, "check": t.check, "subject": t.subject,
+                                               "from": t.from_state, "to": t.to_state} for t in moved]}, at=now)
         report.batches.append(batch)
     report.rechecked = sorted(set(report.rechecked))
     report.firing = [r["fingerprint"] for r in ops.query("SELECT fingerprint FROM alerts WHERE state = 'firing' ORDER BY fingerprint")]

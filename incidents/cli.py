@@ -404,7 +404,8 @@ def cmd_decisions_recommend(args: argparse.Namespace) -> int:
     from incidents.decisions import recommend
 
     cfg = _config(args)
-    decision = recommend(cfg, OpsStore(cfg.ops_path), _clock(args), args.incident_id, wh=_warehouse(cfg))
+    decision = recommend(cfg, OpsStore(cfg.ops_path), _clock(args), args.incident_id, wh=_warehouse(cfg),
+                         actor=_user(args))
     _print_decision(args, decision)
     return EXIT_OK
 

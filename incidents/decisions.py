@@ -336,9 +336,13 @@ def decisions_for(ops: OpsStore, incident_id: str | None = None) -> list[Decisio
 
 
 def recommend(
-    cfg: VigilConfig, ops: OpsStore, clock: Clock, incident_id: str, *, wh: Warehouse | None = None, registry: Any = None
+    cfg: VigilConfig, ops: OpsStore, clock: Clock, incident_id: str, *, wh: Warehouse | None = None, registry: Any = None,
+    actor: str = audit.SYSTEM_ACTOR,
 ) -> Decision:
-    """Gather evidence, apply the rules and record the recommendation (needs approval to carry out)."""
+    """Gather evidence, apply the rules and record the recommendation (needs approval to carry out).
+
+    ``actor`` is who asked for it (the acting user); the audit entry and timeline name them.
+    """
     evidence = gather_evidence(cfg, ops, clock, incident_id, wh, registry)
     rec = recommend_action(evidence)
     # Asking again while the same recommendation is still open returns it: no duplicate decisions.
@@ -354,7 +358,7 @@ def recommend(
             incident_id=incident_id,
             kind="recommended",
             action=rec.action,
-            actor="vigil",
+            actor=actor,
             at=iso(clock.now()),
             reason="; ".join(rec.reasons),
             evidence=evidence.to_dict(),

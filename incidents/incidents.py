@@ -163,6 +163,8 @@ def open_for_firing(cfg: VigilConfig, conn: sqlite3.Connection, at: str) -> list
                 opened_by="vigil",
                 at=at,
             )
+            audit.record(conn, audit.CYCLE_ACTOR, "incidents.open", incident_id, None,
+                         {"title": title, "group_key": key, "opened_by": "vigil"}, at=at)
             opened.append(incident_id)
         if root is not None and not root["incident_id"]:
             attach_alert(conn, incident_id, root, at, "vigil")

@@ -25,6 +25,13 @@ def _config(args: argparse.Namespace) -> VigilConfig:
     return cfg
 
 
+def _actor(args: argparse.Namespace) -> str:
+    """The acting user the CLI resolved (app.cli sets args.user); the audit names them."""
+    import os
+
+    return str(getattr(args, "user", None) or os.environ.get("VIGIL_USER") or "system")
+
+
 def _warehouse(cfg: VigilConfig) -> Warehouse:
     return Warehouse(cfg.warehouse_path, memory_limit=cfg.storage.duckdb_memory_limit)
 
@@ -38,9 +45,11 @@ def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from profilers.ingest import ingest_all
+    from profilers.quarantine import audit_ingest
 
     cfg = _config(args)
     report = ingest_all(cfg, _warehouse(cfg))
+    audit_ingest(cfg, _actor(args), "ingest.run", report)
     lines = [
         f"loaded {report.loaded} file(s) ({report.rows} rows), skipped {report.skipped}, replaced {report.replaced}, "
         f"quarantined {len(report.quarantined)}"
@@ -88,7 +97,7 @@ def cmd_quarantine_show(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine_retry(args: argparse.Namespace) -> int:
-    from profilers.quarantine import retry_quarantine
+    from profilers.quarantine import audit_ingest, retry_quarantine
 
     cfg = _config(args)
     if not args.quarantine_id and not args.all:
@@ -99,6 +108,7 @@ def cmd_quarantine_retry(args: argparse.Namespace) -> int:
     except KeyError as err:
         print(f"vigil: {err.args[0]}", file=sys.stderr)
         return EXIT_USAGE
+    audit_ingest(cfg, _actor(args), "quarantine.retry", report, target=args.quarantine_id or "all")
     lines = [f"loaded {report.loaded} file(s); still quarantined {len(report.quarantined)}"]
     lines += [f"  {q.quarantine_id} {q.path}: {q.reason}: {q.detail}" for q in report.quarantined]
     _emit(args, report.to_dict(), "\n".join(lines))

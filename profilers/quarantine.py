@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from core import audit
 from core.config import VigilConfig
-from core.stores import StoreMissing, Warehouse
+from core.stores import OpsStore, StoreMissing, Warehouse
 from profilers.ingest import IngestReport, ingest_all
 
 _COLUMNS = (
@@ -64,3 +65,13 @@ def retry_quarantine(cfg: VigilConfig, wh: Warehouse, quarantine_id: str | None 
             # Forget the quarantined version so the scan reads the file again.
             conn.execute("DELETE FROM ingested_files WHERE path = ? AND status = 'quarantined'", [e["path"]])
     return ingest_all(cfg, wh, only=paths)
+
+
+def audit_ingest(cfg: VigilConfig, actor: str, action: str, report: IngestReport, target: str | None = None) -> int:
+    """Record an ingest or quarantine retry in the audit trail (the warehouse has no audit of its own)."""
+    summary: dict[str, Any] = {
+        "loaded": report.loaded, "skipped": report.skipped, "replaced": report.replaced, "rows": report.rows,
+        "loaded_files": report.loaded_files[:100],
+        "quarantined": [{"path": q.path, "reason": q.reason} for q in report.quarantined[:100]],
+    }
+    return audit.record(OpsStore(cfg.ops_path), actor, action, target or cfg.model.name, None, summary)

@@ -27,7 +27,7 @@ with common.store_busy_notice():
     if st.button("Recommend a decision from the current evidence",
                  disabled=not common.can("decisions.recommend")) and common.permitted("decisions.recommend"):
         try:
-            actions.recommend_decision(cfg, incident_id)
+            actions.recommend_decision(cfg, incident_id, user=me)
             st.rerun()
         except Exception as err:
             st.error(str(err))

@@ -1,0 +1,1 @@
+from tests.app.conftest import cfg, config_file  # noqa: F401 - shared fixtures
