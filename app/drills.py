@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core import exit_codes
 from core.clock import Clock, SystemClock
 from core.config import VigilConfig
 from core.stores import cycle_lock, stores_for
@@ -309,9 +310,9 @@ def cmd_drill(args: argparse.Namespace) -> int:
         report = run_drill(cfg, args.kind, args.column, size=args.size, keep=args.keep)
     except DrillError as err:
         print(f"vigil: {err}", file=sys.stderr)
-        return 2
+        return exit_codes.USAGE
     if getattr(args, "json", False):
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         print(report_text(report))
-    return 0
+    return exit_codes.OK

@@ -24,6 +24,7 @@ from prometheus_client import start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from core import exit_codes
 from core.clock import parse_iso
 from core.commands import READ, Command, Opt
 from core.config import VigilConfig
@@ -273,14 +274,14 @@ def cmd_exporter(args: argparse.Namespace) -> int:
         server = serve(cfg, args.host, args.port)
     except OSError as err:
         print(f"vigil: cannot listen on {args.host}:{args.port}: {err} (hint: pick another --port)")
-        return 2
+        return exit_codes.USAGE
     print(f"Vigil metrics for model {cfg.model.name}: http://{args.host}:{server.server_port}/metrics   "
           "(Ctrl-C stops)", flush=True)
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        return 0
+        return exit_codes.OK
     finally:
         server.shutdown()
 

@@ -25,8 +25,6 @@ from core.commands import READ, Arg, Command, Group, Opt
 from core.output import emit
 from core.stores import OpsStore
 
-EXIT_OK = exit_codes.OK
-
 
 def _users_path(args: argparse.Namespace) -> Any:
     return auth.users_file(args.load_config().root)
@@ -84,7 +82,7 @@ def cmd_users_add(args: argparse.Namespace) -> int:
         data["password"] = password
         text += f"\npassword (shown once): {password}"
     _emit(args, data, text)
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_users_passwd(args: argparse.Namespace) -> int:
@@ -97,19 +95,19 @@ def cmd_users_passwd(args: argparse.Namespace) -> int:
         data["password"] = password
         text += f"\npassword (shown once): {password}"
     _emit(args, data, text)
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_users_role(args: argparse.Namespace) -> int:
     user = auth.set_role(_users_path(args), args.username, args.role, ops=_ops(args), actor=args.user)
     _emit(args, {"username": user.username, "role": user.role}, f"{user.username} is now {user.role}")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_users_remove(args: argparse.Namespace) -> int:
     auth.remove_user(_users_path(args), args.username, ops=_ops(args), actor=args.user)
     _emit(args, {"username": args.username, "removed": True}, f"removed {args.username}; their sessions ended")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_users_list(args: argparse.Namespace) -> int:
@@ -120,7 +118,7 @@ def cmd_users_list(args: argparse.Namespace) -> int:
     else:
         text = "\n".join(f"{r['username']:<24} {r['role']:<10} created {r.get('created_at') or '?'}" for r in rows)
     _emit(args, rows, text)
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def _short(value: Any, width: int = 60) -> str:
@@ -140,7 +138,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         f"{e.at}  {e.actor:<14} {e.action:<26} {e.target:<30} {_short(e.before)} -> {_short(e.after)}" for e in entries
     ]
     _emit(args, [e.to_dict() for e in entries], "\n".join(lines) or "(no audit entries)")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 # ---- declarations -------------------------------------------------------------------------

@@ -27,7 +27,6 @@ from core.output import emit, jsonable
 from core.stores import OpsStore, stores_for
 
 Handler = Callable[[argparse.Namespace], int]
-EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = exit_codes.OK, exit_codes.FAILED, exit_codes.USAGE
 
 
 # ---- plumbing -------------------------------------------------------------
@@ -81,7 +80,7 @@ def _guard(handler: Handler) -> Handler:
             return handler(args)
         except (RegistryError, TrainingError, SimulationError, RunNotFound, LineageNotFound, ScoringError) as err:
             print(f"vigil: {err}", file=sys.stderr)
-            return EXIT_USAGE
+            return exit_codes.USAGE
 
     return run
 
@@ -115,7 +114,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if "registered_version" in result:
         lines.append(f"registered as {run['model_name']} v{result['registered_version']} (pending approval)")
     _print(args, result, "\n".join(lines))
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def _next_day(root: Path) -> date | None:
@@ -147,7 +146,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         for r in reports
     ]
     _print(args, rows, _table(rows, list(rows[0])))
-    return EXIT_OK
+    return exit_codes.OK
 
 
 # ---- registry ----------------------------------------------------------------
@@ -167,7 +166,7 @@ def cmd_registry_list(args: argparse.Namespace) -> int:
     versions = Registry(_ops(cfg)).versions(_model_name(args, cfg))
     columns = ["version", "state", "aliases", "roc_auc", "brier", "config", "run_id", "created_at"]
     _print(args, [v.to_dict() for v in versions], _table([_version_row(v) for v in versions], columns))
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_registry_show(args: argparse.Namespace) -> int:
@@ -176,7 +175,7 @@ def cmd_registry_show(args: argparse.Namespace) -> int:
     cfg = _config(args)
     mv = Registry(_ops(cfg)).get(_model_name(args, cfg), args.version)
     _print(args, mv.to_dict(), json.dumps(_jsonable(mv.to_dict()), indent=2))
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def _event_text(ev: Any) -> str:
@@ -196,7 +195,7 @@ def _registry_decide(args: argparse.Namespace, approve: bool) -> int:
     action = reg.approve if approve else reg.reject
     mv = action(name, args.version, _user(args), args.reason)
     _print(args, mv.to_dict(), f"{name} v{mv.version} is {mv.approval_state} (by {mv.approved_by}: {mv.approval_reason})")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_registry_approve(args: argparse.Namespace) -> int:
@@ -215,7 +214,7 @@ def cmd_registry_promote(args: argparse.Namespace) -> int:
         _model_name(args, cfg), args.version, _user(args), args.reason, metric=args.metric, margin=args.margin
     )
     _print(args, ev.to_dict(), _event_text(ev) + f" ({ev.details.get('evaluation')})")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_registry_rollback(args: argparse.Namespace) -> int:
@@ -224,7 +223,7 @@ def cmd_registry_rollback(args: argparse.Namespace) -> int:
     cfg = _config(args)
     ev = Registry(_ops(cfg)).rollback(_model_name(args, cfg), _user(args), args.reason, to_version=args.to)
     _print(args, ev.to_dict(), _event_text(ev) + f"\nundo with: vigil registry revert {ev.event_id} --reason '...'")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_registry_revert(args: argparse.Namespace) -> int:
@@ -233,7 +232,7 @@ def cmd_registry_revert(args: argparse.Namespace) -> int:
     cfg = _config(args)
     ev = Registry(_ops(cfg)).revert(args.event_id, _user(args), args.reason)
     _print(args, ev.to_dict(), _event_text(ev))
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_registry_history(args: argparse.Namespace) -> int:
@@ -242,7 +241,7 @@ def cmd_registry_history(args: argparse.Namespace) -> int:
     cfg = _config(args)
     events = Registry(_ops(cfg)).events(_model_name(args, cfg), limit=args.limit)
     _print(args, [e.to_dict() for e in events], "\n".join(_event_text(e) for e in events) or "(no events)")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 # ---- runs / reproduce / lineage ------------------------------------------------------
@@ -260,7 +259,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     ]
     _print(args, runs, _table(rows, ["run_id", "kind", "config", "status", "roc_auc", "rule_roc_auc", "started_at",
                                      "duration_s"]))
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
@@ -269,7 +268,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     cfg = _config(args)
     run = get_run(_ops(cfg), args.run)
     _print(args, run, json.dumps(_jsonable(run), indent=2, default=str))
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_runs_compare(args: argparse.Namespace) -> int:
@@ -279,7 +278,7 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
     rows = compare_runs(_ops(cfg), args.run_a, args.run_b)
     shown = [{**r, "same": "" if r["same"] else "*"} for r in rows]
     _print(args, rows, _table(shown, ["field", "a", "b", "same"]))
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_runs_note(args: argparse.Namespace) -> int:
@@ -290,9 +289,9 @@ def cmd_runs_note(args: argparse.Namespace) -> int:
         note = add_note(_ops(cfg), args.run, _user(args), args.text)
     except ValueError as err:
         print(f"vigil: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        return exit_codes.USAGE
     _print(args, note, f"note added to {note['run_id']}")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
@@ -306,7 +305,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         text += "\nenvironment differences:\n" + _table(result["environment_differences"], ["field", "registered", "reproduced"])
     text += f"\n{'MATCH' if result['match'] else 'MISMATCH'} (reproduction run {result['reproduce_run_id']})"
     _print(args, result, text)
-    return EXIT_OK if result["match"] else EXIT_MISMATCH
+    return exit_codes.OK if result["match"] else exit_codes.FAILED
 
 
 def cmd_lineage(args: argparse.Namespace) -> int:
@@ -315,7 +314,7 @@ def cmd_lineage(args: argparse.Namespace) -> int:
     cfg = _config(args)
     info = lineage(cfg.root, _ops(cfg), args.prediction_id)
     _print(args, info, json.dumps(_jsonable(info), indent=2, default=str))
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

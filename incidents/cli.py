@@ -25,7 +25,6 @@ from incidents.silences import SilenceError, add_silence, expire_silence, parse_
 
 # postmortem and decisions are imported inside their handlers: decisions pull in scikit-learn.
 
-EXIT_OK, EXIT_USAGE = exit_codes.OK, exit_codes.USAGE
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -71,7 +70,7 @@ def _guard(handler: Handler) -> Handler:
         except (CommandError, IncidentError, SilenceError, KeyError, ValueError) as err:
             text = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
             print(f"vigil: {text}", file=sys.stderr)
-            return EXIT_USAGE
+            return exit_codes.USAGE
 
     run.__name__ = handler.__name__
     run.__doc__ = handler.__doc__
@@ -112,13 +111,13 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
     )
     if _wants_json(args):
         _print_json(rows)
-        return EXIT_OK
+        return exit_codes.OK
     for r in rows:
         r["fp"] = r["fingerprint"][:10]
         r["note"] = r["inhibited_by_text"] or (f"silenced ({r['silenced_by']})" if r.get("silenced_by") and r["state"] == "firing" else "")
         r["acked"] = r.get("acked_by") or ""
     _table(rows, ["fp", "state", "severity", "check_name", "subject", "started_batch", "incident_id", "acked", "note"], "no alerts")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_alerts_show(args: argparse.Namespace) -> int:
@@ -127,7 +126,7 @@ def cmd_alerts_show(args: argparse.Namespace) -> int:
     assert detail is not None
     if _wants_json(args):
         _print_json(detail)
-        return EXIT_OK
+        return exit_codes.OK
     ann = detail["annotations"]
     print(f"{detail['check_name']} on {detail['subject']}  [{detail['state']}, {detail['severity']}]  {detail['fingerprint']}")
     print(f"  {ann.get('explanation', '')}")
@@ -143,7 +142,7 @@ def cmd_alerts_show(args: argparse.Namespace) -> int:
     print("  history:")
     for e in detail["events"]:
         print(f"    {e['at']}  batch {e['batch'] or '-'}  {e['kind']}: {e['from_state']} -> {e['to_state']}")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_alerts_ack(args: argparse.Namespace) -> int:
@@ -154,19 +153,19 @@ def cmd_alerts_ack(args: argparse.Namespace) -> int:
         _print_json({"fingerprint": fp, "acked_by": _user(args)})
     else:
         print(f"alert {fp} acknowledged by {_user(args)}")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_alerts_notifications(args: argparse.Namespace) -> int:
     rows = queries.notification_log(_ops(args), limit=args.limit)
     if _wants_json(args):
         _print_json(rows)
-        return EXIT_OK
+        return exit_codes.OK
     for r in rows:
         r["group"] = " ".join(f"{k}={v}" for k, v in r["group_key"].items())
         r["alerts"] = f"{len(r['firing'])} firing, {len(r['resolved'])} resolved"
     _table(rows, ["at", "receiver", "group", "alerts", "status", "attempts", "error"], "no notifications")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 # ---- silences ---------------------------------------------------------------------------
@@ -185,18 +184,18 @@ def cmd_silence_add(args: argparse.Namespace) -> int:
         _print_json(silence.to_dict(now))
     else:
         print(f"silence {silence.silence_id} until {silence.to_dict(now)['ends_at']}: {', '.join(str(m) for m in silence.matchers)}")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_silence_list(args: argparse.Namespace) -> int:
     rows = queries.silences(_ops(args), _clock(args), include_expired=not args.active)
     if _wants_json(args):
         _print_json(rows)
-        return EXIT_OK
+        return exit_codes.OK
     for r in rows:
         r["matchers"] = ", ".join(r["matchers"])
     _table(rows, ["silence_id", "state", "matchers", "starts_at", "ends_at", "author", "comment"], "no silences")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_silence_expire(args: argparse.Namespace) -> int:
@@ -206,7 +205,7 @@ def cmd_silence_expire(args: argparse.Namespace) -> int:
         _print_json(silence.to_dict(clock.now()))
     else:
         print(f"silence {silence.silence_id} expired by {_user(args)} (it stays listed)")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 # ---- incidents --------------------------------------------------------------------------
@@ -218,9 +217,9 @@ def cmd_incidents_list(args: argparse.Namespace) -> int:
     rows = queries.list_incidents(OpsStore(cfg.ops_path), model=cfg.model.name, status=statuses)
     if _wants_json(args):
         _print_json(rows)
-        return EXIT_OK
+        return exit_codes.OK
     _table(rows, ["incident_id", "severity", "status", "opened_at", "commander", "alert_count", "title"], "no incidents")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_incidents_show(args: argparse.Namespace) -> int:
@@ -229,7 +228,7 @@ def cmd_incidents_show(args: argparse.Namespace) -> int:
         raise CommandError(f"no incident {args.incident_id!r} (hint: `vigil incidents list --all` shows the ids)")
     if _wants_json(args):
         _print_json(detail)
-        return EXIT_OK
+        return exit_codes.OK
     print(f"{detail['incident_id']}  {detail['severity']}  {detail['status']}  {detail['title']}")
     print(f"  commander {detail['commander'] or '-'}  scribe {detail['scribe'] or '-'}  opened {detail['opened_at']} by {detail['opened_by']}")
     for status in STATUSES[1:]:
@@ -243,7 +242,7 @@ def cmd_incidents_show(args: argparse.Namespace) -> int:
     print("  timeline:")
     for t in detail["timeline"]:
         print(f"    {t['at']}  {t['kind']:<12} {t['actor']:<10} {t['text']}")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_incidents_open(args: argparse.Namespace) -> int:
@@ -257,7 +256,7 @@ def cmd_incidents_open(args: argparse.Namespace) -> int:
         _print_json({"incident_id": incident_id})
     else:
         print(f"incident {incident_id} opened")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_incidents_status(args: argparse.Namespace) -> int:
@@ -266,7 +265,7 @@ def cmd_incidents_status(args: argparse.Namespace) -> int:
         _print_json({"incident_id": args.incident_id, "status": args.status})
     else:
         print(f"incident {args.incident_id} is now {args.status}")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_incidents_note(args: argparse.Namespace) -> int:
@@ -275,7 +274,7 @@ def cmd_incidents_note(args: argparse.Namespace) -> int:
         _print_json({"incident_id": args.incident_id, "note": args.text})
     else:
         print(f"note added to {args.incident_id}")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_incidents_roles(args: argparse.Namespace) -> int:
@@ -284,7 +283,7 @@ def cmd_incidents_roles(args: argparse.Namespace) -> int:
         _print_json({"incident_id": args.incident_id, "commander": args.commander, "scribe": args.scribe})
     else:
         print(f"roles set on {args.incident_id}")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 # ---- postmortems ------------------------------------------------------------------------
@@ -306,7 +305,7 @@ def cmd_postmortem_create(args: argparse.Namespace) -> int:
         _print_json(pm.to_dict())
     else:
         print(f"postmortem of {args.incident_id}: revision {pm.revision} (edit with `vigil postmortem edit {args.incident_id} FIELD TEXT`)")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_postmortem_edit(args: argparse.Namespace) -> int:
@@ -317,7 +316,7 @@ def cmd_postmortem_edit(args: argparse.Namespace) -> int:
         _print_json(pm.to_dict())
     else:
         print(f"postmortem of {args.incident_id}: saved revision {pm.revision}")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_postmortem_revisions(args: argparse.Namespace) -> int:
@@ -328,7 +327,7 @@ def cmd_postmortem_revisions(args: argparse.Namespace) -> int:
         _print_json(rows)
     else:
         _table(rows, ["revision", "author", "saved_at", "comment"], "no postmortem yet")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_postmortem_export(args: argparse.Namespace) -> int:
@@ -349,7 +348,7 @@ def cmd_postmortem_export(args: argparse.Namespace) -> int:
         _print_json({"incident_id": args.incident_id, "markdown": text})
     else:
         print(text, end="")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_postmortem_action_add(args: argparse.Namespace) -> int:
@@ -362,7 +361,7 @@ def cmd_postmortem_action_add(args: argparse.Namespace) -> int:
         _print_json({"item_id": item_id})
     else:
         print(f"action item {item_id} added")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_postmortem_actions(args: argparse.Namespace) -> int:
@@ -373,7 +372,7 @@ def cmd_postmortem_actions(args: argparse.Namespace) -> int:
         _print_json(rows)
     else:
         _table(rows, ["item_id", "kind", "owner", "due", "status", "title"], "no action items")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_postmortem_action_set(args: argparse.Namespace) -> int:
@@ -384,7 +383,7 @@ def cmd_postmortem_action_set(args: argparse.Namespace) -> int:
         _print_json(row)
     else:
         print(f"action item {row['item_id']}: {row['status']}, {row['owner']}, due {row['due']}")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 # ---- decisions --------------------------------------------------------------------------
@@ -407,7 +406,7 @@ def cmd_decisions_recommend(args: argparse.Namespace) -> int:
     decision = recommend(cfg, OpsStore(cfg.ops_path), _clock(args), args.incident_id, wh=_warehouse(cfg),
                          actor=_user(args))
     _print_decision(args, decision)
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_decisions_list(args: argparse.Namespace) -> int:
@@ -420,28 +419,28 @@ def cmd_decisions_list(args: argparse.Namespace) -> int:
         for r in rows:
             r["reason"] = r["history"][-1]["reason"]
         _table(rows, ["decision_id", "incident_id", "action", "state", "target_version", "reason"], "no decisions")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_decisions_show(args: argparse.Namespace) -> int:
     from incidents.decisions import get_decision
 
     _print_decision(args, get_decision(_ops(args), args.decision_id))
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_decisions_approve(args: argparse.Namespace) -> int:
     from incidents.decisions import approve
 
     _print_decision(args, approve(_ops(args), _clock(args), args.decision_id, _user(args), args.reason or ""))
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_decisions_reject(args: argparse.Namespace) -> int:
     from incidents.decisions import reject
 
     _print_decision(args, reject(_ops(args), _clock(args), args.decision_id, _user(args), args.reason or ""))
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_decisions_carry_out(args: argparse.Namespace) -> int:
@@ -453,14 +452,14 @@ def cmd_decisions_carry_out(args: argparse.Namespace) -> int:
         candidate_version=args.candidate, wh=_warehouse(cfg),
     )
     _print_decision(args, decision)
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_decisions_reverse(args: argparse.Namespace) -> int:
     from incidents.decisions import reverse
 
     _print_decision(args, reverse(_ops(args), _clock(args), args.decision_id, _user(args), args.reason or "", cfg=_config(args)))
-    return EXIT_OK
+    return exit_codes.OK
 
 
 # ---- declarations -----------------------------------------------------------------------

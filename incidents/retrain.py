@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core import exit_codes
 from core.adapter import AdapterError, ModelAdapter, TrainRequest, adapter_for, ref_of
 from core.clock import Clock, SystemClock, iso
 from core.commands import Command, Opt
@@ -330,12 +331,12 @@ def cmd_retrain(args: argparse.Namespace) -> int:
                          user=args.user or "vigil", incident_id=args.incident)
     except (RetrainError, AdapterError) as err:
         print(f"vigil: {err}", file=sys.stderr)
-        return 2
+        return exit_codes.USAGE
     if getattr(args, "json", False):
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         print(report_text(report))
-    return 0
+    return exit_codes.OK
 
 
 COMMANDS = (

@@ -17,8 +17,6 @@ from core.config import VigilConfig
 from core.output import emit
 from core.stores import Warehouse
 
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE = exit_codes.OK, exit_codes.FAILED, exit_codes.USAGE
-
 
 def _config(args: argparse.Namespace) -> VigilConfig:
     cfg: VigilConfig = args.load_config()
@@ -26,10 +24,8 @@ def _config(args: argparse.Namespace) -> VigilConfig:
 
 
 def _actor(args: argparse.Namespace) -> str:
-    """The acting user the CLI resolved (app.cli sets args.user); the audit names them."""
-    import os
-
-    return str(getattr(args, "user", None) or os.environ.get("VIGIL_USER") or "system")
+    """The acting user the command kernel resolved once (core.identity); the audit names them."""
+    return str(args.user)
 
 
 def _warehouse(cfg: VigilConfig) -> Warehouse:
@@ -61,7 +57,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if report.all_dirty:
         lines.append("dirty batches: " + ", ".join(b.isoformat() for b in sorted(report.all_dirty)))
     _emit(args, report.to_dict(), "\n".join(lines))
-    return EXIT_PROBLEM if report.quarantined else EXIT_OK
+    return exit_codes.FAILED if report.quarantined else exit_codes.OK
 
 
 def cmd_quarantine_list(args: argparse.Namespace) -> int:
@@ -71,13 +67,13 @@ def cmd_quarantine_list(args: argparse.Namespace) -> int:
     entries = list_quarantine(_warehouse(cfg), include_closed=getattr(args, "all", False))
     if not entries:
         _emit(args, [], "quarantine is empty")
-        return EXIT_OK
+        return exit_codes.OK
     text = "\n".join(
         f"{e['quarantine_id']}  {e['status']:<8} {e['reason']:<14} {e['path']}  ({e['quarantined_at']:%Y-%m-%d %H:%M})"
         for e in entries
     )
     _emit(args, entries, text)
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_quarantine_show(args: argparse.Namespace) -> int:
@@ -90,10 +86,10 @@ def cmd_quarantine_show(args: argparse.Namespace) -> int:
             f"vigil: no quarantine entry {args.quarantine_id!r} (hint: `vigil quarantine list --all`)",
             file=sys.stderr,
         )
-        return EXIT_USAGE
+        return exit_codes.USAGE
     text = "\n".join(f"{k}: {v}" for k, v in entry.items())
     _emit(args, entry, text)
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_quarantine_retry(args: argparse.Namespace) -> int:
@@ -102,17 +98,17 @@ def cmd_quarantine_retry(args: argparse.Namespace) -> int:
     cfg = _config(args)
     if not args.quarantine_id and not args.all:
         print("vigil: name a quarantine id or pass --all (hint: `vigil quarantine list`)", file=sys.stderr)
-        return EXIT_USAGE
+        return exit_codes.USAGE
     try:
         report = retry_quarantine(cfg, _warehouse(cfg), None if args.all else args.quarantine_id)
     except KeyError as err:
         print(f"vigil: {err.args[0]}", file=sys.stderr)
-        return EXIT_USAGE
+        return exit_codes.USAGE
     audit_ingest(cfg, _actor(args), "quarantine.retry", report, target=args.quarantine_id or "all")
     lines = [f"loaded {report.loaded} file(s); still quarantined {len(report.quarantined)}"]
     lines += [f"  {q.quarantine_id} {q.path}: {q.reason}: {q.detail}" for q in report.quarantined]
     _emit(args, report.to_dict(), "\n".join(lines))
-    return EXIT_PROBLEM if report.quarantined else EXIT_OK
+    return exit_codes.FAILED if report.quarantined else exit_codes.OK
 
 
 def cmd_profile_export(args: argparse.Namespace) -> int:
@@ -127,7 +123,7 @@ def cmd_profile_export(args: argparse.Namespace) -> int:
     if not files:
         text += " (hint: batches are profiled by the cycle; run `vigil run-once` first)"
     _emit(args, [str(f) for f in files], text)
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_profile_whylogs(args: argparse.Namespace) -> int:
@@ -140,7 +136,7 @@ def cmd_profile_whylogs(args: argparse.Namespace) -> int:
         [{"source": s, "batch": b} for s, b in done],
         f"profiled {len(done)} batch(es) with whylogs",
     )
-    return EXIT_OK
+    return exit_codes.OK
 
 
 # ---- declarations ---------------------------------------------------------------------------
