@@ -268,3 +268,22 @@ def test_plugins_load_checks_the_protocol_and_names_the_key() -> None:
         plugins.load("core.identity:USER_ENV", callable, key="model.feature_builder")
     with pytest.raises(ConfigError, match=r"model.adapter: 'core.identity:acting_username' does not implement _Evaluates"):
         plugins.load("core.identity:acting_username", _Evaluates, key="model.adapter")
+
+
+# app/queries.py's `_package()` is being replaced by direct imports (issue #10, the query
+# modules' owner); until then it is the one other module allowed to import by name.
+IMPORTS_BY_NAME_PENDING = {"app/queries.py"}
+
+
+def test_only_core_plugins_imports_code_by_name() -> None:
+    found = set()
+    for package in PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(), filename=str(path))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call):
+                    name = getattr(node.func, "attr", None) or getattr(node.func, "id", None)
+                    if name in ("import_module", "__import__"):
+                        found.add(str(path.relative_to(REPO)))
+    assert "core/plugins.py" in found
+    assert found - {"core/plugins.py"} <= IMPORTS_BY_NAME_PENDING
