@@ -394,27 +394,72 @@ def _active_lock(conn: sqlite3.Connection, keys: list[str], now: str) -> str | N
     return None if row is None or row[0] is None else str(row[0])
 
 
-def _record_failure(conn: sqlite3.Connection, username: str, source: str, clock: Clock) -> None:
-    now_dt = clock.now()
-    now, since = iso(now_dt), iso(now_dt - FAILURE_WINDOW)
-    # Old failures only matter inside the window; keep the table small.
-    conn.execute("DELETE FROM auth_failures WHERE at < ?", (iso(now_dt - timedelta(days=1)),))
-    conn.execute("INSERT INTO auth_failures (username, source, at) VALUES (?, ?, ?)", (username, source, now))
-    until = iso(now_dt + LOCKOUT)
+def _lock_message(until: str, clock: Clock) -> SignInLocked:
+    wait = max(1, int((parse_iso(until) - clock.now()).total_seconds()))
+    return SignInLocked(
+        f"too many failed sign-ins: locked for {wait // 60 + 1} more minute(s) (hint: wait, or ask an admin)", wait
+    )
+
+
+def _counts(conn: sqlite3.Connection, username: str, source: str, since: str) -> tuple[int, int]:
     by_user = conn.execute(
         "SELECT COUNT(*) FROM auth_failures WHERE username = ? AND at > ?", (username, since)
     ).fetchone()[0]
     by_source = conn.execute(
         "SELECT COUNT(*) FROM auth_failures WHERE source = ? AND at > ?", (source, since)
     ).fetchone()[0]
+    return int(by_user), int(by_source)
+
+
+def _set_locks(conn: sqlite3.Connection, username: str, source: str, by_user: int, by_source: int,
+               now: str, until: str) -> bool:
+    locked = False
     for key, count, limit in ((f"user:{username}", by_user, MAX_FAILURES),
                               (f"source:{source}", by_source, MAX_SOURCE_FAILURES)):
         if count >= limit:
+            locked = True
             conn.execute(
                 "INSERT INTO auth_locks (lock_key, locked_at, until) VALUES (?, ?, ?) "
                 "ON CONFLICT (lock_key) DO UPDATE SET locked_at = excluded.locked_at, until = excluded.until",
                 (key, now, until),
             )
+    return locked
+
+
+def _reserve_attempt(ops: OpsStore, username: str, source: str, clock: Clock) -> int:
+    """Check the limits and count this attempt as a failure, in ONE write transaction.
+
+    The attempt is recorded before the password is verified (and forgiven on success), so
+    concurrent attempts see each other: at most MAX_FAILURES of one user name (and
+    MAX_SOURCE_FAILURES from one source) reach the password check within the window, however
+    many arrive at once. Raises SignInLocked when over a limit (audited, nothing verified).
+    """
+    now_dt = clock.now()
+    now, since, until = iso(now_dt), iso(now_dt - FAILURE_WINDOW), iso(now_dt + LOCKOUT)
+    with ops.transaction() as conn:  # BEGIN IMMEDIATE: one writer at a time across processes
+        locked_until = _active_lock(conn, [f"user:{username}", f"source:{source}"], now)
+        if locked_until is None:
+            by_user, by_source = _counts(conn, username, source, since)
+            if _set_locks(conn, username, source, by_user, by_source, now, until):
+                locked_until = until
+        if locked_until is not None:
+            audit.record(conn, "anonymous", "auth.sign_in_locked", username, None, {"source": source}, clock=clock)
+            refused = _lock_message(locked_until, clock)
+        else:
+            # Old failures only matter inside the window; keep the table small.
+            conn.execute("DELETE FROM auth_failures WHERE at < ?", (iso(now_dt - timedelta(days=1)),))
+            cur = conn.execute("INSERT INTO auth_failures (username, source, at) VALUES (?, ?, ?)",
+                               (username, source, now))
+            return int(cur.lastrowid or 0)
+    raise refused  # after the commit: the refusal's audit entry stays
+
+
+def _record_failure(conn: sqlite3.Connection, username: str, source: str, clock: Clock) -> None:
+    """The attempt (already counted) failed: lock when the limits are reached, and audit it."""
+    now_dt = clock.now()
+    now, since, until = iso(now_dt), iso(now_dt - FAILURE_WINDOW), iso(now_dt + LOCKOUT)
+    by_user, by_source = _counts(conn, username, source, since)
+    _set_locks(conn, username, source, by_user, by_source, now, until)
     # The attempted name is the target, not the actor: nobody proved who they are.
     audit.record(conn, "anonymous", "auth.sign_in_failed", username, None, {"source": source}, clock=clock)
 
@@ -427,18 +472,12 @@ def verify(
 
     After MAX_FAILURES failures of one user name within FAILURE_WINDOW (or
     MAX_SOURCE_FAILURES from one source), sign-in is refused for LOCKOUT, even with the
-    right password. The state is in the ops store, so it holds across processes.
+    right password. The limit is checked and the attempt counted atomically BEFORE the
+    password is verified (``_reserve_attempt``), so a burst of concurrent attempts cannot
+    slip past it. The state is in the ops store, so it holds across processes.
     """
     clock = clock or SystemClock()
-    now = iso(clock.now())
-    keys = [f"user:{username}", f"source:{source}"]
-    with ops.read() as conn:
-        locked_until = _active_lock(conn, keys, now)
-    if locked_until is not None:
-        wait = max(1, int((parse_iso(locked_until) - clock.now()).total_seconds()))
-        raise SignInLocked(
-            f"too many failed sign-ins: locked for {wait // 60 + 1} more minute(s) (hint: wait, or ask an admin)", wait
-        )
+    attempt = _reserve_attempt(ops, username, source, clock)
     entry = _load_raw(path).get(username)
     # Hash even for unknown names so timing does not reveal which names exist.
     ok = _password_matches(entry["password_hash"] if entry else _dummy_hash(), password) and entry is not None
@@ -446,7 +485,7 @@ def verify(
         if not ok:
             _record_failure(conn, username, source, clock)
         else:
-            conn.execute("DELETE FROM auth_failures WHERE username = ?", (username,))
+            conn.execute("DELETE FROM auth_failures WHERE failure_id = ? OR username = ?", (attempt, username))
             conn.execute("DELETE FROM auth_locks WHERE lock_key = ?", (f"user:{username}",))
             audit.record(conn, username, "auth.sign_in", username, None, {"source": source}, clock=clock)
     if not ok or entry is None:  # (entry is never None when ok; the check is for mypy)
