@@ -24,8 +24,9 @@ import click
 from app import commands as app_commands
 from app import exporter, settings, users_cli
 from core import auth, exit_codes, identity, plugins
-from core.commands import READ, Arg, Args, Command, Declaration, Group, Opt, UsageError
+from core.commands import READ, Arg, Args, Command, Declaration, Group, Opt, Rows, UsageError
 from core.config import ConfigError, VigilConfig
+from core.output import emit_json, table
 from core.stores import StoreBusy, StoreMissing
 
 GLOBAL_OPTIONS = ("config", "root", "json", "user")
@@ -121,7 +122,7 @@ def run_command(command: Command, args: Args) -> int:
                 shown = " and ".join("--" + g.replace("_", "-") for g in given)
                 raise UsageError(f"{shown} cannot be given together (hint: `vigil {command.path} --help`)")
         authorise(command, args)
-        return int(command.handler(args) or 0)
+        return render(command, args, command.handler(args))
     except CommandRefused as err:
         print(f"vigil: refused: {err}", file=sys.stderr)
         return exit_codes.USAGE
@@ -148,6 +149,19 @@ def run_command(command: Command, args: Args) -> int:
             print(f"vigil: {text}", file=sys.stderr)
             return exit_codes.USAGE
         raise
+
+
+def render(command: Command, args: Args, result: int | Rows | None) -> int:
+    """Print a Rows result as the command's declared table (or JSON); return the exit code."""
+    if not isinstance(result, Rows):
+        return int(result or 0)
+    if args.json:
+        emit_json(result.rows if result.data is None else result.data)
+    elif command.table is None:
+        raise RuntimeError(f"`vigil {command.path}` returned rows but declares no table")
+    else:
+        print(table(result.rows, command.table.columns, command.table.empty))
+    return result.code
 
 
 # ---- the Click tree --------------------------------------------------------------------------

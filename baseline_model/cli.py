@@ -21,12 +21,12 @@ from typing import Any
 
 from baseline_model.simulator import INCIDENT_KINDS
 from core import exit_codes
-from core.commands import READ, Arg, Command, Group, Opt
+from core.commands import READ, Arg, Command, Group, Opt, Rows, Table
 from core.config import VigilConfig
 from core.output import emit, jsonable
 from core.stores import OpsStore, stores_for
 
-Handler = Callable[[argparse.Namespace], int]
+Handler = Callable[[argparse.Namespace], "int | Rows"]
 
 
 # ---- plumbing -------------------------------------------------------------
@@ -68,7 +68,7 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 def _guard(handler: Handler) -> Handler:
     """Domain errors (refusals, bad input) become exit code 2 with their message."""
 
-    def run(args: argparse.Namespace) -> int:
+    def run(args: argparse.Namespace) -> int | Rows:
         from baseline_model.lineage import LineageNotFound
         from baseline_model.registry import RegistryError
         from baseline_model.runs import RunNotFound
@@ -123,7 +123,7 @@ def _next_day(root: Path) -> date | None:
     return date.fromisoformat(days[-1]) + timedelta(days=1) if days else None
 
 
-def cmd_simulate(args: argparse.Namespace) -> int:
+def cmd_simulate(args: argparse.Namespace) -> Rows:
     from baseline_model.demo import ensure_example
     from baseline_model.simulator import parse_incident, simulate_history
 
@@ -145,8 +145,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
          "outcomes": r.outcomes, "bureau": "yes" if r.bureau_delivered else "MISSING", "incidents": ",".join(r.incidents)}
         for r in reports
     ]
-    _print(args, rows, _table(rows, list(rows[0])))
-    return exit_codes.OK
+    return Rows(rows)
 
 
 # ---- registry ----------------------------------------------------------------
@@ -159,14 +158,12 @@ def _version_row(mv: Any) -> dict[str, Any]:
     }
 
 
-def cmd_registry_list(args: argparse.Namespace) -> int:
+def cmd_registry_list(args: argparse.Namespace) -> Rows:
     from baseline_model.registry import Registry
 
     cfg = _config(args)
     versions = Registry(_ops(cfg)).versions(_model_name(args, cfg))
-    columns = ["version", "state", "aliases", "roc_auc", "brier", "config", "run_id", "created_at"]
-    _print(args, [v.to_dict() for v in versions], _table([_version_row(v) for v in versions], columns))
-    return exit_codes.OK
+    return Rows([_version_row(v) for v in versions], data=[v.to_dict() for v in versions])
 
 
 def cmd_registry_show(args: argparse.Namespace) -> int:
@@ -245,7 +242,7 @@ def cmd_registry_history(args: argparse.Namespace) -> int:
 
 
 # ---- runs / reproduce / lineage ------------------------------------------------------
-def cmd_runs_list(args: argparse.Namespace) -> int:
+def cmd_runs_list(args: argparse.Namespace) -> Rows:
     from baseline_model.runs import list_runs
 
     cfg = _config(args)
@@ -257,9 +254,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
          "started_at": r["started_at"], "duration_s": r.get("duration_s")}
         for r in runs
     ]
-    _print(args, runs, _table(rows, ["run_id", "kind", "config", "status", "roc_auc", "rule_roc_auc", "started_at",
-                                     "duration_s"]))
-    return exit_codes.OK
+    return Rows(rows, data=runs)
 
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
@@ -271,14 +266,12 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
-def cmd_runs_compare(args: argparse.Namespace) -> int:
+def cmd_runs_compare(args: argparse.Namespace) -> Rows:
     from baseline_model.runs import compare_runs
 
     cfg = _config(args)
     rows = compare_runs(_ops(cfg), args.run_a, args.run_b)
-    shown = [{**r, "same": "" if r["same"] else "*"} for r in rows]
-    _print(args, rows, _table(shown, ["field", "a", "b", "same"]))
-    return exit_codes.OK
+    return Rows([{**r, "same": "" if r["same"] else "*"} for r in rows], data=rows)
 
 
 def cmd_runs_note(args: argparse.Namespace) -> int:
@@ -343,8 +336,9 @@ REASON = Opt("--reason", required=True)
 VERSION = Arg("version", "VERSION", type=int)
 
 
-def _cmd(path: str, handler: Handler, action: str, help_text: str, *params: Arg | Opt) -> Command:
-    return Command(path, _guard(handler), action, help_text, (*params, MODEL))
+def _cmd(path: str, handler: Handler, action: str, help_text: str, *params: Arg | Opt,
+         table: Table | None = None) -> Command:
+    return Command(path, _guard(handler), action, help_text, (*params, MODEL), table=table)
 
 
 COMMANDS = (
@@ -361,7 +355,8 @@ COMMANDS = (
          Opt("--label-delay", type=int, default=14, help="days until an outcome is observed"),
          Opt("--incident", multiple=True, metavar="KIND:DAY[:COLUMN[:SIZE]]",
              help="inject an incident, DAY an offset from --start, e.g. unit_change:3:income (repeatable)"),
-         Opt("--no-score", is_flag=True, help="do not run the batch scorer")),
+         Opt("--no-score", is_flag=True, help="do not run the batch scorer"),
+         table=Table(("day", "applications", "scored", "fallback", "outcomes", "bureau", "incidents"))),
     _cmd("demo", cmd_demo, "models.train",
          "train the example model, simulate 60 days with two incidents, check them, then serve the scheduler "
          "and dashboard (what `make run` does)",
@@ -383,7 +378,8 @@ COMMANDS = (
         "and print the alerts, their runbooks and the recommended decision. The real store is not touched.",
     ),
     Group("registry", "model registry: versions, approvals, aliases"),
-    _cmd("registry list", cmd_registry_list, READ, "registered versions"),
+    _cmd("registry list", cmd_registry_list, READ, "registered versions",
+         table=Table(("version", "state", "aliases", "roc_auc", "brier", "config", "run_id", "created_at"))),
     _cmd("registry show", cmd_registry_show, READ, "one version in full", VERSION),
     _cmd("registry approve", cmd_registry_approve, "registry.approve", "approve a pending version", VERSION, REASON),
     _cmd("registry reject", cmd_registry_reject, "registry.approve", "reject a version", VERSION, REASON),
@@ -400,10 +396,11 @@ COMMANDS = (
     _cmd("registry history", cmd_registry_history, READ, "registry events, newest first",
          Opt("--limit", type=int, default=50)),
     Group("runs", "training runs (experiments)"),
-    _cmd("runs list", cmd_runs_list, READ, "training runs, newest first", Opt("--limit", type=int, default=50)),
+    _cmd("runs list", cmd_runs_list, READ, "training runs, newest first", Opt("--limit", type=int, default=50),
+         table=Table(("run_id", "kind", "config", "status", "roc_auc", "rule_roc_auc", "started_at", "duration_s"))),
     _cmd("runs show", cmd_runs_show, READ, "one run with its notes", Arg("run", "RUN")),
     _cmd("runs compare", cmd_runs_compare, READ, "two runs' parameters and metrics side by side",
-         Arg("run_a", "RUN_A"), Arg("run_b", "RUN_B")),
+         Arg("run_a", "RUN_A"), Arg("run_b", "RUN_B"), table=Table(("field", "a", "b", "same"))),
     _cmd("runs note", cmd_runs_note, "runs.note", "attach a note to a run ('tried X, worse because Y')",
          Arg("run", "RUN"), Arg("text", "TEXT")),
     _cmd("reproduce", cmd_reproduce, "models.train",

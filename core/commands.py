@@ -7,7 +7,9 @@ declarations, checks the acting user's role before a handler runs, supplies the 
 (the audit actor) and maps errors to exit codes (``core/exit_codes.py``); the README's
 command table is checked against them by a test.
 
-A handler is ``handler(args) -> int`` (an exit code). ``args`` carries the declared
+A handler is ``handler(args) -> int`` (an exit code), or ``-> Rows`` when its Command
+declares a ``table``: the kernel then prints the rows as that table, or as JSON under
+``--json``. ``args`` carries the declared
 arguments by ``dest`` plus ``args.json``, ``args.user`` (the acting user, resolved once),
 ``args.config`` / ``args.root`` (the flags as given) and ``args.load_config()``.
 
@@ -44,7 +46,25 @@ class Args(argparse.Namespace):
         raise RuntimeError("args.load_config() is only available when the command kernel runs the handler")
 
 
-Handler = Callable[[Args], int]
+@dataclass(frozen=True)
+class Table:
+    """A command's human output as a table: its columns (keys of each row) and the empty text."""
+
+    columns: tuple[str, ...]
+    empty: str = "(none)"
+
+
+@dataclass
+class Rows:
+    """What a handler of a command declared with a ``table`` returns: the kernel prints ``data``
+    (default: the rows) as JSON under ``--json``, else the rows as the declared table."""
+
+    rows: list[dict[str, Any]]
+    data: Any = None
+    code: int = 0
+
+
+Handler = Callable[[Args], "int | Rows"]
 
 
 class UsageError(Exception):
@@ -105,6 +125,9 @@ class Command:
     # Errors the handler raises for refused or bad input: printed as `vigil: <message>`, exit 2.
     refusals: tuple[type[BaseException], ...] = ()
     exclusive: tuple[tuple[str, ...], ...] = field(default=())  # dests that may not be given together
+    # The human output as a table (the handler returns Rows); None: the handler prints its own
+    # text, and its JSON under --json through core.output.emit.
+    table: Table | None = None
 
     @property
     def words(self) -> tuple[str, ...]:

@@ -5,6 +5,7 @@ points load through core.plugins with a clear config error."""
 from __future__ import annotations
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from app import command_docs
 from app.cli import build_cli, declarations, main, make_args, parse, run_command, runnable
 from app.commands import report_path
 from core import exit_codes, plugins
-from core.commands import READ, Arg, Args, Command, Group, Opt
+from core.commands import READ, Arg, Args, Command, Group, Opt, Rows, Table
 from core.config import ConfigError
 from core.identity import FALLBACK_USER, acting_username
 from core.stores import StoreBusy, StoreMissing
@@ -75,6 +76,20 @@ def test_a_read_command_runs_and_gets_the_acting_user_and_global_options(
     assert (args.name, args.tag, args.json, args.user, args.config) == ("x", ["a"], True, "ana", missing)
     code, _, err = _run(decls, ["things"], capsys)
     assert code == 2 and "`vigil things` needs a subcommand (hint: `vigil things --help`)" in err
+
+
+def test_a_declared_table_is_the_human_output_and_data_the_json(capsys: pytest.CaptureFixture[str]) -> None:
+    def handler(_args: Args) -> Rows:
+        return Rows([{"name": "a", "n": 1}, {"name": "bb", "n": None}], data={"all": 2}, code=exit_codes.FAILED)
+
+    decls: list[Command | Group] = [Command("things", handler, READ, "things", table=Table(("name", "n")))]
+    code, out, _ = _run(decls, ["things"], capsys)
+    assert code == exit_codes.FAILED
+    assert out.splitlines() == ["name  n", "a     1", "bb     "]
+    code, out, _ = _run(decls, ["things", "--json"], capsys)
+    assert code == exit_codes.FAILED and json.loads(out) == {"all": 2}
+    empty: list[Command | Group] = [Command("things", lambda _a: Rows([]), READ, "things", table=Table(("name",), "no things"))]
+    assert _run(empty, ["things"], capsys)[1] == "no things\n"
 
 
 def test_every_declared_command_has_a_known_action() -> None:
