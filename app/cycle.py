@@ -143,10 +143,28 @@ def step_heartbeats(cfg: VigilConfig, ops: OpsStore, clock: Clock) -> tuple[list
 
 
 def step_notify(cfg: VigilConfig, ops: OpsStore, clock: Clock) -> Any:
-    """Send what changed: inhibit, silence, group, dedup against the log, send, record (incidents.notify)."""
-    from incidents.notify import notify_pending
+    """Decide what to send (inhibit, silence, group, dedup) and write it to the outbox (incidents.notify)."""
+    from incidents.notify import decide
 
-    return notify_pending(cfg, ops, clock)
+    return decide(cfg, ops, clock)
+
+
+def step_deliver(cfg: VigilConfig, ops: OpsStore, clock: Clock) -> Any:
+    """Send the outbox, after the cycle lock is released: a slow receiver never holds the next cycle.
+
+    Never raises: what is not delivered stays in the outbox for the next run.
+    """
+    import os
+
+    from incidents.delivery import deliver_outbox
+
+    if not cfg.alerts.receivers:
+        return []
+    try:
+        return deliver_outbox(cfg, ops, clock, env=os.environ)
+    except Exception:
+        log.exception("notification delivery failed; pending messages stay in the outbox for the next run")
+        return []
 
 
 # ---- the cycle --------------------------------------------------------------------------
@@ -172,6 +190,33 @@ def run_cycle(
     clock = clock or SystemClock()
     wh, ops = stores_for(cfg)
     cfg.root.mkdir(parents=True, exist_ok=True)
+    try:
+        report = _locked_cycle(cfg, wh, ops, clock, notify, wait_for_lock, on_step)
+    except CycleBusy:
+        raise
+    except Exception:
+        if notify:  # what earlier cycles decided still goes out; the error is re-raised
+            step_deliver(cfg, ops, clock)
+        raise
+    # Delivery runs after the cycle lock is released: a hanging receiver never holds the next cycle.
+    if notify:
+        t = time.perf_counter()
+        report.notifications = step_deliver(cfg, ops, clock)
+        report.step_seconds["deliver"] = round(time.perf_counter() - t, 4)
+        if on_step is not None:
+            on_step("deliver", report.step_seconds["deliver"])
+    return report
+
+
+def _locked_cycle(
+    cfg: VigilConfig,
+    wh: Warehouse,
+    ops: OpsStore,
+    clock: Clock,
+    notify: bool,
+    wait_for_lock: bool,
+    on_step: Callable[[str, float], None] | None,
+) -> CycleReport:
     with cycle_lock(cfg.root / "cycle.lock", wait=wait_for_lock) as held:
         if not held:
             raise CycleBusy(f"{cfg.root / 'cycle.lock'}: another cycle is running (hint: wait for it to finish)")
@@ -240,5 +285,5 @@ def _run_steps(
 
     if notify:
         t = time.perf_counter()
-        report.notifications = step_notify(cfg, ops, clock)
+        report.queued_notifications = step_notify(cfg, ops, clock)
         timed("notify", t)

@@ -31,7 +31,8 @@ class CycleReport:
     alerts: Any = None  # the incidents package's AlertReport, kept as is
     heartbeats: list[CheckResult] = dataclasses.field(default_factory=list)
     heartbeat_alerts: Any = None
-    notifications: Any = None
+    queued_notifications: Any = None  # outbox messages this cycle decided to send
+    notifications: Any = None  # the delivery run's outcomes (after the cycle lock is released)
     step_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
@@ -84,6 +85,10 @@ class CycleReport:
             "alerts": jsonable(self.alerts),
             "heartbeats": [r.to_dict() for r in self.heartbeats],
             "heartbeat_alerts": jsonable(self.heartbeat_alerts),
+            "queued_notifications": [
+                {"idempotency_key": m.key, "receiver": m.receiver, "status": m.status}
+                for m in (self.queued_notifications or [])
+            ],
             "notifications": jsonable(self.notifications),
         }
 

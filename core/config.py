@@ -220,9 +220,19 @@ class ChecksConfig(StrictModel):
     false_alarm_budget: float = Field(default=0.01, gt=0, lt=0.5)
 
 
+def _receiver_kind(value: Any) -> Any:
+    """`alertmanager` was the webhook-format receiver's first name: still accepted."""
+    return "alertmanager_webhook" if value == "alertmanager" else value
+
+
+# slack: a Slack incoming webhook; alertmanager_webhook: the JSON Alertmanager sends to its
+# webhook receivers; alertmanager_api: alerts posted to an Alertmanager (POST /api/v2/alerts).
+ReceiverKind = Annotated[Literal["slack", "alertmanager_webhook", "alertmanager_api"], BeforeValidator(_receiver_kind)]
+
+
 class Receiver(StrictModel):
     name: Identifier
-    kind: Literal["slack", "alertmanager"] = "alertmanager"
+    kind: ReceiverKind = "alertmanager_webhook"
     # Name of the environment variable holding the URL: secrets never live in config.
     url_env: str = Field(pattern=r"^[A-Z_][A-Z0-9_]*$")
     token_env: str | None = Field(default=None, pattern=r"^[A-Z_][A-Z0-9_]*$")
@@ -242,6 +252,14 @@ class Alerting(StrictModel):
     incident_severity: Literal["warning", "critical"] = "critical"
     receivers: list[Receiver] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list)
+    # Delivery runs after the cycle, outside its lock: each HTTP attempt waits at most
+    # delivery_timeout, one delivery run at most delivery_deadline; the rest waits in the outbox.
+    delivery_timeout: Duration = timedelta(seconds=10)
+    delivery_deadline: Duration = timedelta(seconds=60)
+    # Links carried by notifications: the runbooks' base URL (default: the repository path
+    # runbooks/<check>.md) and the dashboard's URL (e.g. http://vigil.example:8501).
+    runbook_base_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    dashboard_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
 
 
 class Schedule(StrictModel):

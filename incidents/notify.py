@@ -1,46 +1,84 @@
-"""Notifications as a list of small stages, each (alerts) -> alerts (then groups -> groups):
+"""Notification as a list of stages, each a ``Stage``: ``(alerts, context) -> alerts``.
 
-    candidates -> inhibit -> silence -> group -> dedup (notification log) -> send -> record
+    DECIDING = (inhibit, silence, group, dedup)
 
 - inhibit: alerts inhibited along lineage are not notified (they show "inhibited by").
 - silence: alerts matched by an active silence are not notified (``silenced_by`` is kept).
-- group: routes pick receivers by labels (severity, owner, table, ...); alerts of one
-  route with the same ``group_by`` labels make one notification.
-- dedup: against the log: a group is sent when it has a firing alert not sent before,
-  an alert sent as firing that has resolved, or when ``repeat_interval`` has passed.
-  Late re-checks change no state, so they never pass this stage.
-- send: a webhook POST (Slack-compatible or Alertmanager-webhook JSON), URL and token from
-  the environment, retries with backoff on 5xx / 429 / network errors.
-- record: every attempt outcome goes to the ``notifications`` log and the incidents' timelines.
+- group: routes pick receivers by labels (severity, owner, table, ...); each alert leaves
+  this stage once per matching route, carrying its receiver and ``group_by`` labels.
+- dedup: against the notification log (the outbox): a group is sent when it has a firing
+  alert not notified before, an alert notified as firing that has resolved, or when
+  ``repeat_interval`` has passed (an ``alertmanager_api`` receiver: every cycle while
+  firing). Late re-checks change no state, so they never pass this stage.
 
-Secrets (URLs, tokens) never reach the log, the records or the returned values: they print
-as ``<secret>``.
+The stages are pure: the context is a snapshot read before they run (clock, config,
+active silences, the log). ``decide`` runs them inside one ops-store transaction and
+writes their outcome there: the outbox messages (with their payloads and idempotency
+keys) and which alerts a silence matched. ``incidents.delivery`` sends the outbox later,
+outside the cycle lock, and records each outcome: the only other side effect.
+
+Secrets (URLs, tokens) never reach the outbox, the log, the records or the returned values:
+they live in the environment and print as ``<secret>``.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
+import sqlite3
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.clock import Clock, iso, parse_iso
-from core.config import Receiver, Route, VigilConfig
+from core.clock import Clock
+from core.config import Route, VigilConfig
+from core.ids import labels_fingerprint
 from core.stores import OpsStore
-from incidents import incidents as incident_store
+from incidents import outbox
+from incidents.delivery import DEFAULT_RETRY_DELAYS, SECRET, Delivery, deliver_outbox
+from incidents.outbox import GroupId, LoggedGroup, OutboxMessage
+from incidents.payloads import PAYLOADS, Group, NoticeAlert
 from incidents.schema import ensure_schema
-from incidents.silences import active_silences, silencing
+from incidents.silences import Silence, active_silences_in, silencing
 
-log = logging.getLogger("vigil.notify")
-SECRET = "<secret>"
-DEFAULT_RETRY_DELAYS = (0.5, 2.0, 8.0)
-RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+__all__ = [
+    "DECIDING",
+    "Delivery",
+    "NotifyContext",
+    "PipelineAlert",
+    "RouteKey",
+    "Stage",
+    "decide",
+    "dedup",
+    "deliver_outbox",
+    "describe_receivers",
+    "group",
+    "inhibit",
+    "notify_pending",
+    "run_stages",
+    "silence",
+]
+
+
+@dataclass(frozen=True)
+class RouteKey:
+    """Where a routed alert goes: receiver, route index and its group (the ``group_by`` labels)."""
+
+    receiver: str
+    route: int
+    group_labels: tuple[tuple[str, str], ...]
+    repeat_interval: timedelta
+    kind: str
+
+    @property
+    def group_key(self) -> str:
+        return json.dumps(dict(self.group_labels), sort_keys=True)
+
+    @property
+    def group_id(self) -> GroupId:
+        return (self.receiver, self.route, self.group_key)
 
 
 @dataclass(frozen=True)
@@ -48,7 +86,7 @@ class PipelineAlert:
     fingerprint: str
     labels: dict[str, str]
     annotations: dict[str, Any]
-    state: str  # firing or resolved
+    state: str  # firing or resolved (resolved / inactive alerts that a receiver was told are firing)
     severity: str
     started_batch: str | None
     fired_at: str | None
@@ -56,54 +94,105 @@ class PipelineAlert:
     inhibited_by: str | None
     silenced_by: str | None
     incident_id: str | None
+    routed: RouteKey | None = None  # set by the group stage
+
+    def notice(self) -> NoticeAlert:
+        return NoticeAlert(
+            self.fingerprint, self.labels, self.annotations, self.state, self.fired_at, self.resolved_at, self.incident_id
+        )
 
 
-@dataclass
-class Group:
-    receiver: str
-    route: int
-    group_labels: dict[str, str]
-    repeat_interval: timedelta
-    firing: list[PipelineAlert] = field(default_factory=list)
-    resolved: list[PipelineAlert] = field(default_factory=list)
+@dataclass(frozen=True)
+class NotifyContext:
+    """What the stages may read: a snapshot, so each stage is a pure function of (alerts, context)."""
 
-    @property
-    def key(self) -> str:
-        return json.dumps(self.group_labels, sort_keys=True)
-
-    @property
-    def status(self) -> str:
-        return "firing" if self.firing else "resolved"
+    cfg: VigilConfig
+    now: datetime
+    silences: tuple[Silence, ...] = ()
+    log: Mapping[GroupId, LoggedGroup] = field(default_factory=dict)
 
 
-@dataclass
-class Delivery:
-    group: Group
-    payload_kind: str
-    status: str  # sent or failed
-    attempts: int
-    error: str | None = None
-    http_status: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "receiver": self.group.receiver,
-            "group": self.group.group_labels,
-            "firing": [a.fingerprint for a in self.group.firing],
-            "resolved": [a.fingerprint for a in self.group.resolved],
-            "payload_kind": self.payload_kind,
-            "status": self.status,
-            "attempts": self.attempts,
-            "error": self.error,
-            "http_status": self.http_status,
-        }
+Stage = Callable[[list[PipelineAlert], NotifyContext], list[PipelineAlert]]
 
 
-Stage = Callable[[list[PipelineAlert]], list[PipelineAlert]]
-GroupStage = Callable[[list[Group]], list[Group]]
+# ---- the stages -----------------------------------------------------------------------------
 
 
-# ---- stage 0: candidates ----------------------------------------------------------------
+def inhibit(alerts: list[PipelineAlert], ctx: NotifyContext) -> list[PipelineAlert]:
+    """Inhibited firing alerts are explained by their root cause's notification."""
+    return [a for a in alerts if not (a.state == "firing" and a.inhibited_by)]
+
+
+def silence(alerts: list[PipelineAlert], ctx: NotifyContext) -> list[PipelineAlert]:
+    """Alerts an active silence matches are not notified (they stay visible, marked silenced)."""
+    return [a for a in alerts if silencing(list(ctx.silences), a.labels) is None]
+
+
+def routes_for(cfg: VigilConfig, labels: dict[str, str]) -> list[tuple[int, Route]]:
+    """Routes whose match labels all equal the alert's; the first receiver catches the rest."""
+    matched: list[tuple[int, Route]] = []
+    for i, route in enumerate(cfg.alerts.routes):
+        if all(labels.get(k) == v for k, v in route.match.items()):
+            matched.append((i, route))
+            if not route.continue_:
+                break
+    if not matched and cfg.alerts.receivers:
+        matched.append((-1, Route(receiver=cfg.alerts.receivers[0].name)))
+    return matched
+
+
+def group(alerts: list[PipelineAlert], ctx: NotifyContext) -> list[PipelineAlert]:
+    """One routed copy of each alert per matching route, carrying its receiver and group labels."""
+    kinds = {r.name: r.kind for r in ctx.cfg.alerts.receivers}
+    out = []
+    for a in alerts:
+        for index, route in routes_for(ctx.cfg, a.labels):
+            labels = tuple((k, a.labels.get(k, "")) for k in route.group_by)
+            key = RouteKey(route.receiver, index, labels, route.repeat_interval, kinds[route.receiver])
+            out.append(replace(a, routed=key))
+    return out
+
+
+def _by_group(alerts: list[PipelineAlert]) -> dict[GroupId, list[PipelineAlert]]:
+    groups: dict[GroupId, list[PipelineAlert]] = {}
+    for a in alerts:
+        if a.routed is None:
+            raise ValueError(f"alert {a.fingerprint} reached a grouped stage without a route (hint: run `group` first)")
+        groups.setdefault(a.routed.group_id, []).append(a)
+    return groups
+
+
+def dedup(alerts: list[PipelineAlert], ctx: NotifyContext) -> list[PipelineAlert]:
+    """Keep the groups with something new to say; drop resolved alerts their receiver never heard of."""
+    out: list[PipelineAlert] = []
+    for gid, members in _by_group(alerts).items():
+        route = members[0].routed
+        assert route is not None  # _by_group checked
+        last = ctx.log.get(gid)
+        before = last.firing if last else frozenset()
+        firing = [a for a in members if a.state == "firing"]
+        resolved = [a for a in members if a.state != "firing" and a.fingerprint in before]
+        new_firing = {a.fingerprint for a in firing} - before
+        if route.kind == "alertmanager_api":  # Alertmanager needs firing alerts re-posted before they end
+            repeat_due = bool(firing)
+        else:
+            repeat_due = bool(firing) and last is not None and ctx.now - last.at >= route.repeat_interval
+        if new_firing or resolved or repeat_due:
+            out.extend(firing + resolved)
+    return out
+
+
+DECIDING: tuple[Stage, ...] = (inhibit, silence, group, dedup)
+
+
+def run_stages(alerts: list[PipelineAlert], ctx: NotifyContext, stages: Sequence[Stage] = DECIDING) -> list[PipelineAlert]:
+    """The pipeline: each stage's output is the next one's input."""
+    for stage in stages:
+        alerts = stage(alerts, ctx)
+    return alerts
+
+
+# ---- the edges: reading the snapshot, building messages, writing them ---------------------------
 
 
 def _pipeline_alert(row: Mapping[str, Any]) -> PipelineAlert:
@@ -122,309 +211,91 @@ def _pipeline_alert(row: Mapping[str, Any]) -> PipelineAlert:
     )
 
 
-def candidate_alerts(ops: OpsStore) -> list[PipelineAlert]:
+def candidate_alerts(conn: sqlite3.Connection, log: Mapping[GroupId, LoggedGroup]) -> list[PipelineAlert]:
     """Firing alerts, and resolved alerts that some receiver was last told are firing."""
-    rows = ops.query("SELECT * FROM alerts WHERE state = 'firing' ORDER BY fingerprint")
-    notified: set[str] = set()
-    for r in ops.query(
-        "SELECT firing FROM notifications n WHERE status = 'sent' AND notification_id = "
-        "(SELECT max(notification_id) FROM notifications m WHERE m.status = 'sent' AND m.receiver = n.receiver "
-        "AND m.route = n.route AND m.group_key = n.group_key)"
-    ):
-        notified.update(json.loads(r["firing"]))
+    rows = [dict(r) for r in conn.execute("SELECT * FROM alerts WHERE state = 'firing' ORDER BY fingerprint")]
+    notified = set().union(*(g.firing for g in log.values())) if log else set()
     resolved = [
-        r for r in ops.query("SELECT * FROM alerts WHERE state IN ('resolved', 'inactive') ORDER BY fingerprint") if r["fingerprint"] in notified
+        dict(r)
+        for r in conn.execute("SELECT * FROM alerts WHERE state IN ('resolved', 'inactive') ORDER BY fingerprint")
+        if r["fingerprint"] in notified
     ]
     return [_pipeline_alert(r) for r in rows + resolved]
 
 
-# ---- stage 1: inhibit -------------------------------------------------------------------
+def silence_marks(alerts: list[PipelineAlert], ctx: NotifyContext) -> list[tuple[str | None, str]]:
+    """(silence id or None, fingerprint) for firing alerts whose recorded silence changed."""
+    marks: list[tuple[str | None, str]] = []
+    for a in alerts:
+        sid = silencing(list(ctx.silences), a.labels)
+        if a.state == "firing" and sid != a.silenced_by:
+            marks.append((sid, a.fingerprint))
+    return marks
 
 
-def drop_inhibited(alerts: list[PipelineAlert]) -> list[PipelineAlert]:
-    """Inhibited firing alerts are explained by their root cause's notification."""
-    return [a for a in alerts if not (a.state == "firing" and a.inhibited_by)]
-
-
-# ---- stage 2: silence -------------------------------------------------------------------
-
-
-def silence_stage(ops: OpsStore, now: datetime) -> Stage:
-    silences = active_silences(ops, now)
-
-    def drop_silenced(alerts: list[PipelineAlert]) -> list[PipelineAlert]:
-        kept = []
-        marks: list[tuple[str | None, str]] = []
-        for a in alerts:
-            sid = silencing(silences, a.labels)
-            if sid != a.silenced_by and a.state == "firing":
-                marks.append((sid, a.fingerprint))
-            if sid is None:
-                kept.append(a)
-        if marks:
-            with ops.transaction() as conn:
-                conn.executemany("UPDATE alerts SET silenced_by = ? WHERE fingerprint = ?", marks)
-        return kept
-
-    return drop_silenced
-
-
-# ---- stage 3: group ---------------------------------------------------------------------
-
-
-def routes_for(cfg: VigilConfig, labels: dict[str, str]) -> list[tuple[int, Route]]:
-    """Routes whose match labels all equal the alert's; the first receiver catches the rest."""
-    matched: list[tuple[int, Route]] = []
-    for i, route in enumerate(cfg.alerts.routes):
-        if all(labels.get(k) == v for k, v in route.match.items()):
-            matched.append((i, route))
-            if not route.continue_:
-                break
-    if not matched and cfg.alerts.receivers:
-        matched.append((-1, Route(receiver=cfg.alerts.receivers[0].name)))
-    return matched
-
-
-def group_stage(cfg: VigilConfig) -> Callable[[list[PipelineAlert]], list[Group]]:
-    def group(alerts: list[PipelineAlert]) -> list[Group]:
-        groups: dict[tuple[str, int, str], Group] = {}
-        for a in alerts:
-            for index, route in routes_for(cfg, a.labels):
-                labels = {k: a.labels.get(k, "") for k in route.group_by}
-                g = Group(route.receiver, index, labels, route.repeat_interval)
-                g = groups.setdefault((g.receiver, index, g.key), g)
-                (g.firing if a.state == "firing" else g.resolved).append(a)
-        return list(groups.values())
-
-    return group
-
-
-# ---- stage 4: dedup against the notification log ----------------------------------------
-
-
-def dedup_stage(ops: OpsStore, now: datetime) -> GroupStage:
-    def dedup(groups: list[Group]) -> list[Group]:
-        out = []
-        for g in groups:
-            last = ops.query(
-                "SELECT firing, at FROM notifications WHERE status = 'sent' AND receiver = ? AND route = ? AND group_key = ? "
-                "ORDER BY notification_id DESC LIMIT 1",
-                (g.receiver, g.route, g.key),
-            )
-            before = set(json.loads(last[0]["firing"])) if last else set()
-            g.resolved = [a for a in g.resolved if a.fingerprint in before]
-            new_firing = {a.fingerprint for a in g.firing} - before
-            repeat_due = bool(g.firing) and bool(last) and now - parse_iso(last[0]["at"]) >= g.repeat_interval
-            if new_firing or g.resolved or repeat_due:
-                out.append(g)
-        return out
-
-    return dedup
-
-
-# ---- stage 5: send ----------------------------------------------------------------------
-
-
-def _alert_annotations(a: PipelineAlert) -> dict[str, str]:
-    ann = a.annotations
-    out = {
-        "summary": str(ann.get("explanation") or ""),
-        "value": "" if ann.get("value") is None else str(ann.get("value")),
-        "bounds": f"[{ann.get('lower')}, {ann.get('upper')}]",
-        "batch": str(ann.get("batch") or ""),
-        "runbook": f"runbooks/{a.labels.get('check', '')}.md",
+def message_key(route: RouteKey, firing: list[str], resolved: list[str], now: datetime) -> str:
+    """The idempotency key: a hash of what is said, to whom, when. Every resend carries it."""
+    parts = {
+        "receiver": route.receiver,
+        "route": route.route,
+        "group": route.group_key,
+        "firing": ",".join(sorted(firing)),
+        "resolved": ",".join(sorted(resolved)),
+        "at": now.isoformat(),
     }
-    if a.incident_id:
-        out["incident"] = a.incident_id
+    return "vigil-" + labels_fingerprint(parts)
+
+
+def messages_for(alerts: list[PipelineAlert], ctx: NotifyContext) -> list[OutboxMessage]:
+    """One outbox message per group that passed the stages, its payload built now."""
+    out = []
+    for _gid, members in _by_group(alerts).items():
+        route = members[0].routed
+        assert route is not None
+        firing = [a for a in members if a.state == "firing"]
+        resolved = [a for a in members if a.state != "firing"]
+        key = message_key(route, [a.fingerprint for a in firing], [a.fingerprint for a in resolved], ctx.now)
+        g = Group(
+            route.receiver, route.route, dict(route.group_labels), route.kind, key, ctx.now,
+            [a.notice() for a in firing], [a.notice() for a in resolved],
+        )
+        out.append(
+            OutboxMessage(
+                key=key,
+                receiver=route.receiver,
+                route=route.route,
+                group_labels=dict(route.group_labels),
+                kind=route.kind,
+                status=g.status,
+                firing=tuple(a.fingerprint for a in firing),
+                resolved=tuple(a.fingerprint for a in resolved),
+                incidents=tuple(sorted({a.incident_id for a in members if a.incident_id})),
+                payload=PAYLOADS[route.kind](ctx.cfg, g),
+                created_at=ctx.now,
+            )
+        )
     return out
 
 
-def _common(dicts: list[dict[str, str]]) -> dict[str, str]:
-    if not dicts:
-        return {}
-    first = dicts[0]
-    return {k: v for k, v in first.items() if all(d.get(k) == v for d in dicts[1:])}
+def decide(cfg: VigilConfig, ops: OpsStore, clock: Clock) -> list[OutboxMessage]:
+    """Run the deciding stages over the current alert state and write their outcome, in one transaction.
 
-
-def alertmanager_payload(g: Group) -> dict[str, Any]:
-    """The JSON Alertmanager sends to webhook receivers (version 4)."""
-    alerts = []
-    for a in g.firing + g.resolved:
-        alerts.append(
-            {
-                "status": a.state if a.state == "firing" else "resolved",
-                "labels": a.labels,
-                "annotations": _alert_annotations(a),
-                "startsAt": a.fired_at or "",
-                "endsAt": a.resolved_at or "0001-01-01T00:00:00Z",
-                "generatorURL": "",
-                "fingerprint": a.fingerprint,
-            }
-        )
-    every = g.firing + g.resolved
-    return {
-        "version": "4",
-        "groupKey": f"{g.route}:{g.key}",
-        "truncatedAlerts": 0,
-        "status": g.status,
-        "receiver": g.receiver,
-        "groupLabels": g.group_labels,
-        "commonLabels": _common([a.labels for a in every]),
-        "commonAnnotations": _common([_alert_annotations(a) for a in every]),
-        "externalURL": "",
-        "alerts": alerts,
-    }
-
-
-def slack_payload(g: Group) -> dict[str, Any]:
-    """A Slack incoming-webhook message: a title line and one attachment per alert."""
-    title = f"[{g.status.upper()}:{len(g.firing) or len(g.resolved)}] " + " ".join(f"{k}={v}" for k, v in g.group_labels.items())
-    attachments = []
-    for a in g.firing + g.resolved:
-        ann = _alert_annotations(a)
-        attachments.append(
-            {
-                "color": "danger" if a.state == "firing" else "good",
-                "title": f"{a.labels.get('check')} on {a.labels.get('subject')} ({a.state})",
-                "text": ann["summary"],
-                "fields": [
-                    {"title": "value", "value": ann["value"], "short": True},
-                    {"title": "bounds", "value": ann["bounds"], "short": True},
-                    {"title": "batch", "value": ann["batch"], "short": True},
-                    {"title": "runbook", "value": ann["runbook"], "short": True},
-                ],
-            }
-        )
-    return {"text": title, "attachments": attachments}
-
-
-PAYLOADS: dict[str, Callable[[Group], dict[str, Any]]] = {"alertmanager": alertmanager_payload, "slack": slack_payload}
-
-
-def redact(text: str, secrets: list[str]) -> str:
-    for s in secrets:
-        if s:
-            text = text.replace(s, SECRET)
-    return text
-
-
-def post_json(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
-    """One POST; returns the HTTP status (raises urllib errors)."""
-    req = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (http(s) URL from the operator's env)
-        return int(resp.status)
-
-
-def deliver(
-    receiver: Receiver,
-    payload: dict[str, Any],
-    env: Mapping[str, str],
-    retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS,
-    sleep: Callable[[float], None] = time.sleep,
-    timeout: float = 10.0,
-) -> tuple[str, int, str | None, int | None]:
-    """POST with retries and backoff. Returns (status, attempts, error, http_status); never leaks secrets."""
-    url = env.get(receiver.url_env)
-    if not url:
-        return "failed", 0, f"environment variable {receiver.url_env} is not set (hint: export it where vigil runs)", None
-    if not url.startswith(("http://", "https://")):
-        return "failed", 0, f"environment variable {receiver.url_env} does not hold an http(s) URL", None
-    token = env.get(receiver.token_env) if receiver.token_env else None
-    if receiver.token_env and not token:
-        return "failed", 0, f"environment variable {receiver.token_env} is not set (hint: export it where vigil runs)", None
-    headers = {"Content-Type": "application/json", "User-Agent": "vigil"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    body = json.dumps(payload, default=str).encode()
-    secrets = [url, token or ""]
-    error: str | None = None
-    http_status: int | None = None
-    attempts = 0
-    for attempt in range(len(retry_delays) + 1):
-        attempts = attempt + 1
-        try:
-            http_status = post_json(url, body, headers, timeout)
-            if 200 <= http_status < 300:
-                log.info("notification to %s (%s) sent on attempt %d", receiver.name, SECRET, attempts)
-                return "sent", attempts, None, http_status
-            error = f"HTTP {http_status}"
-        except urllib.error.HTTPError as e:
-            http_status = e.code
-            error = f"HTTP {e.code} {e.reason}"
-            if e.code not in RETRYABLE_STATUS:
-                break
-        except (urllib.error.URLError, TimeoutError, OSError) as e:
-            http_status = None
-            error = f"network error: {getattr(e, 'reason', e)}"
-        error = redact(error, secrets)
-        log.warning("notification to %s (%s) failed on attempt %d: %s", receiver.name, SECRET, attempts, error)
-        if attempt < len(retry_delays):
-            sleep(retry_delays[attempt])
-    return "failed", attempts, redact(error or "unknown error", secrets), http_status
-
-
-def send_stage(
-    cfg: VigilConfig,
-    env: Mapping[str, str],
-    retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS,
-    sleep: Callable[[float], None] = time.sleep,
-) -> Callable[[list[Group]], list[Delivery]]:
-    receivers = {r.name: r for r in cfg.alerts.receivers}
-
-    def send(groups: list[Group]) -> list[Delivery]:
-        out = []
-        for g in groups:
-            receiver = receivers[g.receiver]
-            payload = PAYLOADS[receiver.kind](g)
-            status, attempts, error, http_status = deliver(receiver, payload, env, retry_delays, sleep)
-            out.append(Delivery(g, receiver.kind, status, attempts, error, http_status))
-        return out
-
-    return send
-
-
-# ---- stage 6: record --------------------------------------------------------------------
-
-
-def record_stage(ops: OpsStore, now: datetime) -> Callable[[list[Delivery]], list[Delivery]]:
-    def record(deliveries: list[Delivery]) -> list[Delivery]:
-        if not deliveries:
-            return deliveries
-        at = iso(now)
-        with ops.transaction() as conn:
-            for d in deliveries:
-                g = d.group
-                conn.execute(
-                    "INSERT INTO notifications (receiver, route, group_key, firing, resolved, payload_kind, status, attempts, "
-                    "error, http_status, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        g.receiver,
-                        g.route,
-                        g.key,
-                        json.dumps([a.fingerprint for a in g.firing]),
-                        json.dumps([a.fingerprint for a in g.resolved]),
-                        d.payload_kind,
-                        d.status,
-                        d.attempts,
-                        d.error,
-                        d.http_status,
-                        at,
-                    ),
-                )
-                incidents = sorted({a.incident_id for a in g.firing + g.resolved if a.incident_id})
-                for incident_id in incidents:
-                    verb = "sent to" if d.status == "sent" else "FAILED for"
-                    text = (
-                        f"Notification ({g.status}, {len(g.firing)} firing, {len(g.resolved)} resolved) {verb} "
-                        f"receiver {g.receiver}" + (f": {d.error}" if d.error else "")
-                    )
-                    incident_store.add_timeline(conn, incident_id, at, "notification", "vigil", text, d.to_dict())
-        return deliveries
-
-    return record
-
-
-# ---- the pipeline -----------------------------------------------------------------------
+    Returns the messages written to the outbox (nothing is sent here: see ``deliver_outbox``).
+    """
+    ensure_schema(ops)
+    if not cfg.alerts.receivers:
+        return []
+    now = clock.now()
+    with ops.transaction() as conn:
+        log = outbox.last_decided(conn)
+        ctx = NotifyContext(cfg=cfg, now=now, silences=tuple(active_silences_in(conn, now)), log=log)
+        candidates = candidate_alerts(conn, log)
+        marks = silence_marks(inhibit(candidates, ctx), ctx)
+        messages = messages_for(run_stages(candidates, ctx), ctx)
+        if marks:
+            conn.executemany("UPDATE alerts SET silenced_by = ? WHERE fingerprint = ?", marks)
+        outbox.write(conn, messages)
+    return messages
 
 
 def notify_pending(
@@ -436,18 +307,11 @@ def notify_pending(
     retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[Delivery]:
-    """Run the pipeline once over the current alert state. Returns what was sent (or failed)."""
-    ensure_schema(ops)
+    """Decide, then deliver what is pending (this call's messages and any left over). Returns the deliveries."""
+    decide(cfg, ops, clock)
     if not cfg.alerts.receivers:
         return []
-    now = clock.now()
-    alerts = candidate_alerts(ops)
-    for stage in (drop_inhibited, silence_stage(ops, now)):
-        alerts = stage(alerts)
-    groups = group_stage(cfg)(alerts)
-    groups = dedup_stage(ops, now)(groups)
-    deliveries = send_stage(cfg, env if env is not None else os.environ, retry_delays, sleep)(groups)
-    return record_stage(ops, now)(deliveries)
+    return deliver_outbox(cfg, ops, clock, env=env if env is not None else os.environ, retry_delays=retry_delays, sleep=sleep)
 
 
 send_notifications = notify_pending

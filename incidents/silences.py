@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -191,6 +192,12 @@ def list_silences(ops: OpsStore, include_expired: bool = True, now: datetime | N
 
 def active_silences(ops: OpsStore, now: datetime) -> list[Silence]:
     return [s for s in list_silences(ops) if s.is_active(now)]
+
+
+def active_silences_in(conn: sqlite3.Connection, now: datetime) -> list[Silence]:
+    """Active silences read on the caller's connection (inside its transaction)."""
+    rows = conn.execute("SELECT * FROM silences ORDER BY created_at, silence_id").fetchall()
+    return [s for s in (_from_row(dict(r)) for r in rows) if s.is_active(now)]
 
 
 def silencing(silences: list[Silence], labels: dict[str, str]) -> str | None:
