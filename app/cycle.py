@@ -191,7 +191,7 @@ def run_cycle(
     wh, ops = stores_for(cfg)
     cfg.root.mkdir(parents=True, exist_ok=True)
     try:
-        report = _locked_cycle(cfg, wh, ops, clock, notify, wait_for_lock, on_step)
+        report = _locked_cycle(cfg, wh, ops, clock, notify, wait_for_lock, on_step, actor)
     except CycleBusy:
         raise
     except Exception:
@@ -216,6 +216,7 @@ def _locked_cycle(
     notify: bool,
     wait_for_lock: bool,
     on_step: Callable[[str, float], None] | None,
+    actor: str,
 ) -> CycleReport:
     with cycle_lock(cfg.root / "cycle.lock", wait=wait_for_lock) as held:
         if not held:

@@ -148,7 +148,7 @@ def slack_payload(cfg: VigilConfig, g: Group) -> dict[str, Any]:
                     {"title": "batch", "value": ann["batch"], "short": True},
                     {"title": "runbook", "value": ann["runbook"], "short": True},
                 ],
-                "footer": f"vigil notification {g.key}",
+                "footer": f"Vigil notification {g.key}",
             }
         )
     return {"text": title, "attachments": attachments}

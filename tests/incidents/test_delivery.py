@@ -66,7 +66,7 @@ def test_slack_messages_show_their_key(tmp_path: Path, clock: ManualClock) -> No
     with WebhookServer() as server:
         deliver_outbox(cfg, ops, clock, env={"HOOK": server.url}, retry_delays=FAST)
     footers = [a["footer"] for r in server.requests for a in r["json"]["attachments"]]
-    assert footers == [f"vigil notification {m.key}" for m in decided]
+    assert footers == [f"Vigil notification {m.key}" for m in decided]
 
 
 def test_the_run_deadline_leaves_the_rest_pending_for_the_next_run_with_the_same_key(tmp_path: Path, clock: ManualClock) -> None:
