@@ -3,7 +3,7 @@
 Each function opens a store for one query and closes it (no connection survives a
 Streamlit rerun), and returns an empty result, never an exception, when the stores do not
 exist yet, so pages can show an empty state with a hint. Where a package offers a query
-function (profilers.stats_store, incidents.queries, baseline_model.registry) it is used.
+function (profilers.stats_store, incidents.queries, core.registries) it is used.
 """
 
 from __future__ import annotations

@@ -107,8 +107,11 @@ class LoanModelAdapter:
         evaluation = None
         if request.champion is not None:
             evaluation = self.evaluation_on_champion_holdout(self._load_path(run["artifact_path"]), request.champion, tcfg.business, own)
+        # The training config's promotion rule travels with the evaluation: the registry stores it.
+        rule = {"metric": tcfg.promotion.metric, "margin": tcfg.promotion.margin}
         return Candidate(
-            artifact_path=run["artifact_path"], artifact_sha256=run["artifact_sha256"], evaluation=evaluation or own,
+            artifact_path=run["artifact_path"], artifact_sha256=run["artifact_sha256"],
+            evaluation={**(evaluation or own), "promotion": rule},
             holdout_start=datetime.fromisoformat(run["manifest"]["data"]["holdout"]["start"]), run_id=run["run_id"],
             data_version=run["data_sha256"], environment=run["manifest"]["environment"], config_path=str(config_path),
             snapshot=snapshot,

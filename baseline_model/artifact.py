@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import sklearn
 
+from core.registry import ModelVersion, verify_artifact
+
 
 class ArtifactVersionWarning(UserWarning):
     """The artifact was pickled under a different scikit-learn version."""
@@ -52,3 +54,11 @@ def load_model(path: str | Path) -> ModelArtifact:
             stacklevel=2,
         )
     return artifact
+
+
+def load_artifact(mv: ModelVersion) -> ModelArtifact:
+    """Load a registered version's artifact after checking its sha256 (warns on a scikit-learn mismatch)."""
+    path = verify_artifact(mv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        return load_model(path)

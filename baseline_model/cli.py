@@ -70,11 +70,11 @@ def _guard(handler: Handler) -> Handler:
 
     def run(args: argparse.Namespace) -> int | Rows:
         from baseline_model.lineage import LineageNotFound
-        from baseline_model.registry import RegistryError
         from baseline_model.runs import RunNotFound
         from baseline_model.scorer import ScoringError
         from baseline_model.simulator import SimulationError
         from baseline_model.train import TrainingError
+        from core.registry import RegistryError
 
         try:
             return handler(args)
@@ -88,8 +88,8 @@ def _guard(handler: Handler) -> Handler:
 # ---- train / simulate ----------------------------------------------------------
 def cmd_train(args: argparse.Namespace) -> int:
     from baseline_model.demo import register_run
-    from baseline_model.registry import Registry
     from baseline_model.train import train
+    from core.registry import Registry
 
     cfg = _config(args)
     ops = _ops(cfg)
@@ -159,7 +159,7 @@ def _version_row(mv: Any) -> dict[str, Any]:
 
 
 def cmd_registry_list(args: argparse.Namespace) -> Rows:
-    from baseline_model.registry import Registry
+    from core.registry import Registry
 
     cfg = _config(args)
     versions = Registry(_ops(cfg)).versions(_model_name(args, cfg))
@@ -167,7 +167,7 @@ def cmd_registry_list(args: argparse.Namespace) -> Rows:
 
 
 def cmd_registry_show(args: argparse.Namespace) -> int:
-    from baseline_model.registry import Registry
+    from core.registry import Registry
 
     cfg = _config(args)
     mv = Registry(_ops(cfg)).get(_model_name(args, cfg), args.version)
@@ -184,7 +184,7 @@ def _event_text(ev: Any) -> str:
 
 
 def _registry_decide(args: argparse.Namespace, approve: bool) -> int:
-    from baseline_model.registry import Registry
+    from core.registry import Registry
 
     cfg = _config(args)
     reg = Registry(_ops(cfg))
@@ -204,7 +204,7 @@ def cmd_registry_reject(args: argparse.Namespace) -> int:
 
 
 def cmd_registry_promote(args: argparse.Namespace) -> int:
-    from baseline_model.registry import Registry
+    from core.registry import Registry
 
     cfg = _config(args)
     ev = Registry(_ops(cfg)).promote(
@@ -215,7 +215,7 @@ def cmd_registry_promote(args: argparse.Namespace) -> int:
 
 
 def cmd_registry_rollback(args: argparse.Namespace) -> int:
-    from baseline_model.registry import Registry
+    from core.registry import Registry
 
     cfg = _config(args)
     ev = Registry(_ops(cfg)).rollback(_model_name(args, cfg), _user(args), args.reason, to_version=args.to)
@@ -224,7 +224,7 @@ def cmd_registry_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_registry_revert(args: argparse.Namespace) -> int:
-    from baseline_model.registry import Registry
+    from core.registry import Registry
 
     cfg = _config(args)
     ev = Registry(_ops(cfg)).revert(args.event_id, _user(args), args.reason)
@@ -233,7 +233,7 @@ def cmd_registry_revert(args: argparse.Namespace) -> int:
 
 
 def cmd_registry_history(args: argparse.Namespace) -> int:
-    from baseline_model.registry import Registry
+    from core.registry import Registry
 
     cfg = _config(args)
     events = Registry(_ops(cfg)).events(_model_name(args, cfg), limit=args.limit)

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from baseline_model.layout import snapshot_dir
-from baseline_model.registry import CHAMPION, ModelVersion, Registry
 from baseline_model.simulator import Incident, make_training_snapshot, simulate_history
-from baseline_model.train import evaluation_of, load_train_config, train
+from baseline_model.train import TrainingError, evaluation_of, load_train_config, train
 from core.clock import Clock, SystemClock
 from core.config import VigilConfig
+from core.registry import CHAMPION, ModelVersion, PromotionRule, Registry
 from core.stores import OpsStore, stores_for
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -45,7 +45,19 @@ def register_run(registry: Registry, run: dict[str, Any], user: str = "system", 
         config_path=run["config_path"],
         description=description or f"{run['config_name']} trained by run {run['run_id']}",
         user=user,
+        promotion=promotion_rule_of(run["config_path"]),
     )
+
+
+def promotion_rule_of(config_path: str | Path | None) -> PromotionRule:
+    """The training config's ``promotion:`` rule, stored with the version it registers."""
+    if config_path:
+        try:
+            rule = load_train_config(config_path).promotion
+            return PromotionRule(metric=rule.metric, margin=rule.margin)
+        except TrainingError:
+            pass
+    return PromotionRule()
 
 
 def ensure_example(

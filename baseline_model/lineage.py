@@ -12,9 +12,10 @@ import duckdb
 import pandas as pd
 
 from baseline_model.layout import etl_path, predictions_path
-from baseline_model.registry import Registry
 from baseline_model.runs import RunNotFound, get_run
 from core.ids import sha256_file
+from core.registry import Registry
+from core.scoring_jobs import successful_jobs_for
 from core.stores import OpsStore
 
 _ID_DATE = re.compile(r"^A(\d{4})(\d{2})(\d{2})-")
@@ -56,11 +57,7 @@ def lineage(root: str | Path, ops: OpsStore, prediction_id: str) -> dict[str, An
     row, path = _find_prediction(root, prediction_id)
     model_name, version = str(row["model_name"]), int(row["model_version"])
     day = pd.Timestamp(row["scored_at"]).date()
-    jobs = ops.query(
-        "SELECT job_id, status, started_at, duration_s, rows_in, scored, fallback, output_sha256 FROM scoring_jobs "
-        "WHERE model_name = ? AND batch_date = ? AND model_version = ? AND status = 'ok' ORDER BY started_at DESC",
-        (model_name, day.isoformat(), version),
-    )
+    jobs = successful_jobs_for(ops, model_name, day, version)
     mv = Registry(ops).get(model_name, version)
     out: dict[str, Any] = {
         "prediction": {

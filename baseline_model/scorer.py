@@ -10,7 +10,7 @@
 - A random control slice (CONTROL_FRACTION of applications, chosen by a hash of the
   id) is approved regardless of score so outcomes exist for an unbiased live test set.
 - The prediction log is written atomically (temp file + rename): a failed job leaves
-  no file. Each job is recorded in the ops table `scoring_jobs`.
+  no file. Each job is recorded in the ops table `scoring_jobs` (`core.scoring_jobs`).
 
 Prediction-log schema (fixed, in this order): application_id, scored_at, model_name,
 model_version, score, decision, fallback, fallback_reason, control, then
@@ -26,7 +26,6 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -37,11 +36,13 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from threadpoolctl import threadpool_limits
 
+from baseline_model.artifact import load_artifact
 from baseline_model.features import CATEGORICAL_FEATURES, SERVED_FEATURES, build_features
 from baseline_model.layout import etl_path, predictions_path, write_parquet_atomic
-from baseline_model.registry import Registry, load_artifact
 from core.clock import Clock, SystemClock, iso
 from core.ids import new_id, sha256_file
+from core.registry import Registry
+from core.scoring_jobs import ScoringJob, recent_jobs, record_job
 from core.stores import OpsStore
 
 log = logging.getLogger("vigil.scorer")
@@ -149,28 +150,6 @@ def validate_records(features: pd.DataFrame) -> tuple[np.ndarray, list[str | Non
     return valid, reasons
 
 
-@dataclass
-class ScoringJob:
-    job_id: str
-    model_name: str
-    batch_date: date
-    model_version: int | None = None
-    status: str = "running"
-    rows_in: int = 0
-    scored: int = 0
-    fallback: int = 0
-    errors: int = 0
-    duration_s: float = 0.0
-    output_path: str | None = None
-    fallback_reasons: dict[str, int] = field(default_factory=dict)
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        d["batch_date"] = self.batch_date.isoformat()
-        return d
-
-
 def _read_extract(root: Path, table: str, day: date) -> pd.DataFrame | None:
     path = etl_path(root, table, day)
     return pd.read_parquet(path) if path.exists() else None
@@ -208,25 +187,6 @@ def predictions_frame(
     return out[list(PREDICTION_COLUMNS)]
 
 
-def _record_job(ops: OpsStore, job: ScoringJob, started_at: str, finished_at: str | None, sha: str | None) -> None:
-    with ops.transaction() as conn:
-        conn.execute(
-            "INSERT INTO scoring_jobs (job_id, model_name, model_version, batch_date, started_at, finished_at, "
-            "duration_s, status, rows_in, scored, fallback, errors, fallback_reasons, error, output_path, output_sha256) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (job_id) DO UPDATE SET model_version = excluded.model_version, "
-            "finished_at = excluded.finished_at, duration_s = excluded.duration_s, status = excluded.status, "
-            "rows_in = excluded.rows_in, scored = excluded.scored, fallback = excluded.fallback, "
-            "errors = excluded.errors, fallback_reasons = excluded.fallback_reasons, error = excluded.error, "
-            "output_path = excluded.output_path, output_sha256 = excluded.output_sha256",
-            (
-                job.job_id, job.model_name, job.model_version, job.batch_date.isoformat(), started_at, finished_at,
-                job.duration_s, job.status, job.rows_in, job.scored, job.fallback, job.errors,
-                json.dumps(job.fallback_reasons, sort_keys=True), job.error, job.output_path, sha,
-            ),
-        )
-
-
 def _reason_key(reason: str) -> str:
     # Group reasons by the failing fields, not by the exact messages.
     inner = reason.split("(", 1)[-1].rstrip(")")
@@ -254,7 +214,7 @@ def score_day(
     job = ScoringJob(job_id=new_id("score"), model_name=model_name, batch_date=day)
     started_at = iso(clock.now())
     t0 = time.perf_counter()
-    _record_job(ops, job, started_at, None, None)
+    record_job(ops, job, started_at, None, None)
     try:
         champion = Registry(ops, clock).champion(model_name)
         if champion is None:
@@ -290,7 +250,7 @@ def score_day(
         job.output_path = str(path)
         job.status = "ok"
         job.duration_s = round(time.perf_counter() - t0, 4)
-        _record_job(ops, job, started_at, iso(clock.now()), sha256_file(str(path)))
+        record_job(ops, job, started_at, iso(clock.now()), sha256_file(str(path)))
         log.info("scoring job %s", json.dumps(job.to_dict(), sort_keys=True))
         return job
     except Exception as err:
@@ -299,7 +259,7 @@ def score_day(
         job.error = f"{type(err).__name__}: {err}"
         job.output_path = None
         job.duration_s = round(time.perf_counter() - t0, 4)
-        _record_job(ops, job, started_at, iso(clock.now()), None)
+        record_job(ops, job, started_at, iso(clock.now()), None)
         log.error("scoring job %s", json.dumps(job.to_dict(), sort_keys=True))
         if isinstance(err, ScoringError):
             raise
@@ -308,10 +268,7 @@ def score_day(
 
 def scoring_jobs(ops: OpsStore, model_name: str, limit: int = 50) -> list[dict[str, Any]]:
     """Recent scoring jobs, newest first (for the app and job-health checks)."""
-    return ops.query(
-        "SELECT * FROM scoring_jobs WHERE model_name = ? ORDER BY started_at DESC, rowid DESC LIMIT ?",
-        (model_name, int(limit)),
-    )
+    return recent_jobs(ops, model_name, limit)
 
 
 def score_with_version(ops: OpsStore, model_name: str, version: int, features: pd.DataFrame) -> np.ndarray:

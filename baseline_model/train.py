@@ -496,8 +496,8 @@ def reproduce(
     the run is recorded with kind 'reproduce'. Environment differences are reported
     alongside, since they usually explain a mismatch.
     """
-    from baseline_model.registry import Registry
     from baseline_model.runs import get_run
+    from core.registry import Registry
 
     mv = Registry(ops, clock).get(model_name, version)
     run = get_run(ops, mv.run_id)

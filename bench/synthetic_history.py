@@ -425,7 +425,7 @@ def write_silences(conn: sqlite3.Connection, start: datetime, now: datetime) -> 
 
 def register_models(cfg: VigilConfig, ops: OpsStore) -> None:
     """Three registered versions, v3 champion (through the registry, which guards its tables)."""
-    from baseline_model.registry import Registry
+    from core.registry import Registry
 
     name = cfg.model.registry_name or cfg.model.name
     registry = Registry(ops)

@@ -10,19 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from core import registry
 from core.clock import Clock
 from core.config import VigilConfig
 from core.stores import OpsStore
-
-# Until the embedded registry lives in core/ it is reached through the plugin loader, so
-# nothing outside baseline_model/ imports baseline_model.
-EMBEDDED_REGISTRY = "baseline_model.registry"
-
-
-def _embedded(name: str) -> Any:
-    from core import plugins
-
-    return plugins.load(f"{EMBEDDED_REGISTRY}:{name}", key="registry")
 
 
 def registry_for(cfg: VigilConfig | None, ops: OpsStore, clock: Clock | None = None) -> Any:
@@ -33,12 +24,12 @@ def registry_for(cfg: VigilConfig | None, ops: OpsStore, clock: Clock | None = N
 
         assert spec.tracking_uri is not None  # validated by the config
         return MlflowRegistry(spec.tracking_uri, ops, clock, registry_uri=spec.registry_uri)
-    return _embedded("Registry")(ops, clock)
+    return registry.Registry(ops, clock)
 
 
 def registry_error_types() -> tuple[type[Exception], ...]:
     """Exceptions a registry raises when it refuses a move (not approved, nothing to roll back to...)."""
-    errors: list[type[Exception]] = [_embedded("RegistryError")]
+    errors: list[type[Exception]] = [registry.RegistryError]
     try:
         from core.mlflow_registry import MlflowRegistryError
     except ImportError:
@@ -49,16 +40,14 @@ def registry_error_types() -> tuple[type[Exception], ...]:
 
 
 def compare_evaluations(candidate: dict[str, Any], champion: dict[str, Any], metric: str, margin: float) -> tuple[bool, str]:
-    result: tuple[bool, str] = _embedded("compare_evaluations")(candidate, champion, metric, margin)
-    return result
+    return registry.compare_evaluations(candidate, champion, metric, margin)
 
 
 def promotion_rule(mv: Any) -> tuple[str, float]:
-    """(metric, margin) a version is promoted on: stored on the version, else its training config's."""
-    rule = (getattr(mv, "evaluation", None) or {}).get("promotion")
-    if isinstance(rule, dict) and rule.get("metric"):
-        return str(rule["metric"]), float(rule.get("margin") or 0.0)
-    if getattr(mv, "config_path", None) is None:
-        return "roc_auc", 0.0
-    result: tuple[str, float] = _embedded("promotion_rule")(mv)
-    return result
+    """(metric, margin) a version is promoted on: the rule stored with it (embedded registry), else
+    the one its evaluation carries (MLflow versions), else the default rule."""
+    stored = getattr(mv, "promotion", None)
+    if isinstance(stored, registry.PromotionRule):
+        return stored.metric, stored.margin
+    rule = registry.promotion_rule_in(getattr(mv, "evaluation", None) or {}) or registry.DEFAULT_PROMOTION_RULE
+    return rule.metric, rule.margin

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from checks.result import CheckResult
+from core import scoring_jobs
 from core.clock import Clock, naive_utc, parse_iso
 from core.config import VigilConfig
 from core.stores import OpsStore
@@ -71,10 +72,6 @@ class ScoringHealth:
         return asdict(self)
 
 
-def _table_exists(ops: OpsStore, name: str) -> bool:
-    return bool(ops.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
-
-
 def cycle_health(cfg: VigilConfig, ops: OpsStore, clock: Clock) -> CycleHealth:
     """How stale the last completed cycle is, against the configured schedule interval."""
     interval = cfg.schedule.interval
@@ -107,11 +104,11 @@ def _scoring_model(cfg: VigilConfig) -> str:
 
 
 def scoring_health(cfg: VigilConfig, ops: OpsStore, clock: Clock, history: int = 20) -> ScoringHealth:
-    """Health of the model's batch scoring job from ops table ``scoring_jobs`` (if it exists)."""
+    """Health of the model's batch scoring job from the jobs any scorer records (``core.scoring_jobs``)."""
     model = _scoring_model(cfg)
-    if not _table_exists(ops, "scoring_jobs"):
+    if not scoring_jobs.is_recorded(ops):
         return ScoringHealth(model, False, None, False, False, False, None, ["no scoring_jobs table: scoring job not monitored"])
-    jobs = ops.query("SELECT * FROM scoring_jobs WHERE model_name = ? ORDER BY started_at DESC LIMIT ?", (model, history + 1))
+    jobs = scoring_jobs.recent_jobs(ops, model, history + 1)
     now = clock.now()
     problems: list[str] = []
     last = jobs[0] if jobs else None

@@ -154,7 +154,7 @@ def test_data_and_checks_pages_with_data(built: VigilConfig) -> None:
 
 
 def register_versions(cfg: VigilConfig, tmp_path: Path) -> None:
-    from baseline_model.registry import Registry
+    from core.registry import Registry
 
     registry = Registry(stores_for(cfg)[1])
     for auc in (0.71, 0.74):
@@ -187,7 +187,7 @@ def test_model_page_shows_versions_and_approves(config_file: Path, cfg: VigilCon
     next(b for b in at.button if b.label == "Approve").click().run()
     assert not at.exception
     assert any("Approve: done" in s.value for s in at.success)
-    from baseline_model.registry import Registry
+    from core.registry import Registry
 
     assert Registry(stores_for(cfg)[1]).get("loans", 2).approval_state == "approved"
     events = render(PAGES[3]).dataframe[-1].value

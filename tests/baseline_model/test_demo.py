@@ -40,3 +40,13 @@ def test_demo_history_has_its_incidents_and_runs_once(tmp_path: Path) -> None:
     assert again["already_done"] and sorted(p.name for p in (root / "landing").rglob("*.parquet")) == files
     assert [i.kind for i in demo_incidents()] == ["unit_change", "nulls"]
     assert demo_incidents()[0].day == 40 and demo_incidents()[1].day == 50
+
+
+def test_registered_versions_carry_their_training_configs_promotion_rule(example_root: Path, example_ops: OpsStore) -> None:
+    from baseline_model.demo import DEFAULT_TRAIN_CONFIG, promotion_rule_of
+    from core.registry import PromotionRule
+
+    assert promotion_rule_of(DEFAULT_TRAIN_CONFIG) == PromotionRule("roc_auc", 0.005)  # train_gbm.yaml
+    assert promotion_rule_of(None) == PromotionRule("roc_auc", 0.0)
+    mv = ensure_example(example_root, example_ops, progress=False)
+    assert mv.promotion == promotion_rule_of(mv.config_path)

@@ -12,7 +12,6 @@ import pytest
 from baseline_model.demo import register_run
 from baseline_model.features import SERVED_FEATURES
 from baseline_model.layout import etl_path, predictions_path, write_parquet_atomic
-from baseline_model.registry import Registry
 from baseline_model.scorer import (
     FALLBACK_RULE,
     PREDICTION_COLUMNS,
@@ -22,6 +21,7 @@ from baseline_model.scorer import (
 )
 from baseline_model.simulator import generate_day
 from baseline_model.train import train
+from core.registry import Registry
 from core.stores import OpsStore
 
 from .conftest import START, fast_config

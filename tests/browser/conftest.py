@@ -51,7 +51,7 @@ def _free_port() -> int:
 
 def register_two_versions(cfg: Any, folder: Path) -> None:
     """v1 approved champion, v2 approved and better: promoting v2 then rolling back is possible."""
-    from baseline_model.registry import Registry
+    from core.registry import Registry
     from core.stores import stores_for
 
     registry = Registry(stores_for(cfg)[1])

@@ -204,7 +204,7 @@ def test_write_a_postmortem_section(browser: WebDriver, site: Site) -> None:
 
 
 def test_promote_a_better_version_then_approve_a_rollback(browser: WebDriver, site: Site) -> None:
-    from baseline_model.registry import Registry
+    from core.registry import Registry
 
     registry, name = Registry(ops(site)), site.cfg.model.registry_name or site.cfg.model.name
     go_to(browser, "Model")

@@ -93,7 +93,7 @@ def sklearn_case(tmp: Path, dataset: str) -> Case:
     holdout = X.iloc[cut:].copy()
     holdout[LABEL] = y.iloc[cut:].to_numpy()
     ops = OpsStore(tmp / "ops.sqlite")
-    from baseline_model.registry import Registry  # the embedded registry (tests may import the example)
+    from core.registry import Registry  # the embedded registry
 
     registry = Registry(ops, ManualClock(datetime(2026, 1, 1)))
     mv = register_sklearn_version(registry, cfg, estimator, holdout, tmp / "v1", user="test", description=dataset,

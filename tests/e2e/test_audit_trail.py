@@ -16,11 +16,11 @@ import pytest
 from argon2 import PasswordHasher
 
 from app.cli import main
-from baseline_model.registry import Registry
 from checks.result import CheckResult
 from core import audit, auth
 from core.clock import ManualClock
 from core.config import VigilConfig
+from core.registry import Registry
 from core.stores import OpsStore
 from incidents.alerts import process_results
 

@@ -31,11 +31,11 @@ import yaml
 from app.cycle import CycleReport, run_cycle
 from baseline_model.demo import DEFAULT_TRAIN_CONFIG, ensure_example, register_run
 from baseline_model.layout import predictions_path, snapshot_dir, write_parquet_atomic
-from baseline_model.registry import Registry
 from baseline_model.simulator import Incident, generate_day, simulate_history
 from baseline_model.train import train
 from core.clock import ManualClock
 from core.config import VigilConfig, config_from_dict
+from core.registry import Registry
 from core.stores import OpsStore, stores_for
 from incidents.decisions import approve, carry_out, excluded_windows, recommend
 from incidents.postmortem import create_postmortem, export_markdown

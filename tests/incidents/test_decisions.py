@@ -11,9 +11,9 @@ import sklearn
 from sklearn.linear_model import LogisticRegression
 
 from baseline_model.artifact import ModelArtifact, save_model
-from baseline_model.registry import Registry
 from core.config import VigilConfig, config_from_dict
 from core.ids import sha256_file
+from core.registry import Registry
 from core.stores import OpsStore, Warehouse
 from incidents.alerts import process_results
 from incidents.decisions import (

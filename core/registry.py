@@ -1,19 +1,24 @@
 """Model registry over the ops store (SQLite): immutable versions, approvals, aliases, events.
 
+Model-agnostic: it records what a trainer registers (evaluation, artifact path and sha256,
+the promotion rule) and never imports training or serving code. Loading an artifact is the
+model's business (``baseline_model.artifact.load_artifact`` for the example);
+``verify_artifact`` checks the file is the one registered.
+
 - A registered version never changes (guard triggers refuse UPDATE / DELETE).
 - Approval is an append-only decision (approved / rejected, who, when, why).
 - Aliases (`champion`, `challenger`) point at versions; every move is an append-only
   registry event (who, when, why, from -> to) and can itself be reverted.
 - Promotion to champion needs approval and an evaluation on the same holdout that is
-  no worse than the champion's (metric and margin passed in, from the training config).
+  no worse than the champion's: the metric and margin of the candidate's promotion rule,
+  stored with the version when it is registered (or passed to ``promote``).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +45,10 @@ _GUARDS = (
     "BEGIN SELECT RAISE(ABORT, 'registry events are append-only'); END",
     "CREATE TRIGGER IF NOT EXISTS model_approvals_append_only_u BEFORE UPDATE ON model_approvals "
     "BEGIN SELECT RAISE(ABORT, 'approval decisions are append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS model_promotion_rules_immutable_u BEFORE UPDATE ON model_promotion_rules "
+    "BEGIN SELECT RAISE(ABORT, 'model versions are immutable: register a new version'); END",
+    "CREATE TRIGGER IF NOT EXISTS model_promotion_rules_immutable_d BEFORE DELETE ON model_promotion_rules "
+    "BEGIN SELECT RAISE(ABORT, 'model versions are immutable: register a new version'); END",
 )
 
 
@@ -64,6 +73,18 @@ class RollbackRefused(RegistryError):
 
 
 @dataclass(frozen=True)
+class PromotionRule:
+    """What a candidate must meet to replace the champion: ``metric`` no worse than the
+    champion's by more than ``margin`` (on the same holdout). Stored with each version."""
+
+    metric: str = "roc_auc"
+    margin: float = 0.0
+
+
+DEFAULT_PROMOTION_RULE = PromotionRule()
+
+
+@dataclass(frozen=True)
 class ModelVersion:
     model_name: str
     version: int
@@ -83,9 +104,13 @@ class ModelVersion:
     approved_at: str | None = None
     approval_reason: str | None = None
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    # Versions registered before rules were stored carry the default rule.
+    promotion: PromotionRule = DEFAULT_PROMOTION_RULE
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+        out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+        out["promotion"] = asdict(self.promotion)
+        return out
 
 
 @dataclass(frozen=True)
@@ -202,6 +227,12 @@ class Registry:
             "SELECT alias FROM model_aliases WHERE model_name = ? AND version = ? ORDER BY alias", (model_name, version)
         )]
         d["aliases"] = tuple(aliases)
+        rule = conn.execute(
+            "SELECT metric, margin FROM model_promotion_rules WHERE model_name = ? AND version = ?",
+            (model_name, version),
+        ).fetchone()
+        if rule is not None:
+            d["promotion"] = PromotionRule(metric=str(rule["metric"]), margin=float(rule["margin"]))
         return ModelVersion(**d)
 
     def _alias_version(self, conn: sqlite3.Connection, model_name: str, alias: str) -> int | None:
@@ -264,8 +295,14 @@ class Registry:
         deployment_target: str = "batch_scoring",
         description: str | None = None,
         user: str = "system",
+        promotion: PromotionRule | None = None,
     ) -> ModelVersion:
-        """Register a new immutable version (pending approval); returns it."""
+        """Register a new immutable version (pending approval) with its promotion rule; returns it.
+
+        Without ``promotion`` the rule is the evaluation's ``promotion: {metric, margin}`` if it
+        carries one (what a model adapter reports), else the default rule.
+        """
+        rule = promotion or promotion_rule_in(evaluation) or DEFAULT_PROMOTION_RULE
         if not Path(artifact_path).exists():
             raise RegistryError(f"artifact {artifact_path} does not exist (hint: train first: `vigil train --config ...`)")
         with self._tx() as conn:
@@ -283,6 +320,10 @@ class Registry:
                     json.dumps(evaluation, sort_keys=True), str(artifact_path), artifact_sha256, config_path,
                     deployment_target, description, user, now,
                 ),
+            )
+            conn.execute(
+                "INSERT INTO model_promotion_rules (model_name, version, metric, margin) VALUES (?, ?, ?, ?)",
+                (model_name, version, rule.metric, float(rule.margin)),
             )
             self._insert_event(
                 conn, model_name=model_name, kind="register", version=version, actor=user, at=now,
@@ -425,13 +466,13 @@ class Registry:
     ) -> RegistryEvent:
         """Make `version` the champion if approved and no worse than the champion on the same holdout.
 
-        metric / margin default to the candidate's training config (`promotion:`).
+        metric / margin default to the candidate's stored promotion rule.
         The previous champion becomes the challenger (kept warm for a rollback).
         """
         if metric is None or margin is None:
-            rule_metric, rule_margin = promotion_rule(self.get(model_name, version))
-            metric = metric if metric is not None else rule_metric
-            margin = margin if margin is not None else rule_margin
+            rule = self.get(model_name, version).promotion
+            metric = metric if metric is not None else rule.metric
+            margin = margin if margin is not None else rule.margin
         with self._tx() as conn:
             why = self._check_promotion(conn, model_name, version, metric, margin)
             previous = self._alias_version(conn, model_name, CHAMPION)
@@ -506,23 +547,21 @@ class Registry:
         return self.event(eid)
 
 
+def promotion_rule_in(evaluation: dict[str, Any]) -> PromotionRule | None:
+    """The ``promotion: {metric, margin}`` an evaluation carries, if any."""
+    rule = evaluation.get("promotion")
+    if isinstance(rule, dict) and rule.get("metric"):
+        return PromotionRule(metric=str(rule["metric"]), margin=float(rule.get("margin") or 0.0))
+    return None
+
+
 def promotion_rule(mv: ModelVersion) -> tuple[str, float]:
-    """(metric, margin) of the version's training config; (roc_auc, 0.0) if it cannot be read."""
-    from baseline_model.train import TrainingError, load_train_config
-
-    if mv.config_path:
-        try:
-            rule = load_train_config(mv.config_path).promotion
-            return rule.metric, rule.margin
-        except TrainingError:
-            pass
-    return "roc_auc", 0.0
+    """(metric, margin) a candidate version must meet against the champion."""
+    return mv.promotion.metric, mv.promotion.margin
 
 
-def load_artifact(mv: ModelVersion) -> Any:
-    """Load a version's artifact after checking its sha256 (warns on a scikit-learn mismatch)."""
-    from baseline_model.artifact import load_model
-
+def verify_artifact(mv: ModelVersion) -> Path:
+    """The version's artifact file, after checking it exists and is the file registered (sha256)."""
     path = Path(mv.artifact_path)
     if not path.exists():
         raise RegistryError(f"{mv.model_name} v{mv.version}: artifact {path} is missing (hint: `vigil reproduce {mv.version}`)")
@@ -532,6 +571,4 @@ def load_artifact(mv: ModelVersion) -> Any:
             f"{mv.model_name} v{mv.version}: artifact {path} has sha256 {digest[:12]}..., "
             f"registered {mv.artifact_sha256[:12]}...: the file was changed after registration"
         )
-    with warnings.catch_warnings():
-        warnings.simplefilter("default")
-        return load_model(path)
+    return path

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from baseline_model.registry import (
+from core.clock import ManualClock
+from core.registry import (
     CHALLENGER,
     CHAMPION,
     ApprovalError,
@@ -18,7 +19,6 @@ from baseline_model.registry import (
     VersionNotFound,
     compare_evaluations,
 )
-from core.clock import ManualClock
 from core.stores import OpsStore
 
 
@@ -177,3 +177,29 @@ def test_compare_evaluations_is_a_pure_rule() -> None:
     assert not compare_evaluations({"holdout_id": "h", "metrics": {"roc_auc": 0.74}}, champ, "roc_auc", 0.005)[0]
     ok, why = compare_evaluations({"holdout_id": "h", "metrics": {}}, champ, "roc_auc", 0.0)
     assert not ok and "missing" in why
+
+
+def test_promotion_rule_is_stored_with_the_version_and_used_by_promote(registry: Registry, tmp_path: Path) -> None:
+    from core.registry import PromotionRule
+
+    _register(registry, tmp_path, 0.75)
+    registry.approve("m", 1, "bob", "ok")
+    registry.promote("m", 1, "bob", "first champion")
+    artifact = tmp_path / "strict.joblib"
+    artifact.write_bytes(b"x")
+    mv = registry.register(
+        "m", run_id="run-strict", data_version="d1", environment={},
+        evaluation={"holdout_id": "h1", "metrics": {"roc_auc": 0.745, "brier": 0.1}},
+        artifact_path=str(artifact), artifact_sha256="x" * 64, user="alice",
+        promotion=PromotionRule(metric="roc_auc", margin=0.01),
+    )
+    assert registry.get("m", mv.version).promotion == PromotionRule("roc_auc", 0.01)
+    assert registry.get("m", 1).promotion == PromotionRule()  # registered without one: the default rule
+    assert registry.get("m", mv.version).to_dict()["promotion"] == {"metric": "roc_auc", "margin": 0.01}
+    registry.approve("m", mv.version, "bob", "ok")
+    # 0.745 is within the stored margin 0.01 of 0.75: promoted without passing metric / margin.
+    event = registry.promote("m", mv.version, "bob", "within its rule")
+    assert event.details == {"evaluation": "roc_auc 0.7450 vs champion 0.7500 (no worse than the margin 0.01 allows)",
+                             "metric": "roc_auc", "margin": 0.01}
+    with registry.ops.transaction() as conn, pytest.raises(sqlite3.IntegrityError, match="immutable"):
+        conn.execute("UPDATE model_promotion_rules SET margin = 1.0")
