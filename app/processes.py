@@ -16,6 +16,8 @@ from pathlib import Path
 from types import FrameType
 
 DASHBOARD_HOME = Path(__file__).resolve().parent / "dashboard" / "Home.py"
+# The server script: Home.py's pages plus the session-cookie routes (st.App).
+DASHBOARD_SERVER = Path(__file__).resolve().parent / "dashboard" / "server.py"
 DEFAULT_PORT = 8501
 
 
@@ -25,7 +27,7 @@ def streamlit_command(port: int = DEFAULT_PORT, address: str | None = None) -> l
         "-m",
         "streamlit",
         "run",
-        str(DASHBOARD_HOME),
+        str(DASHBOARD_SERVER),
         "--server.headless",
         "true",
         "--server.port",

@@ -21,6 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from app import settings
+from app.dashboard import session_cookie
 from app.queries import empty_hint, store_state
 from core import auth
 from core.config import ConfigError, VigilConfig
@@ -48,6 +49,7 @@ T = TypeVar("T")
 # st.session_state keys: the session token (the only credential kept) and the user it resolved to.
 SESSION_KEY = "vigil_session_token"
 USER_KEY = "vigil_signed_in_user"
+HANDOFF_KEY = "vigil_cookie_handoff"
 
 
 def page(title: str) -> VigilConfig:
@@ -97,19 +99,56 @@ def _session_user(cfg: VigilConfig, token: str) -> auth.User | None:
 def require_sign_in(cfg: VigilConfig, title: str = "Vigil") -> auth.User:
     """The signed-in user; otherwise show only the sign-in form and stop the page."""
     token = st.session_state.get(SESSION_KEY)
+    from_cookie = False
+    if not token:
+        # A refreshed browser has a new Streamlit session: its signed HttpOnly cookie brings the
+        # session token back (still checked against the ops store like any token).
+        token = _token_from_cookie(cfg)
+        from_cookie = token is not None
     notice = None
     if token:
         user = _session_user(cfg, str(token))
         if user is not None:
+            st.session_state[SESSION_KEY] = token
             st.session_state[USER_KEY] = user
+            _hand_cookie_over()
             _sidebar(cfg, user, str(token))
             return user
         notice = "Your session has expired or was ended: sign in again."
     st.session_state.pop(SESSION_KEY, None)
     st.session_state.pop(USER_KEY, None)
+    if from_cookie or _cookie_value():
+        _embed_route(session_cookie.SIGNOUT_ROUTE)  # a dead cookie is cleared
     sign_in_form(cfg, title, notice)
     st.stop()
     raise RuntimeError("unreachable: st.stop() raises")
+
+
+def _cookie_value() -> str | None:
+    try:
+        value = st.context.cookies.get(session_cookie.COOKIE)
+    except Exception:  # no request context (AppTest, bare script run)
+        return None
+    return str(value) if value else None
+
+
+def _token_from_cookie(cfg: VigilConfig) -> str | None:
+    value = _cookie_value()
+    if not value:
+        return None
+    return session_cookie.unsign(session_cookie.signing_key(cfg.root), value)
+
+
+def _embed_route(route: str) -> None:
+    """Call one of the dashboard server's cookie routes from the browser (same origin, 1 px)."""
+    st.iframe(route, height=1, width=1)
+
+
+def _hand_cookie_over() -> None:
+    """Right after sign-in: have the browser fetch its HttpOnly cookie with the one-time code."""
+    code = st.session_state.pop(HANDOFF_KEY, None)
+    if code:
+        _embed_route(f"{session_cookie.SESSION_ROUTE}?code={code}")
 
 
 def sign_in_form(cfg: VigilConfig, title: str, notice: str | None = None) -> None:
@@ -140,6 +179,7 @@ def sign_in_form(cfg: VigilConfig, title: str, notice: str | None = None) -> Non
         st.error(str(err))
         return
     st.session_state[SESSION_KEY] = token
+    st.session_state[HANDOFF_KEY] = session_cookie.new_handoff(token, int(auth.SESSION_TTL.total_seconds()))
     st.rerun()
 
 

@@ -117,8 +117,8 @@ with common.store_busy_notice():
             hide_index=True,
             width="stretch",
             # Values are shown whole (all integer digits) and rounded, in columns wide enough to read.
-            column_config={c: st.column_config.TextColumn(c, width="small") for c in ("value", "lower", "upper")}
-            | {"explanation": st.column_config.TextColumn("explanation", width="large")},
+            # (text columns size to their content, so no digit is cut off)
+            column_config={"explanation": st.column_config.TextColumn("explanation", width="large")},
         )
 
     with tab_drift:
