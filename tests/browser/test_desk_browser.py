@@ -6,6 +6,7 @@ tests/app/test_desk.py.)"""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 import duckdb
@@ -74,6 +75,13 @@ def test_the_chosen_batch_stays_chosen_when_a_cycle_adds_one(browser: WebDriver,
         reader.close()
     older = batches[2]
     choose(browser, "Batch", older.strftime("%Y-%m-%d %H:%M"))
+    # One more full run on the chosen batch, so the page has surely shown it before the re-check.
+    toggle_xpath = '//label[.//*[normalize-space(text())="Only fail / warn / error"]]'
+    browser.find_element(By.XPATH, toggle_xpath).click()
+    wait_for(browser, lambda d: d.find_element(By.XPATH, toggle_xpath + "//input").is_selected(), "the toggle on")
+    wait_idle(browser)
+    time.sleep(1.0)  # the run the toggle started has finished (its status widget may show late)
+    wait_idle(browser)
     # A cycle adds a newer batch and re-checks the chosen one.
     newest = batches[0] + timedelta(days=1)
     warehouse = duckdb.connect(str(site.cfg.warehouse_path))
@@ -92,8 +100,7 @@ def test_the_chosen_batch_stays_chosen_when_a_cycle_adds_one(browser: WebDriver,
         assert written == [(datetime(2030, 1, 1),)]
     finally:
         warehouse.close()
-    toggle_xpath = '//label[.//*[normalize-space(text())="Only fail / warn / error"]]'
-    browser.find_element(By.XPATH, toggle_xpath).click()
+    wait_for(browser, lambda d: d.find_element(By.XPATH, toggle_xpath), "the toggle").click()
     wait_idle(browser)
     box = browser.find_element(By.CSS_SELECTOR, '[data-testid="stSelectbox"] input[aria-label="Batch"]')
     assert older.strftime("%Y-%m-%d %H:%M") in (box.get_attribute("value") or ""), "the user's batch is kept"
