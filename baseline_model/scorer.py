@@ -106,6 +106,9 @@ class ScoringRecord(BaseModel):
     loan_to_income: float = Field(ge=0, allow_inf_nan=False)
 
 
+# Jobs this process has started: the first is cold (imports, model load) and judged apart.
+_jobs_started = 0
+
 def is_control(application_id: str) -> bool:
     """Deterministic random control slice: the same id is always in or out."""
     h = int(hashlib.sha256(str(application_id).encode()).hexdigest()[:8], 16)
@@ -211,7 +214,9 @@ def score_day(
     """
     root = Path(root)
     clock = clock or SystemClock()
-    job = ScoringJob(job_id=new_id("score"), model_name=model_name, batch_date=day)
+    global _jobs_started
+    job = ScoringJob(job_id=new_id("score"), model_name=model_name, batch_date=day, cold=_jobs_started == 0)
+    _jobs_started += 1
     started_at = iso(clock.now())
     t0 = time.perf_counter()
     record_job(ops, job, started_at, None, None)

@@ -33,6 +33,7 @@ class ScoringJob:
     output_path: str | None = None
     fallback_reasons: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    cold: bool = False  # the first job of its process (imports, model load): judged only against cold jobs
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -47,8 +48,8 @@ def record_job(
     with ops.transaction() as conn:
         conn.execute(
             "INSERT INTO scoring_jobs (job_id, model_name, model_version, batch_date, started_at, finished_at, "
-            "duration_s, status, rows_in, scored, fallback, errors, fallback_reasons, error, output_path, output_sha256) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "duration_s, status, rows_in, scored, fallback, errors, fallback_reasons, error, output_path, output_sha256, "
+            "cold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (job_id) DO UPDATE SET model_version = excluded.model_version, "
             "finished_at = excluded.finished_at, duration_s = excluded.duration_s, status = excluded.status, "
             "rows_in = excluded.rows_in, scored = excluded.scored, fallback = excluded.fallback, "
@@ -58,6 +59,7 @@ def record_job(
                 job.job_id, job.model_name, job.model_version, job.batch_date.isoformat(), started_at, finished_at,
                 job.duration_s, job.status, job.rows_in, job.scored, job.fallback, job.errors,
                 json.dumps(job.fallback_reasons, sort_keys=True), job.error, job.output_path, output_sha256,
+                int(job.cold),
             ),
         )
 

@@ -7,7 +7,9 @@ Wall-clock checks (the only ones in Vigil that are not about event time):
   ``cfg.schedule.scoring_interval`` (only when that is configured).
 - ``scoring_job_failed``: the latest scoring job failed.
 - ``scoring_job_slow``: the latest job ran (or is still running) far longer than usual:
-  more than ``SLOW_FACTOR`` x the median of its recent successful runs.
+  more than ``SLOW_FACTOR`` x the median of its recent successful runs of the same kind (the
+  first job of a process, cold, against cold ones; the others against warm ones), after a
+  warm-up of ``MIN_RUNS_FOR_SLOW`` such runs.
 
 ``heartbeat_results`` turns these into CheckResults (family ``heartbeat``) so they go through
 the same alert lifecycle, silences and notifications as every other check; their batch is
@@ -123,7 +125,12 @@ def scoring_health(cfg: VigilConfig, ops: OpsStore, clock: Clock, history: int =
     failed = bool(last and last["status"] == "failed")
     if failed and last is not None:
         problems.append(f"scoring job {last['job_id']} for {last['batch_date']} failed: {last.get('error') or 'no error text'}")
-    usual = [float(j["duration_s"]) for j in jobs[1:] if j["status"] == "ok" and j.get("duration_s") is not None]
+    # A job is judged against its own kind: a cold job (the first of its process: imports, model
+    # load) against earlier cold jobs, a warm one against warm jobs. After a restart there is no
+    # cold history yet, so the cold start is not judged (no false "slow" on every restart).
+    last_cold = bool(last.get("cold")) if last is not None else False
+    usual = [float(j["duration_s"]) for j in jobs[1:] if j["status"] == "ok" and j.get("duration_s") is not None
+             and bool(j.get("cold")) == last_cold]
     usual_s = statistics.median(usual) if len(usual) >= MIN_RUNS_FOR_SLOW else None
     slow = False
     if last is not None and usual_s is not None:

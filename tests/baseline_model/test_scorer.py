@@ -190,3 +190,21 @@ def test_shadow_scoring_matches_serving(example_root: Path, example_ops: OpsStor
     shadow = score_with_version(example_ops, "loan_default", 1, broken)
     assert np.isnan(shadow[0])
     np.testing.assert_allclose(shadow[1:], preds["score"].to_numpy()[1:])
+
+
+def test_only_the_first_job_of_a_process_is_cold(example_root: Path, example_ops: OpsStore) -> None:
+    """The heartbeat judges a cold job (imports, model load) only against other cold jobs."""
+    import subprocess
+    import sys
+
+    _land(example_root)
+    code = (
+        "import sys; from pathlib import Path; from datetime import date; "
+        "from baseline_model.scorer import score_day; from core.stores import OpsStore; "
+        "root = Path(sys.argv[1]); ops = OpsStore(root / 'ops.sqlite'); "
+        "[score_day(root, date.fromisoformat(sys.argv[2]), ops) for _ in range(3)]"
+    )
+    before = len(_jobs(example_ops))
+    subprocess.run([sys.executable, "-c", code, str(example_root), START.isoformat()], check=True, timeout=300)
+    jobs = _jobs(example_ops)[before:]
+    assert [(j["status"], j["cold"]) for j in jobs] == [("ok", 1), ("ok", 0), ("ok", 0)]

@@ -106,3 +106,33 @@ def test_without_scoring_jobs_table_nothing_breaks(tmp_path, clock):
     h = scoring_health(cfg, ops, clock)
     assert not h.monitored and h.problems
     assert heartbeat_results(cfg, ops, clock) == []
+
+
+def add_cold_job(ops: OpsStore, started, duration) -> None:
+    add_job(ops, started, duration)
+    with ops.transaction() as conn:
+        conn.execute("UPDATE scoring_jobs SET cold = 1 WHERE job_id = (SELECT job_id FROM scoring_jobs "
+                     "ORDER BY started_at DESC LIMIT 1)")
+
+
+def test_a_cold_start_is_not_slow_but_a_slow_warm_job_is(tmp_path, clock):
+    # The demo's first job after a restart took 1.4s where warm jobs take 0.2s: not a page.
+    cfg = cfg_with_schedule(tmp_path, interval="10m", scoring_interval="1d")
+    ops = OpsStore(tmp_path / "ops.sqlite")
+    for i in range(8):
+        add_job(ops, clock.now() - timedelta(days=9 - i), 0.2)
+    add_cold_job(ops, clock.now() - timedelta(hours=2), 14.0)
+    h = scoring_health(cfg, ops, clock)
+    assert not h.slow, h.problems
+    results = {r.check: r.status for r in heartbeat_results(cfg, ops, clock)}
+    assert results["scoring_job_slow"] == "ok"
+    # The same duration from a warm job is slow.
+    add_job(ops, clock.now() - timedelta(hours=1), 14.0)
+    assert scoring_health(cfg, ops, clock).slow
+    # Once there are enough cold starts, a cold start far beyond them is slow too.
+    for i in range(6):
+        add_cold_job(ops, clock.now() - timedelta(minutes=50 - i), 1.4)
+    add_cold_job(ops, clock.now() - timedelta(minutes=10), 60.0)
+    h = scoring_health(cfg, ops, clock)
+    assert h.slow and "usually 1.4s" in h.problems[0]
+

@@ -41,20 +41,23 @@ with common.store_busy_notice():
                 st.info("No statistics for this column.")
             else:
                 stats["batch"] = pd.to_datetime(stats["batch"])
+                # Both charts share one time axis: the same span, whichever statistic is missing.
+                span = alt.Scale(domain=[stats["batch"].min().isoformat(), stats["batch"].max().isoformat()])
                 kind = columns[(columns["source"] == source) & (columns["column_name"] == column)]["kind"].iloc[0]
                 if kind == "numeric":
                     band = alt.Chart(stats).mark_area(opacity=0.25).encode(
-                        x=alt.X("batch:T"), y=alt.Y("p05:Q", title=column), y2="p95:Q"
+                        x=alt.X("batch:T", scale=span), y=alt.Y("p05:Q", title=column), y2="p95:Q"
                     )
                     lines = (
                         alt.Chart(stats.melt(id_vars=["batch"], value_vars=["mean", "p50"], var_name="statistic"))
                         .mark_line(point=True)
-                        .encode(x="batch:T", y="value:Q", color="statistic:N", tooltip=["batch:T", "statistic:N", "value:Q"])
+                        .encode(x=alt.X("batch:T", scale=span), y="value:Q", color="statistic:N",
+                                tooltip=["batch:T", "statistic:N", "value:Q"])
                     )
                     st.markdown("Mean and median per batch; the band is the 5th to 95th percentile.")
                     st.altair_chart(band + lines, width="stretch")
                 nulls = alt.Chart(stats).mark_bar().encode(
-                    x="batch:T", y=alt.Y("null_rate:Q", title="null / NaN rate"), tooltip=["batch:T", "null_rate:Q", "count:Q"]
+                    x=alt.X("batch:T", scale=span), y=alt.Y("null_rate:Q", title="null / NaN rate"), tooltip=["batch:T", "null_rate:Q", "count:Q"]
                 ).properties(height=160)
                 st.altair_chart(nulls, width="stretch")
                 st.dataframe(stats.sort_values("batch", ascending=False), hide_index=True, width="stretch")
