@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= baseline_model/configs/monitor.yaml
 
-.PHONY: run test lint typecheck pytest venv lock bench clean browser
+.PHONY: run test lint typecheck pytest venv lock bench clean browser prometheus
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy core checks incidents
 
-test: lint browser
+test: lint browser prometheus
 	$(BIN)/python -m pytest -q
 
 # The browser tests (tests/browser) drive Debian's headless chromium through chromedriver:
@@ -34,6 +34,16 @@ browser:
 	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver \
 	    || { echo "make test: could not install chromium (hint: apt-get install chromium chromium-driver)"; exit 1; }; \
+	fi
+
+# The end-to-end test of deploy/ (tests/e2e/test_prometheus_alertmanager.py) runs Debian's
+# prometheus, promtool and prometheus-alertmanager on 127.0.0.1: installed when missing.
+prometheus:
+	@if [ ! -x /usr/bin/prometheus ] || [ ! -x /usr/bin/promtool ] || [ ! -x /usr/bin/prometheus-alertmanager ]; then \
+	  echo "make test: installing Debian's prometheus and prometheus-alertmanager for the end-to-end tests (apt-get)"; \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager \
+	    || { echo "make test: could not install prometheus (hint: apt-get install prometheus prometheus-alertmanager)"; exit 1; }; \
 	fi
 
 # Regenerate the lock file (uv lives in the venv only for this).

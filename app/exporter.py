@@ -37,6 +37,16 @@ DEFAULT_HOST = "127.0.0.1"
 # A scrape waits this long for a cycle's write transaction, then reports the store as down.
 WAREHOUSE_RETRY_SECONDS = 5.0
 CHECK_STATUSES = ("ok", "warn", "fail", "error", "skipped")
+SEVERITIES = ("info", "warning", "critical")
+
+
+def known_families() -> tuple[str, ...]:
+    """Every check family (the registry's and the heartbeats'): their series exist at zero, so
+    dashboards and ``absent()`` rules see a family that is quiet rather than no family."""
+    from checks.registry import CHECKS
+    from incidents.heartbeat import FAMILY as HEARTBEAT_FAMILY
+
+    return tuple(sorted({s.family for s in CHECKS.values()} | {HEARTBEAT_FAMILY}))
 
 
 def _epoch_seconds(value: Any) -> float | None:
@@ -133,6 +143,43 @@ def check_metrics(model: str, batch: datetime | None, results: list[dict[str, An
     return [value, lower, upper, status, failing, latest]
 
 
+def family_metrics(model: str, results: list[dict[str, Any]], families: tuple[str, ...]) -> list[Metric]:
+    """Checks of the latest batch counted by family and status, every known pair present (zero or more)."""
+    checks = GaugeMetricFamily(
+        "vigil_checks", "Checks on the latest checked batch by family and status (0 for a quiet family)",
+        labels=["model", "family", "status"],
+    )
+    counts = {(f, s): 0 for f in families for s in CHECK_STATUSES}
+    for r in results:
+        pair = (str(r.get("family")), str(r.get("status")))
+        counts[pair] = counts.get(pair, 0) + 1
+    for (family, status), n in sorted(counts.items()):
+        checks.add_metric([model, family, status], float(n))
+    return [checks]
+
+
+def firing_by_family(model: str, alerts: list[dict[str, Any]], families: tuple[str, ...]) -> list[Metric]:
+    """Firing alerts by family and severity, every known pair present; open incidents by severity likewise."""
+    firing = GaugeMetricFamily(
+        "vigil_alerts_firing_by_family", "Firing alerts by check family and severity (0 when none)",
+        labels=["model", "family", "severity"],
+    )
+    counts = {(f, s): 0 for f in families for s in SEVERITIES}
+    for a in alerts:
+        pair = (str(a.get("family")), str(a.get("severity")))
+        counts[pair] = counts.get(pair, 0) + 1
+    for (family, severity), n in sorted(counts.items()):
+        firing.add_metric([model, family, severity], float(n))
+    return [firing]
+
+
+def config_metrics(cfg: VigilConfig) -> list[Metric]:
+    """What the config promises, so rules can compare against it (a stale cycle is N intervals late)."""
+    interval = GaugeMetricFamily("vigil_cycle_interval_seconds", "Configured interval of the check cycle", labels=["model"])
+    interval.add_metric([cfg.model.name], cfg.schedule.interval.total_seconds())
+    return [interval]
+
+
 def alert_metrics(model: str, alerts: list[dict[str, Any]], incidents: list[dict[str, Any]]) -> list[Metric]:
     firing = GaugeMetricFamily("vigil_alerts_firing", "Firing alerts by severity and check",
                                labels=["model", "severity", "check"])
@@ -143,7 +190,7 @@ def alert_metrics(model: str, alerts: list[dict[str, Any]], incidents: list[dict
     for (severity, check), n in sorted(counts.items()):
         firing.add_metric([model, severity, check], float(n))
     open_incidents = GaugeMetricFamily("vigil_incidents_open", "Open incidents by severity", labels=["model", "severity"])
-    by_severity: dict[str, int] = {}
+    by_severity: dict[str, int] = dict.fromkeys(SEVERITIES, 0)
     for i in incidents:
         by_severity[str(i["severity"])] = by_severity.get(str(i["severity"]), 0) + 1
     for severity, n in sorted(by_severity.items()):
@@ -221,6 +268,7 @@ class VigilCollector(Collector):
         ops_ok, ops_metrics = self._ops_metrics(model)
         up.add_metric(["ops"], 1.0 if ops_ok else 0.0)
         yield up
+        yield from config_metrics(self.cfg)
         yield from metrics
         yield from ops_metrics
         took = GaugeMetricFamily("vigil_scrape_duration_seconds", "Time this scrape spent reading the stores")
@@ -236,7 +284,12 @@ class VigilCollector(Collector):
         except (StoreMissing, StoreBusy, duckdb.Error) as err:
             log.warning("warehouse not readable on this scrape: %s", err)
             return False, []
-        return True, check_metrics(model, batch, results) + ingestion_metrics(counts, quarantine)
+        sources = ["predictions", *(t.name for t in self.cfg.etl_tables)]
+        quarantine = {source: quarantine.get(source, 0) for source in sources} | quarantine
+        return True, (
+            check_metrics(model, batch, results) + family_metrics(model, results, known_families())
+            + ingestion_metrics(counts, quarantine)
+        )
 
     def _ops_metrics(self, model: str) -> tuple[bool, list[Metric]]:
         from app.cycle import last_cycles
@@ -252,7 +305,10 @@ class VigilCollector(Collector):
         except Exception as err:  # sqlite busy past its timeout, a broken file: report, do not crash the scrape
             log.warning("ops store not readable on this scrape: %s", err)
             return False, []
-        return True, alert_metrics(model, firing, incidents) + cycle_metrics(model, cycles)
+        return True, (
+            alert_metrics(model, firing, incidents) + firing_by_family(model, firing, known_families())
+            + cycle_metrics(model, cycles)
+        )
 
 
 def metrics_registry(cfg: VigilConfig) -> CollectorRegistry:

@@ -110,6 +110,8 @@ class NotifyContext:
     now: datetime
     silences: tuple[Silence, ...] = ()
     log: Mapping[GroupId, LoggedGroup] = field(default_factory=dict)
+    # (receiver, fingerprint) -> labels last posted to an Alertmanager (payloads only; no stage reads it).
+    posted: Mapping[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
 
 Stage = Callable[[list[PipelineAlert], NotifyContext], list[PipelineAlert]]
@@ -258,6 +260,7 @@ def messages_for(alerts: list[PipelineAlert], ctx: NotifyContext) -> list[Outbox
         g = Group(
             route.receiver, route.route, dict(route.group_labels), route.kind, key, ctx.now,
             [a.notice() for a in firing], [a.notice() for a in resolved],
+            {a.fingerprint: ctx.posted[(route.receiver, a.fingerprint)] for a in members if (route.receiver, a.fingerprint) in ctx.posted},
         )
         out.append(
             OutboxMessage(
@@ -288,7 +291,9 @@ def decide(cfg: VigilConfig, ops: OpsStore, clock: Clock) -> list[OutboxMessage]
     now = clock.now()
     with ops.transaction() as conn:
         log = outbox.last_decided(conn)
-        ctx = NotifyContext(cfg=cfg, now=now, silences=tuple(active_silences_in(conn, now)), log=log)
+        ctx = NotifyContext(
+            cfg=cfg, now=now, silences=tuple(active_silences_in(conn, now)), log=log, posted=outbox.posted_labels(conn)
+        )
         candidates = candidate_alerts(conn, log)
         marks = silence_marks(inhibit(candidates, ctx), ctx)
         messages = messages_for(run_stages(candidates, ctx), ctx)

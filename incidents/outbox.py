@@ -92,6 +92,28 @@ def last_decided(conn: sqlite3.Connection) -> dict[GroupId, LoggedGroup]:
     }
 
 
+def posted_labels(conn: sqlite3.Connection, kind: str = "alertmanager_api") -> dict[tuple[str, str], dict[str, str]]:
+    """(receiver, fingerprint) -> the Alertmanager labels an alert was last posted with.
+
+    Alertmanager's identity is the whole label set, so a resolution (or a change of
+    severity) must name the labels Alertmanager already holds.
+    """
+    rows = conn.execute(
+        "SELECT receiver, payload FROM outbox o WHERE kind = ? AND outbox_id = "
+        "(SELECT max(outbox_id) FROM outbox m WHERE m.receiver = o.receiver AND m.route = o.route "
+        "AND m.group_key = o.group_key) ORDER BY outbox_id",
+        (kind,),
+    ).fetchall()
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for r in rows:
+        payload = json.loads(r["payload"])
+        for alert in payload if isinstance(payload, list) else []:
+            fp = (alert.get("annotations") or {}).get("vigil_fingerprint")
+            if fp and isinstance(alert.get("labels"), dict):
+                out[(r["receiver"], fp)] = alert["labels"]
+    return out
+
+
 def write(conn: sqlite3.Connection, messages: Iterable[OutboxMessage]) -> int:
     """Append decided messages (in the caller's transaction). A key already present is kept as is."""
     written = 0

@@ -57,6 +57,8 @@ class Group:
     now: datetime
     firing: list[NoticeAlert] = field(default_factory=list)
     resolved: list[NoticeAlert] = field(default_factory=list)
+    # Fingerprint -> labels this receiver's Alertmanager last got for the alert (alertmanager_api).
+    posted_labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -161,6 +163,9 @@ def alertmanager_api_payload(cfg: VigilConfig, g: Group) -> list[dict[str, Any]]
     for a in g.firing + g.resolved:
         labels = {"alertname": a.labels.get("check", "")}
         labels |= {k: a.labels[k] for k in ALERTMANAGER_LABELS if a.labels.get(k)}
+        before = g.posted_labels.get(a.fingerprint)
+        if a.state != "firing" and before:
+            labels = before  # resolve the alert Alertmanager holds (severity may have changed since)
         ann = alert_annotations(cfg, a)
         annotations = {
             "summary": ann["summary"],
@@ -184,6 +189,9 @@ def alertmanager_api_payload(cfg: VigilConfig, g: Group) -> list[dict[str, Any]]
         if "dashboard" in ann:
             alert["generatorURL"] = ann["dashboard"]
         out.append(alert)
+        if a.state == "firing" and before and before != labels:
+            # Its labels changed (an escalated severity): end the alert Alertmanager holds under the old ones.
+            out.append(alert | {"labels": before, "endsAt": iso(g.now)})
     return out
 
 

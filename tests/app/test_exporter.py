@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.cycle import run_cycle
-from app.exporter import serve
+from app.exporter import known_families, serve
 from core.clock import ManualClock, parse_iso
 from core.config import VigilConfig
 from core.stores import stores_for
@@ -126,10 +126,29 @@ def test_scraped_metrics_match_the_stores(checked: VigilConfig, exporter_port: i
         key(model="loans", severity=r["severity"], check=r["check_name"]): float(r["n"]) for r in firing
     }
     open_incidents = ops.query("SELECT severity, count(*) AS n FROM incidents GROUP BY severity")
+    # Every known severity has a series (zero when no incident has it), so dashboards and absent() behave.
     assert named(samples, "vigil_incidents_open") == {
-        key(model="loans", severity=r["severity"]): float(r["n"]) for r in open_incidents
-    }
+        key(model="loans", severity=s): 0.0 for s in ("info", "warning", "critical")
+    } | {key(model="loans", severity=r["severity"]): float(r["n"]) for r in open_incidents}
     assert open_incidents, "the critical unit-change alert should have opened an incident"
+
+    # By family: every known family x status / severity pair is present, the counts match the stores.
+    families = known_families()
+    assert {"input_quality", "unit_change", "feature_drift", "prediction", "performance", "heartbeat"} <= set(families)
+    checks = named(samples, "vigil_checks")
+    assert len(checks) == len(families) * 5
+    with duckdb.connect(str(cfg.warehouse_path), read_only=True) as conn:
+        by_family = conn.execute(
+            "SELECT family, status, count(*) FROM check_results WHERE batch = ? AND model = 'loans' GROUP BY ALL", [latest]
+        ).fetchall()
+    assert {k: v for k, v in checks.items() if v} == {key(model="loans", family=f, status=s): float(n) for f, s, n in by_family}
+    assert checks[key(model="loans", family="heartbeat", status="fail")] == 0.0
+    by_alert_family = named(samples, "vigil_alerts_firing_by_family")
+    assert len(by_alert_family) == len(families) * 3
+    assert by_alert_family[key(model="loans", family="unit_change", severity="critical")] == 2.0
+    assert sum(by_alert_family.values()) == sum(r["n"] for r in firing)
+    assert samples[("vigil_cycle_interval_seconds", key(model="loans"))] == cfg.schedule.interval.total_seconds()
+    assert samples[("vigil_quarantine_open_files", key(source="applications"))] == 0.0
 
     # Cycles: the last one succeeded; its duration and end come from the cycles table.
     last = ops.query("SELECT * FROM cycles ORDER BY started_at DESC LIMIT 1")[0]
