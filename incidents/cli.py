@@ -164,7 +164,8 @@ def cmd_alerts_notifications(args: argparse.Namespace) -> int:
     for r in rows:
         r["group"] = " ".join(f"{k}={v}" for k, v in r["group_key"].items())
         r["alerts"] = f"{len(r['firing'])} firing, {len(r['resolved'])} resolved"
-    _table(rows, ["at", "receiver", "group", "alerts", "status", "attempts", "error"], "no notifications")
+        r["key"] = r.get("idempotency_key") or ""  # the same on every resend of one message
+    _table(rows, ["at", "receiver", "group", "alerts", "status", "attempts", "key", "error"], "no notifications")
     return exit_codes.OK
 
 

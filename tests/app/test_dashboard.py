@@ -281,3 +281,17 @@ def test_a_long_write_does_not_block_user_actions(built: VigilConfig, monkeypatc
     finally:
         holder.kill()
         holder.wait(timeout=10)
+
+
+def test_a_notifications_dashboard_link_opens_its_alert(built: VigilConfig) -> None:
+    """alerts.dashboard_url links are <url>/Alerts?alert=FINGERPRINT: the page opens on that alert."""
+    ops = stores_for(built)[1]
+    rows = ops.query("SELECT fingerprint, check_name, subject FROM alerts ORDER BY fingerprint")
+    target = next(r for r in rows if r["check_name"] == "unit_change" and r["subject"] == "applications.income")
+    at = AppTest.from_file(str(PAGES[1]), default_timeout=60)
+    signed_in_as(at)
+    at.query_params["alert"] = target["fingerprint"]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    picker = next(s for s in at.selectbox if s.label == "Alert")
+    assert picker.value == target["fingerprint"]

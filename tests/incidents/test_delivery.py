@@ -127,3 +127,34 @@ def test_a_message_for_a_removed_receiver_is_dropped_with_a_reason(tmp_path: Pat
     assert {d.status for d in done} == {"dropped"}
     assert done[0].error == "receiver 'oncall' is no longer in alerts.receivers (message dropped)"
     assert {m.state for m in outbox.messages(ops)} == {"dropped"}
+
+
+def test_the_notification_log_command_shows_each_outcome_with_its_key(tmp_path: Path, clock: ManualClock, capsys: Any) -> None:
+    import yaml
+
+    from app.cli import main
+    from core.config import load_config
+
+    config = tmp_path / "monitor.yaml"
+    config.write_text(yaml.safe_dump({
+        "model": {"name": "loan_default"},
+        "predictions": {"source": {"path": "p"}, "id_column": "id", "timestamp_column": "ts", "score_column": "score"},
+        "features": [{"name": "income", "type": "numeric", "lineage": "applications.income"}],
+        "etl_tables": [{"name": "applications", "source": {"path": "a"}, "timestamp_column": "ts"},
+                       {"name": "bureau", "source": {"path": "b"}, "timestamp_column": "ts"}],
+        "alerts": {"receivers": [{"name": "oncall", "url_env": "HOOK"}],
+                   "routes": [{"receiver": "oncall", "group_by": ["model", "check"]}]},
+        "storage": {"root": str(tmp_path / "var")},
+    }))
+    cfg = load_config(config)
+    ops = OpsStore(cfg.ops_path)
+    decided = fire_two(cfg, ops, clock)
+    with WebhookServer(responses=[500, 500, 500, 500]) as server:
+        deliver_outbox(cfg, ops, clock, env={"HOOK": server.url}, retry_delays=FAST)
+        deliver_outbox(cfg, ops, clock, env={"HOOK": server.url}, retry_delays=FAST)
+    code = main(["alerts", "notifications", "--config", str(config), "--user", "ana"], extra={"clock": clock})
+    out = capsys.readouterr().out
+    assert code == 0, out
+    lines = [line for line in out.splitlines() if decided[0].key in line]
+    assert len(lines) == 2 and "failed" in out and "HTTP 500" in out  # the failure, then the resend, one key
+    assert sum(decided[1].key in line for line in out.splitlines()) == 1

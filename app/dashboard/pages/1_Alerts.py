@@ -86,7 +86,11 @@ with common.store_busy_notice():
     # ---- the selected alert, its runbook and actions ----------------------------------------
     by_fp = {str(a["fingerprint"]): a for a in shown}
     labels = {fp: f"{a.get('check_name')} · {a.get('subject')} · {a.get('state')}" for fp, a in by_fp.items()}
-    fingerprint = str(common.pick("Alert", list(by_fp), key="alerts_alert", format_func=lambda fp: labels.get(fp, fp)))
+    # A notification's link (?alert=FINGERPRINT, alerts.dashboard_url) opens on its alert.
+    linked = st.query_params.get("alert")
+    first = list(by_fp).index(linked) if linked in by_fp else 0
+    fingerprint = str(common.pick("Alert", list(by_fp), key="alerts_alert", format_func=lambda fp: labels.get(fp, fp),
+                                  default=first))
     alert = by_fp[fingerprint]
 
     left, right = st.columns([1, 1])
