@@ -180,6 +180,14 @@ def config_metrics(cfg: VigilConfig) -> list[Metric]:
     return [interval]
 
 
+def outbox_metrics(pending: int) -> list[Metric]:
+    waiting = GaugeMetricFamily(
+        "vigil_notifications_pending", "Notifications decided but not yet delivered (waiting in the outbox for a retry)"
+    )
+    waiting.add_metric([], float(pending))
+    return [waiting]
+
+
 def alert_metrics(model: str, alerts: list[dict[str, Any]], incidents: list[dict[str, Any]]) -> list[Metric]:
     firing = GaugeMetricFamily("vigil_alerts_firing", "Firing alerts by severity and check",
                                labels=["model", "severity", "check"])
@@ -293,6 +301,7 @@ class VigilCollector(Collector):
 
     def _ops_metrics(self, model: str) -> tuple[bool, list[Metric]]:
         from app.cycle import last_cycles
+        from incidents import outbox
         from incidents.incidents import OPEN_STATUSES
         from incidents.queries import alerts_with_incidents, list_incidents
 
@@ -302,12 +311,13 @@ class VigilCollector(Collector):
             firing = alerts_with_incidents(self.ops, model=model, state="firing")
             incidents = list_incidents(self.ops, model=model, status=list(OPEN_STATUSES))
             cycles = last_cycles(self.ops, model, limit=50)
+            pending = outbox.pending_count(self.ops)
         except Exception as err:  # sqlite busy past its timeout, a broken file: report, do not crash the scrape
             log.warning("ops store not readable on this scrape: %s", err)
             return False, []
         return True, (
             alert_metrics(model, firing, incidents) + firing_by_family(model, firing, known_families())
-            + cycle_metrics(model, cycles)
+            + cycle_metrics(model, cycles) + outbox_metrics(pending)
         )
 
 

@@ -300,6 +300,7 @@ def decide(cfg: VigilConfig, ops: OpsStore, clock: Clock) -> list[OutboxMessage]
         if marks:
             conn.executemany("UPDATE alerts SET silenced_by = ? WHERE fingerprint = ?", marks)
         outbox.write(conn, messages)
+        outbox.prune(conn, now)
     return messages
 
 

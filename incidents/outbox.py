@@ -17,13 +17,16 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from core.clock import iso, parse_iso
 from core.stores import OpsStore
 
 PENDING, DELIVERED, DROPPED = "pending", "delivered", "dropped"
+# Delivered messages are kept this long (the notifications log keeps every outcome for good);
+# the newest message of each group is always kept: dedup reads it.
+KEEP_DELIVERED = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,16 @@ def write(conn: sqlite3.Connection, messages: Iterable[OutboxMessage]) -> int:
         )
         written += int(cur.rowcount or 0)
     return written
+
+
+def prune(conn: sqlite3.Connection, now: datetime, keep: timedelta = KEEP_DELIVERED) -> int:
+    """Forget delivered or dropped messages older than ``keep``, except each group's newest."""
+    cur = conn.execute(
+        "DELETE FROM outbox WHERE state != ? AND created_at < ? AND outbox_id NOT IN "
+        "(SELECT max(outbox_id) FROM outbox GROUP BY receiver, route, group_key)",
+        (PENDING, iso(now - keep)),
+    )
+    return int(cur.rowcount or 0)
 
 
 # ---- delivery: claim, mark, release ----------------------------------------------------------

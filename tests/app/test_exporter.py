@@ -149,6 +149,7 @@ def test_scraped_metrics_match_the_stores(checked: VigilConfig, exporter_port: i
     assert sum(by_alert_family.values()) == sum(r["n"] for r in firing)
     assert samples[("vigil_cycle_interval_seconds", key(model="loans"))] == cfg.schedule.interval.total_seconds()
     assert samples[("vigil_quarantine_open_files", key(source="applications"))] == 0.0
+    assert samples[("vigil_notifications_pending", key())] == 0.0  # no receiver: nothing waits
 
     # Cycles: the last one succeeded; its duration and end come from the cycles table.
     last = ops.query("SELECT * FROM cycles ORDER BY started_at DESC LIMIT 1")[0]

@@ -158,3 +158,22 @@ def test_the_notification_log_command_shows_each_outcome_with_its_key(tmp_path: 
     lines = [line for line in out.splitlines() if decided[0].key in line]
     assert len(lines) == 2 and "failed" in out and "HTTP 500" in out  # the failure, then the resend, one key
     assert sum(decided[1].key in line for line in out.splitlines()) == 1
+
+
+def test_old_delivered_messages_are_pruned_but_each_groups_newest_and_the_pending_stay(tmp_path: Path, clock: ManualClock) -> None:
+    cfg = two_groups(tmp_path, receivers=[{"name": "am", "kind": "alertmanager_api", "url_env": "AM"}],
+                     routes=[{"receiver": "am", "group_by": ["model", "check"]}])
+    ops = OpsStore(tmp_path / "ops.sqlite")
+    first = fire_two(cfg, ops, clock)
+    with WebhookServer() as server:
+        deliver_outbox(cfg, ops, clock, env={"AM": server.url})
+        clock.advance(timedelta(days=31))
+        second = decide(cfg, ops, clock)  # re-posted while firing; the month-old copies go
+        assert {m.key for m in outbox.messages(ops)} == {m.key for m in second}
+        clock.advance(timedelta(days=31))
+        third = decide(cfg, ops, clock)  # the second copies were never delivered: they stay, however old
+        assert {m.key for m in outbox.messages(ops)} == {m.key for m in second + third}
+        deliver_outbox(cfg, ops, clock, env={"AM": server.url})
+        assert all(r["path"] == "/api/v2/alerts" for r in server.requests)
+    assert len(first) == len(second) == len(third) == 2
+    assert len(ops.query("SELECT * FROM notifications")) == 6  # the log of outcomes keeps everything
