@@ -30,6 +30,7 @@ from core.config import VigilConfig
 from core.stores import OpsStore
 
 STALE_FACTOR = 1.5
+MIN_RUNNING_LIMIT_S = 300.0  # a running cycle is hung, not merely slow, after this long (or the interval)
 SLOW_FACTOR = 3.0
 MIN_RUNS_FOR_SLOW = 5
 MIN_SLOW_SECONDS = 1.0
@@ -87,8 +88,17 @@ def cycle_health(cfg: VigilConfig, ops: OpsStore, clock: Clock) -> CycleHealth:
         "SELECT started_at FROM cycles WHERE model = ? AND status = 'running' ORDER BY started_at DESC LIMIT 1", (model,)
     )
     last = rows[0] if rows else None
-    age = (clock.now() - parse_iso(last["finished_at"])).total_seconds() if last else None
-    stale = age is None or age > interval.total_seconds() * STALE_FACTOR
+    now = clock.now()
+    limit = interval.total_seconds() * STALE_FACTOR
+    age = (now - parse_iso(last["finished_at"])).total_seconds() if last else None
+    stale = age is None or age > limit
+    if stale and last is not None and running:
+        # A cycle is running (the heartbeat is usually evaluated by it): the schedule is stale only
+        # if that cycle started late, or has itself been running past the limit (hung). Its own run
+        # time is not a gap in the schedule (a slow cycle on a 1 s interval is not "stale").
+        started = parse_iso(running[0]["started_at"])
+        gap = (started - parse_iso(last["finished_at"])).total_seconds()
+        stale = gap > limit or (now - started).total_seconds() > max(limit, MIN_RUNNING_LIMIT_S)
     return CycleHealth(
         model=model,
         interval_s=interval.total_seconds(),

@@ -136,3 +136,29 @@ def test_a_cold_start_is_not_slow_but_a_slow_warm_job_is(tmp_path, clock):
     h = scoring_health(cfg, ops, clock)
     assert h.slow and "usually 1.4s" in h.problems[0]
 
+
+
+def test_a_slow_running_cycle_is_not_a_stale_schedule(tmp_path, clock):
+    # On a 1 s schedule, the cycle that evaluates the heartbeat took 2 s: no gap in the schedule.
+    cfg = cfg_with_schedule(tmp_path, interval="1s")
+    ops = OpsStore(tmp_path / "ops.sqlite")
+    add_cycle(ops, clock.now())
+    clock.advance(timedelta(seconds=1))
+    with ops.transaction() as conn:
+        conn.execute("INSERT INTO cycles (cycle_id, model, started_at, status) VALUES ('run', 'loan_default', ?, "
+                     "'running')", (iso(clock.now()),))
+    clock.advance(timedelta(seconds=2))
+    assert not cycle_health(cfg, ops, clock).stale
+    # A cycle that started long after the last one finished: the schedule had a gap.
+    with ops.transaction() as conn:
+        conn.execute("DELETE FROM cycles WHERE cycle_id = 'run'")
+        conn.execute("INSERT INTO cycles (cycle_id, model, started_at, status) VALUES ('late', 'loan_default', ?, "
+                     "'running')", (iso(clock.now()),))
+    clock.advance(timedelta(seconds=1))
+    assert cycle_health(cfg, ops, clock).stale
+    # A cycle hung for an hour is stale too.
+    with ops.transaction() as conn:
+        conn.execute("DELETE FROM cycles WHERE cycle_id = 'late'")
+        conn.execute("INSERT INTO cycles (cycle_id, model, started_at, status) VALUES ('hung', 'loan_default', ?, "
+                     "'running')", (iso(clock.now() - timedelta(hours=1)),))
+    assert cycle_health(cfg, ops, clock).stale
