@@ -14,6 +14,7 @@ command.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,11 +24,11 @@ import click
 
 from app import commands as app_commands
 from app import exporter, settings, users_cli
-from core import auth, exit_codes, identity, plugins
-from core.commands import READ, Arg, Args, Command, Declaration, Group, Opt, Rows, UsageError
+from core import auth, cli_session, exit_codes, identity, plugins
+from core.commands import ANYONE, READ, Arg, Args, Command, Declaration, Group, Opt, Rows, UsageError
 from core.config import ConfigError, VigilConfig
 from core.output import emit_json, table
-from core.stores import StoreBusy, StoreMissing
+from core.stores import OpsStore, StoreBusy, StoreMissing
 
 GLOBAL_OPTIONS = ("config", "root", "json", "user")
 
@@ -72,14 +73,23 @@ def authorise(command: Command, args: Args) -> None:
             f"`vigil {command.path}` declares no role, so it does not run (hint: give its Command an action: "
             f"core.commands.READ or a key of core.auth.PERMISSIONS)"
         )
+    if command.action == ANYONE:
+        return  # `vigil login` / `logout`: the handler proves or ends an identity itself
     try:
-        user = auth.cli_identity(auth.users_file(args.load_config().root), args.user)
+        cfg = args.load_config()
     except ConfigError:
         if command.action == READ:
             return  # the handler reports the config error itself if it needs the config
         raise
-    except (auth.UnknownUser, auth.UsersFileError) as err:
+    try:
+        # Bootstrap (no users yet), a $VIGIL_TOKEN, or a session from `vigil login`; a bare
+        # --user / $VIGIL_USER only selects among signed-in identities (core/cli_session.py).
+        found = cli_session.resolve(cfg.root, lambda: OpsStore(cfg.ops_path), getattr(args, "user_requested", None))
+    except auth.AuthError as err:
         raise CommandRefused(str(err)) from None
+    args.user = found.user.username  # the audit actor is the proven identity
+    args.identity = found
+    user = found.user
     try:
         auth.require(user, command.action)
     except auth.PermissionDenied as err:
@@ -107,6 +117,8 @@ def make_args(values: dict[str, Any], flags: dict[str, Any], extra: dict[str, An
     args.root = flags.get("root")
     args.json = bool(flags.get("json"))
     args.user = identity.acting_username(flags.get("user"))
+    # What was asked for explicitly (None: no --user, no $VIGIL_USER); authorise resolves it.
+    args.user_requested = flags.get("user") or os.environ.get(identity.USER_ENV) or None
     args.load_config = _config_loader(args)  # type: ignore[method-assign]
     for key, value in (extra or {}).items():
         setattr(args, key, value)

@@ -43,6 +43,7 @@ ROLES = ("viewer", "responder", "approver", "admin")
 # Lowest role allowed to do each action. Higher roles inherit everything below them.
 PERMISSIONS: dict[str, str] = {
     "read": "viewer",
+    "auth.sign_in": "viewer",  # core.commands.ANYONE: `vigil login` runs before any identity
     "alerts.acknowledge": "responder",
     "silences.write": "responder",
     "incidents.write": "responder",
@@ -140,10 +141,58 @@ def require(user: User, action: str) -> None:
 # ---- the users file ----------------------------------------------------------------------
 
 
+PIN_FILE_NAME = ".users-location"  # in the storage root: where its users file is, fixed at first use
+
+
+def _pin_path(root: str | Path) -> Path:
+    return Path(root) / PIN_FILE_NAME
+
+
 def users_file(root: str | Path) -> Path:
-    """$VIGIL_USERS_FILE, else <storage root>/users.yaml."""
+    """The users file of a storage root: fixed (pinned) at first use.
+
+    Before any users file exists it is ``$VIGIL_USERS_FILE``, else ``<root>/users.yaml``.
+    Once that file exists its location is written to ``<root>/.users-location`` and from then
+    on is the only one this root accepts: pointing ``$VIGIL_USERS_FILE`` elsewhere (say at a
+    file that does not exist, to get bootstrap rights) is refused with UsersFileError.
+    """
+    root = Path(root)
     env = os.environ.get(USERS_FILE_ENV)
-    return Path(env) if env else Path(root) / USERS_FILE_NAME
+    default = root / USERS_FILE_NAME
+    pin = _pin_path(root)
+    if pin.exists():
+        pinned = Path(pin.read_text().strip())
+        if env and Path(env).resolve() != pinned.resolve():
+            raise UsersFileError(
+                f"${USERS_FILE_ENV}={env} is refused: the users file of storage root {root} is fixed at {pinned} "
+                f"since its first use (hint: unset ${USERS_FILE_ENV})"
+            )
+        return pinned
+    candidate = Path(env) if env else default
+    if env and default.exists() and Path(env).resolve() != default.resolve():
+        raise UsersFileError(
+            f"${USERS_FILE_ENV}={env} is refused: storage root {root} already has its users in {default} "
+            f"(hint: unset ${USERS_FILE_ENV})"
+        )
+    if candidate.exists():
+        pin_users_file(root, candidate)
+    return candidate
+
+
+def pin_users_file(root: str | Path, path: Path) -> None:
+    """Record where this root's users file is (idempotent; atomic write)."""
+    pin = _pin_path(root)
+    if pin.exists():
+        return
+    pin.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pin.with_name(pin.name + f".{os.getpid()}.tmp")
+    tmp.write_text(str(path.resolve()) + "\n")
+    os.replace(tmp, pin)
+
+
+def has_users(path: Path) -> bool:
+    """True once the users file lists anyone (bootstrap mode ends)."""
+    return bool(_load_raw(path))
 
 
 def _check_username(username: str) -> str:
@@ -352,6 +401,7 @@ def ensure_admin(root: str | Path, username: str | None = None, *, ops: OpsStore
         now = iso(SystemClock().now())
         _write_raw(path, {name: {"role": "admin", "password_hash": _HASHER.hash(password), "created_at": now,
                                  "password_changed_at": now}})
+    pin_users_file(root, path)
     if ops is not None:
         audit.record(ops, audit.SYSTEM_ACTOR, "users.add", name, None, {"role": "admin", "first_admin": True})
     return password

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from core.config import VigilConfig
 
 READ = "read"
+# Runs without an identity: signing in itself (`vigil login`, `vigil logout`), where the
+# password proves who it is. Nothing else. (In core.auth.PERMISSIONS as a viewer's action.)
+ANYONE = "auth.sign_in"
 
 
 class Args(argparse.Namespace):

@@ -16,3 +16,11 @@ def _restore_main_module() -> Iterator[None]:
     yield
     if main is not None and sys.modules.get("__main__") is not main:
         sys.modules["__main__"] = main
+
+
+@pytest.fixture(autouse=True)
+def _cli_credentials(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`vigil login` keeps tokens under the user's home: each test gets its own file, and no
+    token from the environment of whoever runs the suite leaks in."""
+    monkeypatch.setenv("VIGIL_CREDENTIALS_FILE", str(tmp_path_factory.mktemp("home") / "credentials.json"))
+    monkeypatch.delenv("VIGIL_TOKEN", raising=False)

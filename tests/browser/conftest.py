@@ -142,9 +142,16 @@ def serve_dashboard(folder: Path, config_path: Path) -> Iterator[Site]:
     root = folder / "var"
     port = _free_port()
     log = folder / "dashboard.log"
-    env = {k: v for k, v in os.environ.items() if k not in ("VIGIL_USERS_FILE", "VIGIL_USER")}
+    from core import cli_session
+    from core.stores import OpsStore
+
+    env = {k: v for k, v in os.environ.items() if k not in ("VIGIL_USERS_FILE", "VIGIL_USER", "VIGIL_TOKEN")}
     env["HOME"] = str(folder)  # Streamlit writes ~/.streamlit; keep it out of the real home
-    env["VIGIL_USER"] = ADMIN[0]  # the CLI checks who starts the app; the browser signs in on its own
+    # Users exist, so the CLI that starts the app needs an identity: a viewer's service token
+    # (what automation uses). The browser signs in on its own.
+    cfg = load_config(config_path, root=root)
+    env["VIGIL_TOKEN"], _ = cli_session.create_service_token(root, OpsStore(cfg.ops_path), "browser-test", "viewer",
+                                                             actor=ADMIN[0])
     cmd = [sys.executable, "-m", "app.cli", "--config", str(config_path), "--root", str(root),
            "app", "--port", str(port), "--address", "127.0.0.1"]
     with open(log, "wb") as out:

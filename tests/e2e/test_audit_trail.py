@@ -36,10 +36,19 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class Vigil:
-    """`vigil --config ... --root ...` as one user; returns (exit code, stdout, stderr)."""
+    """`vigil --config ... --root ...` as one user; returns (exit code, stdout, stderr).
+
+    Once users exist the CLI acts only as a signed-in user: `sign_in` runs `vigil login` with
+    the password (the session is kept in this test's credentials file), after which `--user`
+    selects that identity. A name that never signed in is refused.
+    """
 
     def __init__(self, root: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
         self.root, self.capsys, self.monkeypatch = root, capsys, monkeypatch
+
+    def sign_in(self, user: str, password: str) -> None:
+        code, _, err = self(None, "login", user, "--password-stdin", stdin=password + "\n")
+        assert code == 0, err
 
     def __call__(self, user: str | None, *argv: str, stdin: str = "") -> tuple[int, str, str]:
         self.monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
@@ -94,8 +103,14 @@ def test_users_roles_and_audit_round_trip(vigil: Vigil, tmp_path: Path) -> None:
     code, _, err = vigil("ada", "users", "add", "rita", "--role", "responder", "--password-stdin", stdin="rita-pass-1\n")
     assert code == 2 and "first user" in err and "must be an admin" in err
     assert vigil("ada", "users", "add", "ada", "--role", "admin", "--password-stdin", stdin="ada-pass-12\n")[0] == 0
+    # Users exist now: the CLI acts only as a signed-in user (a name alone is refused).
+    code, _, err = vigil("ada", "users", "list")
+    assert code == 2 and "ada is not signed in" in err and "vigil login ada" in err
+    vigil.sign_in("ada", "ada-pass-12")
     assert vigil("ada", "users", "add", "rita", "--role", "responder", "--password-stdin", stdin="rita-pass-1\n")[0] == 0
     added = vigil.json("ada", "users", "add", "vic", "--role", "viewer", "--generate")
+    vigil.sign_in("rita", "rita-pass-1")
+    vigil.sign_in("vic", added["password"])
     assert added["role"] == "viewer" and len(added["password"]) >= 16
     users_file = tmp_path / "users.yaml"
     assert "rita-pass-1" not in users_file.read_text() and added["password"] not in users_file.read_text()
@@ -106,7 +121,7 @@ def test_users_roles_and_audit_round_trip(vigil: Vigil, tmp_path: Path) -> None:
     code, _, err = vigil("rita", "users", "list")
     assert code == 2 and "needs the admin role" in err
     code, _, err = vigil("mallory", "audit")
-    assert code == 2 and "'mallory' is not in" in err
+    assert code == 2 and "mallory is not signed in" in err
 
     cfg = _cfg(tmp_path)
     ops = OpsStore(cfg.ops_path)
@@ -146,7 +161,7 @@ def test_users_roles_and_audit_round_trip(vigil: Vigil, tmp_path: Path) -> None:
     assert "rita-pass-1" not in json.dumps(entries)
 
     only_rita = vigil.json("vic", "audit", "--actor", "rita")
-    assert [e["action"] for e in only_rita] == ["alerts.acknowledge"]
+    assert [e["action"] for e in only_rita] == ["alerts.acknowledge", "auth.sign_in"]  # her CLI sign-in too
     registry_moves = vigil.json("vic", "audit", "--action", "registry.", "--since", "2000-01-01")
     assert {e["action"] for e in registry_moves} >= {"registry.promote", "registry.approve", "registry.alias_set"}
     code, out, _ = vigil("vic", "audit", "--action", "registry.promote")
@@ -164,7 +179,10 @@ def test_first_run_admin_is_the_local_user_so_the_cli_keeps_working(vigil: Vigil
     password = message.split("password ")[1].split()[0]
     assert password not in (tmp_path / "users.yaml").read_text()
     assert first_run_admin(tmp_path, "operator") is None  # printed once only
-    # The local user who ran `make run` is the admin: its CLI commands still pass the role check.
+    # The local user who ran `make run` is the admin and its CLI is signed in as it (the session
+    # is kept for this OS account only when the first run has the ops store to record it).
+    assert vigil("operator", "users", "list")[0] == 2, "no ops store given: no CLI session was kept"
+    vigil.sign_in("operator", password)
     assert vigil("operator", "users", "list")[0] == 0
     assert vigil("someone-else", "users", "list")[0] == 2
     ops = OpsStore(_cfg(tmp_path).ops_path)
