@@ -337,7 +337,7 @@ def decisions_for(ops: OpsStore, incident_id: str | None = None) -> list[Decisio
 
 def recommend(
     cfg: VigilConfig, ops: OpsStore, clock: Clock, incident_id: str, *, wh: Warehouse | None = None, registry: Any = None,
-    actor: str = audit.SYSTEM_ACTOR,
+    actor: str = "vigil",
 ) -> Decision:
     """Gather evidence, apply the rules and record the recommendation (needs approval to carry out).
 
