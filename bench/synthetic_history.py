@@ -181,7 +181,9 @@ def write_warehouse(cfg: VigilConfig, start: datetime, hours: int, slots: list[S
             )
         # Labels mature 14 days later: the newest two weeks have predictions but no outcomes yet.
         conn.execute(
-            "INSERT INTO performance_stats SELECT batch, 100, l, l > 0, l // 9, 80, l * 4 // 5, l // 11, 0.11, "
+            "INSERT INTO performance_stats (batch, predictions, labeled, matured, positives, approved, "
+            "approved_labeled, approved_positives, mean_score, mean_label, auc, brier, precision, recall, mae, rmse, "
+            "estimated_json, computed_at) SELECT batch, 100, l, l > 0, l // 9, 80, l * 4 // 5, l // 11, 0.11, "
             "CASE WHEN l > 0 THEN 0.1 END, CASE WHEN l > 0 THEN 0.74 + (hash(batch) % 40) / 1000.0 END, "
             "CASE WHEN l > 0 THEN 0.09 END, CASE WHEN l > 0 THEN 0.3 END, CASE WHEN l > 0 THEN 0.5 END, "
             "CASE WHEN l > 0 THEN 0.2 END, CASE WHEN l > 0 THEN 0.3 END, '{}', batch + INTERVAL 3 MINUTE "

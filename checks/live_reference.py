@@ -28,10 +28,38 @@ from checks.performance.live_metrics import hanley_mcneil_se
 from core.config import VigilConfig
 from core.decision_value import match_sql
 from core.sql import ident
+from profilers.ingest import read_sql
+from profilers.sources import file_format, renamed_sql
 
 
-def _reference_columns(conn: duckdb.DuckDBPyConnection, path: str) -> set[str]:
-    return {r[0] for r in conn.execute("DESCRIBE SELECT * FROM read_parquet(?)", [path]).fetchall()}
+def _reference_columns(conn: duckdb.DuckDBPyConnection, relation: str, path: str) -> set[str]:
+    return {str(r[0]) for r in conn.execute(f"DESCRIBE SELECT * FROM {relation}", [path]).fetchall()}  # noqa: S608
+
+
+def _mean_se(values: np.ndarray) -> float:
+    return float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
+def regression_reference(s: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """MAE, RMSE, RMSLE, MAPE of the reference and their standard errors (the reference is a sample too)."""
+    err = s - y
+    out: dict[str, float] = {"mae": float(np.mean(np.abs(err))), "mae_se": _mean_se(np.abs(err))}
+    mse = float(np.mean(err**2))
+    out["rmse"] = math.sqrt(mse)
+    if mse > 0:
+        out["rmse_se"] = _mean_se(err**2) / (2 * math.sqrt(mse))
+    ok = (s > -1) & (y > -1)
+    if ok.any():
+        sle = (np.log1p(s[ok]) - np.log1p(y[ok])) ** 2
+        out["rmsle"] = math.sqrt(float(sle.mean()))
+        if sle.mean() > 0:
+            out["rmsle_se"] = _mean_se(sle) / (2 * out["rmsle"])
+    nz = y != 0
+    if nz.any():
+        ape = np.abs(err[nz]) / np.abs(y[nz])
+        out["mape"] = float(ape.mean())
+        out["mape_se"] = _mean_se(ape)
+    return {k: v for k, v in out.items() if math.isfinite(v)}
 
 
 def selection_weights(positive: np.ndarray, coverage: tuple[float, float] | None) -> np.ndarray:
@@ -74,7 +102,7 @@ def weighted_metrics(s: np.ndarray, y: np.ndarray, w: np.ndarray, threshold: flo
 
 
 def reference_selection_metrics(cfg: VigilConfig, coverage: tuple[float, float] | None = None) -> dict[str, float]:
-    """auc, brier, precision, recall (classification) or mae, rmse (regression) on the reference
+    """auc, brier, precision, recall (binary) or mae, rmse, rmsle, mape (regression) on the reference
     rows weighted as the live test set is labelled (see the module docstring); ``coverage`` is
     (labelled share of positive-decision rows, labelled share of the others). Empty when the
     reference lacks the score or the label."""
@@ -85,8 +113,13 @@ def reference_selection_metrics(cfg: VigilConfig, coverage: tuple[float, float] 
         return {}
     p = cfg.predictions
     label = cfg.labels.label_column
+    if not p.score_column:
+        return {}
     with duckdb.connect() as conn:
-        cols = _reference_columns(conn, str(path))
+        rel = read_sql(file_format(path))
+        present = {str(r[0]) for r in conn.execute(f"DESCRIBE SELECT * FROM {rel}", [str(path)]).fetchall()}  # noqa: S608
+        relation = renamed_sql(rel, cfg.column_map, present)
+        cols = _reference_columns(conn, relation, str(path))
         if p.score_column not in cols or label not in cols:
             return {}
         positive_sql, params = "false", list[object]()
@@ -98,18 +131,18 @@ def reference_selection_metrics(cfg: VigilConfig, coverage: tuple[float, float] 
                 return {}
             positive_sql, params = match_sql(ident(p.decision_column), p.positive_decision)
         rows = conn.execute(
-            f"SELECT CAST({ident(p.score_column)} AS DOUBLE) AS s, CAST({ident(label)} AS DOUBLE) AS y, "  # noqa: S608
-            f"{positive_sql} AS d FROM read_parquet(?) WHERE {ident(label)} IS NOT NULL AND {ident(p.score_column)} IS NOT NULL",
+            f"SELECT CAST({ident(p.score_column)} AS DOUBLE) AS s, TRY_CAST({ident(label)} AS DOUBLE) AS y, "  # noqa: S608
+            f"{positive_sql} AS d FROM {relation} WHERE {ident(label)} IS NOT NULL AND {ident(p.score_column)} IS NOT NULL",
             [*params, str(path)],
         ).fetchall()
+    rows = [r for r in rows if r[1] is not None]
     if not rows:
         return {}
     s = np.asarray([r[0] for r in rows], dtype=float)
     y = np.asarray([r[1] for r in rows], dtype=float)
     positive = np.asarray([bool(r[2]) for r in rows])
     if cfg.model.task == "regression":
-        err = s - y
-        return {"rows": float(len(y)), "mae": float(np.mean(np.abs(err))), "rmse": float(math.sqrt(np.mean(err**2)))}
+        return {"rows": float(len(y)), **regression_reference(s, y)}
     weights = selection_weights(positive, coverage if selective else None)
     out = weighted_metrics(s, y, weights, cfg.model.threshold)
     if selective and coverage is not None:

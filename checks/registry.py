@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from checks.feature_drift import multivariate, univariate
 from checks.input_quality import column_quality, skew, table_quality
-from checks.performance import estimated, kpi, live_metrics
+from checks.performance import estimated, estimated_error, kpi, live_metrics
 from checks.prediction import outputs
 from checks.result import CheckResult
 from checks.unit_change import detector
@@ -161,6 +161,20 @@ _SPECS: tuple[CheckSpec, ...] = (
     _spec("rmse", "performance", "model", "performance", {"model"}, live_metrics.rmse,
           defaults={"min_rows": 100, "min_effect": 0.1}, tasks=REGRESSION,
           context=("expected", "expected_se", "expected_basis", "registered"), summary="Root mean squared error (regression)."),
+    _spec("rmsle", "performance", "model", "performance", {"model"}, live_metrics.rmsle,
+          defaults={"min_rows": 100, "min_effect": 0.15}, tasks=REGRESSION,
+          context=("expected", "expected_se", "expected_basis", "registered"),
+          summary="Root mean squared log error (regression)."),
+    _spec("mape", "performance", "model", "performance", {"model"}, live_metrics.mape,
+          defaults={"min_rows": 100, "min_effect": 0.15}, tasks=REGRESSION,
+          context=("expected", "expected_se", "expected_basis", "registered"),
+          summary="Mean absolute percentage error (regression)."),
+    _spec("estimated_mae", "performance", "model", "performance", {"model"}, estimated_error.estimated_mae,
+          defaults={"min_effect": 0.1}, tasks=REGRESSION,
+          summary="MAE estimated before labels by an expected-error model fitted on the reference."),
+    _spec("estimated_rmse", "performance", "model", "performance", {"model"}, estimated_error.estimated_rmse,
+          defaults={"min_effect": 0.1}, tasks=REGRESSION,
+          summary="RMSE estimated before labels by an expected-error model fitted on the reference."),
     _spec("kpi", "performance", "model", "performance", {"kpi"}, kpi.kpi,
           defaults={"severity": "critical"}, tasks=MODELS, context=("kpi_name", "kind", "decision", "lower", "upper"),
           summary="A business KPI from config against its bounds."),

@@ -8,6 +8,7 @@ positive rate, precision and recall at the threshold), in the spirit of CBPE.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ import duckdb
 from core.config import VigilConfig
 from core.decision_value import match_sql
 from core.sql import ident
+from profilers.expected_error import estimate_batches
 from profilers.sources import PREDICTIONS, batch_of, bucket_sql, fetch_one, raw_table_name, window_micros
 from profilers.stats_types import PerformanceStats
 
@@ -60,7 +62,7 @@ def _joined_sql(cfg: VigilConfig, has_labels: bool) -> tuple[str, list[Any]]:
     params.append(None)  # placeholder for batches, replaced below
     base = (
         f"SELECT * FROM (SELECT {bucket_sql(ts)} AS batch, CAST({ident(p.id_column)} AS VARCHAR) AS k, "  # noqa: S608
-        f"CAST({ident(p.score_column)} AS DOUBLE) AS score, {approved} AS approved FROM predictions) "
+        f"CAST({ident(p.score_column or '')} AS DOUBLE) AS score, {approved} AS approved FROM predictions) "
         "WHERE list_contains(?::TIMESTAMP[], batch)"
     )
     if not has_labels or cfg.labels is None:
@@ -109,6 +111,8 @@ def performance_stats(
         params + thr_params,
     ).fetchall()
     auc = _auc_by_batch(conn, cte, params) if has_labels and not regression else {}
+    extra_metrics = _regression_metrics(conn, cte, params) if has_labels and regression else {}
+    error_estimates = estimate_batches(conn, cfg, batches) if regression else {}
     maturity = cfg.labels.maturity if cfg.labels else None
     out = []
     for r in rows:
@@ -132,6 +136,7 @@ def performance_stats(
         estimated: dict[str, float] = {}
         if mean_score is not None:
             estimated["mean_score"] = float(mean_score)
+        estimated.update(error_estimates.get(batch, {}))
         if not regression:
             if expected_positives is not None:
                 estimated["expected_positives"] = float(expected_positives)
@@ -170,8 +175,41 @@ def performance_stats(
                 mae=mae if regression else None,
                 rmse=(mse**0.5 if mse is not None else None) if regression else None,
                 estimated=estimated,
+                metrics=extra_metrics.get(batch, {}),
             )
         )
+    return out
+
+
+def _regression_metrics(conn: duckdb.DuckDBPyConnection, cte: str, params: list[Any]) -> dict[datetime, dict[str, float]]:
+    """RMSLE, MAPE and the standard errors of MAE, RMSE, RMSLE and MAPE per batch (labelled rows).
+
+    RMSLE uses rows where prediction and outcome are above -1; MAPE rows with a non-zero outcome.
+    Standard errors: of a mean, sd / sqrt(n); of a root mean square, by the delta method."""
+    rows = conn.execute(
+        f"{cte}, e AS (SELECT batch, score - y AS err, abs(score - y) AS ae, (score - y) * (score - y) AS se, "  # noqa: S608
+        "CASE WHEN score > -1 AND y > -1 THEN power(ln(greatest(1 + score, 1e-300)) - ln(greatest(1 + y, 1e-300)), 2) END AS sle, "
+        "CASE WHEN y <> 0 THEN abs(score - y) / abs(y) END AS ape FROM j WHERE y IS NOT NULL AND score IS NOT NULL) "
+        "SELECT batch, count(*), stddev_samp(ae), avg(se), stddev_samp(se), count(sle), avg(sle), stddev_samp(sle), "
+        "count(ape), avg(ape), stddev_samp(ape) FROM e GROUP BY batch",
+        params,
+    ).fetchall()
+    out: dict[datetime, dict[str, float]] = {}
+    for batch, n, ae_sd, mse, se_sd, n_sle, msle, sle_sd, n_ape, mape, ape_sd in rows:
+        m: dict[str, float] = {}
+        if n and n > 1 and ae_sd is not None:
+            m["mae_se"] = float(ae_sd) / math.sqrt(n)
+        if n and n > 1 and mse and se_sd is not None:
+            m["rmse_se"] = float(se_sd) / math.sqrt(n) / (2 * math.sqrt(mse))
+        if n_sle and msle is not None:
+            m["rmsle"] = math.sqrt(float(msle))
+            if n_sle > 1 and msle > 0 and sle_sd is not None:
+                m["rmsle_se"] = float(sle_sd) / math.sqrt(n_sle) / (2 * math.sqrt(msle))
+        if n_ape and mape is not None:
+            m["mape"] = float(mape)
+            if n_ape > 1 and ape_sd is not None:
+                m["mape_se"] = float(ape_sd) / math.sqrt(n_ape)
+        out[batch] = {k: v for k, v in m.items() if math.isfinite(v)}
     return out
 
 

@@ -319,7 +319,10 @@ def profile_batches_detailed(
             conn.execute("DELETE FROM performance_stats WHERE list_contains(?::TIMESTAMP[], batch)", [group])
             for p in stats:
                 conn.execute(
-                    "INSERT INTO performance_stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+                    "INSERT INTO performance_stats (batch, predictions, labeled, matured, positives, approved, "
+                    "approved_labeled, approved_positives, mean_score, mean_label, auc, brier, precision, recall, "
+                    "mae, rmse, estimated_json, computed_at, metrics_json, classes_json) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?)",
                     [
                         p.batch,
                         p.predictions,
@@ -338,6 +341,8 @@ def profile_batches_detailed(
                         p.mae,
                         p.rmse,
                         json.dumps(p.estimated),
+                        json.dumps(p.metrics),
+                        json.dumps(p.classes),
                     ],
                 )
     return report

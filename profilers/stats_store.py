@@ -145,7 +145,7 @@ def load_table_stats(conn: duckdb.DuckDBPyConnection, source: str, batch: dateti
 
 _PERF_COLUMNS = (
     "predictions, labeled, matured, positives, approved, approved_labeled, approved_positives, mean_score, "
-    "mean_label, auc, brier, precision, recall, mae, rmse, estimated_json"
+    "mean_label, auc, brier, precision, recall, mae, rmse, estimated_json, metrics_json, classes_json"
 )
 
 
@@ -171,6 +171,8 @@ def load_performance(conn: duckdb.DuckDBPyConnection, batch: datetime) -> Perfor
         mae=row[13],
         rmse=row[14],
         estimated={str(k): float(v) for k, v in json.loads(row[15] or "{}").items()},
+        metrics={str(k): float(v) for k, v in json.loads(row[16] or "{}").items()},
+        classes={str(c): {str(k): float(v) for k, v in d.items()} for c, d in json.loads(row[17] or "{}").items()},
     )
 
 

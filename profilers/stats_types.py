@@ -95,3 +95,8 @@ class PerformanceStats:
     mae: float | None = None
     rmse: float | None = None
     estimated: dict[str, float] = field(default_factory=dict)  # from scores, before labels
+    # Further label-based metrics and their standard errors (rmsle, mape, mae_se, log_loss, macro_auc ...).
+    metrics: dict[str, float] = field(default_factory=dict)
+    # Multiclass: per class, one-vs-rest statistics of the live test set and of the scores
+    # (labeled, positives, predicted, tp, auc, precision, recall, estimated_* ...).
+    classes: dict[str, dict[str, float]] = field(default_factory=dict)

@@ -167,18 +167,30 @@ def brier(reference: None, current: PerformanceStats, params: dict[str, Any]) ->
     return compare_metric("brier", "Brier score", b, se, current, params, higher_is_better=False)
 
 
-def mae(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
-    """Mean absolute error of a regression model, against the registered value (relative tolerance)."""
-    why = _readiness("mae", current, params, need_both_classes=False)
+def _regression(name: str, label: str, value: float | None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
+    """A regression error metric against the expected one, a relative minimum effect (min_effect x expected)."""
+    why = _readiness(name, current, params, need_both_classes=False)
     if why:
-        return skipped("mae", FAMILY, "model", current.batch, why)
-    return compare_metric("mae", "MAE", current.mae, 0.0, current, {**params, "relative": True}, higher_is_better=False)
+        return skipped(name, FAMILY, "model", current.batch, why)
+    se = float(current.metrics.get(f"{name}_se", 0.0))
+    return compare_metric(name, label, value, se, current, {**params, "relative": True}, higher_is_better=False)
+
+
+def mae(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
+    """Mean absolute error of a regression model, against the expected value (relative tolerance)."""
+    return _regression("mae", "MAE", current.mae, current, params)
 
 
 def rmse(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
-    """Root mean squared error of a regression model, against the registered value (relative tolerance)."""
-    why = _readiness("rmse", current, params, need_both_classes=False)
-    if why:
-        return skipped("rmse", FAMILY, "model", current.batch, why)
-    return compare_metric("rmse", "RMSE", current.rmse, 0.0, current, {**params, "relative": True},
-                          higher_is_better=False)
+    """Root mean squared error of a regression model, against the expected value (relative tolerance)."""
+    return _regression("rmse", "RMSE", current.rmse, current, params)
+
+
+def rmsle(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
+    """Root mean squared log error (rows with prediction and outcome above -1), against the expected value."""
+    return _regression("rmsle", "RMSLE", current.metrics.get("rmsle"), current, params)
+
+
+def mape(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
+    """Mean absolute percentage error (rows with a non-zero outcome), as a fraction, against the expected value."""
+    return _regression("mape", "MAPE", current.metrics.get("mape"), current, params)

@@ -46,6 +46,7 @@ CONTEXT: dict[str, dict[str, Any]] = {
     "fallback_rate": {"recent_rates": [0.01, 0.02, 0.01]},
     "auc": {"expected": 0.75}, "precision": {"expected": 0.3}, "recall": {"expected": 0.5},
     "brier": {"expected": 0.1}, "mae": {"expected": 1.0}, "rmse": {"expected": 1.5},
+    "rmsle": {"expected": 0.1}, "mape": {"expected": 0.08},
     "estimated_performance": {"expected": 0.75},
     "multivariate_drift": {"batch": B},
     "kpi": {"kpi_name": "approval", "kind": "approval_rate", "lower": 0.3, "upper": 0.9},
@@ -101,11 +102,16 @@ def _performance_inputs() -> dict[str, tuple[Any, Any]]:
     normal = PerformanceStats(B, predictions=2000, labeled=1200, matured=True, positives=150, approved=1500,
                               approved_labeled=1100, approved_positives=110, mean_score=0.12, mean_label=0.11,
                               auc=0.77, brier=0.09, precision=0.3, recall=0.55, mae=1.1, rmse=1.6,
-                              estimated={"expected_approved_positive_rate": 0.1})
+                              estimated={"expected_approved_positive_rate": 0.1, "mae": 1.2, "rmse": 1.7,
+                                         "reference_mae": 1.1, "reference_mae_sd": 0.05, "reference_rmse": 1.6,
+                                         "reference_rmse_sd": 0.07, "estimated_rows": 2000.0},
+                              metrics={"rmsle": 0.11, "mape": 0.09, "mae_se": 0.03, "rmse_se": 0.05,
+                                       "rmsle_se": 0.004, "mape_se": 0.003})
     nan = PerformanceStats(B, predictions=2000, labeled=1200, matured=True, positives=150, approved=1500,
                            approved_labeled=1100, approved_positives=110, mean_score=math.nan, mean_label=math.nan,
                            auc=math.nan, brier=math.nan, precision=math.nan, recall=math.nan, mae=math.nan,
-                           rmse=math.nan)
+                           rmse=math.nan, estimated={"mae": math.nan, "reference_mae": 1.0},
+                           metrics={"rmsle": math.nan, "mape": math.nan})
     return {
         "normal": (None, normal),
         "empty": (None, PerformanceStats(B, predictions=0, labeled=0, matured=True)),

@@ -15,6 +15,8 @@ STABLE_NAMES = {
     "training_serving_skew", "unit_change", "psi", "jensen_shannon", "wasserstein", "ks", "multivariate_drift",
     "score_drift", "decision_rate_shift", "fallback_rate", "calibration_drift", "auc", "precision", "recall",
     "brier", "mae", "rmse", "kpi", "estimated_performance",
+    # model kinds (issue 12): regression metrics and error estimated before labels
+    "rmsle", "mape", "estimated_mae", "estimated_rmse",
 }
 
 

@@ -61,3 +61,25 @@ def test_feature_table_example(tmp_path: Path) -> None:
     # The upstream column named with spaces loads and is checked under its own name.
     assert any(r["subject"] == "inventory.Stock Level" and r["status"] == "ok" for r in results)
     paged(cfg, report, "unit_change", "predictions.order_value", "2024-06-07T00:00:00")
+
+
+def test_regression_example_flags_slow_deliveries_without_hand_set_expectations(tmp_path: Path) -> None:
+    """README's delivery_eta commands (smaller): MAE / RMSE expected values come from the reference."""
+    from tests.fixtures.delivery_eta.generate import generate
+
+    generate(tmp_path, days=8, volume=300, miles_day=3, slow_day=6)
+    cfg = load_config(FIXTURES / "delivery_eta" / "monitor.yaml", root=tmp_path)
+    assert "mae" not in cfg.checks.params and "rmse" not in cfg.checks.params
+    report = run_cycle(cfg, notify=False).to_dict()
+    results = report["results"]
+    # Absent because their subject is not configured: no feature builder, decision, fallback column or KPI.
+    assert_every_check_has_a_status(results, "regression",
+                                    {"training_serving_skew", "decision_rate_shift", "fallback_rate", "kpi"})
+    failed = {(r["check"], r["batch"]) for r in results if r["status"] == "fail" and r["family"] == "performance"}
+    assert {("mae", "2024-05-07T00:00:00"), ("rmse", "2024-05-07T00:00:00")} <= failed
+    assert {b for _, b in failed} == {"2024-05-07T00:00:00"}  # clean days and the miles day stay quiet
+    mae = next(r for r in results if r["check"] == "mae" and r["batch"] == "2024-05-07T00:00:00")
+    assert mae["evidence"]["expected_basis"] == "reference rows with the live selection"
+    estimated = [r for r in results if r["check"] == "estimated_mae"]
+    assert len(estimated) == 8 and all(r["evidence"]["estimated"] for r in estimated)
+    paged(cfg, report, "mae", "model", "2024-05-07T00:00:00")
