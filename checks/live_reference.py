@@ -113,6 +113,8 @@ def reference_selection_metrics(cfg: VigilConfig, coverage: tuple[float, float] 
         return {}
     p = cfg.predictions
     label = cfg.labels.label_column
+    if cfg.model.task == "multiclass":
+        return multiclass_reference(cfg, path)
     if not p.score_column:
         return {}
     with duckdb.connect() as conn:
@@ -150,11 +152,71 @@ def reference_selection_metrics(cfg: VigilConfig, coverage: tuple[float, float] 
     return out
 
 
+def multiclass_reference(cfg: VigilConfig, path: Any) -> dict[str, float]:
+    """Per-class ROC AUC (and its error), precision and recall, macro AUC and log loss on the reference.
+
+    Keys: ``macro_auc``, ``log_loss`` (+ ``_se``), ``class_auc:<class>`` (+ ``_se``),
+    ``class_precision:<class>``, ``class_recall:<class>``. Empty when the reference lacks a column."""
+    assert cfg.labels is not None
+    p = cfg.predictions
+    scores = dict(p.class_scores or {})
+    label = cfg.labels.label_column
+    with duckdb.connect() as conn:
+        rel = read_sql(file_format(path))
+        present = {str(r[0]) for r in conn.execute(f"DESCRIBE SELECT * FROM {rel}", [str(path)]).fetchall()}  # noqa: S608
+        relation = renamed_sql(rel, cfg.column_map, present)
+        cols = _reference_columns(conn, relation, str(path))
+        if label not in cols or not set(scores.values()) <= cols:
+            return {}
+        pred = f", CAST({ident(p.decision_column)} AS VARCHAR) AS pred" if p.decision_column in cols else ""
+        select = ", ".join(f"CAST({ident(c)} AS DOUBLE) AS {ident('s_' + str(i))}" for i, c in enumerate(scores.values()))
+        frame = conn.execute(
+            f"SELECT {select}, regexp_replace(CAST({ident(label)} AS VARCHAR), '\\.0+$', '') AS y{pred} "  # noqa: S608
+            f"FROM {relation} WHERE {ident(label)} IS NOT NULL",
+            [str(path)],
+        ).df().dropna()
+    classes = list(scores)
+    if frame.empty:
+        return {}
+    probs = frame[[f"s_{i}" for i in range(len(classes))]].to_numpy(float)
+    y = frame["y"].astype(str).to_numpy()
+    predicted = frame["pred"].astype(str).to_numpy() if "pred" in frame else np.array(classes)[probs.argmax(axis=1)]
+    out: dict[str, float] = {"rows": float(len(y))}
+    aucs = []
+    for i, c in enumerate(classes):
+        pos = y == c
+        if 0 < pos.sum() < len(y):
+            auc = float(roc_auc_score(pos, probs[:, i]))
+            aucs.append(auc)
+            out[f"class_auc:{c}"] = auc
+            out[f"class_auc:{c}_se"] = hanley_mcneil_se(auc, int(pos.sum()), int(len(y) - pos.sum()))
+        flagged = predicted == c
+        if flagged.sum():
+            out[f"class_precision:{c}"] = float((flagged & pos).sum() / flagged.sum())
+        if pos.sum():
+            out[f"class_recall:{c}"] = float((flagged & pos).sum() / pos.sum())
+    if len(aucs) == len(classes):
+        out["macro_auc"] = float(np.mean(aucs))
+        out["macro_auc_se"] = math.sqrt(sum(out[f"class_auc:{c}_se"] ** 2 for c in classes)) / len(classes)
+    known = np.isin(y, classes)
+    if known.any():
+        index = {c: i for i, c in enumerate(classes)}
+        p_true = probs[known, [index[v] for v in y[known]]]
+        loss = -np.log(np.clip(p_true, 1e-15, None))
+        out["log_loss"] = float(loss.mean())
+        out["log_loss_se"] = _mean_se(loss)
+    return out
+
+
 def expected_values(
-    check: str, live_reference: dict[str, float], model_evaluation: dict[str, Any] | None
+    check: str, live_reference: dict[str, float], model_evaluation: dict[str, Any] | None, klass: str | None = None
 ) -> dict[str, Any]:
-    """Params for a performance check: the selection-matched reference value if known, else the registry's."""
+    """Params for a performance check: the selection-matched reference value if known, else the registry's.
+
+    ``klass``: a per-class check of a multiclass model reads ``<check>:<class>``."""
     key = "auc" if check == "estimated_performance" else check
+    if klass is not None and check != "estimated_performance":
+        key = f"{check}:{klass}"
     registered = None
     if model_evaluation:
         for name in (key, "roc_auc" if key == "auc" else key):

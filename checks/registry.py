@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from checks.feature_drift import multivariate, univariate
 from checks.input_quality import column_quality, skew, table_quality
-from checks.performance import estimated, estimated_error, kpi, live_metrics
+from checks.performance import estimated, estimated_error, kpi, live_metrics, multiclass_metrics
 from checks.prediction import outputs
 from checks.result import CheckResult
 from checks.unit_change import detector
@@ -44,6 +44,8 @@ BINARY = frozenset({"binary"})
 CLASSIFIERS = frozenset({"binary", "multiclass"})
 REGRESSION = frozenset({"regression"})
 MODELS = frozenset({"binary", "multiclass", "regression"})
+MULTICLASS = frozenset({"multiclass"})
+_EXPECTED = ("expected", "expected_se", "expected_basis", "registered")
 
 CheckFn = Callable[[Any, Any, dict[str, Any]], CheckResult]
 
@@ -175,6 +177,22 @@ _SPECS: tuple[CheckSpec, ...] = (
     _spec("estimated_rmse", "performance", "model", "performance", {"model"}, estimated_error.estimated_rmse,
           defaults={"min_effect": 0.1}, tasks=REGRESSION,
           summary="RMSE estimated before labels by an expected-error model fitted on the reference."),
+    # multiclass: realized on the live test set, per class (one-vs-rest) and overall
+    _spec("macro_auc", "performance", "model", "performance", {"model"}, multiclass_metrics.macro_auc,
+          defaults={"min_rows": 100, "min_effect": 0.03, "severity": "critical"}, tasks=MULTICLASS,
+          context=_EXPECTED, summary="Macro ROC AUC (mean of one-vs-rest AUCs) of a multiclass model."),
+    _spec("class_auc", "performance", "model", "performance", {"class"}, multiclass_metrics.class_auc,
+          defaults={"min_rows": 100, "min_positives": 20, "min_effect": 0.05}, tasks=MULTICLASS,
+          context=(*_EXPECTED, "class_name"), summary="ROC AUC of one class against the rest."),
+    _spec("class_precision", "performance", "model", "performance", {"class"}, multiclass_metrics.class_precision,
+          defaults={"min_rows": 100, "min_flagged": 30, "min_effect": 0.08}, tasks=MULTICLASS,
+          context=(*_EXPECTED, "class_name"), summary="Precision of one class (rows predicted as it)."),
+    _spec("class_recall", "performance", "model", "performance", {"class"}, multiclass_metrics.class_recall,
+          defaults={"min_rows": 100, "min_positives": 20, "min_effect": 0.08}, tasks=MULTICLASS,
+          context=(*_EXPECTED, "class_name"), summary="Recall of one class (its rows predicted as it)."),
+    _spec("log_loss", "performance", "model", "performance", {"model"}, multiclass_metrics.log_loss,
+          defaults={"min_rows": 100, "min_effect": 0.1, "severity": "critical"}, tasks=MULTICLASS,
+          context=_EXPECTED, summary="Log loss of the class probabilities (relative minimum effect)."),
     _spec("kpi", "performance", "model", "performance", {"kpi"}, kpi.kpi,
           defaults={"severity": "critical"}, tasks=MODELS, context=("kpi_name", "kind", "decision", "lower", "upper"),
           summary="A business KPI from config against its bounds."),

@@ -247,14 +247,15 @@ def model_checks(ctx: BatchContext, specs: list[CheckSpec]) -> list[CheckResult]
                 continue
             params = _params(spec, ctx.cfg, subj, ctx.expected)
             if params.get("enabled", True):
-                results.append(safely(spec, subj.name, ctx.batch, None, ctx.perf, params, ctx.model))
+                res = safely(spec, subj.name, ctx.batch, None, ctx.perf, params, ctx.model)
+                results.append(replace(res, subject=subj.name) if subj.klass is not None else res)
     return results
 
 
 def _params(spec: CheckSpec, cfg: VigilConfig, subj: Subject, expected: Expectations) -> dict[str, Any]:
     ctx = static_context(cfg, subj)
     if "expected" in spec.context:
-        ctx.update(expected_values(spec.name, expected[1], expected[0]))
+        ctx.update(expected_values(spec.name, expected[1], expected[0], subj.klass))
     return params_for(spec, cfg, subj.feature, ctx)
 
 
@@ -289,8 +290,10 @@ def _history_context(
                 if r is not None:
                     rates.append(r)
         ctx["recent_rates"] = rates
-    if spec.name == "estimated_performance" and perf is not None and perf.matured and perf.auc is not None:
-        ctx["realized_auc"] = perf.auc
+    if spec.name == "estimated_performance" and perf is not None and perf.matured:
+        realized = perf.classes.get(subj.klass, {}).get("auc") if subj.klass is not None else perf.auc
+        if realized is not None:
+            ctx["realized_auc"] = realized
     return ctx
 
 

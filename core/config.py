@@ -69,6 +69,13 @@ def _task_alias(value: Any) -> Any:
     return "binary" if value == "classification" else value
 
 
+def _text_keys(value: Any) -> Any:
+    """Class names or codes as text: labels are compared with them as text."""
+    if isinstance(value, dict):
+        return {str(k) if isinstance(k, int | float) and not isinstance(k, bool) else k: v for k, v in value.items()}
+    return value
+
+
 # The model kinds: every check declares the ones it applies to (checks.registry).
 Task = Annotated[Literal["binary", "multiclass", "regression", "none"], BeforeValidator(_task_alias)]
 TASKS: tuple[str, ...] = ("binary", "multiclass", "regression", "none")
@@ -107,8 +114,8 @@ class PredictionLog(StrictModel):
     timestamp_column: str
     # binary / regression: the score (probability or predicted value); absent for task none.
     score_column: str | None = None
-    # multiclass: one probability column per class, {class: column}.
-    class_scores: dict[str, str] | None = None
+    # multiclass: one probability column per class, {class: column}; class codes (0, 1, 2) are read as text.
+    class_scores: Annotated[dict[str, str] | None, BeforeValidator(_text_keys)] = None
     # The model's decision; for multiclass the predicted class (else the arg max of class_scores).
     decision_column: str | None = None
     # Value of decision_column meaning "approved / acted on", in the column's own type:

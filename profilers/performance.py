@@ -18,6 +18,7 @@ from core.config import VigilConfig
 from core.decision_value import match_sql
 from core.sql import ident
 from profilers.expected_error import estimate_batches
+from profilers.multiclass import multiclass_stats
 from profilers.sources import PREDICTIONS, batch_of, bucket_sql, fetch_one, raw_table_name, window_micros
 from profilers.stats_types import PerformanceStats
 
@@ -82,9 +83,11 @@ def performance_stats(
 ) -> list[PerformanceStats]:
     if not batches or not _table_exists(conn, PREDICTIONS) or cfg.model.task == "none":
         return []  # a feature table has no model outputs to judge
-    if cfg.model.task == "multiclass":
-        return multiclass_stats(conn, cfg, batches, now)
     has_labels = cfg.labels is not None and _table_exists(conn, raw_table_name(cfg.labels.table))
+    if cfg.model.task == "multiclass":
+        maturity = cfg.labels.maturity if cfg.labels else None
+        ripe = {b: labels_matured(b, now, cfg.batch.window, maturity) for b in batches}
+        return multiclass_stats(conn, cfg, batches, has_labels, ripe)
     cte, params = _joined_sql(cfg, has_labels)
     params[-1] = batches
     thr = cfg.model.threshold
@@ -228,8 +231,3 @@ def _auc_by_batch(conn: duckdb.DuckDBPyConnection, cte: str, params: list[Any]) 
             out[batch] = float((rs - npos * (npos + 1) / 2) / (npos * nneg))
     return out
 
-
-def multiclass_stats(
-    conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, batches: list[datetime], now: datetime | None
-) -> list[PerformanceStats]:
-    return []

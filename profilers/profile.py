@@ -73,7 +73,8 @@ def profiled_columns(cfg: VigilConfig, spec: SourceSpec) -> list[tuple[str, Colu
     for col, feature in lineage_columns(cfg, spec.name).items():
         cols.append((col, _kind_of_feature(cfg, feature), True, False))
     if cfg.labels and cfg.labels.table == spec.name and cfg.labels.label_column not in {c[0] for c in cols}:
-        cols.append((cfg.labels.label_column, "numeric", True, False))
+        label_kind: ColumnKind = "categorical" if cfg.model.task == "multiclass" else "numeric"
+        cols.append((cfg.labels.label_column, label_kind, True, False))
     cols.append((spec.timestamp_column, "numeric", False, True))
     if spec.key_column and spec.key_column not in {c[0] for c in cols}:
         cols.append((spec.key_column, "categorical", False, False))

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from checks.calibration import rescale, size_scale, upper_bounds
 from checks.distributions import quantile_function
 from checks.result import CheckResult
 from checks.verdict import result, skipped
@@ -66,15 +67,31 @@ def estimated_performance(reference: ReferenceStats | None, current: ColumnStats
     expected = float(expected)
     drop = expected - est["auc"]
     min_effect = float(params["min_effect"])
-    status = "fail" if drop > min_effect else ("warn" if drop > min_effect / 2 else "ok")
+    # Calibrated: how far the same estimate moves over batch-sized reference chunks, rescaled to
+    # this batch's size, at the false-alarm budget; never below the minimum effect.
+    chunk_drops: list[float] = []
+    if reference is not None and basis.startswith("same estimate"):
+        raw, scales = [], []
+        for chunk in reference.chunks:
+            if chunk.valid >= min_rows:
+                chunk_auc = estimate(chunk)["auc"]
+                if chunk_auc is not None:
+                    raw.append(abs(expected - chunk_auc))
+                    scales.append(size_scale(current.valid, chunk.valid, reference.whole.valid))
+        chunk_drops = rescale(raw, scales, 0.5)
+    bounds = upper_bounds(chunk_drops, float(params["false_alarm_budget"]), min_effect, float(params["margin"]))
+    status = bounds.grade(drop)
+    subject_label = f" of class {params['class_name']!r}" if params.get("class_name") is not None else ""
     sentence = {
-        "ok": f"Estimated AUC before labels is {est['auc']:.3f} ({basis}: {expected:.3f}).",
-        "warn": f"Estimated AUC before labels dipped to {est['auc']:.3f} ({basis}: {expected:.3f}).",
-        "fail": f"Estimated AUC before labels fell to {est['auc']:.3f} against {expected:.3f} ({basis}); confirm when labels mature.",
+        "ok": f"Estimated AUC{subject_label} before labels is {est['auc']:.3f} ({basis}: {expected:.3f}).",
+        "warn": f"Estimated AUC{subject_label} before labels dipped to {est['auc']:.3f} ({basis}: {expected:.3f}).",
+        "fail": (f"Estimated AUC{subject_label} before labels fell to {est['auc']:.3f} against {expected:.3f} ({basis}); "
+                 "confirm when labels mature."),
     }[status]
     evidence: dict[str, Any] = {"estimated": True, "estimated_auc": est["auc"], "estimated_brier": est["brier"],
                                 "estimated_positive_rate": est["positive_rate"], "expected_auc": expected,
                                 "basis": basis, "registered_auc": registered,
-                                "realized_auc": params.get("realized_auc")}
+                                "realized_auc": params.get("realized_auc"), "min_effect": min_effect,
+                                **bounds.evidence()}
     return result(name, FAMILY, subject, batch, status, sentence, params, value=est["auc"],
-                  lower=expected - min_effect, evidence=evidence)
+                  lower=expected - bounds.fail, evidence=evidence)

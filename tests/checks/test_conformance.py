@@ -47,6 +47,9 @@ CONTEXT: dict[str, dict[str, Any]] = {
     "auc": {"expected": 0.75}, "precision": {"expected": 0.3}, "recall": {"expected": 0.5},
     "brier": {"expected": 0.1}, "mae": {"expected": 1.0}, "rmse": {"expected": 1.5},
     "rmsle": {"expected": 0.1}, "mape": {"expected": 0.08},
+    "macro_auc": {"expected": 0.8}, "log_loss": {"expected": 0.7},
+    "class_auc": {"expected": 0.8, "class_name": "b"}, "class_precision": {"expected": 0.7, "class_name": "b"},
+    "class_recall": {"expected": 0.6, "class_name": "b"},
     "estimated_performance": {"expected": 0.75},
     "multivariate_drift": {"batch": B},
     "kpi": {"kpi_name": "approval", "kind": "approval_rate", "lower": 0.3, "upper": 0.9},
@@ -106,12 +109,18 @@ def _performance_inputs() -> dict[str, tuple[Any, Any]]:
                                          "reference_mae": 1.1, "reference_mae_sd": 0.05, "reference_rmse": 1.6,
                                          "reference_rmse_sd": 0.07, "estimated_rows": 2000.0},
                               metrics={"rmsle": 0.11, "mape": 0.09, "mae_se": 0.03, "rmse_se": 0.05,
-                                       "rmsle_se": 0.004, "mape_se": 0.003})
+                                       "rmsle_se": 0.004, "mape_se": 0.003, "macro_auc": 0.79, "log_loss": 0.75,
+                                       "log_loss_se": 0.02},
+                              classes={c: {"positives": 400.0, "negatives": 800.0, "predicted": 600.0,
+                                           "predicted_labeled": 380.0, "tp": 260.0, "auc": 0.8, "precision": 0.68,
+                                           "recall": 0.65, "estimated_precision": 0.7} for c in ("a", "b", "c")})
     nan = PerformanceStats(B, predictions=2000, labeled=1200, matured=True, positives=150, approved=1500,
                            approved_labeled=1100, approved_positives=110, mean_score=math.nan, mean_label=math.nan,
                            auc=math.nan, brier=math.nan, precision=math.nan, recall=math.nan, mae=math.nan,
                            rmse=math.nan, estimated={"mae": math.nan, "reference_mae": 1.0},
-                           metrics={"rmsle": math.nan, "mape": math.nan})
+                           metrics={"rmsle": math.nan, "mape": math.nan, "macro_auc": math.nan, "log_loss": math.nan},
+                           classes={"b": {"positives": 400.0, "negatives": 800.0, "predicted_labeled": 380.0,
+                                          "auc": math.nan, "precision": math.nan, "recall": math.nan}})
     return {
         "normal": (None, normal),
         "empty": (None, PerformanceStats(B, predictions=0, labeled=0, matured=True)),
@@ -251,3 +260,45 @@ def test_runbook_exists_with_every_section_and_real_commands(name):
 def test_every_runbook_belongs_to_a_registered_check():
     names = {p.stem for p in (ROOT / "runbooks").glob("*.md") if p.stem.lower() != "readme"}
     assert names == set(CHECKS) | set(HEARTBEAT_CHECKS)
+
+
+# ---- each check on each model kind it declares ---------------------------------------------------
+
+_CLASSES = {c: {"positives": 400.0, "negatives": 800.0, "predicted": 600.0, "predicted_labeled": 380.0, "tp": 260.0,
+                "auc": 0.8, "precision": 0.68, "recall": 0.65} for c in ("a", "b", "c")}
+KIND_PERFORMANCE: dict[str, PerformanceStats] = {
+    "binary": PerformanceStats(B, predictions=2000, labeled=1200, matured=True, positives=150, approved=1500,
+                               approved_labeled=1100, approved_positives=110, mean_score=0.12, mean_label=0.11,
+                               auc=0.77, brier=0.09, precision=0.3, recall=0.55,
+                               estimated={"expected_approved_positive_rate": 0.1}),
+    "regression": PerformanceStats(B, predictions=2000, labeled=1200, matured=True, approved=1500, mean_score=31.0,
+                                   mean_label=30.5, mae=1.1, rmse=1.6,
+                                   metrics={"rmsle": 0.11, "mape": 0.09, "mae_se": 0.03, "rmse_se": 0.05},
+                                   estimated={"mae": 1.2, "rmse": 1.7, "reference_mae": 1.1, "reference_mae_sd": 0.05,
+                                              "reference_rmse": 1.6, "reference_rmse_sd": 0.07,
+                                              "estimated_rows": 2000.0}),
+    "multiclass": PerformanceStats(B, predictions=2000, labeled=1200, matured=True, approved=1500, auc=0.8,
+                                   metrics={"macro_auc": 0.8, "log_loss": 0.75, "log_loss_se": 0.02},
+                                   classes=_CLASSES),
+}
+KIND_PAIRS = [(n, k) for n in NAMES for k in sorted(CHECKS[n].tasks)]
+
+
+@pytest.mark.parametrize(("name", "kind"), KIND_PAIRS, ids=[f"{n}-{k}" for n, k in KIND_PAIRS])
+def test_check_judges_each_model_kind_it_declares(name, kind):
+    """A check declaring a model kind returns a real verdict on that kind's statistics (not skipped)."""
+    spec = CHECKS[name]
+    reference, current = inputs_for(spec)["normal"]
+    if spec.reads == "performance":
+        current = KIND_PERFORMANCE[kind]
+    params = params_of(spec)
+    res = spec.fn(reference, current, params)
+    _assert_well_formed(spec, res)
+    assert res.status in ("ok", "warn", "fail"), f"{name} on {kind}: {res.explanation}"
+
+
+def test_model_kinds_are_declared_and_performance_checks_need_a_model():
+    assert all(CHECKS[n].tasks and CHECKS[n].tasks <= {"binary", "multiclass", "regression", "none"} for n in NAMES)
+    for spec in CHECKS.values():
+        if spec.family in ("performance", "prediction"):
+            assert "none" not in spec.tasks, spec.name  # a feature table has no outputs to judge

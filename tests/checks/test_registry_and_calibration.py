@@ -17,6 +17,8 @@ STABLE_NAMES = {
     "brier", "mae", "rmse", "kpi", "estimated_performance",
     # model kinds (issue 12): regression metrics and error estimated before labels
     "rmsle", "mape", "estimated_mae", "estimated_rmse",
+    # multiclass: realized per class and overall
+    "macro_auc", "class_auc", "class_precision", "class_recall", "log_loss",
 }
 
 

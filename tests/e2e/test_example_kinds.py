@@ -83,3 +83,30 @@ def test_regression_example_flags_slow_deliveries_without_hand_set_expectations(
     estimated = [r for r in results if r["check"] == "estimated_mae"]
     assert len(estimated) == 8 and all(r["evidence"]["estimated"] for r in estimated)
     paged(cfg, report, "mae", "model", "2024-05-07T00:00:00")
+
+
+def test_multiclass_example(tmp_path: Path) -> None:
+    """Three queues, one probability column each, text labels; the queue swap pages on its day."""
+    from tests.fixtures.support_tickets.generate import generate
+
+    generate(tmp_path, days=8, volume=500, swap_day=5)
+    cfg = load_config(FIXTURES / "support_tickets" / "monitor.yaml", root=tmp_path)
+    report = run_cycle(cfg, notify=False).to_dict()
+    results = report["results"]
+    assert not report["quarantined"]  # the text label column loads
+    assert_every_check_has_a_status(results, "multiclass", {"training_serving_skew", "fallback_rate", "kpi"})
+    classes = {"billing", "technical", "account"}
+    for check in ("class_auc", "class_precision", "class_recall", "estimated_performance"):
+        assert {r["subject"] for r in results if r["check"] == check} == {f"model.{c}" for c in classes}, check
+    assert {r["subject"] for r in results if r["check"] == "score_drift"} == {f"predictions.p_{c}" for c in classes}
+    assert {r["subject"] for r in results if r["check"] == "decision_rate_shift"} == {
+        f"predictions.routed_to={c}" for c in classes}
+    matured = [r for r in results if r["check"] == "macro_auc" and r["status"] != "skipped"]
+    assert len(matured) == 7  # every batch but the newest, whose tickets are still open
+    failed = {(r["check"], r["subject"], r["batch"]) for r in results if r["status"] == "fail" and r["family"] == "performance"}
+    day = "2024-07-06T00:00:00"
+    assert {("macro_auc", "model", day), ("log_loss", "model", day), ("class_auc", "model.billing", day),
+            ("class_auc", "model.account", day)} <= failed
+    assert {b for _, _, b in failed} == {day}
+    assert not [r for r in failed if r[1] == "model.technical"]  # the untouched queue stays quiet
+    paged(cfg, report, "macro_auc", "model", day)
