@@ -30,10 +30,10 @@ def column_subjects(cfg: VigilConfig) -> list[Subject]:
     for f in cfg.features:
         out.append(Subject("feature", f"{PREDICTIONS}.{f.name}", PREDICTIONS, f.name, f.type, feature=f))
     for f in cfg.features:
-        if f.lineage and f.lineage not in seen_lineage:
-            seen_lineage.add(f.lineage)
-            table, column = f.lineage.split(".", 1)
-            out.append(Subject("lineage", f.lineage, table, column, f.type, feature=f))
+        if f.served_from and f.served_from not in seen_lineage:
+            seen_lineage.add(f.served_from)
+            table, column = f.served_from.split(".", 1)
+            out.append(Subject("lineage", f.served_from, table, column, f.type, feature=f))
     p = cfg.predictions
     if cfg.model.task == "multiclass":
         for cls, col in (p.class_scores or {}).items():

@@ -62,6 +62,7 @@ def format_duration(td: timedelta) -> str:
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+LineageRef = Annotated[str, Field(pattern=r"^\w+\..+$")]  # table.column (the column part: any source column name)
 
 
 def _task_alias(value: Any) -> Any:
@@ -135,8 +136,9 @@ class Feature(StrictModel):
     unit: str | None = None
     range: tuple[float, float] | None = None
     allowed: list[str] | None = None
-    # table.column upstream; the column part may be any source column name.
-    lineage: str | None = Field(default=None, pattern=r"^\w+\..+$")
+    # Upstream ETL column(s) as table.column: one (the feature is that column, served), or a
+    # list for a derived feature computed from several (e.g. [applications.loan_amount, applications.income]).
+    lineage: LineageRef | list[LineageRef] | None = None
     owner: str | None = None
     # Per-feature check parameter overrides: {check_name: {param: value}}.
     checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -147,7 +149,24 @@ class Feature(StrictModel):
             raise ValueError(f"range lower bound {self.range[0]} is above upper bound {self.range[1]}")
         if self.allowed is not None and self.type == "numeric":
             raise ValueError("'allowed' is for categorical features; numeric features use 'range'")
+        if isinstance(self.lineage, list) and not self.lineage:
+            raise ValueError("lineage: list at least one table.column, or leave the key out")
         return self
+
+    @property
+    def parents(self) -> tuple[str, ...]:
+        """Every upstream table.column this feature depends on (its lineage, as a tuple)."""
+        if self.lineage is None:
+            return ()
+        return (self.lineage,) if isinstance(self.lineage, str) else tuple(self.lineage)
+
+    @property
+    def served_from(self) -> str | None:
+        """The one upstream column this feature is a served copy of; None for a derived feature
+        with several parents (its upstream columns are not the feature, so they keep their own
+        reference and checks)."""
+        parents = self.parents
+        return parents[0] if len(parents) == 1 else None
 
 
 class EtlTable(StrictModel):
@@ -322,11 +341,12 @@ class VigilConfig(StrictModel):
         if len(tables) != len(self.etl_tables):
             raise ValueError("etl_tables names must be unique")
         for f in self.features:
-            if f.lineage and f.lineage.split(".")[0] not in tables:
-                raise ValueError(
-                    f"feature {f.name!r} lineage {f.lineage!r} names table "
-                    f"{f.lineage.split('.')[0]!r}, which is not in etl_tables ({', '.join(sorted(tables)) or 'none'})"
-                )
+            for parent in f.parents:
+                if parent.split(".")[0] not in tables:
+                    raise ValueError(
+                        f"feature {f.name!r} lineage {parent!r} names table "
+                        f"{parent.split('.')[0]!r}, which is not in etl_tables ({', '.join(sorted(tables)) or 'none'})"
+                    )
         if self.labels and self.labels.table not in tables:
             raise ValueError(f"labels.table {self.labels.table!r} is not in etl_tables")
         for k in self.kpis:

@@ -115,6 +115,9 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
     for r in rows:
         r["fp"] = r["fingerprint"][:10]
         r["note"] = r["inhibited_by_text"] or (f"silenced ({r['silenced_by']})" if r.get("silenced_by") and r["state"] == "firing" else "")
+        if not r["note"] and r.get("possible_causes"):
+            top = r["possible_causes"][0]
+            r["note"] = f"possible cause: {top['check']} on {top['subject']}"
         r["acked"] = r.get("acked_by") or ""
     _table(rows, ["fp", "state", "severity", "check_name", "subject", "started_batch", "incident_id", "acked", "note"], "no alerts")
     return exit_codes.OK
@@ -134,6 +137,11 @@ def cmd_alerts_show(args: argparse.Namespace) -> int:
     print(f"  started {detail['started_batch']}  fired {detail['fired_batch']}  resolved {detail['resolved_batch']}")
     if detail["inhibited_by_text"]:
         print(f"  {detail['inhibited_by_text']} ({detail['inhibited_by']})")
+    if detail.get("possible_causes"):
+        print("  possible causes (ranked; this alert notifies anyway):")
+        for c in detail["possible_causes"]:
+            print(f"    #{c['rank']} {c['check']} on {c['subject']} ({c['state']} from batch {c['started_batch']}): {c['explanation']} "
+                  f"[value {c['value']}, bounds {c['lower']} .. {c['upper']}]")
     if detail.get("acked_by"):
         print(f"  acknowledged by {detail['acked_by']} at {detail['acked_at']}")
     for inc in detail["incidents"]:

@@ -3,7 +3,8 @@
 Rules, in order (the first that applies wins):
 1. monitoring broken (heartbeat alerts: the cycle or scoring job)   -> fix_monitoring
 2. upstream data broken (input-quality / unit-change / ETL alerts)  -> fix_upstream
-   (model alerts are held by inhibition; the affected window is recorded so a retrain excludes it)
+   (drift alerts downstream are held by inhibition; model alerts notify with the upstream alert
+   as a possible cause; the affected window is recorded so a retrain excludes it)
 3. performance degraded right after a promotion, and the previous version scores better on
    the live test set (shadow evaluation)                             -> roll_back
 4. sustained degradation (>= SUSTAINED_BATCHES batches) on clean inputs with enough labels
@@ -36,7 +37,7 @@ from core.registries import promotion_rule, registry_error_types, registry_for
 from core.sql import ident
 from core.stores import OpsStore, StoreMissing, Warehouse
 from incidents import incidents as incident_store
-from incidents.inhibition import AlertView, is_downstream, is_root
+from incidents.inhibition import AlertView, is_downstream, is_root, possible_causes_of
 from incidents.schema import ensure_schema
 from incidents.shadow import VersionScore, better, shadow_evaluate
 
@@ -64,6 +65,7 @@ class Evidence:
     degradation_alerts: list[str] = field(default_factory=list)
     drift_alerts: list[str] = field(default_factory=list)
     inhibited_alerts: list[str] = field(default_factory=list)
+    explained_alerts: list[str] = field(default_factory=list)  # model alerts with an upstream possible cause
     affected_window: tuple[str, str] | None = None  # event time [start, end)
     degraded_batches: int = 0
     labelled_rows: int | None = None
@@ -91,7 +93,9 @@ def recommend_action(e: Evidence) -> Recommendation:
         window = f" (exclude {e.affected_window[0]} .. {e.affected_window[1]} from any retraining)" if e.affected_window else ""
         reasons = [f"upstream data broken: {', '.join(e.upstream_alerts)}{window}"]
         if e.inhibited_alerts:
-            reasons.append(f"downstream model alerts held (inhibited): {', '.join(e.inhibited_alerts)}")
+            reasons.append(f"downstream data alerts held (inhibited): {', '.join(e.inhibited_alerts)}")
+        if e.explained_alerts:
+            reasons.append(f"model alerts with this upstream problem as their possible cause: {', '.join(e.explained_alerts)}")
         return Recommendation("fix_upstream", reasons, e)
     if e.degradation_alerts and e.promotion and e.previous_better:
         prev, new = e.promotion.get("from_version"), e.promotion.get("to_version")
@@ -214,6 +218,9 @@ def gather_evidence(
             (incident_id, a["fingerprint"]),
         )
         failing += [b["batch"] for b in batches]
+        causes = possible_causes_of(a)
+        if any(c.get("upstream") for c in causes):
+            e.explained_alerts.append(f"{_describe(a)} (possible cause: {causes[0]['check']} on {causes[0]['subject']})")
         if a["inhibited_by"]:
             e.inhibited_alerts.append(_describe(a))
         elif a["family"] in MONITORING_FAMILIES:

@@ -91,6 +91,11 @@ def attach_alert(conn: sqlite3.Connection, incident_id: str, alert: sqlite3.Row,
     )
     conn.execute("UPDATE alerts SET incident_id = ? WHERE fingerprint = ?", (incident_id, alert["fingerprint"]))
     note = f" (inhibited by {alert['inhibited_by']})" if alert["inhibited_by"] else ""
+    causes = _causes(alert)
+    if causes:
+        note += "; possible causes: " + "; ".join(
+            f"#{c['rank']} {c['check']} on {c['subject']} ({c['explanation']})" for c in causes
+        )
     add_timeline(
         conn,
         incident_id,
@@ -100,6 +105,11 @@ def attach_alert(conn: sqlite3.Connection, incident_id: str, alert: sqlite3.Row,
         f"Alert {alert['check_name']} on {alert['subject']} is {alert['state']} from batch {alert['started_batch']}{note}",
         {"fingerprint": alert["fingerprint"], "state": alert["state"], "batch": alert["started_batch"]},
     )
+
+
+def _causes(alert: sqlite3.Row) -> list[dict[str, Any]]:
+    text = alert["possible_causes"] if "possible_causes" in alert.keys() else None
+    return list(json.loads(text)) if text else []
 
 
 def group_key_for(alert: sqlite3.Row) -> str:
@@ -124,7 +134,9 @@ def _alert(conn: sqlite3.Connection, fingerprint: str) -> sqlite3.Row | None:
 def open_for_firing(cfg: VigilConfig, conn: sqlite3.Connection, at: str) -> list[str]:
     """Attach every firing alert without an incident to the incident of its root cause.
 
-    An inhibited alert joins its root's incident. A root alert at or above
+    An inhibited alert joins its root's incident; a symptom (never inhibited) joins the
+    incident of its most likely possible cause, so one upstream problem is one incident.
+    A root alert at or above
     ``cfg.alerts.incident_severity`` joins the open incident of its group (model + start
     batch) or opens one. Returns the ids of incidents opened.
     """
@@ -135,13 +147,16 @@ def open_for_firing(cfg: VigilConfig, conn: sqlite3.Connection, at: str) -> list
 
     def order(row: sqlite3.Row) -> tuple[bool, int, str]:
         source, _, column = str(row["subject"]).partition(".")
-        return (row["inhibited_by"] is not None, (0 if source in etl else 2) + (1 if column else 0), row["fingerprint"])
+        explained = row["inhibited_by"] is not None or bool(_causes(row))
+        return (explained, (0 if source in etl else 2) + (1 if column else 0), row["fingerprint"])
 
     for listed in sorted(rows, key=order):
         alert = _alert(conn, listed["fingerprint"])  # fresh: an earlier step may have attached it
         if alert is None or alert["incident_id"]:
             continue
-        root = _alert(conn, alert["inhibited_by"]) if alert["inhibited_by"] else None
+        causes = _causes(alert)
+        anchor_fp = alert["inhibited_by"] or (causes[0]["fingerprint"] if causes else None)
+        root = _alert(conn, anchor_fp) if anchor_fp else None
         anchor = root if root is not None else alert
         if anchor["incident_id"]:
             attach_alert(conn, anchor["incident_id"], alert, at, "vigil")

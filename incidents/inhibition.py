@@ -1,13 +1,24 @@
-"""Inhibition along lineage: a broken upstream column explains the alerts downstream of it.
+"""Inhibition along lineage, and possible causes: a symptom is never hidden.
 
-A *root* alert is an upstream data alert: input quality or unit change on a column
-(ETL ``table.column`` or a served feature ``predictions.column``), or a whole-table
-alert (freshness, schema, volume) on an ETL ``table`` or on the prediction log. A *downstream* alert is a drift,
-prediction or KPI / performance alert. The root inhibits a downstream alert when the
-config's lineage links them (feature <- table.column; score and model-level alerts are
-downstream of every feature) and the root is firing now or failed on one of the batches
-the downstream alert is failing on (event time: a KPI alert about day D arrives when
-day D's labels mature, long after the upstream alert about day D resolved).
+Three kinds of alert:
+
+- *root*: an upstream data alert: input quality or unit change on a column (ETL
+  ``table.column`` or a served feature ``predictions.column``), or a whole-table alert
+  (freshness, schema, volume) on an ETL table or on the prediction log.
+- *data*: a root, or a drift alert on a column.
+- *symptom*: an alert on the model's behaviour: realized and estimated performance,
+  score drift, decision rate, fallback rate, KPIs (families prediction, performance, kpi).
+
+Rules:
+
+1. A symptom ALWAYS notifies. Data alerts that could explain it (linked along lineage, and
+   firing now or failing on one of the symptom's own failing batches: a KPI about day D
+   arrives when D's labels mature, after D's upstream alert resolved) are attached as
+   ranked *possible causes*, with their evidence.
+2. A root inhibits only non-root data alerts on the same column or on columns downstream
+   of it along lineage (a feature lists one upstream column, or several for a derived
+   feature); a whole-table root covers every column of the table. It inhibits only while
+   it is firing: when it resolves, inhibited alerts that still fail notify at once.
 
 Inhibited alerts stay visible with ``inhibited_by`` = the root's fingerprint.
 """
@@ -19,13 +30,17 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from core.config import VigilConfig
+from incidents.incidents import add_timeline
 from incidents.labels import PREDICTIONS_SOURCE, feature_names, features_fed_by, parse_subject
 
 ROOT_FAMILIES = frozenset({"input_quality", "unit_change", "etl", "freshness", "schema", "volume", "table"})
-DOWNSTREAM_FAMILIES = frozenset({"feature_drift", "prediction", "performance", "kpi"})
+SYMPTOM_FAMILIES = frozenset({"prediction", "performance", "kpi"})
+DOWNSTREAM_FAMILIES = frozenset({"feature_drift"}) | SYMPTOM_FAMILIES
 ALL_FEATURES = frozenset({"*"})  # "downstream of every feature"
+MAX_CAUSES = 5
 
 
 @dataclass(frozen=True)
@@ -38,10 +53,37 @@ class AlertView:
     started_batch: str | None
     inhibited_by: str | None = None
     failing_batches: frozenset[str] = field(default_factory=frozenset)
+    annotations: dict[str, Any] = field(default_factory=dict)
+    possible_causes: tuple[str, ...] = ()
 
     @property
     def family(self) -> str:
         return self.labels.get("family", "")
+
+
+@dataclass(frozen=True)
+class PossibleCause:
+    """A data alert that could explain a symptom, with the numbers that make it plausible."""
+
+    fingerprint: str
+    rank: int
+    check: str
+    subject: str
+    family: str
+    upstream: bool  # a root (input quality, unit change, table) rather than a drift alert
+    state: str
+    started_batch: str | None
+    overlap: list[str]  # the symptom's failing batches this alert failed on too (event time)
+    explanation: str
+    value: float | None
+    lower: float | None
+    upper: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def text(self) -> str:
+        return f"#{self.rank} {self.check} on {self.subject} ({self.state} from batch {self.started_batch}): {self.explanation}"
 
 
 def is_root(cfg: VigilConfig, alert: AlertView) -> bool:
@@ -52,12 +94,21 @@ def is_root(cfg: VigilConfig, alert: AlertView) -> bool:
     return subj.is_table and subj.source in {t.name for t in cfg.etl_tables}
 
 
+def is_symptom(alert: AlertView) -> bool:
+    """An alert on the model's behaviour: never inhibited."""
+    return alert.family in SYMPTOM_FAMILIES
+
+
+def is_data(cfg: VigilConfig, alert: AlertView) -> bool:
+    return is_root(cfg, alert) or alert.family == "feature_drift"
+
+
 def is_downstream(alert: AlertView) -> bool:
     return alert.family in DOWNSTREAM_FAMILIES
 
 
 def features_broken_by(cfg: VigilConfig, root: AlertView) -> frozenset[str]:
-    """Features whose values the root alert's subject feeds (ALL_FEATURES for the labels table)."""
+    """Features whose values the alert's subject feeds (ALL_FEATURES for the labels table)."""
     subj = parse_subject(root.labels.get("subject", ""))
     if cfg.labels is not None and subj.source == cfg.labels.table:
         return ALL_FEATURES  # broken outcomes break every performance / KPI figure
@@ -70,26 +121,50 @@ def features_broken_by(cfg: VigilConfig, root: AlertView) -> frozenset[str]:
     return frozenset()
 
 
-def features_watched_by(cfg: VigilConfig, target: AlertView) -> frozenset[str]:
-    """Features a downstream alert depends on: one for a feature's drift, all for score / model alerts."""
-    feature = target.labels.get("feature")
-    if target.family == "feature_drift" and feature:
-        return frozenset({feature})
-    return ALL_FEATURES
+def ancestry(cfg: VigilConfig, subject: str) -> set[tuple[str, str | None]]:
+    """(source, column) of the subject itself and of every upstream column along lineage."""
+    subj = parse_subject(subject)
+    out: set[tuple[str, str | None]] = {(subj.source, subj.column)}
+    if subj.source != PREDICTIONS_SOURCE:
+        return out
+    # A whole-log subject (multivariate drift over the feature set) depends on every feature.
+    features = feature_names(cfg) if subj.column is None else ({subj.column} & feature_names(cfg))
+    for name in features:
+        out.add((PREDICTIONS_SOURCE, name))
+        for parent in cfg.feature(name).parents:
+            table, _, column = parent.partition(".")
+            out.add((table, column))
+    return out
 
 
-def linked(cfg: VigilConfig, root: AlertView, target: AlertView) -> bool:
-    broken = features_broken_by(cfg, root)
-    if not broken:
+def covers(cfg: VigilConfig, root: AlertView, target: AlertView) -> bool:
+    """The root's column (or table) is the target's column or upstream of it along lineage."""
+    subj = parse_subject(root.labels.get("subject", ""))
+    above = ancestry(cfg, target.labels.get("subject", ""))
+    if subj.is_table:
+        return any(source == subj.source for source, _ in above)
+    return (subj.source, subj.column) in above
+
+
+def inhibits(cfg: VigilConfig, root: AlertView, target: AlertView) -> bool:
+    """Rule 2: a firing root inhibits a non-root data alert on its column or downstream of it."""
+    if root.fingerprint == target.fingerprint or root.state != "firing" or not is_root(cfg, root):
         return False
-    watched = features_watched_by(cfg, target)
-    if broken == ALL_FEATURES:
-        return target.family in ("performance", "kpi")
-    return watched == ALL_FEATURES or bool(broken & watched)
+    if is_symptom(target) or is_root(cfg, target) or not is_data(cfg, target):
+        return False
+    return covers(cfg, root, target)
 
 
-def _explains(root: AlertView, target: AlertView) -> bool:
-    return root.state == "firing" or bool(root.failing_batches & target.failing_batches)
+def could_explain(cfg: VigilConfig, cause: AlertView, symptom: AlertView) -> bool:
+    """Rule 1: a data alert linked to the symptom along lineage, firing now or failing with it."""
+    if cause.fingerprint == symptom.fingerprint or not is_data(cfg, cause) or not is_symptom(symptom):
+        return False
+    if not (cause.state == "firing" or cause.failing_batches & symptom.failing_batches):
+        return False
+    broken = features_broken_by(cfg, cause)
+    if broken == ALL_FEATURES:  # the labels table: performance and KPI figures only
+        return symptom.family in ("performance", "kpi")
+    return bool(broken)
 
 
 def _start_gap(root: AlertView, target: AlertView) -> float:
@@ -107,8 +182,13 @@ def _upstream_rank(cfg: VigilConfig, root: AlertView) -> int:
     return (0 if upstream else 2) + (0 if subj.is_table else 1)
 
 
+def _order(cfg: VigilConfig, cause: AlertView, target: AlertView) -> tuple[Any, ...]:
+    overlap = bool(cause.failing_batches & target.failing_batches)
+    return (not overlap, _start_gap(cause, target), not is_root(cfg, cause), _upstream_rank(cfg, cause), cause.fingerprint)
+
+
 def compute_inhibitions(cfg: VigilConfig, alerts: Iterable[AlertView]) -> dict[str, str]:
-    """{downstream fingerprint: root fingerprint} for every active downstream alert with a root cause.
+    """{data-alert fingerprint: root fingerprint} for every active data alert a firing root explains.
 
     Pure. Among several roots the one whose problem started closest to the target's start
     wins (a long-running unrelated root does not steal a new effect), then the most upstream
@@ -116,20 +196,55 @@ def compute_inhibitions(cfg: VigilConfig, alerts: Iterable[AlertView]) -> dict[s
     fingerprint, so the answer is deterministic.
     """
     views = list(alerts)
-    roots = [a for a in views if is_root(cfg, a)]
+    roots = [a for a in views if is_root(cfg, a) and a.state == "firing"]
     out: dict[str, str] = {}
     for target in views:
-        if target.state not in ("pending", "firing") or not is_downstream(target):
+        if target.state not in ("pending", "firing"):
             continue
-        causes = [r for r in roots if r.fingerprint != target.fingerprint and linked(cfg, r, target) and _explains(r, target)]
+        causes = [r for r in roots if inhibits(cfg, r, target)]
         if causes:
             best = min(causes, key=lambda r: (_start_gap(r, target), _upstream_rank(cfg, r), r.fingerprint))
             out[target.fingerprint] = best.fingerprint
     return out
 
 
+def compute_possible_causes(cfg: VigilConfig, alerts: Iterable[AlertView]) -> dict[str, list[PossibleCause]]:
+    """{symptom fingerprint: ranked possible causes} for every active symptom with one. Pure.
+
+    Ranked: data alerts that failed on the symptom's own batches first, then the closest
+    start, roots before drift, the most upstream, the smallest fingerprint.
+    """
+    views = list(alerts)
+    out: dict[str, list[PossibleCause]] = {}
+    for target in views:
+        if target.state not in ("pending", "firing") or not is_symptom(target):
+            continue
+        found = sorted((c for c in views if could_explain(cfg, c, target)), key=lambda c: _order(cfg, c, target))
+        if not found:
+            continue
+        out[target.fingerprint] = [
+            PossibleCause(
+                fingerprint=c.fingerprint,
+                rank=i + 1,
+                check=c.labels.get("check", ""),
+                subject=c.labels.get("subject", ""),
+                family=c.family,
+                upstream=is_root(cfg, c),
+                state=c.state,
+                started_batch=c.started_batch,
+                overlap=sorted(c.failing_batches & target.failing_batches),
+                explanation=str(c.annotations.get("explanation") or ""),
+                value=c.annotations.get("value"),
+                lower=c.annotations.get("lower"),
+                upper=c.annotations.get("upper"),
+            )
+            for i, c in enumerate(found[:MAX_CAUSES])
+        ]
+    return out
+
+
 def load_views(conn: sqlite3.Connection) -> list[AlertView]:
-    """Active downstream alerts, every root alert that failed on one of their batches, and firing roots."""
+    """Active alerts, and every alert that failed on one of their current episode's batches."""
     rows = conn.execute("SELECT * FROM alerts WHERE state IN ('pending', 'firing')").fetchall()
     active = {r["fingerprint"]: r for r in rows}
     failing: dict[str, set[str]] = {}
@@ -154,6 +269,7 @@ def load_views(conn: sqlite3.Connection) -> list[AlertView]:
                 failing.setdefault(fp, set()).add(row["failed_batch"])
     views = []
     for fp, r in {**active, **extra}.items():
+        causes = json.loads(r["possible_causes"] or "[]") if "possible_causes" in r.keys() else []
         views.append(
             AlertView(
                 fingerprint=fp,
@@ -162,25 +278,59 @@ def load_views(conn: sqlite3.Connection) -> list[AlertView]:
                 started_batch=r["started_batch"],
                 inhibited_by=r["inhibited_by"],
                 failing_batches=frozenset(failing.get(fp, set())),
+                annotations=json.loads(r["annotations"] or "{}"),
+                possible_causes=tuple(c["fingerprint"] for c in causes),
             )
         )
     return views
 
 
 def apply_inhibition(cfg: VigilConfig, conn: sqlite3.Connection, now: str) -> dict[str, str]:
-    """Recompute and persist ``inhibited_by`` for active alerts; log changes as alert events."""
+    """Recompute and persist ``inhibited_by`` and ``possible_causes`` of active alerts.
+
+    Changes are logged as alert events (and on the incident's timeline for possible causes).
+    Returns {fingerprint: inhibiting root} of the alerts inhibited now.
+    """
     views = load_views(conn)
     result = compute_inhibitions(cfg, views)
+    causes = compute_possible_causes(cfg, views)
     for v in views:
         if v.state not in ("pending", "firing"):
             continue
         new = result.get(v.fingerprint)
-        if new == v.inhibited_by:
-            continue
-        conn.execute("UPDATE alerts SET inhibited_by = ? WHERE fingerprint = ?", (new, v.fingerprint))
-        conn.execute(
-            "INSERT INTO alert_events (fingerprint, batch, from_state, to_state, kind, at, detail) "
-            "VALUES (?, NULL, ?, ?, 'inhibited', ?, ?)",
-            (v.fingerprint, v.state, v.state, now, json.dumps({"inhibited_by": new})),
-        )
+        if new != v.inhibited_by:
+            conn.execute("UPDATE alerts SET inhibited_by = ? WHERE fingerprint = ?", (new, v.fingerprint))
+            conn.execute(
+                "INSERT INTO alert_events (fingerprint, batch, from_state, to_state, kind, at, detail) "
+                "VALUES (?, NULL, ?, ?, 'inhibited', ?, ?)",
+                (v.fingerprint, v.state, v.state, now, json.dumps({"inhibited_by": new})),
+            )
+        found = causes.get(v.fingerprint, [])
+        if tuple(c.fingerprint for c in found) != v.possible_causes or (found and not v.possible_causes):
+            payload = json.dumps([c.to_dict() for c in found], default=str) if found else None
+            conn.execute("UPDATE alerts SET possible_causes = ? WHERE fingerprint = ?", (payload, v.fingerprint))
+            conn.execute(
+                "INSERT INTO alert_events (fingerprint, batch, from_state, to_state, kind, at, detail) "
+                "VALUES (?, NULL, ?, ?, 'possible_causes', ?, ?)",
+                (v.fingerprint, v.state, v.state, now, json.dumps({"possible_causes": [c.fingerprint for c in found]})),
+            )
+            _timeline_causes(conn, v, found, now)
     return result
+
+
+def _timeline_causes(conn: sqlite3.Connection, v: AlertView, found: list[PossibleCause], now: str) -> None:
+    row = conn.execute("SELECT incident_id, check_name, subject FROM alerts WHERE fingerprint = ?", (v.fingerprint,)).fetchone()
+    if row is None or not row["incident_id"] or not found:
+        return
+    text = f"Possible causes of {row['check_name']} on {row['subject']}: " + "; ".join(c.text() for c in found)
+    add_timeline(conn, row["incident_id"], now, "alert", "vigil", text,
+                 {"fingerprint": v.fingerprint, "possible_causes": [c.to_dict() for c in found]})
+
+
+def possible_causes_of(row: Any) -> list[dict[str, Any]]:
+    """The stored possible causes of an alert row (a list of PossibleCause dicts, best first)."""
+    try:
+        text = row["possible_causes"]
+    except (KeyError, IndexError):
+        return []
+    return list(json.loads(text)) if text else []

@@ -50,11 +50,11 @@ def features_fed_by(cfg: VigilConfig, table: str, column: str | None) -> list[st
     """Features whose lineage points at table.column (or anywhere in the table when column is None)."""
     out = []
     for f in cfg.features:
-        if not f.lineage:
-            continue
-        t, _, c = f.lineage.partition(".")
-        if t == table and (column is None or c == column):
-            out.append(f.name)
+        for parent in f.parents:
+            t, _, c = parent.partition(".")
+            if t == table and (column is None or c == column):
+                out.append(f.name)
+                break
     return out
 
 
@@ -87,8 +87,8 @@ def derived_labels(cfg: VigilConfig, result: CheckResult) -> dict[str, str]:
             feat = cfg.feature(subj.column)
             labels["feature"] = feat.name
             owner = feat.owner
-            if not owner and feat.lineage:
-                owner = cfg.etl_table(feat.lineage.split(".")[0]).owner
+            if not owner and feat.parents:
+                owner = cfg.etl_table(feat.parents[0].split(".")[0]).owner
     if owner:
         labels["owner"] = owner
     return labels

@@ -2,7 +2,9 @@
 
     DECIDING = (inhibit, silence, group, dedup)
 
-- inhibit: alerts inhibited along lineage are not notified (they show "inhibited by").
+- inhibit: data alerts inhibited along lineage by a root firing now are not notified (they
+  show "inhibited by"). Model-behaviour alerts are never inhibited: they carry their ranked
+  possible causes into the payload instead.
 - silence: alerts matched by an active silence are not notified (``silenced_by`` is kept).
 - group: routes pick receivers by labels (severity, owner, table, ...); each alert leaves
   this stage once per matching route, carrying its receiver and ``group_by`` labels.
@@ -40,6 +42,7 @@ from incidents import outbox
 from incidents.delivery import DEFAULT_RETRY_DELAYS, SECRET, Delivery, deliver_outbox
 from incidents.outbox import GroupId, LoggedGroup, OutboxMessage
 from incidents.payloads import PAYLOADS, Group, NoticeAlert
+from incidents.inhibition import possible_causes_of
 from incidents.schema import ensure_schema
 from incidents.silences import Silence, active_silences_in, silencing
 
@@ -95,10 +98,12 @@ class PipelineAlert:
     silenced_by: str | None
     incident_id: str | None
     routed: RouteKey | None = None  # set by the group stage
+    possible_causes: tuple[dict[str, Any], ...] = ()
 
     def notice(self) -> NoticeAlert:
         return NoticeAlert(
-            self.fingerprint, self.labels, self.annotations, self.state, self.fired_at, self.resolved_at, self.incident_id
+            self.fingerprint, self.labels, self.annotations, self.state, self.fired_at, self.resolved_at, self.incident_id,
+            self.possible_causes,
         )
 
 
@@ -210,6 +215,7 @@ def _pipeline_alert(row: Mapping[str, Any]) -> PipelineAlert:
         inhibited_by=row["inhibited_by"],
         silenced_by=row["silenced_by"],
         incident_id=row["incident_id"],
+        possible_causes=tuple(possible_causes_of(row)),
     )
 
 

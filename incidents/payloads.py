@@ -43,6 +43,8 @@ class NoticeAlert:
     fired_at: str | None
     resolved_at: str | None
     incident_id: str | None
+    # Ranked upstream data alerts that could explain a model alert (incidents.inhibition.PossibleCause dicts).
+    possible_causes: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,18 @@ def alert_annotations(cfg: VigilConfig, a: NoticeAlert) -> dict[str, str]:
         out["dashboard"] = link
     if a.incident_id:
         out["incident"] = a.incident_id
+    if a.possible_causes:
+        out["possible_causes"] = possible_causes_text(a.possible_causes)
     return out
+
+
+def possible_causes_text(causes: tuple[dict[str, Any], ...]) -> str:
+    """'#1 unit_change on applications.income (firing from batch ...): <explanation> [value .., bounds ..]; #2 ...'"""
+    return "; ".join(
+        f"#{c.get('rank')} {c.get('check')} on {c.get('subject')} ({c.get('state')} from batch {c.get('started_batch')}): "
+        f"{c.get('explanation')} [value {c.get('value')}, bounds {c.get('lower')} .. {c.get('upper')}]"
+        for c in causes
+    )
 
 
 def _common(dicts: list[dict[str, str]]) -> dict[str, str]:
@@ -149,7 +162,8 @@ def slack_payload(cfg: VigilConfig, g: Group) -> dict[str, Any]:
                     {"title": "bounds", "value": ann["bounds"], "short": True},
                     {"title": "batch", "value": ann["batch"], "short": True},
                     {"title": "runbook", "value": ann["runbook"], "short": True},
-                ],
+                ]
+                + ([{"title": "possible causes", "value": ann["possible_causes"], "short": False}] if "possible_causes" in ann else []),
                 "footer": f"Vigil notification {g.key}",
             }
         )
@@ -178,6 +192,8 @@ def alertmanager_api_payload(cfg: VigilConfig, g: Group) -> list[dict[str, Any]]
         }
         if "dashboard" in ann:
             annotations["dashboard_url"] = ann["dashboard"]
+        if "possible_causes" in ann:
+            annotations["possible_causes"] = ann["possible_causes"]
         if a.incident_id:
             annotations["incident"] = a.incident_id
         alert: dict[str, Any] = {

@@ -26,6 +26,7 @@ from core.sql import ident
 from core.stores import OpsStore, StoreMissing, Warehouse
 from incidents import incidents as incident_store
 from incidents.decisions import decisions_for
+from incidents.inhibition import possible_causes_of
 from incidents.schema import ensure_schema
 
 # (field, heading, blameless prompt)
@@ -153,7 +154,8 @@ def prefill(cfg: VigilConfig, ops: OpsStore, incident_id: str, wh: Warehouse | N
     ensure_schema(ops)
     inc = _incident(ops, incident_id)
     alerts = _alerts(ops, incident_id)
-    roots = _upstream_first(cfg, [a for a in alerts if not a["inhibited_by"]])
+    # A model alert with a possible cause is an effect to explain, not a root cause.
+    roots = _upstream_first(cfg, [a for a in alerts if not a["inhibited_by"] and not possible_causes_of(a)])
     inhibited = [a for a in alerts if a["inhibited_by"]]
     window = _window(cfg, incident_store.incident_failing_batches(ops, incident_id))
     n_predictions, versions = _predictions_in(cfg, wh, window) if window else (None, [])
@@ -176,6 +178,16 @@ def prefill(cfg: VigilConfig, ops: OpsStore, incident_id: str, wh: Warehouse | N
     if inhibited:
         f["root_causes"] += "\nExplained downstream:\n" + "\n".join(
             f"- {a['check_name']} on {a['subject']}: inhibited by {a['root_check']} on {a['root_subject']}" for a in inhibited
+        )
+    explained = [(a, possible_causes_of(a)) for a in alerts if possible_causes_of(a)]
+    if explained:
+        f["root_causes"] += "\nModel alerts (notified) and their possible causes, most likely first:\n" + "\n".join(
+            f"- {a['check_name']} on {a['subject']}: "
+            + "; ".join(
+                f"#{c['rank']} {c['check']} on {c['subject']} ({c['explanation']}; value {c['value']}, bounds {c['lower']} .. {c['upper']})"
+                for c in causes
+            )
+            for a, causes in explained
         )
     trigger = roots[0] if roots else (alerts[0] if alerts else None)
     first = _first_failure(ops, incident_id, trigger["fingerprint"]) if trigger else None

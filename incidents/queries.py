@@ -42,6 +42,8 @@ def _decode(row: dict[str, Any], *keys: str) -> dict[str, Any]:
 
 def _alert_row(row: dict[str, Any]) -> dict[str, Any]:
     row = _decode(row, "labels", "annotations")
+    causes = row.get("possible_causes")
+    row["possible_causes"] = json.loads(causes) if isinstance(causes, str) else (causes or [])
     row["runbook"] = f"runbooks/{row['check_name']}.md"
     row["inhibited_by_text"] = (
         f"inhibited by {row['inhibited_by_check']} on {row['inhibited_by_subject']}" if row.get("inhibited_by") else None
@@ -135,12 +137,14 @@ def incident_detail(ops: OpsStore, incident_id: str) -> dict[str, Any] | None:
     alerts = ops.query(
         "SELECT a.fingerprint, a.check_name, a.family, a.subject, a.severity, a.state, a.started_batch, a.fired_batch, "
         "a.resolved_batch, a.inhibited_by, r.check_name AS inhibited_by_check, r.subject AS inhibited_by_subject, "
-        "a.annotations, ia.episode, ia.added_at, a.episode AS current_episode, a.incident_id AS current_incident "
+        "a.annotations, a.possible_causes, ia.episode, ia.added_at, a.episode AS current_episode, a.incident_id AS current_incident "
         "FROM incident_alerts ia JOIN alerts a ON a.fingerprint = ia.fingerprint "
         "LEFT JOIN alerts r ON r.fingerprint = a.inhibited_by WHERE ia.incident_id = ? ORDER BY ia.added_at, a.fingerprint",
         (incident_id,),
     )
-    detail["alerts"] = [_decode(a, "annotations") for a in alerts]
+    detail["alerts"] = [_decode(a, "annotations", "possible_causes") for a in alerts]
+    for a in detail["alerts"]:
+        a["possible_causes"] = a["possible_causes"] or []
     detail["timeline"] = [
         _decode(t, "detail")
         for t in ops.query("SELECT * FROM incident_timeline WHERE incident_id = ? ORDER BY entry_id", (incident_id,))

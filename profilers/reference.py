@@ -169,13 +169,13 @@ def ensure_reference(cfg: VigilConfig, wh: Warehouse) -> None:
             f"{c}:{k}" for c, k, _, _ in profiled_columns(cfg, prediction_spec(cfg))
         )
         fingerprint += f"|bins={BINS}|lineage=" + ",".join(
-            sorted(f"{f.name}={f.lineage}" for f in cfg.features if f.lineage)
+            sorted(f"{f.name}={f.served_from}" for f in cfg.features if f.served_from)
         )
         row = fetch_one(conn.execute("SELECT fingerprint FROM reference_meta"))
         if row and row[0] == fingerprint:
             return
         rows = compute_reference(cfg, conn, relation, params)
-        lineage = {f.name: f.lineage.split(".", 1) for f in cfg.features if f.lineage}
+        lineage = {f.name: f.served_from.split(".", 1) for f in cfg.features if f.served_from}
         conn.execute("DELETE FROM reference_stats")
         for chunk, start, s in rows:
             _insert(conn, chunk, start, s)

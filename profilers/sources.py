@@ -74,8 +74,12 @@ def etl_spec(cfg: VigilConfig, table: str) -> SourceSpec:
     if t.key:
         expected.setdefault(t.key, None)
     for f in cfg.features:
-        if f.lineage and f.lineage.split(".")[0] == table:
-            expected.setdefault(f.lineage.split(".", 1)[1], FEATURE_FAMILY[f.type])
+        if f.served_from and f.served_from.split(".")[0] == table:
+            expected.setdefault(f.served_from.split(".", 1)[1], FEATURE_FAMILY[f.type])
+        elif not f.served_from:  # a derived feature: its parents must arrive, in their own type
+            for parent in f.parents:
+                if parent.split(".")[0] == table:
+                    expected.setdefault(parent.split(".", 1)[1], None)
     if cfg.labels and cfg.labels.table == table:
         expected.setdefault(cfg.labels.join_key, None)
         # Multiclass labels are class names or codes: any type, compared as text.
@@ -95,8 +99,8 @@ def lineage_columns(cfg: VigilConfig, table: str) -> dict[str, str]:
     """ETL column -> the feature whose lineage names it."""
     out: dict[str, str] = {}
     for f in cfg.features:
-        if f.lineage and f.lineage.split(".")[0] == table:
-            out.setdefault(f.lineage.split(".", 1)[1], f.name)
+        if f.served_from and f.served_from.split(".")[0] == table:
+            out.setdefault(f.served_from.split(".", 1)[1], f.name)
     return out
 
 

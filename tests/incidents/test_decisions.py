@@ -157,7 +157,8 @@ def test_upstream_problem_recommends_fix_upstream_and_records_the_window(world, 
     incident_id = process_results(cfg, ops, rs, clock).incidents_opened[0]
     decision = recommend(cfg, ops, clock, incident_id, wh=wh, registry=reg)
     assert decision.action == "fix_upstream"
-    assert "inhibited" in decision.history[0]["reason"]
+    # The KPI was never inhibited: it notified with the unit change as its possible cause.
+    assert "model alerts with this upstream problem as their possible cause: kpi_default_rate" in decision.history[0]["reason"]
     assert excluded_windows(ops) == [("2026-03-10T00:00:00", "2026-03-11T00:00:00")]
     assert [d.decision_id for d in decisions_for(ops, incident_id)] == [decision.decision_id]
 

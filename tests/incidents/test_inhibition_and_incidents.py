@@ -20,6 +20,12 @@ def alerts_by_fp(ops: OpsStore) -> dict[str, dict]:
     return {r["fingerprint"]: r for r in ops.query("SELECT * FROM alerts")}
 
 
+def causes(ops: OpsStore, fingerprint: str) -> list[str]:
+    """The ranked possible causes stored on an alert (fingerprints, best first)."""
+    text = ops.query("SELECT possible_causes FROM alerts WHERE fingerprint = ?", (fingerprint,))[0]["possible_causes"]
+    return [c["fingerprint"] for c in json.loads(text)] if text else []
+
+
 def test_upstream_unit_change_inhibits_linked_downstream_alerts_only(cfg, ops, clock):
     day5 = [
         result("unit_change", "applications.income", 5),
@@ -29,7 +35,9 @@ def test_upstream_unit_change_inhibits_linked_downstream_alerts_only(cfg, ops, c
     ]
     report = process_results(cfg, ops, day5, clock)
     root = fp("unit_change", "applications.income")
-    assert report.inhibited == {fp("psi", "predictions.income"): root, fp("score_psi", "predictions.score"): root}
+    # The score's drift is a symptom: never inhibited, the unit change is its possible cause.
+    assert report.inhibited == {fp("psi", "predictions.income"): root}
+    assert causes(ops, fp("score_psi", "predictions.score"))[0] == root
     rows = alerts_by_fp(ops)
     assert rows[fp("psi", "predictions.credit_score")]["inhibited_by"] is None
     assert rows[root]["inhibited_by"] is None
@@ -50,17 +58,23 @@ def test_kpi_alert_arriving_after_labels_mature_still_shows_the_root_cause(cfg, 
     process_results(cfg, ops, [result("unit_change", "applications.income", 5)], clock)
     process_results(cfg, ops, [result("unit_change", "applications.income", 6, "ok")], clock)
     # Two weeks later the labels of day 5 mature and the KPI check on batch 5 fails.
+    # The KPI notifies (a symptom is never inhibited, and the unit change resolved long ago),
+    # with the unit change that failed on its batch as its possible cause.
     report = process_results(cfg, ops, [result("kpi_default_rate", "model", 5)], clock)
-    assert report.inhibited == {fp("kpi_default_rate", "model"): fp("unit_change", "applications.income")}
+    assert report.inhibited == {}
+    assert causes(ops, fp("kpi_default_rate", "model")) == [fp("unit_change", "applications.income")]
     # ...but the KPI of a clean later day is its own problem.
     report = process_results(cfg, ops, [result("kpi_default_rate", "model", 5, "ok"), result("kpi_default_rate", "model", 9)], clock)
     assert report.inhibited == {}
+    assert causes(ops, fp("kpi_default_rate", "model")) == []
 
 
 def test_labels_table_problem_inhibits_performance_but_not_drift(cfg, ops, clock):
     rs = [result("null_rate", "outcomes.defaulted", 2), result("kpi_default_rate", "model", 2), result("psi", "predictions.income", 2)]
     report = process_results(cfg, ops, rs, clock)
-    assert report.inhibited == {fp("kpi_default_rate", "model"): fp("null_rate", "outcomes.defaulted")}
+    assert report.inhibited == {}
+    # The broken labels rank first (a root); the income drift of the same batch is listed after it.
+    assert causes(ops, fp("kpi_default_rate", "model")) == [fp("null_rate", "outcomes.defaulted"), fp("psi", "predictions.income")]
 
 
 def test_one_incident_per_root_cause_with_inhibited_alerts_attached(cfg, ops, clock):
@@ -137,7 +151,8 @@ def test_broken_prediction_log_table_inhibits_every_drift_and_model_alert(cfg, o
     ]
     report = process_results(cfg, ops, rs, clock)
     root = fp("volume", "predictions")
-    assert report.inhibited == {fp("psi", "predictions.credit_score"): root, fp("kpi", "model.default_rate"): root}
+    assert report.inhibited == {fp("psi", "predictions.credit_score"): root}
+    assert causes(ops, fp("kpi", "model.default_rate"))[0] == root
 
 
 def test_a_long_running_root_does_not_steal_a_new_effect(cfg, ops, clock):
@@ -154,3 +169,65 @@ def test_a_long_running_root_does_not_steal_a_new_effect(cfg, ops, clock):
     incident = ops.query("SELECT incident_id FROM alerts WHERE fingerprint = ?", (fp("psi", "predictions.income"),))[0]
     root_incident = ops.query("SELECT incident_id FROM alerts WHERE fingerprint = ?", (fp("unit_change", "applications.income"),))[0]
     assert incident == root_incident
+
+
+def test_a_derived_feature_with_several_parents_is_downstream_of_each(tmp_path: Path, clock):
+    cfg = base_config(tmp_path)
+    data = cfg.model_dump(exclude={"source_file", "root_dir"})
+    data["features"].append({"name": "loan_to_income", "type": "numeric", "lineage": ["applications.loan_amount", "applications.income"]})
+    from core.config import config_from_dict
+
+    cfg = config_from_dict(data, file="test.yaml", root=tmp_path)
+    assert cfg.feature("loan_to_income").parents == ("applications.loan_amount", "applications.income")
+    assert cfg.feature("income").parents == ("applications.income",)  # the string form still works
+    ops = OpsStore(tmp_path / "ops.sqlite")
+    rs = [
+        result("unit_change", "applications.income", 2),
+        result("psi", "predictions.loan_to_income", 2),
+        result("psi", "predictions.loan_amount", 2),  # a sibling column: not downstream of income
+    ]
+    report = process_results(cfg, ops, rs, clock)
+    assert report.inhibited == {fp("psi", "predictions.loan_to_income"): fp("unit_change", "applications.income")}
+
+
+def test_inhibited_by_lists_only_roots_firing_now_and_released_alerts_notify_at_once(cfg, ops, clock):
+    root, drift = fp("unit_change", "applications.income"), fp("psi", "predictions.income")
+    report = process_results(cfg, ops, [result("unit_change", "applications.income", 1), result("psi", "predictions.income", 1)], clock)
+    assert report.inhibited == {drift: root}
+    # The upstream column is fixed on day 2 but the feature still drifts: the drift is its own problem now.
+    report = process_results(cfg, ops, [result("unit_change", "applications.income", 2, "ok"), result("psi", "predictions.income", 2)], clock)
+    assert report.inhibited == {}
+    row = alerts_by_fp(ops)[drift]
+    assert (row["state"], row["inhibited_by"]) == ("firing", None)
+    events = [json.loads(e["detail"]) for e in ops.query("SELECT detail FROM alert_events WHERE fingerprint = ? AND kind = 'inhibited' ORDER BY event_id", (drift,))]
+    assert events == [{"inhibited_by": root}, {"inhibited_by": None}]
+
+
+def test_a_data_alert_on_another_column_inhibits_nothing_and_roots_are_never_inhibited(cfg, ops, clock):
+    rs = [
+        result("null_rate", "bureau.credit_score", 1),
+        result("psi", "predictions.income", 1),
+        result("unit_change", "applications.income", 1),
+        result("null_rate", "predictions.income", 1),  # a root on the served column: never inhibited
+    ]
+    report = process_results(cfg, ops, rs, clock)
+    assert report.inhibited == {fp("psi", "predictions.income"): fp("unit_change", "applications.income")}
+
+
+def test_possible_causes_carry_their_evidence_and_rank_roots_first(cfg, ops, clock):
+    rs = [
+        result("psi", "predictions.credit_score", 3, value=0.4),
+        result("null_rate", "bureau.credit_score", 3, value=0.2),
+        result("kpi_default_rate", "model", 3),
+    ]
+    process_results(cfg, ops, rs, clock)
+    row = ops.query("SELECT possible_causes, inhibited_by, state FROM alerts WHERE fingerprint = ?", (fp("kpi_default_rate", "model"),))[0]
+    assert (row["state"], row["inhibited_by"]) == ("firing", None)
+    found = json.loads(row["possible_causes"])
+    assert [(c["rank"], c["check"], c["subject"]) for c in found] == [(1, "null_rate", "bureau.credit_score"), (2, "psi", "predictions.credit_score")]
+    assert found[0]["value"] == 0.2 and found[0]["overlap"] == ["2026-03-04T00:00:00"] and found[0]["explanation"]
+    # The symptom joins its most likely cause's incident, and the timeline names the causes.
+    incident = alerts_by_fp(ops)[fp("kpi_default_rate", "model")]["incident_id"]
+    assert incident and incident == alerts_by_fp(ops)[fp("null_rate", "bureau.credit_score")]["incident_id"]
+    texts = [t["text"] for t in ops.query("SELECT text FROM incident_timeline WHERE incident_id = ?", (incident,))]
+    assert any("possible causes: #1 null_rate on bureau.credit_score" in t for t in texts), texts

@@ -249,6 +249,42 @@ def test_one_notification_per_group_throughout_a_history(tmp_path, clock, incide
             send(cfg, ops, clock, server)
             clock.advance(timedelta(minutes=5))  # a cycle every five minutes, well inside the repeat interval
     statuses = [(r["json"]["groupLabels"]["check"], r["json"]["status"]) for r in server.requests]
-    # The root cause is paged once and resolved once; the drift it explains is never paged.
-    assert statuses == [("unit_change", "firing"), ("unit_change", "resolved")]
+    # The root cause is paged once and resolved once; the drift it explains is never paged; the
+    # score's drift (the model's behaviour) pages too, once, with the root cause as possible cause.
+    assert sorted(statuses) == [
+        ("score_psi", "firing"), ("score_psi", "resolved"), ("unit_change", "firing"), ("unit_change", "resolved")]
+    assert {s for _, s in statuses[:2]} == {"firing"}
     assert len(ops.query("SELECT * FROM incidents")) == 1
+
+
+def test_a_symptom_notifies_with_its_possible_cause_in_the_payload(tmp_path, clock):
+    cfg = cfg_with(tmp_path, routes=[{"receiver": "oncall", "group_by": ["check"]}])
+    ops = OpsStore(tmp_path / "ops.sqlite")
+    rs = upstream_day(1) + [result("kpi_default_rate", "model", 1), result("score_psi", "predictions.score", 1)]
+    process_results(cfg, ops, rs, clock)
+    with WebhookServer() as server:
+        send(cfg, ops, clock, server)
+    by_check = {r["json"]["groupLabels"]["check"]: r["json"]["alerts"][0] for r in server.requests}
+    # The model's behaviour always pages; the drift on the broken column is held.
+    assert set(by_check) == {"unit_change", "null_rate", "kpi_default_rate", "score_psi"}
+    for check in ("kpi_default_rate", "score_psi"):
+        causes = by_check[check]["annotations"]["possible_causes"]
+        assert causes.startswith("#1 null_rate on applications.income") or causes.startswith("#1 unit_change on applications.income")
+        assert "unit_change on applications.income" in causes and "[value 1.0" in causes
+    assert "possible_causes" not in by_check["unit_change"]["annotations"]
+
+
+def test_an_inhibited_alert_that_still_fails_notifies_as_soon_as_its_root_resolves(tmp_path, clock):
+    cfg = cfg_with(tmp_path, routes=[{"receiver": "oncall", "group_by": ["check"]}])
+    ops = OpsStore(tmp_path / "ops.sqlite")
+    with WebhookServer() as server:
+        process_results(cfg, ops, upstream_day(1), clock)
+        send(cfg, ops, clock, server)
+        assert {r["json"]["groupLabels"]["check"] for r in server.requests} == {"unit_change", "null_rate"}
+        fixed = [result("unit_change", "applications.income", 2, "ok"), result("null_rate", "applications.income", 2, "ok"),
+                 result("psi", "predictions.income", 2)]
+        report = process_results(cfg, ops, fixed, clock)
+        assert report.inhibited == {}
+        send(cfg, ops, clock, server)
+        firing = [(r["json"]["groupLabels"]["check"], r["json"]["status"]) for r in server.requests[2:]]
+        assert sorted(firing) == [("null_rate", "resolved"), ("psi", "firing"), ("unit_change", "resolved")]

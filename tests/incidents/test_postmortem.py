@@ -132,3 +132,15 @@ def test_prefill_uses_what_the_check_said_on_the_failing_batch_and_only_this_inc
     assert f["affected_window"] == "2026-03-06T00:00:00 to 2026-03-07T00:00:00 (event time)"
     f2 = create_postmortem(cfg, ops, clock, second, "ana").fields
     assert f2["affected_window"] == "2026-03-10T00:00:00 to 2026-03-11T00:00:00 (event time)"
+
+
+def test_prefill_lists_a_model_alert_with_its_ranked_possible_causes(tmp_path, clock):
+    cfg = base_config(tmp_path)
+    ops = OpsStore(tmp_path / "ops.sqlite")
+    rs = [result("unit_change", "applications.income", 5, value=0.001), result("kpi_default_rate", "model", 5, value=0.31)]
+    incident_id = process_results(cfg, ops, rs, clock).incidents_opened[0]
+    f = create_postmortem(cfg, ops, clock, incident_id, "ana").fields
+    assert "Model alerts (notified) and their possible causes, most likely first:" in f["root_causes"]
+    assert "- kpi_default_rate on model: #1 unit_change on applications.income (" in f["root_causes"]
+    assert "value 0.001" in f["root_causes"]
+    assert f["trigger"].startswith("unit_change on applications.income")

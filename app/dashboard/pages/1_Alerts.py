@@ -104,6 +104,20 @@ with common.store_busy_notice():
         )
         if alert.get("inhibited_by"):
             st.warning(f"Inhibited by **{inhibited_label(alert)}**: the upstream problem explains this alert.")
+        if alert.get("possible_causes"):
+            st.info("Possible causes, most likely first: upstream data alerts that could explain this alert (it notifies anyway).")
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {"rank": c.get("rank"), "check": c.get("check"), "subject": c.get("subject"), "state": c.get("state"),
+                         "from batch": c.get("started_batch"), "explanation": c.get("explanation"), "value": c.get("value"),
+                         "bounds": f"{c.get('lower')} .. {c.get('upper')}"}
+                        for c in alert["possible_causes"]
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+            )
         if alert.get("incident_id"):
             st.write(f"Incident: **{alert['incident_id']}** ({alert.get('incident_status') or ''})")
         records = queries.alert_batch_records(cfg, fingerprint)
