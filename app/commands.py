@@ -47,7 +47,7 @@ def cmd_run_once(args: Args) -> int:
         emit_json(report.to_dict())
     else:
         print(cycle_text(report))
-    return exit_codes.FAILED if report.failed_checks else exit_codes.OK
+    return exit_codes.FAILED if report.failed_checks or report.anything_quarantined else exit_codes.OK
 
 
 def cmd_schedule(args: Args) -> int:

@@ -59,11 +59,12 @@ def step_ingest(cfg: VigilConfig, wh: Warehouse, report: CycleReport) -> tuple[s
     """Load new landing files; returns (batches with new rows, batches whose labels arrived)."""
     from profilers.ingest import ingest_all
 
-    ingested = ingest_all(cfg, wh)
+    ingested = ingest_all(cfg, wh, now=report.started_at)
     report.files_loaded = ingested.loaded
     report.files_skipped = ingested.skipped
     report.files_replaced = ingested.replaced
     report.quarantined = list(ingested.quarantined)
+    report.quarantined_rows = list(ingested.quarantined_rows)
     return set(ingested.dirty_batches), set(ingested.label_batches)
 
 
@@ -125,6 +126,17 @@ def step_checks(
     if not batches and not performance_batches:
         return []
     return list(run_checks(cfg, wh, batches, performance_batches, model_evaluation=model_evaluation, clock=clock))
+
+
+def step_quarantine(cfg: VigilConfig, wh: Warehouse, report: CycleReport) -> list[CheckResult]:
+    """The quarantine pages: open quarantined files and this cycle's quarantined rows, per source."""
+    from checks.input_quality.quarantine import quarantine_results
+    from profilers.quarantine import list_quarantine
+    from profilers.sources import all_specs
+
+    sources = [(s.name, s.timestamp_column) for s in all_specs(cfg)]
+    rows = [q.__dict__ for q in report.quarantined_rows]
+    return quarantine_results(sources, list_quarantine(wh), rows, cfg.model.name)
 
 
 def step_alerts(cfg: VigilConfig, ops: OpsStore, results: list[CheckResult], clock: Clock) -> Any:
@@ -274,6 +286,7 @@ def _run_steps(
     t = time.perf_counter()
     evaluation = champion_evaluation(cfg, ops)
     report.results = step_checks(cfg, wh, to_check, report.performance_batches, evaluation, clock)
+    report.results += step_quarantine(cfg, wh, report)
     timed("checks", t)
 
     t = time.perf_counter()

@@ -25,6 +25,7 @@ class CycleReport:
     files_skipped: int = 0
     files_replaced: int = 0
     quarantined: list[Any] = dataclasses.field(default_factory=list)
+    quarantined_rows: list[Any] = dataclasses.field(default_factory=list)  # rows set aside (bad timestamps)
     batches_profiled: list[datetime] = dataclasses.field(default_factory=list)
     performance_batches: list[datetime] = dataclasses.field(default_factory=list)
     results: list[CheckResult] = dataclasses.field(default_factory=list)
@@ -39,6 +40,11 @@ class CycleReport:
     def failed_checks(self) -> list[CheckResult]:
         """Failed data / model checks and failed heartbeats of this cycle."""
         return [r for r in self.results + self.heartbeats if r.status == "fail"]
+
+    @property
+    def anything_quarantined(self) -> bool:
+        """A file or a row was set aside this cycle (exit code 1, like a failed check)."""
+        return bool(self.quarantined or self.quarantined_rows)
 
     @property
     def duration_seconds(self) -> float | None:
@@ -59,6 +65,7 @@ class CycleReport:
             "files_skipped": self.files_skipped,
             "files_replaced": self.files_replaced,
             "quarantined": len(self.quarantined),
+            "quarantined_rows": sum(int(getattr(q, "rows", 0)) for q in self.quarantined_rows),
             "batches_profiled": len(self.batches_profiled),
             "performance_batches": len(self.performance_batches),
             "checks": len(self.results),
@@ -79,6 +86,7 @@ class CycleReport:
             "finished_at": iso(self.finished_at) if self.finished_at else None,
             "summary": jsonable(self.summary()),
             "quarantined": jsonable(self.quarantined),
+            "quarantined_rows": jsonable(self.quarantined_rows),
             "batches_profiled": [b.isoformat() for b in sorted(self.batches_profiled)],
             "performance_batches": [b.isoformat() for b in sorted(self.performance_batches)],
             "results": [r.to_dict() for r in self.results],

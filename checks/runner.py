@@ -3,11 +3,14 @@
 For each batch: load the statistics through profilers.stats_store, build each check's
 parameters (defaults <- config facts and recent history <- checks.params <- per-feature
 overrides), call the pure check, turn any exception into an 'error' result (a broken
-column never stops the cycle), then replace that batch's rows in check_results.
+column never stops the cycle), then replace that batch's rows in check_results. A batch
+whose checking fails as a whole (its statistics unreadable, its results unwritable) gets one
+``batch_checks`` error result; the other batches are still checked.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +18,7 @@ from typing import Any
 import duckdb
 
 from checks.distributions import true_share
+from checks.input_quality.quarantine import CYCLE_CHECKS
 from checks.input_quality.skew_sample import skew_sample
 from checks.live_reference import expected_values, reference_selection_metrics
 from checks.registry import CheckSpec, enabled_specs, params_for
@@ -56,17 +60,26 @@ def run_checks(
     live_reference = _live_reference(cfg, coverage)
     out: list[CheckResult] = []
     label_only = sorted(set(performance_batches) - set(batches))
-    for batch in sorted(set(batches)):
-        with wh.write() as conn:
-            results = check_batch(conn, cfg, specs, batch, references, stats, model_evaluation, live_reference, True)
-            store_results(conn, results, checked_at)
-        out += results
-    for batch in label_only:
-        with wh.write() as conn:
-            results = check_batch(conn, cfg, specs, batch, references, stats, model_evaluation, live_reference, False)
-            store_results(conn, results, checked_at)
+    work = [(b, True) for b in sorted(set(batches))] + [(b, False) for b in label_only]
+    for batch, include_data in work:
+        try:
+            with wh.write() as conn:
+                results = check_batch(conn, cfg, specs, batch, references, stats, model_evaluation, live_reference, include_data)
+                store_results(conn, results, checked_at)
+        except Exception as err:  # one batch's failure is that batch's error, never the cycle's
+            log.exception("checking batch %s failed", batch.isoformat())
+            results = [replace(error_result(BATCH_CHECKS, "monitoring", PREDICTIONS, batch, err), model=cfg.model.name)]
+            try:
+                with wh.write() as conn:
+                    store_results(conn, results, checked_at)
+            except Exception:  # the error stays in the cycle's results even if the store refuses it
+                log.exception("recording the error of batch %s failed", batch.isoformat())
         out += results
     return sorted(out, key=lambda r: (r.batch or datetime.min, r.family, r.check, r.subject))
+
+
+BATCH_CHECKS = CYCLE_CHECKS[1]  # "batch_checks": the error result of a batch whose checking failed as a whole
+log = logging.getLogger("vigil.checks")
 
 
 # (registry evaluation, selection-matched reference metrics)

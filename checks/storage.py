@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
-import pandas as pd
+import pyarrow as pa
 
 from checks.result import CheckResult
 
@@ -49,7 +49,11 @@ def store_results(conn: duckdb.DuckDBPyConnection, results: Iterable[CheckResult
                      checked_at])
     if not rows:
         return
-    frame = pd.DataFrame(rows, columns=list(_RESULT_COLUMNS))
+    # An Arrow table with microsecond timestamps (DuckDB's own precision): any batch DuckDB can
+    # store, year 1 to 9999, goes through (a pandas frame holds nanoseconds: years 1677-2262 only).
+    columns = list(zip(*rows, strict=True))
+    frame = pa.table([pa.array(list(col), type=_ARROW_TYPES[name]) for name, col in zip(_RESULT_COLUMNS, columns, strict=True)],
+                     names=list(_RESULT_COLUMNS))
     # One set-based delete + insert per batch: executemany is ~100x slower in DuckDB.
     conn.register("_new_check_results", frame)
     try:
@@ -65,6 +69,13 @@ def store_results(conn: duckdb.DuckDBPyConnection, results: Iterable[CheckResult
 
 _RESULT_COLUMNS = ("check_name", "family", "subject", "batch", "model", "status", "severity", "value", "lower",
                    "upper", "explanation", "evidence_json", "checked_at")
+
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "check_name": pa.string(), "family": pa.string(), "subject": pa.string(), "batch": pa.timestamp("us"),
+    "model": pa.string(), "status": pa.string(), "severity": pa.string(), "value": pa.float64(), "lower": pa.float64(),
+    "upper": pa.float64(), "explanation": pa.string(), "evidence_json": pa.string(), "checked_at": pa.timestamp("us"),
+}
 
 
 def _num(v: float | None) -> float | None:

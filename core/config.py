@@ -26,8 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w|y)\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 365 * 86400}
 
 
 class ConfigError(ValueError):
@@ -35,7 +35,7 @@ class ConfigError(ValueError):
 
 
 def parse_duration(value: Any) -> timedelta:
-    """'30m', '1h', '1d', '2w' (or seconds as a number) -> timedelta."""
+    """'30m', '1h', '1d', '2w', '10y' (a year is 365 days; or seconds as a number) -> timedelta."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -49,7 +49,7 @@ def parse_duration(value: Any) -> timedelta:
             if seconds <= 0:
                 raise ValueError("duration must be positive")
             return timedelta(seconds=seconds)
-    raise ValueError(f"not a duration: {value!r} (use a number and a unit: 30m, 1h, 1d, 2w)")
+    raise ValueError(f"not a duration: {value!r} (use a number and a unit: 30m, 1h, 1d, 2w, 10y)")
 
 
 def format_duration(td: timedelta) -> str:
@@ -228,6 +228,12 @@ class Kpi(StrictModel):
 
 class Batch(StrictModel):
     window: Duration = timedelta(days=1)
+    # The plausible window of a row's timestamp, around the time it is ingested (wall time):
+    # rows stamped later than max_future after it, earlier than max_age before it, or with
+    # no timestamp go to the quarantine with a reason while the file's other rows load.
+    # null disables a bound.
+    max_future: Duration | None = timedelta(days=1)
+    max_age: Duration | None = timedelta(days=3650)
 
 
 class Storage(StrictModel):

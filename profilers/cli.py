@@ -51,13 +51,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         f"quarantined {len(report.quarantined)}"
     ]
     lines += [f"  quarantined {q.path}: {q.reason}: {q.detail}" for q in report.quarantined]
+    lines += [f"  quarantined {q.rows} row(s) of {q.path}: {q.reason}: {q.detail}" for q in report.quarantined_rows]
     lines += [
         f"  schema {c.source} {c.change} {c.column} {c.detail or ''}".rstrip() for c in report.schema_changes
     ]
     if report.all_dirty:
         lines.append("dirty batches: " + ", ".join(b.isoformat() for b in sorted(report.all_dirty)))
     _emit(args, report.to_dict(), "\n".join(lines))
-    return exit_codes.FAILED if report.quarantined else exit_codes.OK
+    return exit_codes.FAILED if report.quarantined or report.quarantined_rows else exit_codes.OK
 
 
 def cmd_quarantine_list(args: argparse.Namespace) -> int:
@@ -89,6 +90,21 @@ def cmd_quarantine_show(args: argparse.Namespace) -> int:
         return exit_codes.USAGE
     text = "\n".join(f"{k}: {v}" for k, v in entry.items())
     _emit(args, entry, text)
+    return exit_codes.OK
+
+
+def cmd_quarantine_rows(args: argparse.Namespace) -> int:
+    from profilers.quarantine import list_quarantined_rows
+
+    cfg = _config(args)
+    rows = list_quarantined_rows(_warehouse(cfg), args.path, args.limit)
+    if not rows:
+        _emit(args, [], "no quarantined rows")
+        return exit_codes.OK
+    text = "\n".join(
+        f"{r['path']} row {r['row_number']}  {r['reason']:<16} {r['timestamp_value'] or '(null)'}  {r['detail']}" for r in rows
+    )
+    _emit(args, rows, text)
     return exit_codes.OK
 
 
@@ -147,6 +163,10 @@ COMMANDS = (
     Command("quarantine list", cmd_quarantine_list, READ, "list open quarantine entries",
             (Opt("--all", is_flag=True, help="include resolved and retried entries"),)),
     Command("quarantine show", cmd_quarantine_show, READ, "show one entry with its reason", (Arg("quarantine_id", "ID"),)),
+    Command("quarantine rows", cmd_quarantine_rows, READ, "rows set aside at ingestion (null or implausible timestamps)", (
+        Opt("--path", help="only the rows of this landing file (relative path)"),
+        Opt("--limit", type=int, default=1000, help="at most this many rows (newest first)"),
+    )),
     Command("quarantine retry", cmd_quarantine_retry, "cycle.run", "load a quarantined file again (after it was fixed)",
             (Arg("quarantine_id", "ID", required=False), Opt("--all", is_flag=True, help="retry every open entry"))),
     Group("profile", "whylogs profiles of the batches"),

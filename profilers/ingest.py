@@ -9,6 +9,11 @@ Raw tables: ``predictions`` and ``etl_<table>``, the config's expected columns (
 from the config) plus the columns of the first file, plus ``_file`` (the relative path
 of the file the row came from). Later files insert by name: missing columns are NULL,
 new columns are added; both are recorded in ``schema_changes``.
+
+Rows whose timestamp is null or outside the plausible window (``batch.max_future`` after
+and ``batch.max_age`` before the ingest time) cannot be placed in a batch: they go to
+``quarantined_rows`` with their reason and the whole row, in the same transaction, while
+the file's other rows load.
 """
 
 from __future__ import annotations
@@ -18,13 +23,13 @@ import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from core.config import VigilConfig
+from core.config import VigilConfig, format_duration
 from core.ids import new_id, sha256_file
 from core.sql import ident
 from core.stores import Warehouse
@@ -64,6 +69,17 @@ class QuarantinedFile:
 
 
 @dataclass(frozen=True)
+class QuarantinedRows:
+    """Rows of one loaded file set aside for one reason (null or implausible timestamp)."""
+
+    path: str
+    source: str
+    reason: str  # null_timestamp, future_timestamp, old_timestamp
+    rows: int
+    detail: str
+
+
+@dataclass(frozen=True)
 class SchemaChange:
     path: str
     source: str
@@ -78,6 +94,7 @@ class IngestReport:
     skipped: int = 0
     replaced: int = 0
     quarantined: list[QuarantinedFile] = field(default_factory=list)
+    quarantined_rows: list[QuarantinedRows] = field(default_factory=list)
     dirty_batches: set[datetime] = field(default_factory=set)  # batches that received rows (any source)
     label_batches: set[datetime] = field(default_factory=set)  # prediction batches whose labels arrived
     rows: int = 0
@@ -96,6 +113,7 @@ class IngestReport:
             "rows": self.rows,
             "loaded_files": self.loaded_files,
             "quarantined": [q.__dict__ for q in self.quarantined],
+            "quarantined_rows": [q.__dict__ for q in self.quarantined_rows],
             "schema_changes": [c.__dict__ for c in self.schema_changes],
             "dirty_batches": sorted(b.isoformat() for b in self.dirty_batches),
             "label_batches": sorted(b.isoformat() for b in self.label_batches),
@@ -360,12 +378,72 @@ class FileOutcome:
     dirty: set[datetime]
     label_dirty: set[datetime]
     changes: list[tuple[str, str, str | None]]
+    bad_rows: list[QuarantinedRows] = field(default_factory=list)
 
 
 def _insert_rows(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> int:
     """The INSERT of a file's rows (a seam the kill test uses to stop mid-file)."""
     row = fetch_one(conn.execute(sql, params))
     return int(row[0]) if row else 0
+
+
+def plausible_window(cfg: VigilConfig, now: datetime) -> tuple[datetime | None, datetime | None]:
+    """(earliest, latest) timestamp a row may carry when ingested at ``now`` (naive UTC); None: no bound."""
+    now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+    earliest = now - cfg.batch.max_age if cfg.batch.max_age is not None else None
+    latest = now + cfg.batch.max_future if cfg.batch.max_future is not None else None
+    return earliest, latest
+
+
+def _valid_sql(ts: str, earliest: datetime | None, latest: datetime | None) -> tuple[str, list[Any]]:
+    conditions, params = [f"{ts} IS NOT NULL"], []
+    if earliest is not None:
+        conditions.append(f"{ts} >= ?::TIMESTAMP")
+        params.append(earliest)
+    if latest is not None:
+        conditions.append(f"{ts} <= ?::TIMESTAMP")
+        params.append(latest)
+    return " AND ".join(conditions), params
+
+
+def _quarantine_rows(
+    conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, spec: SourceSpec, rel: str, sha: str, rows_sql: str,
+    rows_params: list[Any], earliest: datetime | None, latest: datetime | None,
+) -> list[QuarantinedRows]:
+    """Copy the rows with a null or implausible timestamp to quarantined_rows; their counts by reason."""
+    ts = ident(spec.timestamp_column)
+    valid, valid_params = _valid_sql(ts, earliest, latest)
+    col = spec.timestamp_column
+    max_future = format_duration(cfg.batch.max_future) if cfg.batch.max_future else "-"
+    max_age = format_duration(cfg.batch.max_age) if cfg.batch.max_age else "-"
+    late = latest.isoformat(sep=" ") if latest else ""
+    early = earliest.isoformat(sep=" ") if earliest else ""
+    reason_sql = (
+        f"CASE WHEN {ts} IS NULL THEN 'null_timestamp' "
+        + (f"WHEN {ts} > ?::TIMESTAMP THEN 'future_timestamp' " if latest is not None else "")
+        + "ELSE 'old_timestamp' END"
+    )
+    reason_params: list[Any] = [latest] if latest is not None else []
+    conn.execute(
+        f"INSERT INTO quarantined_rows SELECT ?, ?, ?, _row, reason, "  # noqa: S608
+        "CASE reason WHEN 'null_timestamp' THEN ? WHEN 'future_timestamp' THEN ? ELSE ? END, "
+        f"CAST({ts} AS VARCHAR), to_json(t)::VARCHAR, now() FROM "
+        f"(SELECT *, {reason_sql} AS reason FROM ({rows_sql}) WHERE NOT ({valid})) t",
+        [
+            rel, spec.name, sha,
+            f"no value in {col!r}: the row cannot be placed in a batch (hint: fix the producer; the row is kept in quarantined_rows)",
+            f"{col!r} is more than {max_future} after the ingest time (later than {late}) (hint: fix the producer's clock or "
+            "raise batch.max_future)",
+            f"{col!r} is more than {max_age} before the ingest time (earlier than {early}) (hint: fix the producer or raise "
+            "batch.max_age)",
+            *reason_params, *rows_params, *valid_params,
+        ],
+    )
+    counts = conn.execute(
+        "SELECT reason, count(*), any_value(detail) FROM quarantined_rows WHERE path = ? AND sha256 = ? GROUP BY reason ORDER BY reason",
+        [rel, sha],
+    ).fetchall()
+    return [QuarantinedRows(rel, spec.name, str(r[0]), int(r[1]), str(r[2])) for r in counts]
 
 
 def load_file(
@@ -377,6 +455,7 @@ def load_file(
     sha: str,
     size: int,
     mtime: float,
+    now: datetime | None = None,
 ) -> FileOutcome:
     """Load one file in one transaction, or raise BadFile (nothing written)."""
     fmt = file_format(path, spec.source.format)
@@ -418,10 +497,16 @@ def load_file(
             dirty |= batches_of_file(conn, cfg, spec, rel)
             label_dirty |= label_batches_of_file(conn, cfg, spec, rel)
             conn.execute(f"DELETE FROM {spec.raw_ident} WHERE _file = ?", [rel])  # noqa: S608
+        conn.execute("DELETE FROM quarantined_rows WHERE path = ?", [rel])  # the old version's set-aside rows go with it
         exprs = [_select_expr(c, t, schema[c]) for c, t in file_columns.items() if c != "_file"]
-        sql = f"INSERT INTO {spec.raw_ident} BY NAME SELECT {', '.join(exprs)}, ? AS _file FROM {rel_sql}"  # noqa: S608
+        rows_sql = f"SELECT {', '.join(exprs)}, ? AS _file, row_number() OVER () AS _row FROM {rel_sql}"  # noqa: S608
+        rows_params: list[Any] = [rel, str(path)]
+        earliest, latest = plausible_window(cfg, now or datetime.now(UTC))
+        valid, valid_params = _valid_sql(ident(spec.timestamp_column), earliest, latest)
+        sql = f"INSERT INTO {spec.raw_ident} BY NAME SELECT * EXCLUDE (_row) FROM ({rows_sql}) WHERE {valid}"  # noqa: S608
         try:
-            rows = _insert_rows(conn, sql, [rel, str(path)])
+            rows = _insert_rows(conn, sql, rows_params + valid_params)
+            bad_rows = _quarantine_rows(conn, cfg, spec, rel, sha, rows_sql, rows_params, earliest, latest)
         except duckdb.ConversionException as e:
             raise BadFile(
                 "wrong_types", f"{_first_line(e)} (hint: fix the producer or the feature type)"
@@ -447,7 +532,7 @@ def load_file(
             "UPDATE quarantine SET status = 'resolved', resolved_at = now() WHERE path = ? AND status = 'open'",
             [rel],
         )
-    return FileOutcome(rows, replaced, dirty, label_dirty, changes)
+    return FileOutcome(rows, replaced, dirty, label_dirty, changes, bad_rows)
 
 
 def record_quarantine(
@@ -511,8 +596,13 @@ def _ordered_specs(cfg: VigilConfig) -> list[SourceSpec]:
     return sorted(specs, key=lambda s: (s.name != PREDICTIONS, s.name == label))
 
 
-def ingest_all(cfg: VigilConfig, wh: Warehouse, only: Iterable[str] | None = None) -> IngestReport:
-    """Scan every configured source and load new or changed files (``only``: these relative paths)."""
+def ingest_all(
+    cfg: VigilConfig, wh: Warehouse, only: Iterable[str] | None = None, now: datetime | None = None
+) -> IngestReport:
+    """Scan every configured source and load new or changed files (``only``: these relative paths).
+
+    ``now`` (wall time, default the system clock) anchors the plausible timestamp window.
+    """
     report = IngestReport()
     seen, loaded_content = seen_files(wh)
     wanted = set(only) if only is not None else None
@@ -521,7 +611,7 @@ def ingest_all(cfg: VigilConfig, wh: Warehouse, only: Iterable[str] | None = Non
             rel = relative_path(cfg.root, path)
             if wanted is not None and rel not in wanted:
                 continue
-            _ingest_one(cfg, wh, spec, path, rel, seen.get(rel), loaded_content, report)
+            _ingest_one(cfg, wh, spec, path, rel, seen.get(rel), loaded_content, report, now)
     return report
 
 
@@ -539,6 +629,7 @@ def _ingest_one(
     previous: SeenFile | None,
     loaded_content: dict[tuple[str, str], str],
     report: IngestReport,
+    now: datetime | None = None,
 ) -> None:
     try:
         st = os.stat(path)
@@ -573,7 +664,7 @@ def _ingest_one(
         report.skipped += 1
         return
     try:
-        outcome = load_file(cfg, wh, spec, path, rel, sha, size, mtime)
+        outcome = load_file(cfg, wh, spec, path, rel, sha, size, mtime, now)
     except BadFile as bad:
         _note(report, record_quarantine(wh, spec, rel, sha, size, mtime, bad))
         return
@@ -585,4 +676,5 @@ def _ingest_one(
         report.replaced += 1
     report.dirty_batches |= outcome.dirty
     report.label_batches |= outcome.label_dirty
+    report.quarantined_rows.extend(outcome.bad_rows)
     report.schema_changes.extend(SchemaChange(rel, spec.name, c, col, d) for c, col, d in outcome.changes)

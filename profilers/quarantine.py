@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import duckdb
+
 from core import audit
 from core.config import VigilConfig
 from core.stores import OpsStore, StoreMissing, Warehouse
@@ -43,6 +45,24 @@ def list_quarantine(wh: Warehouse, include_closed: bool = False) -> list[dict[st
 def show_quarantine(wh: Warehouse, quarantine_id: str) -> dict[str, Any] | None:
     found = _rows(wh, "WHERE quarantine_id = ?", [quarantine_id])
     return found[0] if found else None
+
+
+_ROW_COLUMNS = ("path", "source", "row_number", "reason", "detail", "timestamp_value", "row_json", "quarantined_at")
+
+
+def list_quarantined_rows(wh: Warehouse, path: str | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    """Rows set aside at ingestion (null or implausible timestamps), newest first; ``path`` filters one file."""
+    where, params = ("WHERE path = ?", [path]) if path else ("", [])
+    try:
+        with wh.read() as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join(_ROW_COLUMNS)} FROM quarantined_rows {where} "  # noqa: S608
+                "ORDER BY quarantined_at DESC, path, row_number LIMIT ?",
+                [*params, limit],
+            ).fetchall()
+    except (StoreMissing, duckdb.CatalogException):
+        return []
+    return [dict(zip(_ROW_COLUMNS, r, strict=True)) for r in rows]
 
 
 def retry_quarantine(cfg: VigilConfig, wh: Warehouse, quarantine_id: str | None = None) -> IngestReport:

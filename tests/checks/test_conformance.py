@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from checks.input_quality.quarantine import CYCLE_CHECKS
 from checks.input_quality.skew import SkewStats
 from checks.registry import CHECKS, CheckSpec
 from checks.result import STATUSES, CheckResult
@@ -240,7 +241,7 @@ def _assert_well_formed(spec: CheckSpec, res: CheckResult) -> None:
     json.dumps(res.to_dict(), default=str)  # serialisable for the CLI's --json
 
 
-@pytest.mark.parametrize("name", [*NAMES, *HEARTBEAT_CHECKS])
+@pytest.mark.parametrize("name", [*NAMES, *HEARTBEAT_CHECKS, *CYCLE_CHECKS])
 def test_runbook_exists_with_every_section_and_real_commands(name):
     path = ROOT / "runbooks" / f"{name}.md"
     assert path.exists(), f"missing runbooks/{name}.md"
@@ -259,7 +260,7 @@ def test_runbook_exists_with_every_section_and_real_commands(name):
 
 def test_every_runbook_belongs_to_a_registered_check():
     names = {p.stem for p in (ROOT / "runbooks").glob("*.md") if p.stem.lower() != "readme"}
-    assert names == set(CHECKS) | set(HEARTBEAT_CHECKS)
+    assert names == set(CHECKS) | set(HEARTBEAT_CHECKS) | set(CYCLE_CHECKS)
 
 
 # ---- each check on each model kind it declares ---------------------------------------------------
