@@ -128,15 +128,21 @@ def step_checks(
     return list(run_checks(cfg, wh, batches, performance_batches, model_evaluation=model_evaluation, clock=clock))
 
 
-def step_quarantine(cfg: VigilConfig, wh: Warehouse, report: CycleReport) -> list[CheckResult]:
+def step_quarantine(cfg: VigilConfig, wh: Warehouse, ops: OpsStore, report: CycleReport) -> list[CheckResult]:
     """The quarantine pages: open quarantined files and this cycle's quarantined rows, per source."""
-    from checks.input_quality.quarantine import quarantine_results
+    from checks.input_quality.quarantine import QUARANTINE_CHECK, quarantine_results
+    from incidents.schema import ensure_schema
     from profilers.quarantine import list_quarantine
     from profilers.sources import all_specs
 
+    ensure_schema(ops)
+    active = {r["subject"] for r in ops.query(
+        "SELECT subject FROM alerts WHERE check_name = ? AND model = ? AND state IN ('pending', 'firing')",
+        (QUARANTINE_CHECK, cfg.model.name),
+    )}
     sources = [(s.name, s.timestamp_column) for s in all_specs(cfg)]
     rows = [q.__dict__ for q in report.quarantined_rows]
-    return quarantine_results(sources, list_quarantine(wh), rows, cfg.model.name)
+    return quarantine_results(sources, list_quarantine(wh), rows, cfg.model.name, active)
 
 
 def step_alerts(cfg: VigilConfig, ops: OpsStore, results: list[CheckResult], clock: Clock) -> Any:
@@ -286,7 +292,7 @@ def _run_steps(
     t = time.perf_counter()
     evaluation = champion_evaluation(cfg, ops)
     report.results = step_checks(cfg, wh, to_check, report.performance_batches, evaluation, clock)
-    report.results += step_quarantine(cfg, wh, report)
+    report.results += step_quarantine(cfg, wh, ops, report)
     timed("checks", t)
 
     t = time.perf_counter()

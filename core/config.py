@@ -49,7 +49,7 @@ def parse_duration(value: Any) -> timedelta:
             if seconds <= 0:
                 raise ValueError("duration must be positive")
             return timedelta(seconds=seconds)
-    raise ValueError(f"not a duration: {value!r} (use a number and a unit: 30m, 1h, 1d, 2w, 10y)")
+    raise ValueError(f"not a duration: {value!r} (use a number and a unit: 30m, 1h, 1d, 2w)")
 
 
 def format_duration(td: timedelta) -> str:

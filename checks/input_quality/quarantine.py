@@ -8,7 +8,8 @@ the cycle's wall time as their batch, like the heartbeats. Per source, two subje
 - ``<source>.<timestamp column>``: rows set aside by this cycle's ingestion (null or
   implausible timestamps), while the rest of their file loaded.
 
-Each source without anything quarantined gets an ``ok`` result, so its alert resolves.
+A subject with nothing quarantined gets an ``ok`` result only while its alert is active
+(so the alert resolves); a quiet cycle adds no results.
 """
 
 from __future__ import annotations
@@ -77,15 +78,19 @@ def quarantine_results(
     open_files: list[Mapping[str, Any]],
     quarantined_rows: list[Mapping[str, Any]],
     model: str,
+    active: Iterable[str] = (),
 ) -> list[CheckResult]:
-    """Pure: (source, timestamp column) pairs, the open quarantine entries and this cycle's
-    quarantined row groups -> two results per source (files, rows)."""
+    """Pure: (source, timestamp column) pairs, the open quarantine entries, this cycle's
+    quarantined row groups and the subjects whose quarantine alert is active -> a failing
+    result per subject with something quarantined, an ok result per active subject without."""
     from dataclasses import replace
 
+    active = set(active)
     out: list[CheckResult] = []
     for source, ts in sources:
         files = [e for e in open_files if e["source"] == source]
         rows = [g for g in quarantined_rows if g["source"] == source]
-        out.append(replace(files_result(source, files), model=model))
-        out.append(replace(rows_result(source, ts, rows), model=model))
+        for res in (files_result(source, files), rows_result(source, ts, rows)):
+            if res.status == "fail" or res.subject in active:
+                out.append(replace(res, model=model))
     return out

@@ -330,6 +330,7 @@ class RealRun:
     data: RealData
     clean_pages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # day -> pages about that batch
     incident_pages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # incident -> pages about its batch
+    incident_columns: dict[str, str] = field(default_factory=dict)  # incident -> the column it hit
     outlier_pages: list[dict[str, Any]] = field(default_factory=list)
     unit_factors: list[str] = field(default_factory=list)
     estimate_errors: list[float] = field(default_factory=list)  # |estimated - realized AUC| once labels matured
@@ -366,10 +367,11 @@ def run_real(name: str, root: Path, seed: int = 1, clean_days: int = 5, notify: 
         else:
             assert inc is not None
             run.incident_pages[inc.name] = about
+            run.incident_columns[inc.name] = inc.column
     for r in biz.reports:
         for res in r.results:
             if res.check == "unit_change" and res.status == "fail":
-                run.unit_factors.append(str(res.evidence.get("factor_name") or res.evidence.get("factor") or res.explanation))
+                run.unit_factors.append(f"{res.subject}: {res.evidence.get('conversion') or 'unnamed'}")
             if res.check == "estimated_performance" and res.evidence.get("realized_auc") is not None:
                 est = res.value
                 if est is not None:
