@@ -40,9 +40,9 @@ from core.ids import labels_fingerprint
 from core.stores import OpsStore
 from incidents import outbox
 from incidents.delivery import DEFAULT_RETRY_DELAYS, SECRET, Delivery, deliver_outbox
+from incidents.inhibition import possible_causes_of
 from incidents.outbox import GroupId, LoggedGroup, OutboxMessage
 from incidents.payloads import PAYLOADS, Group, NoticeAlert
-from incidents.inhibition import possible_causes_of
 from incidents.schema import ensure_schema
 from incidents.silences import Silence, active_silences_in, silencing
 
