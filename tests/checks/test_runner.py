@@ -164,3 +164,25 @@ def test_a_batch_whose_labels_matured_reruns_only_the_label_based_checks(history
     assert "score_drift" not in {r.check for r in again}
     with wh.read() as conn:
         assert conn.execute("SELECT count(*) FROM check_results").fetchone()[0] == len(results)
+
+
+def test_a_batch_whose_checking_fails_is_that_batchs_error_and_the_others_are_checked(tmp_path, monkeypatch):
+    from checks import runner
+
+    cfg, wh, batches = build_history(tmp_path, days=3)
+    real = runner.check_batch
+
+    def broken_on_the_middle_batch(conn, cfg, specs, batch, *args):  # type: ignore[no-untyped-def]
+        if batch == batches[1]:
+            raise RuntimeError("Could not convert Timestamp to higher precision")
+        return real(conn, cfg, specs, batch, *args)
+
+    monkeypatch.setattr(runner, "check_batch", broken_on_the_middle_batch)
+    results = run_checks(cfg, wh, batches, [])
+    errors = [r for r in results if r.check == "batch_checks"]
+    assert [(r.batch, r.status, r.family) for r in errors] == [(batches[1], "error", "monitoring")]
+    assert "higher precision" in errors[0].explanation and errors[0].model == cfg.model.name
+    assert {r.batch for r in results if r.check != "batch_checks"} == {batches[0], batches[2]}
+    with wh.read() as conn:
+        stored = conn.execute("SELECT status FROM check_results WHERE check_name = 'batch_checks'").fetchall()
+    assert stored == [("error",)]
