@@ -23,12 +23,12 @@ from typing import Any
 import click
 
 from app import commands as app_commands
-from app import exporter, settings, users_cli
+from app import exporter, settings, store_commands, users_cli
 from core import auth, cli_session, exit_codes, identity, plugins
 from core.commands import ANYONE, READ, Arg, Args, Command, Declaration, Group, Opt, Rows, UsageError
 from core.config import ConfigError, VigilConfig
 from core.output import emit_json, table
-from core.stores import OpsStore, StoreBusy, StoreMissing
+from core.stores import OpsStore, StoreBusy, StoreMissing, StoreUnavailable
 
 GLOBAL_OPTIONS = ("config", "root", "json", "user")
 
@@ -42,7 +42,7 @@ class CommandRefused(Exception):
 
 def builtin_declarations() -> list[Declaration]:
     """The app's own commands (the kernel's host); packages add theirs by entry point."""
-    return [*app_commands.COMMANDS, *exporter.COMMANDS, *users_cli.COMMANDS]
+    return [*app_commands.COMMANDS, *exporter.COMMANDS, *users_cli.COMMANDS, *store_commands.COMMANDS]
 
 
 def declarations() -> list[Declaration]:
@@ -147,8 +147,11 @@ def run_command(command: Command, args: Args) -> int:
     except StoreMissing as err:
         print(f"vigil: {err}", file=sys.stderr)
         return exit_codes.STORE_UNAVAILABLE
-    except StoreBusy as err:
-        print(f"vigil: {err} (hint: a cycle is writing; retry in a moment)", file=sys.stderr)
+    except StoreUnavailable as err:  # locked past the wait, corrupt, disk full: the message says which
+        text = str(err)
+        if isinstance(err, StoreBusy) and "hint:" not in text:
+            text += " (hint: a cycle is writing; retry in a moment)"
+        print(f"vigil: {text}", file=sys.stderr)
         return exit_codes.STORE_UNAVAILABLE
     except KeyboardInterrupt:
         return exit_codes.OK

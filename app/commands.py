@@ -15,6 +15,7 @@ from app import settings
 from core import exit_codes
 from core.commands import READ, Arg, Args, Command, Group, Opt, UsageError
 from core.output import emit_json, red
+from core.stores import StoreUnavailable
 
 BATCH = Arg("batch", "BATCH", "batch start, e.g. 2024-03-01")
 REPORTS_DIR = "reports"  # under the storage root
@@ -40,6 +41,8 @@ def cmd_run_once(args: Args) -> int:
     cfg = args.load_config()
     try:
         report = run_cycle(cfg, notify=not args.no_notify, actor=args.user)
+    except StoreUnavailable:
+        raise  # locked, corrupt, disk full: the kernel says which and how to recover (exit 3)
     except Exception as err:  # recorded on the cycles row by run_cycle
         print(f"cycle failed: {type(err).__name__}: {err} (recorded; see `vigil status`)", file=sys.stderr)
         return exit_codes.FAILED

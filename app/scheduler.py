@@ -120,6 +120,25 @@ def profile_whylogs_after(cfg: VigilConfig) -> int:
     return len(done)
 
 
+BACKUP_INTERVAL_SECONDS = 24 * 3600
+
+
+def scheduled_backup(cfg: VigilConfig) -> str | None:
+    """The daily ops-store backup (online backup API) under <root>/backups, newest 14 kept."""
+    from core import audit, auth
+    from core.backup import backup_dir, backup_ops, prune
+
+    try:
+        made = backup_ops(cfg.ops_path, backup_dir(cfg.root), auth.users_file(cfg.root))
+        prune(backup_dir(cfg.root))
+        audit.record(OpsStore(cfg.ops_path), "system:scheduler", "stores.backup", str(made.path), None, made.to_dict())
+    except Exception:
+        log.exception("the scheduled ops-store backup failed (hint: `vigil doctor`)")
+        return None
+    log.info("ops store backed up to %s", made.path)
+    return str(made.path)
+
+
 # ---- the process ------------------------------------------------------------------------
 
 
@@ -146,6 +165,10 @@ def build_scheduler(
         coalesce=True,
         misfire_grace_time=int(max(interval.total_seconds(), 1)),
         next_run_time=clock.now(),
+    )
+    scheduler.add_job(
+        scheduled_backup, "interval", args=(cfg,), seconds=BACKUP_INTERVAL_SECONDS, id="backup", max_instances=1,
+        coalesce=True,
     )
     if process_id is not None:
         scheduler.add_job(

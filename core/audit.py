@@ -145,7 +145,7 @@ class ChainReport:
             extra = f" ({self.unchained} older entries predate the chain)" if self.unchained else ""
             return f"audit chain intact: {self.entries} entries{extra}"
         return (f"audit chain BROKEN at entry {self.broken_at}: {self.reason} (hint: entries were edited, removed "
-                "or inserted outside Vigil; restore the ops store from a backup and find who "
+                "or inserted outside Vigil; restore the ops store from a backup (`vigil restore`) and find who "
                 "could write the file)")
 
 

@@ -57,6 +57,8 @@ PERMISSIONS: dict[str, str] = {
     "decisions.approve": "approver",
     "decisions.carry_out": "approver",
     "users.manage": "admin",
+    "stores.backup": "responder",
+    "stores.rebuild": "admin",
 }
 
 MAX_FAILURES = 5  # per user in FAILURE_WINDOW

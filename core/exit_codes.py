@@ -5,13 +5,13 @@ from __future__ import annotations
 OK = 0
 FAILED = 1  # a check failed, a file was quarantined, a cycle failed, a reproduction did not match
 USAGE = 2  # bad arguments, a config error, a refused action (the message says why, with a hint)
-STORE_UNAVAILABLE = 3  # a store is missing or busy past its retry budget
+STORE_UNAVAILABLE = 3  # a store is missing, busy past its retry budget, corrupt, or its disk is full
 
 MEANINGS: dict[int, str] = {
     OK: "ok",
     FAILED: "checks failed, something was quarantined, or a cycle failed",
     USAGE: "usage or config error, or a refused action",
-    STORE_UNAVAILABLE: "a store is missing or busy",
+    STORE_UNAVAILABLE: "a store is missing, locked, corrupt or out of disk",
 }
 
 

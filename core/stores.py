@@ -23,15 +23,76 @@ from typing import Any
 
 import duckdb
 
-_LOCK_WORDS = ("lock", "Could not set lock", "Conflicting lock", "being used by another process")
+# Whole phrases, never single words: "Corrupt database file: ... in block at ..." contains
+# "lock" but is corruption, not a lock held by another process.
+_LOCK_PHRASES = ("Could not set lock on file", "Conflicting lock is held", "being used by another process",
+                 "database is locked", "database table is locked")
+_FULL_PHRASES = ("No space left on device", "database or disk is full", "disk is full", "Disk quota exceeded")
+_CORRUPT_PHRASES = ("not a valid DuckDB database file", "Corrupt database file", "Could not read enough bytes",
+                    "file is not a database", "database disk image is malformed", "does not match stored checksum",
+                    "malformed database schema", "Failed to read database header")
 
 
-class StoreBusy(RuntimeError):
+class StoreUnavailable(RuntimeError):
+    """A store cannot be used: locked past the wait, corrupt or out of disk (exit code 3).
+    The message says which store, what happened and how to recover."""
+
+
+class StoreBusy(StoreUnavailable):
     """The store stayed locked by another process for longer than the retry budget."""
+
+
+class StoreCorrupt(StoreUnavailable):
+    """The store file is damaged (bad header, failed checksum, cut short)."""
+
+
+class StoreDiskFull(StoreUnavailable):
+    """The disk holding the store is full."""
 
 
 class StoreMissing(FileNotFoundError):
     """The store file does not exist yet (no cycle has run)."""
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+
+
+def is_lock_error(err: BaseException) -> bool:
+    text = str(err)
+    return any(p in text for p in _LOCK_PHRASES)
+
+
+def classify_store_error(err: BaseException, path: Path, kind: str) -> StoreUnavailable | None:
+    """The StoreUnavailable an engine error stands for (None: not a store-level failure).
+
+    `kind` is 'warehouse' or 'ops'; the message names the file, what happened and the recovery.
+    """
+    text = str(err)
+    if any(p in text for p in _FULL_PHRASES) or getattr(err, "errno", None) == 28:
+        return StoreDiskFull(
+            f"{path}: the disk is full ({_first_line(err)}) (hint: free space on {path.parent} (`df -h {path.parent}`), "
+            "then retry; nothing was half-written: the transaction rolled back)"
+        )
+    if any(p in text for p in _CORRUPT_PHRASES):
+        recovery = (
+            "`vigil warehouse rebuild` rebuilds it from the landing files and the kept quarantine"
+            if kind == "warehouse"
+            else "`vigil restore BACKUP` restores the newest backup (`vigil backup` makes one; the scheduler makes "
+                 "one daily under <root>/backups)"
+        )
+        return StoreCorrupt(f"{path}: the {kind} store is corrupt ({_first_line(err)}) (hint: {recovery}; "
+                            "`vigil doctor` checks both stores)")
+    if is_lock_error(err):
+        return StoreBusy(f"{path}: locked by another process ({_first_line(err)}) (hint: a cycle is writing; retry in "
+                         "a moment)")
+    return None
+
+
+def _reraise_store_error(err: BaseException, path: Path, kind: str) -> None:
+    found = classify_store_error(err, path, kind)
+    if found is not None and not isinstance(found, StoreBusy):
+        raise found from err
 
 
 def _migration_files(kind: str) -> list[tuple[str, str]]:
@@ -41,11 +102,6 @@ def _migration_files(kind: str) -> list[tuple[str, str]]:
         if entry.name.endswith(".sql"):
             out.append((entry.name, entry.read_text()))
     return sorted(out)
-
-
-def _is_lock_error(err: Exception) -> bool:
-    text = str(err)
-    return any(w in text for w in _LOCK_WORDS)
 
 
 class Warehouse:
@@ -64,14 +120,39 @@ class Warehouse:
             try:
                 conn = duckdb.connect(str(self.path), read_only=read_only)
                 conn.execute(f"SET memory_limit = '{self.memory_limit}'")  # validated by config pattern
+                if read_only:
+                    self._check_length(conn)
                 return conn
             except duckdb.Error as err:  # another process holds the file
-                if not _is_lock_error(err) or time.monotonic() > deadline:
-                    if _is_lock_error(err):
-                        raise StoreBusy(f"{self.path}: locked by another process for {self.retry_seconds:.0f}s") from err
+                if not is_lock_error(err) or time.monotonic() > deadline:
+                    if is_lock_error(err):
+                        raise StoreBusy(f"{self.path}: locked by another process for {self.retry_seconds:.0f}s "
+                                        "(hint: a cycle is writing; retry in a moment)") from err
+                    _reraise_store_error(err, self.path, "warehouse")
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
+
+    def _check_length(self, conn: duckdb.DuckDBPyConnection) -> None:
+        """A file cut short opens fine until a read reaches a missing block: catch it at open.
+
+        The file holds 3 header blocks of 4 KiB and at least `used_blocks` blocks of `block_size`.
+        """
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            return
+        row = conn.execute("SELECT block_size, used_blocks FROM pragma_database_size()").fetchall()
+        if not row or not row[0][0]:
+            return
+        expected = 3 * 4096 + int(row[0][0]) * int(row[0][1])
+        if size < expected:
+            conn.close()
+            raise StoreCorrupt(
+                f"{self.path}: the warehouse store is corrupt (the file was cut short: {size:,} bytes of {expected:,}) "
+                "(hint: `vigil warehouse rebuild` rebuilds it from the landing files and the kept quarantine; "
+                "`vigil doctor` checks both stores)"
+            )
 
     def migrate(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,10 +173,19 @@ class Warehouse:
             conn.execute("BEGIN TRANSACTION")
             try:
                 yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
+            except BaseException as err:
+                try:
+                    conn.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass  # a failed disk or a damaged file may refuse the rollback too
+                if isinstance(err, duckdb.Error | OSError):
+                    _reraise_store_error(err, self.path, "warehouse")
                 raise
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except duckdb.Error as err:
+                _reraise_store_error(err, self.path, "warehouse")
+                raise
         finally:
             conn.close()
 
@@ -107,6 +197,9 @@ class Warehouse:
         conn = self._open(read_only=True)
         try:
             yield conn
+        except duckdb.Error as err:
+            _reraise_store_error(err, self.path, "warehouse")
+            raise
         finally:
             conn.close()
 
@@ -141,17 +234,31 @@ class OpsStore:
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout_ms / 1000, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as err:
+            conn.close()
+            self._raise_classified(err)
+            raise
         return conn
+
+    def _raise_classified(self, err: BaseException) -> None:
+        found = classify_store_error(err, self.path, "ops")
+        if found is not None:
+            raise found from err
 
     def migrate(self) -> None:
         conn = self._open()
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.DatabaseError as err:
+                self._raise_classified(err)
+                raise
             try:
                 conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
                 done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
@@ -178,15 +285,28 @@ class OpsStore:
         conn = self._open()
         try:
             began = time.perf_counter()
-            conn.execute("BEGIN IMMEDIATE")  # where a writer waits for another
+            try:
+                conn.execute("BEGIN IMMEDIATE")  # where a writer waits for another
+            except sqlite3.OperationalError as err:
+                self._raise_classified(err)
+                raise
             if self.lock_waits is not None:
                 self.lock_waits.append(time.perf_counter() - began)
             try:
                 yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
+            except BaseException as err:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                if isinstance(err, sqlite3.DatabaseError) and not is_lock_error(err):
+                    self._raise_classified(err)
                 raise
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.DatabaseError as err:
+                self._raise_classified(err)
+                raise
         finally:
             conn.close()
 
@@ -197,6 +317,10 @@ class OpsStore:
         conn = self._open()
         try:
             yield conn
+        except sqlite3.DatabaseError as err:
+            if not is_lock_error(err):
+                self._raise_classified(err)
+            raise
         finally:
             conn.close()
 

@@ -32,7 +32,7 @@ import duckdb
 from core.config import VigilConfig, format_duration
 from core.ids import new_id, sha256_file
 from core.sql import ident
-from core.stores import Warehouse
+from core.stores import Warehouse, classify_store_error
 from profilers.sources import (
     PREDICTIONS,
     RAW_TYPE,
@@ -512,6 +512,9 @@ def load_file(
                 "wrong_types", f"{_first_line(e)} (hint: fix the producer or the feature type)"
             ) from None
         except duckdb.Error as e:
+            store_failure = classify_store_error(e, wh.path, "warehouse")
+            if store_failure is not None:  # disk full, damaged warehouse: not the landing file's fault
+                raise store_failure from e
             raise BadFile("load_error", f"{_first_line(e)} (hint: inspect the file with duckdb)") from None
         dirty |= batches_of_file(conn, cfg, spec, rel)
         label_dirty |= label_batches_of_file(conn, cfg, spec, rel)
