@@ -7,6 +7,7 @@ resolves against the current directory (or ``VIGIL_ROOT`` / the ``root`` argumen
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from datetime import datetime, timedelta
@@ -34,22 +35,49 @@ class ConfigError(ValueError):
     """A config file is unreadable or invalid. The message names file, key path and a hint."""
 
 
+MIN_DURATION_SECONDS = 1.0  # below this a window rounds to nothing ("Period must be greater than 0")
+MAX_DURATION_SECONDS = 10 * 365 * 86400.0  # ten years; beyond it batch arithmetic leaves the date range
+
+
+def _bounded(seconds: float, value: Any) -> timedelta:
+    """Refuse what would break a cycle: NaN, infinities, zero, below 1 s, above ten years."""
+    if math.isnan(seconds) or math.isinf(seconds):
+        raise ValueError(f"duration must be a finite number (got {value!r})")
+    if seconds <= 0:
+        raise ValueError("duration must be positive")
+    if seconds < MIN_DURATION_SECONDS:
+        raise ValueError(f"duration {value!r} is shorter than one second (the shortest is 1s)")
+    if seconds > MAX_DURATION_SECONDS:
+        raise ValueError(f"duration {value!r} is longer than ten years (the longest is 10y)")
+    return timedelta(seconds=seconds)
+
+
 def parse_duration(value: Any) -> timedelta:
-    """'30m', '1h', '1d', '2w', '10y' (a year is 365 days; or seconds as a number) -> timedelta."""
+    """'30m', '1h', '1d', '2w', '10y' (a year is 365 days; or seconds as a number) -> timedelta.
+
+    Between 1 s and 10 years, finite: anything else is refused with a message naming it.
+    """
     if isinstance(value, timedelta):
-        return value
+        return _bounded(value.total_seconds(), value)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if value <= 0:
-            raise ValueError("duration must be positive")
-        return timedelta(seconds=float(value))
+        return _bounded(float(value), value)
     if isinstance(value, str):
         m = _DURATION.match(value)
         if m:
-            seconds = float(m.group(1)) * _UNITS[m.group(2)]
-            if seconds <= 0:
-                raise ValueError("duration must be positive")
-            return timedelta(seconds=seconds)
+            return _bounded(float(m.group(1)) * _UNITS[m.group(2)], value)
     raise ValueError(f"not a duration: {value!r} (use a number and a unit: 30m, 1h, 1d, 2w)")
+
+
+def _no_case_collisions(what: str, names: list[str]) -> None:
+    """DuckDB identifiers are case-insensitive: `income` and `Income` are one column there."""
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(name.lower(), name)
+        if other != name:
+            raise ValueError(
+                f"{what} names {other!r} and {name!r} differ only in letter case; the warehouse (DuckDB) treats "
+                "them as one name; rename one"
+            )
 
 
 def format_duration(td: timedelta) -> str:
@@ -343,9 +371,11 @@ class VigilConfig(StrictModel):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"feature names must be unique; repeated: {', '.join(dupes)}")
+        _no_case_collisions("feature", names)
         tables = {t.name for t in self.etl_tables}
         if len(tables) != len(self.etl_tables):
             raise ValueError("etl_tables names must be unique")
+        _no_case_collisions("etl_tables", [t.name for t in self.etl_tables])
         for f in self.features:
             for parent in f.parents:
                 if parent.split(".")[0] not in tables:
