@@ -21,7 +21,7 @@ from typing import Any
 
 from baseline_model.simulator import INCIDENT_KINDS
 from core import exit_codes
-from core.commands import READ, Arg, Command, Group, Opt, Rows, Table
+from core.commands import READ, Arg, Command, Group, Opt, Rows, Table, UsageError
 from core.config import VigilConfig
 from core.output import emit, jsonable
 from core.stores import OpsStore, stores_for
@@ -118,9 +118,23 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _next_day(root: Path) -> date | None:
+    """The day after the newest simulated extract (files named applications_YYYY-MM-DD.parquet).
+
+    A stray file that does not follow the name (applications_nokey.parquet) is refused with
+    its name rather than a traceback from date parsing.
+    """
     folder = root / "landing" / "etl" / "applications"
-    days = sorted(p.stem.removeprefix("applications_") for p in folder.glob("applications_*.parquet"))
-    return date.fromisoformat(days[-1]) + timedelta(days=1) if days else None
+    days = []
+    for p in folder.glob("applications_*.parquet"):
+        text = p.stem.removeprefix("applications_")
+        try:
+            days.append(date.fromisoformat(text))
+        except ValueError:
+            raise UsageError(
+                f"{p}: not a simulated day's extract (expected applications_YYYY-MM-DD.parquet) (hint: move the file "
+                "out of the landing folder, or pass --start YYYY-MM-DD)"
+            ) from None
+    return max(days) + timedelta(days=1) if days else None
 
 
 def cmd_simulate(args: argparse.Namespace) -> Rows:

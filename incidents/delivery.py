@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import urllib.error
 import urllib.request
@@ -76,11 +77,21 @@ class Delivery:
         }
 
 
+SHORT_SECRET = 8  # shorter secrets are masked only as whole words, so ordinary words stay whole
+
+
 def redact(text: str, secrets: list[str]) -> str:
-    for s in secrets:
-        if s:
-            text = text.replace(s, SECRET)
-    return text
+    """Every secret as <secret>, in one pass (a mask is never re-masked), longest first.
+
+    A short secret ("net") is masked only where it stands alone, not inside "network".
+    """
+    parts = []
+    for s in sorted({s for s in secrets if s}, key=len, reverse=True):
+        escaped = re.escape(s)
+        parts.append(escaped if len(s) >= SHORT_SECRET else rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])")
+    if not parts:
+        return text
+    return re.sub("|".join(parts), SECRET, text)
 
 
 def post_json(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:

@@ -623,6 +623,14 @@ def _note(report: IngestReport, entry: QuarantinedFile | None) -> None:
         report.quarantined.append(entry)
 
 
+def _leaves_root(cfg: VigilConfig, path: Path) -> bool:
+    """True when the path (a symlink, or under a symlinked folder) resolves outside the storage root."""
+    try:
+        return not path.resolve().is_relative_to(cfg.root.resolve())
+    except OSError:  # a link loop: treat as leaving
+        return True
+
+
 def _ingest_one(
     cfg: VigilConfig,
     wh: Warehouse,
@@ -634,6 +642,13 @@ def _ingest_one(
     report: IngestReport,
     now: datetime | None = None,
 ) -> None:
+    if _leaves_root(cfg, path):
+        # Never opened: reading it would copy another file's content (say /etc/passwd) into
+        # the quarantine detail. The reason names the link, not its target or content.
+        bad = BadFile("symlink_outside_root", "a symbolic link to a file outside the storage root; not read "
+                                              "(hint: copy the file into the landing folder instead of linking it)")
+        _note(report, record_quarantine(wh, spec, rel, None, None, None, bad))
+        return
     try:
         st = os.stat(path)
     except OSError as e:
