@@ -57,6 +57,8 @@ def run_checks(
     stats = ColumnStatsCache()
     with wh.read() as conn:
         coverage = stats_store.label_coverage(conn)
+        # Every reference in one query: one per column costs 1,000 round trips on a wide table.
+        references.update(stats_store.load_all_references(conn))
     live_reference = _live_reference(cfg, coverage)
     out: list[CheckResult] = []
     label_only = sorted(set(performance_batches) - set(batches))

@@ -18,6 +18,7 @@ from profilers.stats_types import OTHER, QUANTILES, ColumnKind, ColumnStats
 
 TOP_K = 20
 RESERVOIR = 8192  # reservoir_quantile sample size per batch and column
+COLUMN_BATCH = 100  # columns per aggregate query (bounded SQL size and memory on wide tables)
 _QUANTILE_LIST = "[" + ", ".join(repr(q) for q in QUANTILES) + "]"  # constants of this module
 
 
@@ -70,9 +71,9 @@ def _numeric_select(plan: ColumnPlan, i: int) -> tuple[list[str], list[Any]]:
     return parts, params
 
 
-def _inner_projection(plans: list[ColumnPlan]) -> str:
+def _inner_projection(chunk: list[tuple[int, ColumnPlan]]) -> str:
     cols = ["_g"]
-    for i, plan in enumerate(plans):
+    for i, plan in chunk:
         if plan.kind == "numeric":
             v = _value(plan)
             cols.append(f"{v} AS {_raw_alias(i)}")
@@ -91,18 +92,44 @@ def _other_select(plan: ColumnPlan, i: int) -> list[str]:
 
 
 def _top_categories(
-    conn: duckdb.DuckDBPyConnection, relation: str, rel_params: list[Any], plan: ColumnPlan
-) -> dict[Any, dict[str, int]]:
-    q = ident(plan.column)
+    conn: duckdb.DuckDBPyConnection, relation: str, rel_params: list[Any], plans: dict[int, ColumnPlan]
+) -> dict[int, dict[Any, dict[str, int]]]:
+    """Top-K values per group of several columns in one query (UNPIVOT: one scan, not one per column).
+
+    Keyed by plan index -> group -> {value: count}. UNPIVOT leaves out NULLs.
+    """
+    if not plans:
+        return {}
+    cols = ", ".join(f"CAST({ident(p.column)} AS VARCHAR) AS {ident(str(i))}" for i, p in plans.items())
     rows = conn.execute(
-        f"SELECT _g, CAST({q} AS VARCHAR) AS v, count(*) AS k FROM {relation} WHERE {q} IS NOT NULL "  # noqa: S608
-        f"GROUP BY _g, v QUALIFY row_number() OVER (PARTITION BY _g ORDER BY k DESC, v) <= {TOP_K}",
+        f"SELECT _g, _c, _v, count(*) AS k FROM (UNPIVOT (SELECT _g, {cols} FROM {relation}) "  # noqa: S608
+        "ON COLUMNS(* EXCLUDE (_g)) INTO NAME _c VALUE _v) "
+        f"GROUP BY _g, _c, _v QUALIFY row_number() OVER (PARTITION BY _g, _c ORDER BY k DESC, _v) <= {TOP_K}",
         rel_params,
     ).fetchall()
-    out: dict[Any, dict[str, int]] = {}
-    for g, v, k in rows:
-        out.setdefault(g, {})[str(v)] = int(k)
+    out: dict[int, dict[Any, dict[str, int]]] = {}
+    for g, c, v, k in rows:
+        out.setdefault(int(c), {}).setdefault(g, {})[str(v)] = int(k)
     return out
+
+
+def _aggregates(
+    conn: duckdb.DuckDBPyConnection, relation: str, rel_params: list[Any], chunk: list[tuple[int, ColumnPlan]]
+) -> dict[Any, dict[str, Any]]:
+    """One grouped aggregate pass over the columns of ``chunk`` (aliases keep the plan index)."""
+    select: list[str] = ["_g", "count(*) AS n"]
+    params: list[Any] = []
+    for i, plan in chunk:
+        if plan.kind == "numeric":
+            parts, p = _numeric_select(plan, i)
+            select += parts
+            params += p
+        else:
+            select += _other_select(plan, i)
+    sql = f"SELECT {', '.join(select)} FROM (SELECT {_inner_projection(chunk)} FROM {relation}) GROUP BY _g"  # noqa: S608
+    cur = conn.execute(sql, params + rel_params)
+    names = [d[0] for d in cur.description or []]
+    return {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
 
 
 def stats_by_group(
@@ -116,24 +143,18 @@ def stats_by_group(
     """ColumnStats per group key for every planned column."""
     if not plans:
         return {}
-    select: list[str] = ["_g", "count(*) AS n"]
-    params: list[Any] = []
-    for i, plan in enumerate(plans):
-        if plan.kind == "numeric":
-            parts, p = _numeric_select(plan, i)
-            select += parts
-            params += p
-        else:
-            select += _other_select(plan, i)
-    sql = f"SELECT {', '.join(select)} FROM (SELECT {_inner_projection(plans)} FROM {relation}) GROUP BY _g"  # noqa: S608
-    cur = conn.execute(sql, params + rel_params)
-    names = [d[0] for d in cur.description or []]
-    rows = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-    categories = {
-        i: _top_categories(conn, relation, rel_params, plan)
-        for i, plan in enumerate(plans)
-        if plan.kind != "numeric" and plan.top_k
-    }
+    rows_by_group: dict[Any, dict[str, Any]] = {}
+    categories: dict[int, dict[Any, dict[str, int]]] = {}
+    # Columns in batches: one SELECT of every aggregate of 1,000 columns is more than
+    # DuckDB's planner takes (it crashed here at 1,000 x 9), and memory stays flat in the
+    # number of columns. Each batch is one aggregate query plus at most one top-K query.
+    for start in range(0, len(plans), COLUMN_BATCH):
+        chunk = list(enumerate(plans))[start : start + COLUMN_BATCH]
+        for g, row in _aggregates(conn, relation, rel_params, chunk).items():
+            rows_by_group.setdefault(g, {"_g": g}).update(row)
+        categorical = {i: p for i, p in chunk if p.kind != "numeric" and p.top_k}
+        categories.update(_top_categories(conn, relation, rel_params, categorical))
+    rows = list(rows_by_group.values())
     out: dict[Any, list[ColumnStats]] = {}
     for row in rows:
         g = row["_g"]

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from core.config import VigilConfig
 from core.sql import ident
@@ -30,7 +31,7 @@ from profilers.sources import (
     prediction_spec,
     window_micros,
 )
-from profilers.stats_store import column_stats_values
+from profilers.stats_store import STAT_ARROW_TYPES, column_stats_values, insert_stat_rows
 from profilers.stats_types import ColumnKind, ColumnStats, TableStats
 
 GROUP_SIZE = 31  # batches per write transaction
@@ -140,11 +141,12 @@ def write_column_stats(
         "DELETE FROM column_stats WHERE source = ? AND list_contains(?::TIMESTAMP[], batch)",
         [source, batches],
     )
+    rows = []
     for s in stats:
-        conn.execute(
-            "INSERT INTO column_stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
-            [s.source, s.column, *column_stats_values(s)[:1], s.batch, *column_stats_values(s)[1:]],
-        )
+        values = column_stats_values(s)
+        rows.append([s.source, s.column, values[0], s.batch, *values[1:]])
+    types = [pa.string(), pa.string(), STAT_ARROW_TYPES[0], pa.timestamp("us"), *STAT_ARROW_TYPES[1:]]
+    insert_stat_rows(conn, "column_stats", types, rows, stamp=True)
 
 
 # ---- table stats -----------------------------------------------------------------------------

@@ -17,12 +17,13 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from core.config import VigilConfig
 from core.ids import sha256_file
 from core.sql import ident
 from core.stores import Warehouse
-from profilers.column_sql import ColumnPlan, stats_by_group
+from profilers.column_sql import COLUMN_BATCH, ColumnPlan, stats_by_group
 from profilers.ingest import inspect_file, read_sql
 from profilers.profile import profiled_columns, table_exists
 from profilers.sources import (
@@ -34,7 +35,7 @@ from profilers.sources import (
     renamed_sql,
     window_micros,
 )
-from profilers.stats_store import column_stats_values
+from profilers.stats_store import STAT_ARROW_TYPES, column_stats_values, insert_stat_rows
 from profilers.stats_types import ColumnStats
 
 BINS = 10  # decile bins: 9 interior cut points
@@ -92,14 +93,17 @@ def bin_edges(
     """Decile cut points of each column's finite values, deduplicated (discrete columns get fewer)."""
     if not columns:
         return {}
-    parts = []
-    for c in columns:
-        v = f"CAST({ident(c)} AS DOUBLE)"
-        parts.append(f"quantile_cont(CASE WHEN isfinite({v}) THEN {v} END, {_CUTS})")
-    row = fetch_one(conn.execute(f"SELECT {', '.join(parts)} FROM {relation}", params))  # noqa: S608
     out: dict[str, tuple[float, ...]] = {}
-    for c, cuts in zip(columns, row or [None] * len(columns), strict=True):
-        out[c] = tuple(sorted({float(x) for x in cuts})) if cuts else ()
+    # Exact quantiles hold their column in memory: columns in batches keep that bounded.
+    for start in range(0, len(columns), COLUMN_BATCH):
+        batch = columns[start : start + COLUMN_BATCH]
+        parts = []
+        for c in batch:
+            v = f"CAST({ident(c)} AS DOUBLE)"
+            parts.append(f"quantile_cont(CASE WHEN isfinite({v}) THEN {v} END, {_CUTS})")
+        row = fetch_one(conn.execute(f"SELECT {', '.join(parts)} FROM {relation}", params))  # noqa: S608
+        for c, cuts in zip(batch, row or [None] * len(batch), strict=True):
+            out[c] = tuple(sorted({float(x) for x in cuts})) if cuts else ()
     return out
 
 
@@ -177,11 +181,14 @@ def ensure_reference(cfg: VigilConfig, wh: Warehouse) -> None:
         rows = compute_reference(cfg, conn, relation, params)
         lineage = {f.name: f.served_from.split(".", 1) for f in cfg.features if f.served_from}
         conn.execute("DELETE FROM reference_stats")
+        values: list[list[Any]] = []
         for chunk, start, s in rows:
-            _insert(conn, chunk, start, s)
+            values.append(_values(chunk, start, s))
             if s.column in lineage:
                 table, col = lineage[s.column]
-                _insert(conn, chunk, start, _renamed(s, table, col))
+                values.append(_values(chunk, start, _renamed(s, table, col)))
+        types = [pa.string(), pa.string(), pa.int64(), pa.timestamp("us"), *STAT_ARROW_TYPES]
+        insert_stat_rows(conn, "reference_stats", types, values)
         n_chunks = len({c for c, _, _ in rows if c >= 0})
         n_rows = max((s.count for c, _, s in rows if c == -1), default=0)
         conn.execute("DELETE FROM reference_meta")
@@ -193,8 +200,5 @@ def ensure_reference(cfg: VigilConfig, wh: Warehouse) -> None:
         conn.execute("DELETE FROM batches")
 
 
-def _insert(conn: duckdb.DuckDBPyConnection, chunk: int, start: datetime | None, s: ColumnStats) -> None:
-    conn.execute(
-        "INSERT INTO reference_stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [s.source, s.column, chunk, start, *column_stats_values(s)],
-    )
+def _values(chunk: int, start: datetime | None, s: ColumnStats) -> list[Any]:
+    return [s.source, s.column, chunk, start, *column_stats_values(s)]

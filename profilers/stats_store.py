@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import duckdb
+import pyarrow as pa
 
 from core.sql import ident
 from profilers.sources import PREDICTIONS, fetch_one
@@ -49,6 +50,35 @@ def column_stats_values(s: ColumnStats) -> list[Any]:
         json.dumps(s.categories),
         s.distinct,
     ]
+
+
+# Arrow types of column_stats_values(), in order.
+STAT_ARROW_TYPES = (
+    [pa.string()] + [pa.int64()] * 4 + [pa.float64()] * 4 + [pa.string()] * 4 + [pa.int64()]
+)
+
+
+def insert_stat_rows(
+    conn: duckdb.DuckDBPyConnection, table: str, types: list[pa.DataType], rows: list[list[Any]],
+    stamp: bool = False,
+) -> None:
+    """INSERT many stats rows (values in the table's column order, of ``types``) in one statement.
+
+    One set-based insert through Arrow: a row-at-a-time INSERT costs a round trip per
+    column and chunk, which dominates at 1,000 columns. ``stamp`` appends now().
+    """
+    if not rows:
+        return
+    columns = list(zip(*rows, strict=True))
+    frame = pa.table(
+        [pa.array(list(col), type=t) for col, t in zip(columns, types, strict=True)],
+        names=[f"c{i}" for i in range(len(types))],
+    )
+    conn.register("_vigil_new_stats", frame)
+    try:
+        conn.execute(f"INSERT INTO {ident(table)} SELECT *{', now()' if stamp else ''} FROM _vigil_new_stats")  # noqa: S608
+    finally:
+        conn.unregister("_vigil_new_stats")
 
 
 def column_stats_from_row(
@@ -116,6 +146,25 @@ def load_reference(conn: duckdb.DuckDBPyConnection, source: str, column: str) ->
     whole = column_stats_from_row(source, column, None, rows[0][2:])
     chunks = tuple(column_stats_from_row(source, column, r[1], r[2:]) for r in rows[1:])
     return ReferenceStats(whole=whole, chunks=chunks)
+
+
+def load_all_references(conn: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], ReferenceStats]:
+    """load_reference of every stored (source, column), in one query (not one per column)."""
+    rows = conn.execute(
+        f"SELECT source, column_name, chunk, chunk_start, {_STAT_COLUMNS} FROM reference_stats "  # noqa: S608
+        "ORDER BY source, column_name, chunk"
+    ).fetchall()
+    grouped: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
+    for r in rows:
+        grouped.setdefault((str(r[0]), str(r[1])), []).append(r)
+    out: dict[tuple[str, str], ReferenceStats] = {}
+    for (source, column), rs in grouped.items():
+        if rs[0][2] != -1:
+            continue
+        whole = column_stats_from_row(source, column, None, rs[0][4:])
+        chunks = tuple(column_stats_from_row(source, column, r[3], r[4:]) for r in rs[1:])
+        out[(source, column)] = ReferenceStats(whole=whole, chunks=chunks)
+    return out
 
 
 def load_table_stats(conn: duckdb.DuckDBPyConnection, source: str, batch: datetime) -> TableStats | None:
