@@ -126,6 +126,12 @@ class SeenFile:
     mtime: float
     sha256: str
     status: str
+    ctime: float | None = None  # from file_stat; None: never recorded (re-hash once)
+    inode: int | None = None
+
+    def unchanged(self, st: os.stat_result) -> bool:
+        """The pre-filter: size, mtime, ctime and inode all as last seen (else re-hash)."""
+        return (self.size, self.mtime, self.ctime, self.inode) == (st.st_size, st.st_mtime, st.st_ctime, st.st_ino)
 
 
 # ---- reading a file ----------------------------------------------------------------
@@ -579,15 +585,18 @@ def seen_files(wh: Warehouse) -> tuple[dict[str, SeenFile], dict[tuple[str, str]
     """Latest record per path, and (source, sha256) -> path of loaded content."""
     with wh.write() as conn:
         latest = conn.execute(
-            "SELECT path, size, mtime, sha256, status FROM ingested_files "
-            "QUALIFY row_number() OVER (PARTITION BY path ORDER BY ingested_at DESC, "
-            "CASE status WHEN 'loaded' THEN 0 ELSE 1 END) = 1"
+            "SELECT f.path, f.size, f.mtime, f.sha256, f.status, s.ctime, s.inode FROM ingested_files f "
+            "LEFT JOIN file_stat s ON s.path = f.path "
+            "QUALIFY row_number() OVER (PARTITION BY f.path ORDER BY f.ingested_at DESC, "
+            "CASE f.status WHEN 'loaded' THEN 0 ELSE 1 END) = 1"
         ).fetchall()
         loaded = conn.execute(
             "SELECT source, sha256, path FROM ingested_files WHERE status = 'loaded'"
         ).fetchall()
     return (
-        {str(r[0]): SeenFile(int(r[1]), float(r[2]), str(r[3]), str(r[4])) for r in latest},
+        {str(r[0]): SeenFile(int(r[1]), float(r[2]), str(r[3]), str(r[4]),
+                             None if r[5] is None else float(r[5]), None if r[6] is None else int(r[6]))
+         for r in latest},
         {(str(r[0]), str(r[1])): str(r[2]) for r in loaded},
     )
 
@@ -623,6 +632,11 @@ def _note(report: IngestReport, entry: QuarantinedFile | None) -> None:
         report.quarantined.append(entry)
 
 
+def _remember_stat(conn: duckdb.DuckDBPyConnection, rel: str, st: os.stat_result) -> None:
+    """What the pre-filter compares next time (written after the file's record)."""
+    conn.execute("INSERT OR REPLACE INTO file_stat VALUES (?, ?, ?)", [rel, st.st_ctime, st.st_ino])
+
+
 def _leaves_root(cfg: VigilConfig, path: Path) -> bool:
     """True when the path (a symlink, or under a symlinked folder) resolves outside the storage root."""
     try:
@@ -655,7 +669,7 @@ def _ingest_one(
         _note(report, record_quarantine(wh, spec, rel, None, None, None, BadFile("unreadable", str(e))))
         return
     size, mtime = st.st_size, st.st_mtime
-    if previous is not None and previous.size == size and previous.mtime == mtime:
+    if previous is not None and previous.unchanged(st):
         report.skipped += 1  # pre-filter: unchanged since last seen, not re-hashed
         return
     try:
@@ -670,6 +684,7 @@ def _ingest_one(
                 "UPDATE ingested_files SET size = ?, mtime = ? WHERE path = ? AND sha256 = ?",
                 [size, mtime, rel, sha],
             )
+            _remember_stat(conn, rel, st)
         report.skipped += 1
         return
     other = loaded_content.get((spec.name, sha))
@@ -679,13 +694,18 @@ def _ingest_one(
                 "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, 0, 'duplicate', NULL, now(), NULL)",
                 [rel, spec.name, sha, size, mtime],
             )
+            _remember_stat(conn, rel, st)
         report.skipped += 1
         return
     try:
         outcome = load_file(cfg, wh, spec, path, rel, sha, size, mtime, now)
     except BadFile as bad:
         _note(report, record_quarantine(wh, spec, rel, sha, size, mtime, bad))
+        with wh.write() as conn:
+            _remember_stat(conn, rel, st)
         return
+    with wh.write() as conn:
+        _remember_stat(conn, rel, st)
     loaded_content[(spec.name, sha)] = rel
     report.loaded += 1
     report.rows += outcome.rows

@@ -86,3 +86,34 @@ def test_redaction_never_garbles_a_previous_mask() -> None:
     out = redact("connect to network with s3cr and secre", ["secre", "s3cr"])
     assert out == f"connect to network with {SECRET} and {SECRET}"
     assert "<secre<" not in redact("a<secret>b", ["secre", "t"])
+
+
+def test_a_cp_p_rewrite_with_the_same_size_and_mtime_reloads(cfg: VigilConfig, tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    import pandas as pd
+
+    write_history(cfg.root, date(2024, 3, 1), days=1)
+    target = cfg.root / "landing" / "predictions" / "predictions_2024-03-01.parquet"
+    frame = pd.read_parquet(target)
+    frame.to_parquet(target, index=False, compression=None)
+    first = ingest_all(cfg, _wh(cfg))
+    assert first.loaded == 2
+    assert ingest_all(cfg, _wh(cfg)).skipped == 2, "unchanged files are skipped by the pre-filter"
+    rewritten = frame.copy()
+    rewritten.loc[0, "score"] = 0.123456789
+    staged = tmp_path / "staged.parquet"
+    rewritten.to_parquet(staged, index=False, compression=None)
+    before = os.stat(target)
+    assert staged.stat().st_size == before.st_size, "same size, so only ctime / inode can tell"
+    os.utime(staged, ns=(before.st_atime_ns, before.st_mtime_ns))
+    subprocess.run(["cp", "-p", str(staged), str(target)], check=True)
+    after = os.stat(target)
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    again = ingest_all(cfg, _wh(cfg))
+    assert again.replaced == 1 and again.loaded == 1
+    with _wh(cfg).read() as conn:
+        scores = conn.execute("SELECT score FROM predictions WHERE application_id = ?",
+                              [str(frame.loc[0, "application_id"])]).fetchall()
+    assert scores == [(0.123456789,)]
