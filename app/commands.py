@@ -17,6 +17,11 @@ from core.commands import READ, Arg, Args, Command, Group, Opt, UsageError
 from core.output import emit_json, red
 from core.stores import StoreUnavailable
 
+DRILL_KINDS = (
+    "unit_change", "nulls", "dropped_column", "renamed_column", "retyped_column", "stale_table", "duplicates",
+    "volume_drop", "new_category", "covariate_drift", "prediction_shift", "concept_drift",
+)
+
 BATCH = Arg("batch", "BATCH", "batch start, e.g. 2024-03-01")
 REPORTS_DIR = "reports"  # under the storage root
 
@@ -170,7 +175,26 @@ def cmd_status(args: Args) -> int:
     return exit_codes.OK
 
 
+def cmd_drill(args: Args) -> int:
+    from app.drills import cmd_drill as run_drill_command
+
+    return run_drill_command(args)
+
+
 COMMANDS = (
+    Command(
+        "drill", cmd_drill, "cycle.run",
+        "game day: inject an incident into a sandbox copy of the latest batch and run the cycle there",
+        (
+            Arg("kind", "TYPE", "the incident kind; hyphens or underscores (unit-change = unit_change)",
+                choices=DRILL_KINDS),
+            Opt("--column", metavar="C", help="column TABLE.COLUMN, a served feature, or a table for stale_table / duplicates / volume_drop"),
+            Opt("--size", type=float, metavar="X", help="factor, fraction or shift (default: the kind's default)"),
+            Opt("--keep", is_flag=True, help="keep the sandbox folder and print where it is"),
+        ),
+        description="Inject an incident into a copy of the latest batch in a sandbox store, run the check cycle there "
+        "and print the alerts, their runbooks and the recommended decision. The real store is not touched.",
+    ),
     Command("run-once", cmd_run_once, "cycle.run",
             "run one check cycle: ingest, profile, check, alert (exit 1 if a check failed)",
             (Opt("--no-notify", is_flag=True, help="do not send notifications this cycle"),)),

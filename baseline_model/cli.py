@@ -19,7 +19,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from baseline_model.simulator import INCIDENT_KINDS
 from core import exit_codes
 from core.commands import READ, Arg, Command, Group, Opt, Rows, Table, UsageError
 from core.config import VigilConfig
@@ -338,12 +337,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return serve(cfg, _user(args), args.port, simulate=not args.no_simulate)
 
 
-def cmd_drill(args: argparse.Namespace) -> int:
-    from app.drills import cmd_drill as run_drill_command
-
-    return run_drill_command(args)
-
-
 # ---- declarations ---------------------------------------------------------------
 MODEL = Opt("--model", help="registry model name (default: from the config)")
 REASON = Opt("--reason", required=True)
@@ -378,19 +371,6 @@ COMMANDS = (
          Opt("--port", type=int, default=8501),
          Opt("--no-serve", is_flag=True, help="stop after the first cycle"),
          Opt("--no-simulate", is_flag=True, help="scheduler does not simulate new days")),
-    Command(
-        "drill", cmd_drill, "cycle.run",
-        "game day: inject an incident into a sandbox copy of the latest batch and run the cycle there",
-        (
-            Arg("kind", "TYPE", "the incident kind; hyphens or underscores (unit-change = unit_change)",
-                choices=INCIDENT_KINDS),
-            Opt("--column", metavar="C", help="column (or table for stale_table / duplicates / volume_drop)"),
-            Opt("--size", type=float, metavar="X", help="factor, fraction or shift (default: the kind's default)"),
-            Opt("--keep", is_flag=True, help="keep the sandbox folder and print where it is"),
-        ),
-        description="Inject an incident into a copy of the latest batch in a sandbox store, run the check cycle there "
-        "and print the alerts, their runbooks and the recommended decision. The real store is not touched.",
-    ),
     Group("registry", "model registry: versions, approvals, aliases"),
     _cmd("registry list", cmd_registry_list, READ, "registered versions",
          table=Table(("version", "state", "aliases", "roc_auc", "brier", "config", "run_id", "created_at"))),

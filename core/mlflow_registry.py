@@ -105,6 +105,19 @@ def compare(candidate: dict[str, Any], champion: dict[str, Any], metric: str, ma
     return ok, f"{metric} {cand:.4f} vs champion {champ:.4f} ({'no worse' if ok else 'worse by more than the margin'} {margin})"
 
 
+def _skops_trust(estimator: Any) -> dict[str, Any]:
+    """MLflow saves scikit-learn models with skops and asks which types to trust: the estimator's
+    own scikit-learn / numpy / scipy types (anything else is left untrusted, and MLflow refuses)."""
+    try:
+        import skops.io as sio
+    except ImportError:
+        return {}
+    from core.sklearn_adapter import SKOPS_TRUSTED_PREFIXES
+
+    types = [t for t in sio.get_untrusted_types(data=sio.dumps(estimator)) if t.startswith(SKOPS_TRUSTED_PREFIXES)]
+    return {"skops_trusted_types": types} if types else {}
+
+
 class MlflowRegistry:
     """Vigil's registry interface over an MLflow Model Registry; events and audit in the ops store."""
 
@@ -382,7 +395,8 @@ class MlflowRegistry:
                 mlflow.log_metrics(numeric)
                 mlflow.set_tags({"vigil.run_id": run_id, "holdout_id": str(evaluation.get("holdout_id") or ""),
                                  "vigil.artifact_sha256": artifact_sha256})
-                info = mlflow.sklearn.log_model(estimator, name="model", registered_model_name=model_name)
+                info = mlflow.sklearn.log_model(estimator, name="model", registered_model_name=model_name,
+                                                **_skops_trust(estimator))
         except MlflowRegistryError:
             raise
         except Exception as err:

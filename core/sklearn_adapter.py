@@ -160,7 +160,8 @@ class SklearnAdapter:
             cols = [c for c in self.feature_names if c in frame.columns]
             part = frame[cols].copy()
             part[LABEL] = frame[label].to_numpy()
-            part[ts] = pd.to_datetime(frame[ts]).to_numpy() if ts in frame.columns else pd.NaT
+            # Reference rows (no event time) come before any production row: trained on, never held out.
+            part[ts] = pd.to_datetime(frame[ts]).to_numpy() if ts in frame.columns else pd.Timestamp("1970-01-01")
             frames.append(part)
         if not frames:
             return pd.DataFrame(columns=[*self.feature_names, LABEL, ts])
