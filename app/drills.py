@@ -334,7 +334,32 @@ def _format_of(source: Any) -> str:
     return {"json": "jsonl", "ndjson": "jsonl"}.get(fmt, fmt)
 
 
-def write_landing(root: Path, land: Landing, batch: datetime, window: timedelta) -> Path:
+def _cast_like_landing(frame: pd.DataFrame, folder: Path, glob: str, keep: set[str]) -> Any:
+    """The frame as an Arrow table with the column types of the source's newest Parquet file, so
+    the copy differs from a real extract only by the injected incident (an all-null column would
+    otherwise change type and raise a schema alert the drill did not ask for). `keep`: columns
+    whose new type is the incident."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    files = sorted(folder.glob(glob))
+    if not files:
+        return table
+    schema = pq.read_schema(files[-1])
+    columns = []
+    for field_ in table.schema:
+        column = table.column(field_.name)
+        if field_.name in schema.names and field_.name not in keep:
+            try:
+                column = column.cast(schema.field(field_.name).type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                pass
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
+def write_landing(root: Path, land: Landing, batch: datetime, window: timedelta, keep: set[str] | None = None) -> Path:
     """Write a source's drilled rows as one new landing file matching its glob (atomically)."""
     assert land.frame is not None
     fmt = _format_of(land.source)
@@ -350,7 +375,9 @@ def write_landing(root: Path, land: Landing, batch: datetime, window: timedelta)
     elif fmt == "jsonl":
         frame.to_json(tmp, orient="records", lines=True, date_format="iso")
     else:
-        frame.to_parquet(tmp, index=False)
+        import pyarrow.parquet as pq
+
+        pq.write_table(_cast_like_landing(frame, path.parent, land.source.glob, keep or set()), tmp)
     tmp.replace(path)
     return path
 
@@ -387,6 +414,8 @@ def write_drill_batch(cfg: VigilConfig, ops: Any, kind: str, column: str | None,
         if land.frame is not None:
             land.frame = shifted_copy(land.frame, cfg.batch.window, land.id_columns)
     what, served = inject(cfg, kind, column, size, landings)
+    # A retyped column keeps its new type; every other column is written in the source's types.
+    keep = {what.rsplit(".", 1)[-1], *served} if normalize_kind(kind) == "retyped_column" else set()
     if normalize_kind(kind) == "prediction_shift":
         scoring = f"scores shifted: {what}"
     else:
@@ -395,7 +424,7 @@ def write_drill_batch(cfg: VigilConfig, ops: Any, kind: str, column: str | None,
     # would itself raise volume and freshness alerts that the drill did not ask for.
     for land in landings:
         if land.frame is not None:
-            write_landing(cfg.root, land, batch, cfg.batch.window)
+            write_landing(cfg.root, land, batch, cfg.batch.window, keep)
     return batch, f"{what}; {scoring}" + (f" (served {', '.join(served)})" if served else "")
 
 
