@@ -465,7 +465,7 @@ def load_file(
 ) -> FileOutcome:
     """Load one file in one transaction, or raise BadFile (nothing written)."""
     fmt = file_format(path, spec.source.format)
-    source_columns, _ = inspect_file(path, fmt, cfg.storage.duckdb_memory_limit)
+    source_columns, file_rows = inspect_file(path, fmt, cfg.storage.duckdb_memory_limit)
     # Source columns named apart in the config (features[].column) load under Vigil's names.
     file_columns = {spec.renames.get(c, c): t for c, t in source_columns.items()}
     if spec.timestamp_column not in file_columns:
@@ -509,10 +509,17 @@ def load_file(
         rows_params: list[Any] = [rel, str(path)]
         earliest, latest = plausible_window(cfg, now or datetime.now(UTC))
         valid, valid_params = _valid_sql(ident(spec.timestamp_column), earliest, latest)
-        sql = f"INSERT INTO {spec.raw_ident} BY NAME SELECT * EXCLUDE (_row) FROM ({rows_sql}) WHERE {valid}"  # noqa: S608
+        # The load itself carries no row numbers (a window over the file serialises the scan);
+        # only a file that has rows to set aside is read a second time, numbered, for them.
+        load_sql = f"SELECT {', '.join(exprs)}, ? AS _file FROM {rel_sql}"  # noqa: S608
+        sql = f"INSERT INTO {spec.raw_ident} BY NAME SELECT * FROM ({load_sql}) WHERE {valid}"  # noqa: S608
         try:
             rows = _insert_rows(conn, sql, rows_params + valid_params)
-            bad_rows = _quarantine_rows(conn, cfg, spec, rel, sha, rows_sql, rows_params, earliest, latest)
+            bad_rows = (
+                _quarantine_rows(conn, cfg, spec, rel, sha, rows_sql, rows_params, earliest, latest)
+                if rows != file_rows
+                else []
+            )
         except duckdb.ConversionException as e:
             raise BadFile(
                 "wrong_types", f"{_first_line(e)} (hint: fix the producer or the feature type)"
