@@ -487,7 +487,14 @@ def load_file(
         for col, t in file_columns.items():
             if col in schema:
                 check_castable(conn, rel_sql, path, col, t, schema[col])
+        known = {c.lower(): c for c in schema}
         for col in added:
+            if col.lower() in known:  # DuckDB names are case-insensitive: `SCORE` is `score` there
+                raise BadFile(
+                    "column_name_clash",
+                    f"column {col!r} differs only in letter case from the stored column {known[col.lower()]!r} "
+                    "(hint: the producer must keep the column's exact name)",
+                )
             st = storage_type(file_columns[col])
             conn.execute(f"ALTER TABLE {spec.raw_ident} ADD COLUMN {ident(col)} {st}")
             conn.execute(
