@@ -82,7 +82,10 @@ def cmd_app(args: Args) -> int:
 
 
 def cmd_config_check(args: Args) -> int:
+    from checks.registry import validate_checks_config
+
     cfg = args.load_config()
+    validate_checks_config(cfg)  # check names and parameters (CheckConfigError is a ConfigError: exit 2)
     if args.json:
         emit_json({"ok": True, "file": cfg.source_file, "model": cfg.model.name, "root": str(cfg.root)})
     else:

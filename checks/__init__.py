@@ -1,10 +1,11 @@
 """Vigil's checks: pure functions over statistics, one folder per family.
 
-- ``checks.registry.CHECKS``: every check by name (CheckSpec: family, scope, what it reads,
-  the subjects it applies to, default parameters). Config enables checks and overrides
-  parameters (``checks:`` and ``features[].checks``).
-- Families: ``input_quality``, ``unit_change``, ``feature_drift``, ``prediction``,
-  ``performance``. A check is ``(reference, current, params) -> CheckResult``.
+- ``checks.spec``: the contract (``CheckSpec``: family from ``Family``, typed inputs, params
+  schema, model kinds, context the runner fills, runbook).
+- ``checks.registry.CHECKS``: every warehouse check by name; ``HEARTBEATS`` the wall-clock
+  health checks. Config enables checks and overrides parameters (``checks:`` and
+  ``features[].checks``), validated by ``validate_checks_config``.
+- Families: ``checks.spec.Family``. A check is ``(reference, current, params) -> CheckResult``.
 - ``checks.calibration``: bounds from reference chunks, a false-alarm budget and a
   minimum effect size.
 - ``checks.runner.run_checks``: loads statistics through ``profilers.stats_store``, runs

@@ -15,7 +15,7 @@ STATUSES: tuple[str, ...] = ("ok", "warn", "fail", "error", "skipped")
 @dataclass(frozen=True)
 class CheckResult:
     check: str  # registered check name; runbooks/<check>.md exists
-    family: str  # input_quality, unit_change, feature_drift, prediction, performance
+    family: str  # a checks.spec.Family value
     subject: str  # 'applications.income', 'predictions.score', or 'model'
     batch: datetime | None  # batch start (naive UTC)
     status: Status
@@ -26,6 +26,10 @@ class CheckResult:
     upper: float | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
     model: str = ""
+
+    def __post_init__(self) -> None:
+        # A Family member is stored as its plain value (tables, JSON and labels see a str).
+        object.__setattr__(self, "family", str(self.family))
 
     @property
     def failed(self) -> bool:

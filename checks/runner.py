@@ -21,8 +21,9 @@ from checks.distributions import true_share
 from checks.input_quality.quarantine import CYCLE_CHECKS
 from checks.input_quality.skew_sample import skew_sample
 from checks.live_reference import expected_values, reference_selection_metrics
-from checks.registry import CheckSpec, enabled_specs, params_for
+from checks.registry import AnySpec, enabled_specs, params_for
 from checks.result import CheckResult
+from checks.spec import COLUMN, FEATURES, PERFORMANCE, SKEW, TABLE, Computed, Family, run_spec
 from checks.stats_access import ColumnStatsCache, fallback_stats, recent_batches, recent_rows
 from checks.storage import store_results
 from checks.subjects import (
@@ -91,16 +92,12 @@ Expectations = tuple[dict[str, float] | None, dict[str, float]]
 # ---- one batch -----------------------------------------------------------------------------
 
 
-def safely(spec: CheckSpec, subject: str, batch: datetime, reference: Any, current: Any,
+def safely(spec: AnySpec, subject: str, batch: datetime, reference: Any, current: Any,
            params: dict[str, Any], model: str) -> CheckResult:
-    try:
-        res = spec.fn(reference, current, params)
-    except Exception as err:  # a check bug or odd stats must not stop the cycle
-        res = error_result(spec.name, spec.family, subject, batch, err)
-    return replace(res, model=model, batch=res.batch or batch)
+    return run_spec(spec, subject, batch, reference, current, params, model)
 
 
-def _missing(spec: CheckSpec, subject: str, batch: datetime, what: str) -> CheckResult:
+def _missing(spec: AnySpec, subject: str, batch: datetime, what: str) -> CheckResult:
     return skipped(spec.name, spec.family, subject, batch, f"no {what} statistics for this batch")
 
 
@@ -135,7 +132,7 @@ class BatchContext:
 def check_batch(
     conn: duckdb.DuckDBPyConnection,
     cfg: VigilConfig,
-    specs: list[CheckSpec],
+    specs: list[AnySpec],
     batch: datetime,
     references: dict[tuple[str, str], ReferenceStats | None],
     stats: ColumnStatsCache,
@@ -149,7 +146,7 @@ def check_batch(
     ctx = BatchContext(conn, cfg, batch, references, stats, (model_evaluation, live_reference),
                        recent_batches(conn, batch, depth), stats_store.load_performance(conn, batch))
     if not include_data:
-        specs = [s for s in specs if s.family == "performance" or s.reads == "performance"]
+        specs = [s for s in specs if s.family == Family.PERFORMANCE or s.inputs == PERFORMANCE]
     results, feature_current, feature_reference = column_checks(ctx, specs)
     results += feature_set_checks(ctx, specs, feature_reference, feature_current)
     results += table_checks(ctx, specs)
@@ -159,15 +156,15 @@ def check_batch(
 
 
 def column_checks(
-    ctx: BatchContext, specs: list[CheckSpec]
+    ctx: BatchContext, specs: list[AnySpec]
 ) -> tuple[list[CheckResult], dict[str, ColumnStats], dict[str, ReferenceStats]]:
     """Checks over one column's statistics, for every column subject; also collects the features."""
     results: list[CheckResult] = []
     feature_current: dict[str, ColumnStats] = {}
     feature_reference: dict[str, ReferenceStats] = {}
     for subj in column_subjects(ctx.cfg):
-        applicable = [s for s in specs if s.reads == "column" and s.applies(subj.role, subj.kind, ctx.task)]
-        wants_features = subj.role == "feature" and any(s.reads == "features" for s in specs)
+        applicable = [s for s in specs if s.inputs == COLUMN and s.applies(subj.role, subj.kind, ctx.task)]
+        wants_features = subj.role == "feature" and any(s.inputs == FEATURES for s in specs)
         if not applicable and not wants_features:
             continue
         assert subj.source is not None and subj.column is not None
@@ -190,9 +187,10 @@ def column_checks(
     return results, feature_current, feature_reference
 
 
-def _named(res: CheckResult, spec: CheckSpec, subj: Subject) -> CheckResult:
+def _named(res: CheckResult, spec: AnySpec, subj: Subject) -> CheckResult:
     """Subjects the check cannot name itself: one class of a multiclass model, a mapped source column."""
-    if subj.klass is not None and spec.name == "estimated_performance":
+    # A model-level check that reads a class's column speaks for the model's class.
+    if subj.klass is not None and spec.scope == "model":
         res = replace(res, subject=f"model.{subj.klass}", evidence={**res.evidence, "class": subj.klass})
     elif subj.role == "class_decision":
         res = replace(res, subject=subj.name, evidence={**res.evidence, "class": subj.klass})
@@ -204,21 +202,22 @@ def _named(res: CheckResult, spec: CheckSpec, subj: Subject) -> CheckResult:
 
 
 def feature_set_checks(
-    ctx: BatchContext, specs: list[CheckSpec], reference: dict[str, ReferenceStats], current: dict[str, ColumnStats]
+    ctx: BatchContext, specs: list[AnySpec], reference: dict[str, ReferenceStats], current: dict[str, ColumnStats]
 ) -> list[CheckResult]:
     results = []
-    for spec in (s for s in specs if s.reads == "features" and s.applies("features", None, ctx.task)):
+    for spec in (s for s in specs if s.inputs == FEATURES and s.applies("features", None, ctx.task)):
         params = _params(spec, ctx.cfg, Subject("features", PREDICTIONS), ctx.expected)
-        params["batch"] = ctx.batch
+        if spec.needs(Computed.BATCH):
+            params["batch"] = ctx.batch
         if params.get("enabled", True):
             results.append(safely(spec, PREDICTIONS, ctx.batch, reference, current, params, ctx.model))
     return results
 
 
-def table_checks(ctx: BatchContext, specs: list[CheckSpec]) -> list[CheckResult]:
+def table_checks(ctx: BatchContext, specs: list[AnySpec]) -> list[CheckResult]:
     results = []
     for subj in table_subjects(ctx.cfg):
-        applicable = [s for s in specs if s.reads == "table" and s.applies(subj.role, None, ctx.task)]
+        applicable = [s for s in specs if s.inputs == TABLE and s.applies(subj.role, None, ctx.task)]
         if not applicable:
             continue
         assert subj.source is not None
@@ -228,7 +227,7 @@ def table_checks(ctx: BatchContext, specs: list[CheckSpec]) -> list[CheckResult]
                 results.append(_missing(spec, subj.name, ctx.batch, f"{subj.name} table"))
                 continue
             params = _params(spec, ctx.cfg, subj, ctx.expected)
-            if spec.name == "volume":
+            if spec.needs(Computed.RECENT_ROWS):
                 params.setdefault("recent_rows", recent_rows(ctx.conn, subj.source, ctx.history,
                                                               int(params["recent_batches"])))
             if params.get("enabled", True):
@@ -236,11 +235,11 @@ def table_checks(ctx: BatchContext, specs: list[CheckSpec]) -> list[CheckResult]
     return results
 
 
-def skew_checks(ctx: BatchContext, specs: list[CheckSpec]) -> list[CheckResult]:
+def skew_checks(ctx: BatchContext, specs: list[AnySpec]) -> list[CheckResult]:
     results: list[CheckResult] = []
     if not ctx.cfg.model.feature_builder:
         return results  # nothing rebuilds the features: the check is absent, not skipped
-    for spec in (s for s in specs if s.reads == "skew" and s.applies("model", None, ctx.task)):
+    for spec in (s for s in specs if s.inputs == SKEW and s.applies("model", None, ctx.task)):
         params = _params(spec, ctx.cfg, Subject("model", "model"), ctx.expected)
         if not params.get("enabled", True):
             continue
@@ -253,10 +252,10 @@ def skew_checks(ctx: BatchContext, specs: list[CheckSpec]) -> list[CheckResult]:
     return results
 
 
-def model_checks(ctx: BatchContext, specs: list[CheckSpec]) -> list[CheckResult]:
+def model_checks(ctx: BatchContext, specs: list[AnySpec]) -> list[CheckResult]:
     results = []
     for subj in model_subjects(ctx.cfg):
-        for spec in (s for s in specs if s.reads == "performance" and s.applies(subj.role, None, ctx.task)):
+        for spec in (s for s in specs if s.inputs == PERFORMANCE and s.applies(subj.role, None, ctx.task)):
             if ctx.perf is None:
                 results.append(replace(_missing(spec, subj.name, ctx.batch, "live test set"), model=ctx.model))
                 continue
@@ -267,9 +266,9 @@ def model_checks(ctx: BatchContext, specs: list[CheckSpec]) -> list[CheckResult]
     return results
 
 
-def _params(spec: CheckSpec, cfg: VigilConfig, subj: Subject, expected: Expectations) -> dict[str, Any]:
+def _params(spec: AnySpec, cfg: VigilConfig, subj: Subject, expected: Expectations) -> dict[str, Any]:
     ctx = static_context(cfg, subj)
-    if "expected" in spec.context:
+    if spec.needs(Computed.EXPECTED):
         ctx.update(expected_values(spec.name, expected[1], expected[0], subj.klass))
     return params_for(spec, cfg, subj.feature, ctx)
 
@@ -282,21 +281,22 @@ def _live_reference(cfg: VigilConfig, coverage: tuple[float, float] | None) -> d
 
 
 def _history_context(
-    conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, stats: ColumnStatsCache, spec: CheckSpec, subj: Subject, history: list[datetime],
+    conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, stats: ColumnStatsCache, spec: AnySpec, subj: Subject, history: list[datetime],
     params: dict[str, Any], perf: PerformanceStats | None,
 ) -> dict[str, Any]:
-    """Recent rates for decision / fallback checks; the realized AUC next to the estimated one."""
+    """Recent rates of the subject column and the realized AUC next to an estimate, for the checks
+    whose spec asks for them (``Computed``)."""
     ctx: dict[str, Any] = {}
-    if spec.name in ("decision_rate_shift", "fallback_rate") and "recent_rates" not in params:
+    if spec.needs(Computed.RECENT_RATES) and "recent_rates" not in params:
         assert subj.source is not None and subj.column is not None
         rates = []
         for b in history[-int(params.get("recent_batches", 7)):]:
             s = stats.get(conn, subj.source, subj.column, b)
-            if s is None and spec.name == "fallback_rate":
+            if s is None and subj.role == "fallback":
                 s = fallback_stats(conn, cfg, subj.column, b)
             if s is None:
                 continue
-            if spec.name == "decision_rate_shift":
+            if "positive_decision" in spec.context:  # the positive decision's share, else the true share
                 if s.categories:
                     positive = params.get("positive_decision")
                     rates.append(decision_share(s.categories, positive) if positive is not None else 0.0)
@@ -305,7 +305,7 @@ def _history_context(
                 if r is not None:
                     rates.append(r)
         ctx["recent_rates"] = rates
-    if spec.name == "estimated_performance" and perf is not None and perf.matured:
+    if spec.needs(Computed.REALIZED_AUC) and perf is not None and perf.matured:
         realized = perf.classes.get(subj.klass, {}).get("auc") if subj.klass is not None else perf.auc
         if realized is not None:
             ctx["realized_auc"] = realized

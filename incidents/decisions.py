@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from checks.spec import Family
 from core import audit
 from core.clock import Clock, iso
 from core.config import VigilConfig
@@ -44,8 +45,8 @@ from incidents.shadow import VersionScore, better, shadow_evaluate
 ACTIONS = ("fix_monitoring", "fix_upstream", "roll_back", "retrain", "hold_and_watch")
 KINDS = ("recommended", "approved", "rejected", "carried_out", "reversed")
 NEXT_KINDS = {"recommended": ("approved", "rejected"), "approved": ("carried_out", "rejected"), "carried_out": ("reversed",)}
-MONITORING_FAMILIES = frozenset({"heartbeat", "monitoring"})
-DEGRADATION_FAMILIES = frozenset({"performance", "kpi"})
+MONITORING_FAMILIES: frozenset[str] = frozenset({Family.HEARTBEAT})
+DEGRADATION_FAMILIES: frozenset[str] = frozenset({Family.PERFORMANCE})
 SUSTAINED_BATCHES = 3
 MIN_LABELS = 100
 PROMOTION_LOOKBACK_BATCHES = 7

@@ -19,11 +19,13 @@ the wall-clock interval they were evaluated in.
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from checks.inputs import CycleHealth, HeartbeatStats, ScoringHealth
+from checks.registry import HEARTBEATS, params_for
 from checks.result import CheckResult
+from checks.spec import Family, run_spec
 from core import scoring_jobs
 from core.clock import Clock, naive_utc, parse_iso
 from core.config import VigilConfig
@@ -34,45 +36,9 @@ MIN_RUNNING_LIMIT_S = 300.0  # a running cycle is hung, not merely slow, after t
 SLOW_FACTOR = 3.0
 MIN_RUNS_FOR_SLOW = 5
 MIN_SLOW_SECONDS = 1.0
-FAMILY = "heartbeat"
-# Alert names produced here rather than by a registered check; each has runbooks/<name>.md.
-HEARTBEAT_CHECKS: tuple[str, ...] = ("cycle_heartbeat", "scoring_job_missed", "scoring_job_failed", "scoring_job_slow")
-
-
-@dataclass(frozen=True)
-class CycleHealth:
-    model: str
-    interval_s: float
-    last_finished_at: str | None
-    last_status: str | None
-    last_error: str | None
-    running_since: str | None
-    age_s: float | None  # seconds since the last completed cycle (None: never)
-    stale: bool
-
-    @property
-    def level(self) -> str:
-        if self.last_finished_at is None:
-            return "never"
-        return "stale" if self.stale else "ok"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "level": self.level}
-
-
-@dataclass(frozen=True)
-class ScoringHealth:
-    model: str
-    monitored: bool  # the scoring_jobs table exists
-    last_job: dict[str, Any] | None
-    missed: bool
-    failed: bool
-    slow: bool
-    usual_duration_s: float | None
-    problems: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+FAMILY = Family.HEARTBEAT
+# The heartbeat checks (specs in checks.registry.HEARTBEATS); each has runbooks/<name>.md.
+HEARTBEAT_CHECKS: tuple[str, ...] = tuple(HEARTBEATS)
 
 
 def cycle_health(cfg: VigilConfig, ops: OpsStore, clock: Clock) -> CycleHealth:
@@ -161,45 +127,29 @@ def _evaluation_batch(now: datetime, interval: timedelta) -> datetime:
     return naive_utc(datetime.fromtimestamp(epoch - epoch % step, UTC))
 
 
-def _result(cfg: VigilConfig, check: str, subject: str, failed: bool, severity: str, explanation: str, when: datetime, value: float | None, evidence: dict[str, Any]) -> CheckResult:
-    return CheckResult(
-        check=check,
-        family=FAMILY,
-        subject=subject,
-        batch=when,
-        status="fail" if failed else "ok",
-        severity=severity,  # type: ignore[arg-type]
-        explanation=explanation,
-        value=value,
-        evidence=evidence,
-        model=cfg.model.name,
+def heartbeat_stats(cfg: VigilConfig, ops: OpsStore, clock: Clock) -> HeartbeatStats:
+    """The cycle's and the scoring job's health, evaluated now."""
+    return HeartbeatStats(
+        batch=_evaluation_batch(clock.now(), cfg.schedule.interval),
+        cycle=cycle_health(cfg, ops, clock),
+        scoring=scoring_health(cfg, ops, clock),
+        scoring_scheduled=cfg.schedule.scoring_interval is not None,
+        stale_factor=STALE_FACTOR,
     )
 
 
 def heartbeat_results(cfg: VigilConfig, ops: OpsStore, clock: Clock) -> list[CheckResult]:
-    """CheckResults for the cycle heartbeat and scoring-job health, ready for process_results."""
-    when = _evaluation_batch(clock.now(), cfg.schedule.interval)
-    cycle = cycle_health(cfg, ops, clock)
-    out: list[CheckResult] = []
-    if cycle.last_finished_at is not None:  # a first-ever cycle has nothing to be late against
-        age = cycle.age_s or 0.0
-        text = (
-            f"The last check cycle finished {age / 60:.0f} min ago, more than {STALE_FACTOR} x the {cycle.interval_s / 60:.0f} min interval."
-            if cycle.stale
-            else f"The last check cycle finished {age / 60:.0f} min ago, within its interval."
-        )
-        out.append(_result(cfg, "cycle_heartbeat", "scheduler", cycle.stale, "critical", text, when, age, cycle.to_dict()))
-    scoring = scoring_health(cfg, ops, clock)
-    if scoring.monitored:
-        evidence = {"last_job": scoring.last_job, "usual_duration_s": scoring.usual_duration_s}
-        if cfg.schedule.scoring_interval is not None:
-            text = next((p for p in scoring.problems if p.startswith("no scoring job")), "The scoring job ran on schedule.")
-            out.append(_result(cfg, "scoring_job_missed", "scoring_job", scoring.missed, "critical", text, when, None, evidence))
-        if scoring.last_job is not None:
-            text = next((p for p in scoring.problems if "failed" in p), "The latest scoring job succeeded.")
-            out.append(_result(cfg, "scoring_job_failed", "scoring_job", scoring.failed, "critical", text, when, None, evidence))
-            text = next((p for p in scoring.problems if "took" in p), "The latest scoring job ran in its usual time.")
-            out.append(_result(cfg, "scoring_job_slow", "scoring_job", scoring.slow, "warning", text, when, None, evidence))
+    """CheckResults of the heartbeat checks, ready for process_results.
+
+    A heartbeat that has nothing to judge (no cycle finished yet, no scoring job recorded,
+    no scoring interval configured) is left out rather than reported as skipped.
+    """
+    stats = heartbeat_stats(cfg, ops, clock)
+    out = []
+    for spec in (s for s in HEARTBEATS.values() if s.applies("heartbeat", None, cfg.model.task)):
+        res = run_spec(spec, "heartbeat", stats.batch, None, stats, params_for(spec), cfg.model.name)
+        if res.status != "skipped":
+            out.append(res)
     return out
 
 

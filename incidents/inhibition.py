@@ -32,13 +32,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from checks.spec import Family
 from core.config import VigilConfig
 from incidents.incidents import add_timeline
 from incidents.labels import PREDICTIONS_SOURCE, feature_names, features_fed_by, parse_subject
 
-ROOT_FAMILIES = frozenset({"input_quality", "unit_change", "etl", "freshness", "schema", "volume", "table"})
-SYMPTOM_FAMILIES = frozenset({"prediction", "performance", "kpi"})
-DOWNSTREAM_FAMILIES = frozenset({"feature_drift"}) | SYMPTOM_FAMILIES
+# From checks.spec.Family, the one list of families: upstream data families (a whole-table alert
+# on an ETL table is a root whatever its family), model-level symptoms, and what lies downstream.
+ROOT_FAMILIES: frozenset[str] = frozenset({Family.INPUT_QUALITY, Family.UNIT_CHANGE})
+SYMPTOM_FAMILIES: frozenset[str] = frozenset({Family.PREDICTION, Family.PERFORMANCE})
+DOWNSTREAM_FAMILIES: frozenset[str] = frozenset({Family.FEATURE_DRIFT}) | SYMPTOM_FAMILIES
+MODEL_FAMILIES: frozenset[str] = frozenset({Family.PERFORMANCE})  # every feature feeds them
 ALL_FEATURES = frozenset({"*"})  # "downstream of every feature"
 MAX_CAUSES = 5
 
@@ -100,7 +104,7 @@ def is_symptom(alert: AlertView) -> bool:
 
 
 def is_data(cfg: VigilConfig, alert: AlertView) -> bool:
-    return is_root(cfg, alert) or alert.family == "feature_drift"
+    return is_root(cfg, alert) or alert.family == Family.FEATURE_DRIFT
 
 
 def is_downstream(alert: AlertView) -> bool:
@@ -163,7 +167,7 @@ def could_explain(cfg: VigilConfig, cause: AlertView, symptom: AlertView) -> boo
         return False
     broken = features_broken_by(cfg, cause)
     if broken == ALL_FEATURES:  # the labels table: performance and KPI figures only
-        return symptom.family in ("performance", "kpi")
+        return symptom.family in MODEL_FAMILIES
     return bool(broken)
 
 

@@ -20,10 +20,11 @@ import numpy as np
 from checks.calibration import rescale, size_scale, upper_bounds, z_upper
 from checks.feature_drift.univariate import W_NULL_MEAN, W_NULL_SD, normalised_wasserstein, total_variation
 from checks.result import CheckResult
+from checks.spec import Family
 from checks.verdict import result, skipped
 from profilers.stats_types import ColumnStats, ReferenceStats
 
-FAMILY = "feature_drift"
+FAMILY = Family.FEATURE_DRIFT
 
 
 def feature_distance(reference: ColumnStats, current: ColumnStats) -> float:

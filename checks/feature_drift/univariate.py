@@ -28,10 +28,11 @@ from checks.distributions import (
     wasserstein_from_quantiles,
 )
 from checks.result import CheckResult
+from checks.spec import Family
 from checks.verdict import result, skipped
 from profilers.stats_types import ColumnStats, ReferenceStats
 
-FAMILY = "feature_drift"
+FAMILY = Family.FEATURE_DRIFT
 
 Metric = Callable[[ColumnStats, ColumnStats], float]
 # (number of bins, n current, n reference, budget) -> metric value that noise alone reaches at the budget

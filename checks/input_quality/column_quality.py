@@ -9,10 +9,11 @@ import numpy as np
 from checks.calibration import rate_upper_bounds
 from checks.distributions import quantile_function
 from checks.result import CheckResult
+from checks.spec import Family
 from checks.verdict import pct, result, skipped
 from profilers.stats_types import OTHER, ColumnStats, ReferenceStats
 
-FAMILY = "input_quality"
+FAMILY = Family.INPUT_QUALITY
 
 
 def _rate_check(

@@ -19,9 +19,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from checks.result import CheckResult
+from checks.spec import Family
 
 QUARANTINE_CHECK = "quarantine"
-FAMILY = "input_quality"
+FAMILY = Family.INPUT_QUALITY
 # Alert names the cycle produces outside the check registry (each has runbooks/<name>.md).
 CYCLE_CHECKS: tuple[str, ...] = (QUARANTINE_CHECK, "batch_checks")
 

@@ -10,31 +10,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from checks.inputs import SkewStats
 from checks.result import CheckResult
+from checks.spec import Family
 from checks.verdict import pct, result, skipped
 from core.plugins import load
 
-FAMILY = "input_quality"
-
-
-@dataclass(frozen=True)
-class SkewStats:
-    """Comparison of served and rebuilt features for a sample of one batch."""
-
-    batch: datetime | None
-    builder: str | None  # "module:function", None when the model has none
-    rows_compared: int = 0
-    mismatches: dict[str, int] = field(default_factory=dict)  # feature -> rows that differ
-    max_abs_diff: dict[str, float] = field(default_factory=dict)
-    unmatched: int = 0  # sampled predictions without upstream rows
-    note: str | None = None  # why nothing could be compared
+FAMILY = Family.INPUT_QUALITY
 
 
 def load_builder(spec: str) -> Callable[..., pd.DataFrame]:

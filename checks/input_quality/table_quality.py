@@ -6,10 +6,11 @@ import statistics
 from typing import Any
 
 from checks.result import CheckResult
+from checks.spec import Family
 from checks.verdict import pct, result, skipped
 from profilers.stats_types import TableStats
 
-FAMILY = "input_quality"
+FAMILY = Family.INPUT_QUALITY
 
 
 def schema(reference: None, current: TableStats, params: dict[str, Any]) -> CheckResult:

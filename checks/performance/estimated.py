@@ -17,10 +17,11 @@ import numpy as np
 from checks.calibration import rescale, size_scale, upper_bounds
 from checks.distributions import quantile_function
 from checks.result import CheckResult
+from checks.spec import Family
 from checks.verdict import result, skipped
 from profilers.stats_types import ColumnStats, ReferenceStats
 
-FAMILY = "performance"
+FAMILY = Family.PERFORMANCE
 _GRID = (np.arange(400) + 0.5) / 400
 
 

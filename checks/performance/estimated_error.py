@@ -17,10 +17,11 @@ from typing import Any
 
 from checks.calibration import z_upper
 from checks.result import CheckResult
+from checks.spec import Family
 from checks.verdict import finite, result, skipped
 from profilers.stats_types import PerformanceStats
 
-FAMILY = "performance"
+FAMILY = Family.PERFORMANCE
 
 
 def _estimated(name: str, metric: str, label: str, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:

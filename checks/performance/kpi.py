@@ -7,10 +7,11 @@ from typing import Any
 
 from checks.calibration import z_upper
 from checks.result import CheckResult
+from checks.spec import Family
 from checks.verdict import result, skipped
 from profilers.stats_types import PerformanceStats
 
-FAMILY = "performance"
+FAMILY = Family.PERFORMANCE
 
 
 def kpi_value(kind: str, decision: str | None, current: PerformanceStats) -> tuple[float | None, int, bool]:

@@ -12,10 +12,11 @@ from typing import Any
 
 from checks.calibration import z_upper
 from checks.result import CheckResult
+from checks.spec import Family
 from checks.verdict import result, skipped
 from profilers.stats_types import PerformanceStats
 
-FAMILY = "performance"
+FAMILY = Family.PERFORMANCE
 
 
 def hanley_mcneil_se(auc: float, positives: int, negatives: int) -> float:

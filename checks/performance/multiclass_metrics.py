@@ -15,10 +15,11 @@ from typing import Any
 
 from checks.performance.live_metrics import _readiness, compare_metric, hanley_mcneil_se, proportion_se
 from checks.result import CheckResult
+from checks.spec import Family
 from checks.verdict import skipped
 from profilers.stats_types import PerformanceStats
 
-FAMILY = "performance"
+FAMILY = Family.PERFORMANCE
 
 
 def _class(name: str, current: PerformanceStats, params: dict[str, Any]) -> tuple[str, dict[str, float]] | CheckResult:

@@ -10,11 +10,12 @@ from checks.calibration import Bounds, rate_upper_bounds, z_upper
 from checks.distributions import psi, true_share
 from checks.feature_drift.univariate import drift_check, psi_floor
 from checks.result import CheckResult
+from checks.spec import Family
 from checks.verdict import pct, result, skipped
 from core.decision_value import share as decision_share
 from profilers.stats_types import ColumnStats, PerformanceStats, ReferenceStats
 
-FAMILY = "prediction"
+FAMILY = Family.PREDICTION
 
 
 def score_drift(reference: ReferenceStats | None, current: ColumnStats, params: dict[str, Any]) -> CheckResult:

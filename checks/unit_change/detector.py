@@ -21,11 +21,12 @@ import numpy as np
 
 from checks.distributions import spread
 from checks.result import CheckResult
+from checks.spec import Family
 from checks.unit_change.conversions import UnitConversion, candidates
 from checks.verdict import result, skipped
 from profilers.stats_types import QUANTILES, ColumnStats, ReferenceStats
 
-FAMILY = "unit_change"
+FAMILY = Family.UNIT_CHANGE
 # Interior quantiles only: robust to a handful of outliers at the tails.
 FIT_QUANTILES: tuple[float, ...] = tuple(q for q in QUANTILES if 0.05 <= q <= 0.95)
 

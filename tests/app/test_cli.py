@@ -161,3 +161,12 @@ def test_report_of_a_batch_without_rows_is_a_usage_error(config_file: Path, caps
     assert code == 2
     assert "no predictions in batch 2030-01-01T00:00:00 (hint:" in err
     assert not (cfg.root / "r.html").exists()
+
+
+def test_config_check_rejects_an_unknown_check_name_with_its_key_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = small_config()
+    data["checks"] = {"params": {"aucc": {"min_effect": 0.1}}}
+    path = write_config(tmp_path / "bad", data)
+    code, out, err = run(capsys, "--config", str(path), "config", "check")
+    assert code == 2 and out == ""
+    assert err.startswith(f"{path}: checks.params.aucc: unknown check 'aucc' (hint: one of auc? every name: ")

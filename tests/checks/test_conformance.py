@@ -1,4 +1,4 @@
-"""Every registered check honours the same contract (the scikit-learn estimator-checks idea).
+"""Every registered check and heartbeat honours the same contract (the scikit-learn estimator-checks idea).
 
 For each check: deterministic, does not modify its inputs, handles empty, all-null and
 NaN input without raising, returns a well-formed CheckResult with a one-sentence
@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from checks.input_quality.quarantine import CYCLE_CHECKS
-from checks.input_quality.skew import SkewStats
-from checks.registry import CHECKS, CheckSpec
+from checks.inputs import CycleHealth, HeartbeatStats, ScoringHealth, SkewStats
+from checks.registry import ALL_SPECS, CHECKS, HEARTBEATS, CheckSpec
 from checks.result import STATUSES, CheckResult
 from incidents.heartbeat import HEARTBEAT_CHECKS
 from profilers.stats_types import ColumnStats, PerformanceStats, ReferenceStats, TableStats
@@ -157,13 +157,36 @@ def _skew_inputs() -> dict[str, tuple[Any, Any]]:
     }
 
 
-def inputs_for(spec: CheckSpec) -> dict[str, tuple[Any, Any]]:
+def _heartbeat_inputs() -> dict[str, tuple[Any, Any]]:
+    def stats(cycle: CycleHealth, scoring: ScoringHealth, scheduled: bool = True) -> HeartbeatStats:
+        return HeartbeatStats(B, cycle, scoring, scoring_scheduled=scheduled, stale_factor=1.5)
+
+    job = {"job_id": "score-1", "batch_date": "2026-01-31", "status": "failed", "error": "boom",
+           "started_at": "2026-02-01T00:00:00+00:00", "duration_s": 40.0}
+    cycle = CycleHealth("m", 3600.0, "2026-02-01T00:00:00+00:00", "ok", None, None, 7200.0, True)
+    scoring = ScoringHealth("m", True, job, True, True, True, 10.0,
+                            ["no scoring job started since 2026-02-01T00:00:00+00:00; expected one every 1 day",
+                             "scoring job score-1 for 2026-01-31 failed: boom", "scoring job score-1 took 40.0s, usually 10.0s"])
+    never = CycleHealth("m", 3600.0, None, None, None, None, None, True)
+    unmonitored = ScoringHealth("m", False, None, False, False, False, None, ["no scoring_jobs table"])
+    no_jobs = ScoringHealth("m", True, None, False, False, False, None, [])
+    nan_cycle = CycleHealth("m", 3600.0, "2026-02-01T00:00:00+00:00", "ok", None, None, math.nan, False)
+    return {
+        "normal": (None, stats(cycle, scoring)),
+        "empty": (None, stats(never, no_jobs, scheduled=False)),
+        "all_null": (None, stats(never, unmonitored)),
+        "nan": (None, stats(nan_cycle, ScoringHealth("m", True, job, False, False, False, math.nan, []))),
+    }
+
+
+def inputs_for(spec: CheckSpec[Any, Any]) -> dict[str, tuple[Any, Any]]:
     return {
         "column": lambda: _column_inputs(spec),
         "table": _table_inputs,
         "performance": _performance_inputs,
         "features": _feature_inputs,
         "skew": _skew_inputs,
+        "heartbeat": _heartbeat_inputs,
     }[spec.reads]()
 
 
@@ -179,12 +202,12 @@ def _as_json(res: CheckResult) -> str:
     return json.dumps(res.to_dict(), sort_keys=True, default=str)
 
 
-NAMES = sorted(CHECKS)
+NAMES = sorted(ALL_SPECS)  # registered checks and heartbeats
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_normal_input_gives_a_well_formed_deterministic_result(name):
-    spec = CHECKS[name]
+    spec = ALL_SPECS[name]
     reference, current = inputs_for(spec)["normal"]
     params = params_of(spec)
     before = _fingerprint((reference, current, params))
@@ -205,12 +228,12 @@ def _cases(spec: CheckSpec) -> list[str]:
     return base
 
 
-DEGENERATE = [(n, c) for n in NAMES for c in _cases(CHECKS[n])]
+DEGENERATE = [(n, c) for n in NAMES for c in _cases(ALL_SPECS[n])]
 
 
 @pytest.mark.parametrize(("name", "case"), DEGENERATE, ids=[f"{n}-{c}" for n, c in DEGENERATE])
 def test_degenerate_input_is_handled(name, case):
-    spec = CHECKS[name]
+    spec = ALL_SPECS[name]
     reference, current = inputs_for(spec)[case]
     params = params_of(spec)
     before = _fingerprint((reference, current, params))
@@ -241,7 +264,7 @@ def _assert_well_formed(spec: CheckSpec, res: CheckResult) -> None:
     json.dumps(res.to_dict(), default=str)  # serialisable for the CLI's --json
 
 
-@pytest.mark.parametrize("name", [*NAMES, *HEARTBEAT_CHECKS, *CYCLE_CHECKS])
+@pytest.mark.parametrize("name", sorted({*NAMES, *HEARTBEAT_CHECKS, *CYCLE_CHECKS}))
 def test_runbook_exists_with_every_section_and_real_commands(name):
     path = ROOT / "runbooks" / f"{name}.md"
     assert path.exists(), f"missing runbooks/{name}.md"
@@ -282,7 +305,7 @@ KIND_PERFORMANCE: dict[str, PerformanceStats] = {
                                    metrics={"macro_auc": 0.8, "log_loss": 0.75, "log_loss_se": 0.02},
                                    classes=_CLASSES),
 }
-KIND_PAIRS = [(n, k) for n in NAMES for k in sorted(CHECKS[n].tasks)]
+KIND_PAIRS = [(n, k) for n in sorted(CHECKS) for k in sorted(CHECKS[n].tasks)]
 
 
 @pytest.mark.parametrize(("name", "kind"), KIND_PAIRS, ids=[f"{n}-{k}" for n, k in KIND_PAIRS])
@@ -299,7 +322,25 @@ def test_check_judges_each_model_kind_it_declares(name, kind):
 
 
 def test_model_kinds_are_declared_and_performance_checks_need_a_model():
-    assert all(CHECKS[n].tasks and CHECKS[n].tasks <= {"binary", "multiclass", "regression", "none"} for n in NAMES)
+    assert all(CHECKS[n].tasks and CHECKS[n].tasks <= {"binary", "multiclass", "regression", "none"} for n in CHECKS)
     for spec in CHECKS.values():
         if spec.family in ("performance", "prediction"):
             assert "none" not in spec.tasks, spec.name  # a feature table has no outputs to judge
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_spec_declares_its_contract(name):
+    """Family from the one enum, a runbook path, model kinds, a params schema that takes its defaults."""
+    from checks.spec import Family, ModelKind
+
+    spec = ALL_SPECS[name]
+    assert isinstance(spec.family, Family)
+    assert spec.runbook == ROOT / "runbooks" / f"{name}.md" and spec.runbook.exists()
+    assert spec.model_kinds and spec.model_kinds <= set(ModelKind)
+    assert spec.params_schema.model_validate(params_of(spec))
+    assert set(spec.context) <= set(spec.params_schema.model_fields)
+
+
+def test_heartbeats_are_specs_outside_the_warehouse_checks():
+    assert set(HEARTBEATS) == set(HEARTBEAT_CHECKS) and not set(HEARTBEATS) & set(CHECKS)
+    assert {s.reads for s in HEARTBEATS.values()} == {"heartbeat"}

@@ -95,3 +95,26 @@ def test_rate_bounds():
     assert b.fail == pytest.approx(0.005, abs=1e-3)
     b = rate_upper_bounds(0.05, 1000, 0.01, 0.005)
     assert b.warn > 0.05 + 0.01
+
+
+def test_unknown_check_name_in_params_names_its_key_path_and_the_close_names():
+    from checks.registry import config_errors, validate_checks_config
+
+    with pytest.raises(CheckConfigError) as e:
+        validate_checks_config(_cfg(checks={"params": {"aucc": {"min_effect": 0.1}}}))
+    every = ", ".join(sorted(CHECKS))
+    assert str(e.value) == f"toy.yaml: checks.params.aucc: unknown check 'aucc' (hint: one of auc? every name: {every})"
+    # A name close to nothing lists every check.
+    assert config_errors(_cfg(checks={"disabled": ["zzz"]})) == [f"checks.disabled: unknown check 'zzz' (hint: one of {every})"]
+
+
+def test_badly_typed_check_parameter_is_rejected_with_its_key_path():
+    from checks.registry import config_errors
+
+    errors = config_errors(_cfg(checks={"params": {"psi": {"min_effect": "a lot", "severity": "loud"}}}))
+    assert errors == [
+        "checks.params.psi.min_effect: Input should be a valid number, unable to parse string as a number "
+        "(hint: default 0.05)",
+        "checks.params.psi.severity: Input should be 'info', 'warning' or 'critical' (hint: default 'warning')",
+    ]
+    assert config_errors(_cfg(checks={"params": {"psi": {"min_effect": 1, "severity": "critical"}}})) == []
