@@ -20,6 +20,7 @@ import duckdb
 
 from app.cycle_record import last_cycles, mark_interrupted, record_finish, record_start
 from app.cycle_report import CycleReport, alert_summary
+from checks import queries as check_queries
 from checks.result import CheckResult
 from core import audit
 from core.clock import Clock, SystemClock
@@ -89,13 +90,9 @@ def unchecked_batches(wh: Warehouse) -> set[datetime]:
     """Profiled batches without any check result (a cycle killed between profile and checks)."""
     try:
         with wh.read() as conn:
-            rows = conn.execute(
-                "SELECT b.batch FROM batches b WHERE NOT EXISTS "
-                "(SELECT 1 FROM check_results c WHERE c.batch = b.batch)"
-            ).fetchall()
+            return check_queries.unchecked_batches(conn)
     except (StoreMissing, duckdb.CatalogException):
         return set()
-    return {r[0] for r in rows}
 
 
 def champion_evaluation(cfg: VigilConfig, ops: OpsStore) -> dict[str, float] | None:

@@ -80,21 +80,19 @@ def _finite(value: Any) -> float | None:
 
 def latest_check_results(conn: duckdb.DuckDBPyConnection, model: str) -> tuple[datetime | None, list[dict[str, Any]]]:
     """The newest checked batch of the model and its results (through checks.queries)."""
-    from checks.queries import results_for_batch
+    from checks.queries import latest_batch, results_for_batch
 
-    row = conn.execute("SELECT max(batch) FROM check_results WHERE model = ?", [model]).fetchone()
-    batch = row[0] if row else None
+    batch = latest_batch(conn, model)
     if batch is None:
         return None, []
     return batch, [r for r in results_for_batch(conn, batch) if r.get("model") == model]
 
 
 def ingestion_counts(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int]]:
-    """(source, status, files) over every file version the ingester has seen."""
-    rows = conn.execute(
-        "SELECT source, status, count(*) FROM ingested_files GROUP BY source, status ORDER BY source, status"
-    ).fetchall()
-    return [(str(s), str(st), int(n)) for s, st, n in rows]
+    """(source, status, files) over every file version the ingester has seen (profilers.queries)."""
+    from profilers.queries import ingestion_counts as counts
+
+    return counts(conn)
 
 
 def open_quarantine(conn: duckdb.DuckDBPyConnection) -> dict[str, int]:

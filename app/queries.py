@@ -2,28 +2,42 @@
 
 Each function opens a store for one query and closes it (no connection survives a
 Streamlit rerun), and returns an empty result, never an exception, when the stores do not
-exist yet, so pages can show an empty state with a hint. Where a package offers a query
-function (profilers.stats_store, incidents.queries, core.registries) it is used.
+exist yet, so pages can show an empty state with a hint. Every table is read through its
+owner's query module (checks.queries, profilers.queries, profilers.stats_store,
+incidents.queries, core.registries, core.runs, app.cycle_record); this module composes them.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pandas as pd
 
+from app.cycle_record import last_cycles
+from checks import queries as check_queries
+from checks.registry import CHECKS
+from core import runs as run_records
 from core.clock import Clock, SystemClock, parse_iso
 from core.config import VigilConfig, format_duration
+from core.jsonable import jsonable
+from core.registries import registry_for
 from core.stores import OpsStore, StoreMissing, Warehouse, stores_for
+from incidents import queries as incident_queries
+from incidents.heartbeat import cycle_health, scoring_health
+from incidents.incidents import OPEN_STATUSES
+from profilers import queries as profile_queries
+from profilers import stats_store
+from profilers.stats_types import ColumnStats
+
+T = TypeVar("T")
 
 RUNBOOKS_DIR = Path(__file__).resolve().parent.parent / "runbooks"
 READ_RETRY_SECONDS = 10.0
@@ -76,15 +90,20 @@ def _read_warehouse(cfg: VigilConfig) -> Iterator[duckdb.DuckDBPyConnection | No
         yield None
 
 
-def warehouse_frame(cfg: VigilConfig, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
-    """A query over the warehouse as a frame; empty when the store or the table is missing."""
+def read_warehouse(cfg: VigilConfig, read: Callable[[duckdb.DuckDBPyConnection], T], empty: T) -> T:
+    """An owner's read over the warehouse; ``empty`` when the store or the table is missing."""
     with _read_warehouse(cfg) as conn:
         if conn is None:
-            return pd.DataFrame()
+            return empty
         try:
-            return conn.execute(sql, params or []).df()
+            return read(conn)
         except duckdb.CatalogException:  # the owning package's migration has not run yet
-            return pd.DataFrame()
+            return empty
+
+
+def warehouse_frame(cfg: VigilConfig, read: Callable[[duckdb.DuckDBPyConnection], pd.DataFrame]) -> pd.DataFrame:
+    """An owner's frame read; an empty frame when the store or the table is missing."""
+    return read_warehouse(cfg, read, pd.DataFrame())
 
 
 def ops_rows(cfg: VigilConfig, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
@@ -96,15 +115,6 @@ def ops_rows(cfg: VigilConfig, sql: str, params: tuple[Any, ...] = ()) -> list[d
     except Exception as err:  # sqlite3.OperationalError: table of a package not yet migrated
         if "no such table" in str(err):
             return []
-        raise
-
-
-def _package(module: str) -> Any | None:
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as err:
-        if err.name and module.startswith(err.name):
-            return None
         raise
 
 
@@ -123,15 +133,8 @@ def _json(text: Any) -> Any:
 
 
 def recent_cycles(cfg: VigilConfig, limit: int = 50) -> list[dict[str, Any]]:
-    rows = ops_rows(
-        cfg,
-        "SELECT cycle_id, model, started_at, finished_at, status, error, summary FROM cycles "
-        "WHERE model = ? ORDER BY started_at DESC LIMIT ?",
-        (cfg.model.name, limit),
-    )
-    for row in rows:
-        row["summary"] = _json(row.get("summary")) or {}
-    return rows
+    ops = _ops(cfg)
+    return [] if ops is None else last_cycles(ops, cfg.model.name, limit)
 
 
 def last_scheduler(cfg: VigilConfig, clock: Clock) -> dict[str, Any] | None:
@@ -156,8 +159,6 @@ def cycle_staleness(cfg: VigilConfig, clock: Clock) -> tuple[float | None, bool]
     ops = _ops(cfg)
     if ops is None:
         return None, True
-    from incidents.heartbeat import cycle_health
-
     health = cycle_health(cfg, ops, clock)
     return health.age_s, health.stale
 
@@ -190,84 +191,48 @@ def status_overview(cfg: VigilConfig, clock: Clock | None = None) -> dict[str, A
 
 def registered_checks() -> list[dict[str, Any]]:
     """Every registered check: name, family, description, runbook present."""
-    registry = _package("checks.registry")
-    if registry is None:
-        return []
     rows = []
-    for name, spec in sorted(registry.CHECKS.items()):
-        doc = getattr(spec, "summary", "") or (getattr(getattr(spec, "fn", None), "__doc__", None) or "")
+    for name, spec in sorted(CHECKS.items()):
+        doc = spec.summary or (spec.fn.__doc__ or "")
         rows.append(
             {
                 "name": name,
-                "family": getattr(spec, "family", ""),
+                "family": spec.family.value,
                 "description": doc.strip().splitlines()[0] if doc.strip() else "",
-                "runbook": (RUNBOOKS_DIR / f"{name}.md").exists(),
-                "model_kinds": sorted(getattr(spec, "tasks", ()) or ()),
+                "runbook": spec.runbook.exists(),
+                "model_kinds": sorted(spec.tasks),
             }
         )
     return rows
 
 
-def _normalise_results(frame: pd.DataFrame) -> pd.DataFrame:
-    """check_results rows with the CheckResult field names, whatever the table calls them."""
-    if frame.empty:
-        return frame
-    renames = {"check_name": "check", "evidence_json": "evidence"}
-    frame = frame.rename(columns={k: v for k, v in renames.items() if k in frame.columns})
-    if "evidence" in frame.columns:
-        frame["evidence"] = frame["evidence"].map(lambda v: _json(v) or {})
-    return frame
-
-
 def check_results(cfg: VigilConfig, batches: int | None = None) -> pd.DataFrame:
     """All check results, newest batch first; ``batches`` keeps only the newest N batches."""
-    if batches is None:
-        frame = warehouse_frame(cfg, "SELECT * FROM check_results ORDER BY batch DESC")
-    else:
-        frame = warehouse_frame(
-            cfg,
-            "SELECT * FROM check_results WHERE batch IN "
-            "(SELECT DISTINCT batch FROM check_results ORDER BY batch DESC LIMIT ?) ORDER BY batch DESC",
-            [batches],
-        )
-    return _normalise_results(frame)
+    return warehouse_frame(cfg, lambda conn: check_queries.results_frame(conn, batches))
 
 
 def checked_batches(cfg: VigilConfig) -> list[datetime]:
-    """Batches that have check results, newest first (aggregated in SQL: a year of hourly
-    batches is 1.5M result rows, which the page must not load to list them)."""
-    frame = warehouse_frame(cfg, "SELECT DISTINCT batch FROM check_results WHERE batch IS NOT NULL ORDER BY batch DESC")
-    return [] if frame.empty else [pd.Timestamp(b).to_pydatetime() for b in frame["batch"]]
+    """Batches that have check results, newest first."""
+    return read_warehouse(cfg, check_queries.batches_with_results, [])
 
 
 def batch_results(cfg: VigilConfig, batch: datetime) -> pd.DataFrame:
     """Every check result of one batch."""
-    return _normalise_results(warehouse_frame(cfg, "SELECT * FROM check_results WHERE batch = ?", [batch]))
+    return warehouse_frame(cfg, lambda conn: check_queries.batch_frame(conn, batch))
 
 
 def trend_series(cfg: VigilConfig, family: str) -> list[tuple[str, str]]:
     """(check, subject) pairs with results in a family, for choosing one trend to plot."""
-    frame = warehouse_frame(
-        cfg, "SELECT DISTINCT check_name, subject FROM check_results WHERE family = ? ORDER BY 1, 2", [family]
-    )
-    return [] if frame.empty else [(str(c), str(s)) for c, s in frame.itertuples(index=False)]
+    return read_warehouse(cfg, lambda conn: check_queries.family_series(conn, family), [])
 
 
 def series_trend(cfg: VigilConfig, check: str, subject: str) -> pd.DataFrame:
     """Value and bounds per batch of one check on one subject."""
-    return _normalise_results(
-        warehouse_frame(
-            cfg,
-            "SELECT * FROM check_results WHERE check_name = ? AND subject = ? ORDER BY batch",
-            [check, subject],
-        )
-    )
+    return warehouse_frame(cfg, lambda conn: check_queries.series_frame(conn, check, subject))
 
 
 def check_results_for_batch(cfg: VigilConfig, batch: datetime) -> list[dict[str, Any]]:
-    frame = _normalise_results(
-        warehouse_frame(cfg, "SELECT * FROM check_results WHERE batch = ? ORDER BY status, 1", [batch])
-    )
+    frame = warehouse_frame(cfg, lambda conn: check_queries.batch_frame(conn, batch, ordered=True))
     if frame.empty:
         return []
     order = {"fail": 0, "error": 1, "warn": 2, "skipped": 3, "ok": 4}
@@ -289,29 +254,21 @@ def _clean_row(row: dict[str, Any]) -> dict[str, Any]:
 
 def failing_checks_per_batch(cfg: VigilConfig) -> pd.DataFrame:
     """batch, family, failed: the Overview chart."""
-    return warehouse_frame(
-        cfg,
-        "SELECT batch, family, count(*) FILTER (WHERE status = 'fail') AS failed, "
-        "count(*) FILTER (WHERE status = 'warn') AS warned FROM check_results "
-        "GROUP BY batch, family ORDER BY batch, family",
-    )
+    return warehouse_frame(cfg, check_queries.failing_per_batch)
 
 
 def latest_batch_status(cfg: VigilConfig) -> dict[str, Any] | None:
     """The newest checked batch and its results counted by family and status."""
-    frame = warehouse_frame(
-        cfg,
-        "SELECT batch, family, status, count(*) AS n FROM check_results "
-        "WHERE batch = (SELECT max(batch) FROM check_results) GROUP BY batch, family, status",
-    )
-    if frame.empty:
+    none: list[tuple[datetime, str, str, int]] = []
+    counts = read_warehouse(cfg, check_queries.latest_batch_counts, none)
+    if not counts:
         return None
-    batch = pd.Timestamp(frame["batch"].iloc[0]).to_pydatetime()
+    batch = pd.Timestamp(counts[0][0]).to_pydatetime()
     by_family: dict[str, dict[str, int]] = {}
     totals: dict[str, int] = {}
-    for row in frame.itertuples(index=False):
-        by_family.setdefault(str(row.family), {})[str(row.status)] = int(row.n)
-        totals[str(row.status)] = totals.get(str(row.status), 0) + int(row.n)
+    for _, family, status, n in counts:
+        by_family.setdefault(family, {})[status] = n
+        totals[status] = totals.get(status, 0) + n
     return {"batch": batch.isoformat(), "status": totals, "families": by_family}
 
 
@@ -328,13 +285,7 @@ def family_health(families: dict[str, dict[str, int]]) -> dict[str, str]:
 
 def result_trend(cfg: VigilConfig, family: str) -> pd.DataFrame:
     """Value and bounds per batch for every check and subject of a family (KPI and metric trends)."""
-    return _normalise_results(
-        warehouse_frame(
-            cfg,
-            "SELECT * FROM check_results WHERE family = ? ORDER BY batch",
-            [family],
-        )
-    )
+    return warehouse_frame(cfg, lambda conn: check_queries.family_frame(conn, family))
 
 
 def drift_report_html(cfg: VigilConfig, batch: datetime) -> str:
@@ -348,48 +299,29 @@ def drift_report_html(cfg: VigilConfig, batch: datetime) -> str:
 
 
 def batches(cfg: VigilConfig) -> pd.DataFrame:
-    return warehouse_frame(cfg, "SELECT batch, prediction_rows, profiled_at FROM batches ORDER BY batch DESC")
+    return warehouse_frame(cfg, profile_queries.batches)
 
 
 def ingested_files(cfg: VigilConfig, limit: int = 500) -> pd.DataFrame:
-    return warehouse_frame(
-        cfg,
-        "SELECT path, source, status, rows, size, sha256, replaced_sha256, ingested_at FROM ingested_files "
-        "ORDER BY ingested_at DESC, path LIMIT ?",
-        [limit],
-    )
+    return warehouse_frame(cfg, lambda conn: profile_queries.ingested_files(conn, limit))
 
 
 def quarantined_files(cfg: VigilConfig) -> pd.DataFrame:
-    return warehouse_frame(
-        cfg,
-        "SELECT quarantine_id, path, source, reason, detail, status, quarantined_at, resolved_at "
-        "FROM quarantine ORDER BY quarantined_at DESC",
-    )
+    return warehouse_frame(cfg, profile_queries.quarantined_files)
 
 
 def schema_changes(cfg: VigilConfig) -> pd.DataFrame:
-    return warehouse_frame(
-        cfg,
-        "SELECT source, change, column_name, detail, path, detected_at FROM schema_changes ORDER BY detected_at DESC",
-    )
+    return warehouse_frame(cfg, profile_queries.schema_changes)
 
 
 def profiled_columns(cfg: VigilConfig) -> pd.DataFrame:
     """source, column_name, kind of every profiled column."""
-    return warehouse_frame(
-        cfg, "SELECT DISTINCT source, column_name, kind FROM column_stats ORDER BY source, column_name"
-    )
+    return warehouse_frame(cfg, profile_queries.profiled_columns)
 
 
 def column_stats_over_time(cfg: VigilConfig, source: str, column: str) -> pd.DataFrame:
     """One column's statistics per batch, with null rate and the main quantiles spread out."""
-    frame = warehouse_frame(
-        cfg,
-        "SELECT batch, count, nulls, nan, inf, min, max, mean, std, quantiles_json, distinct_count "
-        "FROM column_stats WHERE source = ? AND column_name = ? ORDER BY batch",
-        [source, column],
-    )
+    frame = warehouse_frame(cfg, lambda conn: profile_queries.column_stats_frame(conn, source, column))
     if frame.empty:
         return frame
     frame["null_rate"] = (frame["nulls"] + frame["nan"]) / frame["count"].where(frame["count"] > 0)
@@ -421,14 +353,11 @@ def whylogs_summary(cfg: VigilConfig, source: str, batch: datetime) -> dict[str,
 
 
 def table_stats_over_time(cfg: VigilConfig) -> pd.DataFrame:
-    return warehouse_frame(
-        cfg,
-        "SELECT source, batch, row_count, freshness_lag_seconds, duplicate_keys FROM table_stats ORDER BY batch, source",
-    )
+    return warehouse_frame(cfg, profile_queries.table_stats_frame)
 
 
 def performance_over_time(cfg: VigilConfig) -> pd.DataFrame:
-    return warehouse_frame(cfg, "SELECT * FROM performance_stats ORDER BY batch")
+    return warehouse_frame(cfg, profile_queries.performance_frame)
 
 
 @dataclass(frozen=True)
@@ -448,9 +377,6 @@ class Histogram:
 def reference_vs_current(cfg: VigilConfig, source: str, column: str, batch: datetime,
                          unit: str | None = None) -> Histogram | None:
     """The histogram of a column in a batch beside the reference's (categories for categoricals)."""
-    stats_store = _package("profilers.stats_store")
-    if stats_store is None:
-        return None
     with _read_warehouse(cfg) as conn:
         if conn is None:
             return None
@@ -473,7 +399,7 @@ def _edge(value: float) -> str:
     return f"{value:.3g}" if magnitude == 0 or magnitude >= 0.01 else f"{value:.2g}"
 
 
-def histogram_of(reference: Any, current: Any, unit: str | None = None) -> Histogram | None:
+def histogram_of(reference: ColumnStats, current: ColumnStats, unit: str | None = None) -> Histogram | None:
     if reference.categories or current.categories:
         keys = sorted(set(reference.categories) | set(current.categories))
         return Histogram(keys, _shares([reference.categories.get(k, 0) for k in keys]),
@@ -497,18 +423,12 @@ def _shares(counts: list[int]) -> list[float]:
 # ---- alerts and incidents (ops store, through incidents.queries) ------------------------
 
 
-def _incidents_queries() -> Any:
-    from incidents import queries as incident_queries
-
-    return incident_queries
-
-
 def alerts(cfg: VigilConfig, states: list[str] | None = None) -> list[dict[str, Any]]:
     """Alerts with their incident and root cause ('inhibited by'), newest change first."""
     ops = _ops(cfg)
     if ops is None:
         return []
-    rows: list[dict[str, Any]] = _incidents_queries().alerts_with_incidents(ops, model=cfg.model.name, state=states)
+    rows: list[dict[str, Any]] = incident_queries.alerts_with_incidents(ops, model=cfg.model.name, state=states)
     return rows
 
 
@@ -526,7 +446,7 @@ def alert_batch_records(cfg: VigilConfig, fingerprint: str) -> list[dict[str, An
     ops = _ops(cfg)
     if ops is None:
         return []
-    detail = _incidents_queries().alert_detail(ops, fingerprint)
+    detail = incident_queries.alert_detail(ops, fingerprint)
     return list((detail or {}).get("batches") or [])
 
 
@@ -535,7 +455,7 @@ def alert_history(cfg: VigilConfig, fingerprint: str) -> list[dict[str, Any]]:
     ops = _ops(cfg)
     if ops is None:
         return []
-    detail = _incidents_queries().alert_detail(ops, fingerprint)
+    detail = incident_queries.alert_detail(ops, fingerprint)
     history = (detail or {}).get("history") or (detail or {}).get("events") or []
     return [
         {k: v for k, v in dict(e).items() if k in ("batch", "from_state", "to_state", "kind", "at", "actor")}
@@ -548,7 +468,7 @@ def silences(cfg: VigilConfig, clock: Clock | None = None) -> list[dict[str, Any
     ops = _ops(cfg)
     if ops is None:
         return []
-    rows: list[dict[str, Any]] = _incidents_queries().silences(ops, clock or SystemClock())
+    rows: list[dict[str, Any]] = incident_queries.silences(ops, clock or SystemClock())
     return rows
 
 
@@ -556,16 +476,9 @@ def incidents(cfg: VigilConfig, open_only: bool = False) -> list[dict[str, Any]]
     ops = _ops(cfg)
     if ops is None:
         return []
-    queries = _incidents_queries()
-    status = list(_open_statuses()) if open_only else None
-    rows: list[dict[str, Any]] = queries.list_incidents(ops, model=cfg.model.name, status=status)
+    status = list(OPEN_STATUSES) if open_only else None
+    rows: list[dict[str, Any]] = incident_queries.list_incidents(ops, model=cfg.model.name, status=status)
     return rows
-
-
-def _open_statuses() -> tuple[str, ...]:
-    from incidents.incidents import OPEN_STATUSES
-
-    return tuple(OPEN_STATUSES)
 
 
 def incident_detail(cfg: VigilConfig, incident_id: str) -> dict[str, Any] | None:
@@ -573,7 +486,7 @@ def incident_detail(cfg: VigilConfig, incident_id: str) -> dict[str, Any] | None
     ops = _ops(cfg)
     if ops is None:
         return None
-    detail: dict[str, Any] | None = _incidents_queries().incident_detail(ops, incident_id)
+    detail: dict[str, Any] | None = incident_queries.incident_detail(ops, incident_id)
     return detail
 
 
@@ -582,8 +495,6 @@ def scoring_job_health(cfg: VigilConfig, clock: Clock | None = None) -> dict[str
     ops = _ops(cfg)
     if ops is None:
         return None
-    from incidents.heartbeat import scoring_health
-
     health = scoring_health(cfg, ops, clock or SystemClock())
     return health.to_dict() if health.monitored else None
 
@@ -596,12 +507,10 @@ def runbook_markdown(check: str) -> str | None:
     return path.read_text() if path.is_file() else None
 
 
-# ---- registry (core.registries) ----------------------------------------------------------
+# ---- registry (core.registries: the embedded one or MLflow's) ----------------------------
 
 
 def _registry(cfg: VigilConfig) -> Any | None:
-    from core.registries import registry_for
-
     if not cfg.ops_path.exists():
         return None
     return registry_for(cfg, stores_for(cfg)[1])
@@ -623,15 +532,13 @@ def champion_label(cfg: VigilConfig) -> str | None:
         raise
     if champion is None:
         return None
-    return f"{registry_model_name(cfg)} v{getattr(champion, 'version', '?')}"
+    return f"{registry_model_name(cfg)} v{champion.version}"
 
 
 def registry_versions(cfg: VigilConfig) -> list[dict[str, Any]]:
     registry = _registry(cfg)
     if registry is None:
         return []
-    from core.jsonable import jsonable
-
     return [jsonable(v) for v in registry.versions(registry_model_name(cfg))]
 
 
@@ -640,8 +547,6 @@ def registry_events(cfg: VigilConfig, limit: int = 200) -> list[dict[str, Any]]:
     registry = _registry(cfg)
     if registry is None:
         return []
-    from core.jsonable import jsonable
-
     return [jsonable(e) for e in registry.events(registry_model_name(cfg), limit=limit)]
 
 
@@ -697,23 +602,21 @@ def decisions(cfg: VigilConfig, incident_id: str | None = None) -> list[dict[str
     ops = _ops(cfg)
     if ops is None:
         return []
-    from core.jsonable import jsonable
     from incidents.decisions import decisions_for
 
     return [jsonable(d) for d in decisions_for(ops, incident_id)]
 
 
-# ---- training runs (baseline_model.runs) --------------------------------------------------
+# ---- training runs (core.runs) ---------------------------------------------------------------
 
 
 def training_runs(cfg: VigilConfig, limit: int = 100) -> list[dict[str, Any]]:
     """Training runs of the registered model, newest first (experiments)."""
     ops = _ops(cfg)
-    runs_module = _package("baseline_model.runs")
-    if ops is None or runs_module is None:
+    if ops is None:
         return []
     try:
-        return list(runs_module.list_runs(ops, registry_model_name(cfg), limit))
+        return run_records.list_runs(ops, registry_model_name(cfg), limit)
     except Exception as err:  # the runs table of a model not trained in Vigil
         if "no such table" in str(err):
             return []
@@ -723,10 +626,9 @@ def training_runs(cfg: VigilConfig, limit: int = 100) -> list[dict[str, Any]]:
 def compare_training_runs(cfg: VigilConfig, run_a: str, run_b: str) -> list[dict[str, Any]]:
     """Parameters and metrics of two runs side by side: [{field, a, b, same}]."""
     ops = _ops(cfg)
-    runs_module = _package("baseline_model.runs")
-    if ops is None or runs_module is None:
+    if ops is None:
         return []
-    return list(runs_module.compare_runs(ops, run_a, run_b))
+    return run_records.compare_runs(ops, run_a, run_b)
 
 
 # ---- audit trail --------------------------------------------------------------------------

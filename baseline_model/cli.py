@@ -69,11 +69,11 @@ def _guard(handler: Handler) -> Handler:
 
     def run(args: argparse.Namespace) -> int | Rows:
         from baseline_model.lineage import LineageNotFound
-        from baseline_model.runs import RunNotFound
         from baseline_model.scorer import ScoringError
         from baseline_model.simulator import SimulationError
         from baseline_model.train import TrainingError
         from core.registry import RegistryError
+        from core.runs import RunNotFound
 
         try:
             return handler(args)
@@ -256,7 +256,7 @@ def cmd_registry_history(args: argparse.Namespace) -> int:
 
 # ---- runs / reproduce / lineage ------------------------------------------------------
 def cmd_runs_list(args: argparse.Namespace) -> Rows:
-    from baseline_model.runs import list_runs
+    from core.runs import list_runs
 
     cfg = _config(args)
     runs = list_runs(_ops(cfg), _model_name(args, cfg), limit=args.limit)
@@ -271,7 +271,7 @@ def cmd_runs_list(args: argparse.Namespace) -> Rows:
 
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
-    from baseline_model.runs import get_run
+    from core.runs import get_run
 
     cfg = _config(args)
     run = get_run(_ops(cfg), args.run)
@@ -280,7 +280,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_compare(args: argparse.Namespace) -> Rows:
-    from baseline_model.runs import compare_runs
+    from core.runs import compare_runs
 
     cfg = _config(args)
     rows = compare_runs(_ops(cfg), args.run_a, args.run_b)
@@ -288,7 +288,7 @@ def cmd_runs_compare(args: argparse.Namespace) -> Rows:
 
 
 def cmd_runs_note(args: argparse.Namespace) -> int:
-    from baseline_model.runs import add_note
+    from core.runs import add_note
 
     cfg = _config(args)
     try:

@@ -12,9 +12,9 @@ import duckdb
 import pandas as pd
 
 from baseline_model.layout import etl_path, predictions_path
-from baseline_model.runs import RunNotFound, get_run
 from core.ids import sha256_file
 from core.registry import Registry
+from core.runs import RunNotFound, get_run
 from core.scoring_jobs import successful_jobs_for
 from core.stores import OpsStore
 

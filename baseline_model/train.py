@@ -42,9 +42,9 @@ from tqdm import tqdm
 from baseline_model.artifact import ModelArtifact, save_model
 from baseline_model.features import CATEGORICAL_FEATURES, SERVED_FEATURES, build_features
 from baseline_model.layout import artifacts_dir, reference_path, write_parquet_atomic
-from baseline_model.runs import insert_run
 from core.clock import Clock, SystemClock, iso
 from core.ids import new_id, sha256_file
+from core.runs import insert_run
 from core.stores import OpsStore
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -496,8 +496,8 @@ def reproduce(
     the run is recorded with kind 'reproduce'. Environment differences are reported
     alongside, since they usually explain a mismatch.
     """
-    from baseline_model.runs import get_run
     from core.registry import Registry
+    from core.runs import get_run
 
     mv = Registry(ops, clock).get(model_name, version)
     run = get_run(ops, mv.run_id)

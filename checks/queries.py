@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 _COLUMNS = ("check_name, family, subject, batch, model, status, severity, value, lower, upper, explanation, "
             "evidence_json, checked_at")
@@ -65,3 +66,111 @@ def latest_failures(conn: duckdb.DuckDBPyConnection, limit: int = 100) -> list[d
 def subjects_of_check(conn: duckdb.DuckDBPyConnection, check: str) -> list[str]:
     return [r[0] for r in conn.execute(
         "SELECT DISTINCT subject FROM check_results WHERE check_name = ? ORDER BY subject", [check]).fetchall()]
+
+
+# ---- frames for the dashboard (pandas; the app turns them into charts and tables) ----------
+
+
+def normalise_results(frame: pd.DataFrame) -> pd.DataFrame:
+    """check_results rows with the CheckResult field names (check, evidence as a dict)."""
+    if frame.empty:
+        return frame
+    renames = {"check_name": "check", "evidence_json": "evidence"}
+    frame = frame.rename(columns={k: v for k, v in renames.items() if k in frame.columns})
+    if "evidence" in frame.columns:
+        frame["evidence"] = frame["evidence"].map(_evidence)
+    return frame
+
+
+def _evidence(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if not isinstance(value, str) or not value:
+        return {}
+    try:
+        loaded = json.loads(value)
+    except ValueError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def results_frame(conn: duckdb.DuckDBPyConnection, batches: int | None = None) -> pd.DataFrame:
+    """All results, newest batch first; ``batches`` keeps only the newest N batches."""
+    if batches is None:
+        return normalise_results(conn.execute("SELECT * FROM check_results ORDER BY batch DESC").df())
+    return normalise_results(conn.execute(
+        "SELECT * FROM check_results WHERE batch IN "
+        "(SELECT DISTINCT batch FROM check_results ORDER BY batch DESC LIMIT ?) ORDER BY batch DESC",
+        [batches],
+    ).df())
+
+
+def batches_with_results(conn: duckdb.DuckDBPyConnection) -> list[datetime]:
+    """Batches that have results, newest first (aggregated in SQL: a year of hourly batches is
+    1.5M result rows, which a page must not load to list them)."""
+    rows = conn.execute(
+        "SELECT DISTINCT batch FROM check_results WHERE batch IS NOT NULL ORDER BY batch DESC"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def batch_frame(conn: duckdb.DuckDBPyConnection, batch: datetime, ordered: bool = False) -> pd.DataFrame:
+    """Every result of one batch (``ordered``: by status, then the first column)."""
+    if ordered:
+        return normalise_results(conn.execute("SELECT * FROM check_results WHERE batch = ? ORDER BY status, 1", [batch]).df())
+    return normalise_results(conn.execute("SELECT * FROM check_results WHERE batch = ?", [batch]).df())
+
+
+def family_series(conn: duckdb.DuckDBPyConnection, family: str) -> list[tuple[str, str]]:
+    """(check, subject) pairs with results in a family."""
+    rows = conn.execute(
+        "SELECT DISTINCT check_name, subject FROM check_results WHERE family = ? ORDER BY 1, 2", [family]
+    ).fetchall()
+    return [(str(c), str(s)) for c, s in rows]
+
+
+def series_frame(conn: duckdb.DuckDBPyConnection, check: str, subject: str) -> pd.DataFrame:
+    """Value and bounds per batch of one check on one subject."""
+    return normalise_results(conn.execute(
+        "SELECT * FROM check_results WHERE check_name = ? AND subject = ? ORDER BY batch", [check, subject]
+    ).df())
+
+
+def family_frame(conn: duckdb.DuckDBPyConnection, family: str) -> pd.DataFrame:
+    """Every result of a family, oldest batch first (KPI and metric trends)."""
+    return normalise_results(
+        conn.execute("SELECT * FROM check_results WHERE family = ? ORDER BY batch", [family]).df()
+    )
+
+
+def failing_per_batch(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """batch, family, failed, warned."""
+    return conn.execute(
+        "SELECT batch, family, count(*) FILTER (WHERE status = 'fail') AS failed, "
+        "count(*) FILTER (WHERE status = 'warn') AS warned FROM check_results "
+        "GROUP BY batch, family ORDER BY batch, family"
+    ).df()
+
+
+def latest_batch_counts(conn: duckdb.DuckDBPyConnection) -> list[tuple[datetime, str, str, int]]:
+    """(batch, family, status, results) of the newest checked batch."""
+    rows = conn.execute(
+        "SELECT batch, family, status, count(*) AS n FROM check_results "
+        "WHERE batch = (SELECT max(batch) FROM check_results) GROUP BY batch, family, status"
+    ).fetchall()
+    return [(r[0], str(r[1]), str(r[2]), int(r[3])) for r in rows]
+
+
+def latest_batch(conn: duckdb.DuckDBPyConnection, model: str) -> datetime | None:
+    """The newest batch with results for the model."""
+    rows = conn.execute("SELECT max(batch) FROM check_results WHERE model = ?", [model]).fetchall()
+    return rows[0][0] if rows else None
+
+
+def unchecked_batches(conn: duckdb.DuckDBPyConnection) -> set[datetime]:
+    """Profiled batches without any result (a cycle killed between profile and checks)."""
+    rows = conn.execute(
+        "SELECT b.batch FROM batches b WHERE NOT EXISTS "
+        "(SELECT 1 FROM check_results c WHERE c.batch = b.batch)"
+    ).fetchall()
+    return {r[0] for r in rows}

@@ -7,7 +7,7 @@ import pandas as pd
 
 from baseline_model.demo import build_demo_history, demo_incidents, ensure_example
 from baseline_model.layout import etl_path
-from baseline_model.runs import list_runs
+from core.runs import list_runs
 from core.stores import OpsStore
 
 from .conftest import fast_config

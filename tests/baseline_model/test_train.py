@@ -11,9 +11,9 @@ from baseline_model.artifact import ArtifactVersionWarning, load_model, save_mod
 from baseline_model.demo import register_run
 from baseline_model.features import SERVED_FEATURES
 from baseline_model.layout import reference_path
-from baseline_model.runs import add_note, compare_runs, get_run, list_runs
 from baseline_model.train import TrainingError, load_train_config, reproduce, train
 from core.registry import Registry
+from core.runs import add_note, compare_runs, get_run, list_runs
 from core.stores import OpsStore
 
 from .conftest import CONFIGS, fast_config

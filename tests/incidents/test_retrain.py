@@ -12,12 +12,12 @@ import yaml
 
 from app.cli import main
 from baseline_model.demo import ensure_example
-from baseline_model.runs import get_run
 from baseline_model.simulator import Incident, simulate_history
 from checks.result import CheckResult
 from core.clock import ManualClock
 from core.config import VigilConfig, config_from_dict
 from core.registry import CHALLENGER, Registry, compare_evaluations
+from core.runs import get_run
 from core.stores import OpsStore, Warehouse, stores_for
 from incidents.alerts import process_results
 from incidents.decisions import excluded_windows, recommend

@@ -1,4 +1,8 @@
-"""Experiment records: training runs in the ops table `runs`, with notes (`run_notes`)."""
+"""Experiment records: training runs in the ops table `runs`, with notes (`run_notes`).
+
+Model-agnostic: any trainer records its runs here (the example's `baseline_model.train` does);
+the tables were created by `core/migrations/ops/110_runs.sql`.
+"""
 
 from __future__ import annotations
 
