@@ -21,7 +21,7 @@ run: venv
 
 lint: venv
 	$(BIN)/ruff check .
-	$(BIN)/mypy core checks incidents
+	$(BIN)/mypy core checks incidents profilers app baseline_model
 
 test: lint browser prometheus
 	$(BIN)/python -m pytest -q

@@ -243,7 +243,7 @@ def default_logit(pop: pd.DataFrame) -> np.ndarray:
     )
 
 
-def _apply_covariate_drift(pop: pd.DataFrame, inc: Incident) -> None:
+def apply_covariate_drift(pop: pd.DataFrame, inc: Incident) -> None:
     col = inc.target or "credit_score"
     if col not in pop.columns or col in ("application_id", "home_ownership", "purpose"):
         raise SimulationError(f"covariate_drift: {col!r} is not a numeric simulated column")
@@ -264,7 +264,7 @@ def _segment_mask(pop: pd.DataFrame, inc: Incident) -> np.ndarray:
     return (pop[col].astype(str) == str(inc.label)).to_numpy()
 
 
-def _table_of(column: str, applications: pd.DataFrame, bureau: pd.DataFrame | None) -> str:
+def table_of(column: str, applications: pd.DataFrame, bureau: pd.DataFrame | None) -> str:
     if column in applications.columns:
         return "applications"
     if bureau is not None and column in bureau.columns:
@@ -275,7 +275,7 @@ def _table_of(column: str, applications: pd.DataFrame, bureau: pd.DataFrame | No
     )
 
 
-def _apply_reporting(
+def apply_reporting(
     inc: Incident, tables: dict[str, pd.DataFrame | None], rng: np.random.Generator
 ) -> None:
     """An upstream fault: changes what the extract says, not what is true."""
@@ -302,7 +302,7 @@ def _apply_reporting(
     column = inc.target or ""
     apps = tables["applications"]
     assert apps is not None
-    name = _table_of(column, apps, tables["bureau"])
+    name = table_of(column, apps, tables["bureau"])
     frame = tables[name]
     assert frame is not None
     if kind == "unit_change":
@@ -343,7 +343,7 @@ def generate_day(
     pop = _population(day, n, rng)
     for inc in active:
         if inc.kind == "covariate_drift":
-            _apply_covariate_drift(pop, inc)
+            apply_covariate_drift(pop, inc)
     logit = default_logit(pop)
     for inc in active:
         if inc.kind == "concept_drift":
@@ -373,7 +373,7 @@ def generate_day(
         elif inc.kind not in ("volume_drop", "covariate_drift", "concept_drift"):
             if inc.kind in ("stale_table", "duplicates") and inc.target == "outcomes":
                 continue  # applied when the outcomes file is written
-            _apply_reporting(inc, tables, fault_rng)
+            apply_reporting(inc, tables, fault_rng)
     apps = tables["applications"]
     assert apps is not None
     return DayData(
@@ -434,7 +434,7 @@ def outcomes_for_day(
     rng = _day_rng(seed, day, 3)
     for inc in incidents:
         if inc.active_on(day, start) and inc.kind in ("stale_table", "duplicates") and inc.target == "outcomes":
-            _apply_reporting(inc, tables, rng)
+            apply_reporting(inc, tables, rng)
     return tables["outcomes"]
 
 
