@@ -285,9 +285,8 @@ def test_plugins_load_checks_the_protocol_and_names_the_key() -> None:
         plugins.load("core.identity:acting_username", _Evaluates, key="model.adapter")
 
 
-# app/queries.py's `_package()` is being replaced by direct imports (issue #10, the query
-# modules' owner); until then it is the one other module allowed to import by name.
-IMPORTS_BY_NAME_PENDING = {"app/queries.py"}
+# No other module imports by name (app/queries.py composes the owners' query modules directly).
+IMPORTS_BY_NAME_PENDING: set[str] = set()
 
 
 def test_only_core_plugins_imports_code_by_name() -> None:
