@@ -21,7 +21,7 @@ from types import FrameType
 from typing import Any
 
 from app.cycle import CycleBusy, run_cycle
-from app.simulation import simulate_next_day
+from core import plugins
 from core.clock import Clock, SystemClock, iso
 from core.config import VigilConfig
 from core.ids import new_id
@@ -82,6 +82,19 @@ def tick(cfg: VigilConfig, simulate: bool, clock: Clock, idle: threading.Event |
     finally:
         if idle is not None:
             idle.set()
+
+
+def simulate_next_day(cfg: VigilConfig) -> date | None:
+    """One more business day from every installed simulator (entry point group ``vigil.simulators``:
+    the example model contributes its own), so the scheduler never imports a model package."""
+    found = plugins.simulators()
+    if not found:
+        log.warning("--simulate: no simulator installed (entry point group %s)", plugins.SIMULATORS_GROUP)
+        return None
+    day: date | None = None
+    for _name, simulate in sorted(found.items()):
+        day = simulate(cfg)
+    return day
 
 
 def _tick(cfg: VigilConfig, simulate: bool, clock: Clock) -> str:

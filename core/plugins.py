@@ -23,6 +23,7 @@ from core.commands import Command, Declaration, Group
 from core.config import ConfigError
 
 COMMANDS_GROUP = "vigil.commands"
+SIMULATORS_GROUP = "vigil.simulators"
 _DIST = "vigil"
 # A source checkout (an editable install, or running with the checkout on PYTHONPATH): its
 # pyproject.toml is the truth, since an editable install's metadata is written at install time.
@@ -76,19 +77,30 @@ def load(spec: str, protocol: type | Callable[[Any], bool] | None = None, *, key
     return obj
 
 
-def command_specs() -> dict[str, str]:
-    """Entry-point name -> 'module:attribute' of every installed `vigil.commands` set."""
+def entry_point_specs(group: str) -> dict[str, str]:
+    """Entry-point name -> 'module:attribute' of every installed entry point in ``group``."""
     checkout = _PYPROJECT.exists()
     specs: dict[str, str] = {}
-    for ep in metadata.entry_points(group=COMMANDS_GROUP):
+    for ep in metadata.entry_points(group=group):
         if checkout and ep.dist is not None and ep.dist.name == _DIST:
             continue  # Vigil's own, read from the checkout below (installed metadata may be stale)
         specs[ep.name] = ep.value
     if checkout:
         project = tomllib.loads(_PYPROJECT.read_text()).get("project", {})
         if project.get("name") == _DIST:
-            specs.update(project.get("entry-points", {}).get(COMMANDS_GROUP, {}))
+            specs.update(project.get("entry-points", {}).get(group, {}))
     return specs
+
+
+def command_specs() -> dict[str, str]:
+    """Entry-point name -> 'module:attribute' of every installed `vigil.commands` set."""
+    return entry_point_specs(COMMANDS_GROUP)
+
+
+def simulators() -> dict[str, Callable[..., Any]]:
+    """Entry-point name -> the function that simulates one more business day (`vigil schedule --simulate`)."""
+    return {name: load(spec, callable, key=f"entry point {SIMULATORS_GROUP}:{name}")
+            for name, spec in entry_point_specs(SIMULATORS_GROUP).items()}
 
 
 def _is_command_set(obj: object) -> bool:

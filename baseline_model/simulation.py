@@ -1,6 +1,7 @@
 """Keeping the demo moving: simulate and score one more business day of the example model.
 
-Used by ``vigil schedule --simulate`` (and so by ``vigil demo``). The day after the newest
+Used by ``vigil schedule --simulate`` (and so by ``vigil demo``), which finds it through the
+``vigil.simulators`` entry point (``pyproject.toml``), so the app never imports this package. The day after the newest
 landed prediction file is simulated with the history's seed (the simulator derives each
 day's randomness from the seed and the date), so a rerun of the same day writes the same data.
 """
