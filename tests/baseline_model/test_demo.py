@@ -50,3 +50,11 @@ def test_registered_versions_carry_their_training_configs_promotion_rule(example
     assert promotion_rule_of(None) == PromotionRule("roc_auc", 0.0)
     mv = ensure_example(example_root, example_ops, progress=False)
     assert mv.promotion == promotion_rule_of(mv.config_path)
+
+
+def test_the_example_contributes_its_day_simulator_by_entry_point() -> None:
+    """`vigil schedule --simulate` finds it without the app importing baseline_model."""
+    from baseline_model.simulation import simulate_next_day
+    from core import plugins
+
+    assert plugins.simulators()["baseline_model"] is simulate_next_day
