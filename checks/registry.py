@@ -17,8 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from checks.feature_drift import multivariate, univariate
-from checks.heartbeat import cycle as heartbeat_cycle
-from checks.heartbeat import scoring as heartbeat_scoring
+from checks.heartbeat.specs import HEARTBEATS
 from checks.input_quality import column_quality, skew, table_quality
 from checks.performance import estimated, estimated_error, kpi, live_metrics, multiclass_metrics
 from checks.prediction import outputs
@@ -29,7 +28,6 @@ from checks.spec import (
     CLASSIFIERS,
     COLUMN,
     FEATURES,
-    HEARTBEAT,
     MODELS,
     MULTICLASS,
     NUMERIC,
@@ -194,22 +192,6 @@ _SPECS: tuple[AnySpec, ...] = (
 
 CHECKS: dict[str, AnySpec] = {s.name: s for s in _SPECS}
 
-# Wall-clock health, run by incidents.heartbeat (not by the warehouse runner): always on.
-_HEARTBEAT_SPECS: tuple[AnySpec, ...] = (
-    _spec("cycle_heartbeat", Family.HEARTBEAT, "model", HEARTBEAT, {"heartbeat"}, heartbeat_cycle.cycle_heartbeat,
-          defaults={"severity": "critical"}, model_kinds=ALL_MODEL_KINDS,
-          summary="The last completed check cycle is older than its schedule allows."),
-    _spec("scoring_job_missed", Family.HEARTBEAT, "model", HEARTBEAT, {"heartbeat"},
-          heartbeat_scoring.scoring_job_missed, defaults={"severity": "critical"}, model_kinds=MODELS,
-          summary="No scoring job started within its expected interval."),
-    _spec("scoring_job_failed", Family.HEARTBEAT, "model", HEARTBEAT, {"heartbeat"},
-          heartbeat_scoring.scoring_job_failed, defaults={"severity": "critical"}, model_kinds=MODELS,
-          summary="The latest scoring job failed."),
-    _spec("scoring_job_slow", Family.HEARTBEAT, "model", HEARTBEAT, {"heartbeat"},
-          heartbeat_scoring.scoring_job_slow, defaults={"severity": "warning"}, model_kinds=MODELS,
-          summary="The latest scoring job ran far longer than its recent successful runs."),
-)
-HEARTBEATS: dict[str, AnySpec] = {s.name: s for s in _HEARTBEAT_SPECS}
 # Every spec with a runbook: registered checks and heartbeats.
 ALL_SPECS: dict[str, AnySpec] = {**CHECKS, **HEARTBEATS}
 

@@ -22,8 +22,8 @@ import statistics
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from checks.heartbeat.specs import HEARTBEATS
 from checks.inputs import CycleHealth, HeartbeatStats, ScoringHealth
-from checks.registry import HEARTBEATS, params_for
 from checks.result import CheckResult
 from checks.spec import Family, run_spec
 from core import scoring_jobs
@@ -147,7 +147,7 @@ def heartbeat_results(cfg: VigilConfig, ops: OpsStore, clock: Clock) -> list[Che
     stats = heartbeat_stats(cfg, ops, clock)
     out = []
     for spec in (s for s in HEARTBEATS.values() if s.applies("heartbeat", None, cfg.model.task)):
-        res = run_spec(spec, "heartbeat", stats.batch, None, stats, params_for(spec), cfg.model.name)
+        res = run_spec(spec, "heartbeat", stats.batch, None, stats, spec.params, cfg.model.name)
         if res.status != "skipped":
             out.append(res)
     return out
