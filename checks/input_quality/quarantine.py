@@ -15,7 +15,7 @@ A subject with nothing quarantined gets an ``ok`` result only while its alert is
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from checks.result import CheckResult
@@ -76,8 +76,8 @@ def _severity(severity: str) -> Any:
 
 def quarantine_results(
     sources: Iterable[tuple[str, str]],
-    open_files: list[Mapping[str, Any]],
-    quarantined_rows: list[Mapping[str, Any]],
+    open_files: Sequence[Mapping[str, Any]],
+    quarantined_rows: Sequence[Mapping[str, Any]],
     model: str,
     active: Iterable[str] = (),
 ) -> list[CheckResult]:

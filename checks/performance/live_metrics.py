@@ -29,7 +29,7 @@ def hanley_mcneil_se(auc: float, positives: int, negatives: int) -> float:
     return math.sqrt(max(var, 0.0))
 
 
-def _readiness(name: str, current: PerformanceStats, params: dict[str, Any], need_both_classes: bool) -> str | None:
+def readiness(name: str, current: PerformanceStats, params: dict[str, Any], need_both_classes: bool) -> str | None:
     if not current.matured:
         return "the labels of this batch have not matured yet"
     min_rows = int(params["min_rows"])
@@ -95,7 +95,7 @@ def compare_metric(
 
 def auc(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
     """ROC AUC with a Hanley-McNeil confidence interval against the registered AUC."""
-    why = _readiness("auc", current, params, need_both_classes=True)
+    why = readiness("auc", current, params, need_both_classes=True)
     if why:
         return skipped("auc", FAMILY, "model", current.batch, why)
     value = current.auc
@@ -127,7 +127,7 @@ def proportion_se(p: float, n: int, expected: Any) -> float:
 
 def precision(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
     """Precision at the decision threshold, over the labelled rows at or above it."""
-    why = _readiness("precision", current, params, need_both_classes=True)
+    why = readiness("precision", current, params, need_both_classes=True)
     if why:
         return skipped("precision", FAMILY, "model", current.batch, why)
     p, r = current.precision, current.recall
@@ -150,7 +150,7 @@ def precision(reference: None, current: PerformanceStats, params: dict[str, Any]
 
 def recall(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
     """Recall at the decision threshold (share of labelled positives flagged)."""
-    why = _readiness("recall", current, params, need_both_classes=True)
+    why = readiness("recall", current, params, need_both_classes=True)
     if why:
         return skipped("recall", FAMILY, "model", current.batch, why)
     r = current.recall
@@ -160,7 +160,7 @@ def recall(reference: None, current: PerformanceStats, params: dict[str, Any]) -
 
 def brier(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
     """Brier score; its standard error is bounded by sqrt(b (1 - b) / n) since squared errors lie in [0, 1]."""
-    why = _readiness("brier", current, params, need_both_classes=False)
+    why = readiness("brier", current, params, need_both_classes=False)
     if why:
         return skipped("brier", FAMILY, "model", current.batch, why)
     b = current.brier
@@ -170,7 +170,7 @@ def brier(reference: None, current: PerformanceStats, params: dict[str, Any]) ->
 
 def _regression(name: str, label: str, value: float | None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
     """A regression error metric against the expected one, a relative minimum effect (min_effect x expected)."""
-    why = _readiness(name, current, params, need_both_classes=False)
+    why = readiness(name, current, params, need_both_classes=False)
     if why:
         return skipped(name, FAMILY, "model", current.batch, why)
     se = float(current.metrics.get(f"{name}_se", 0.0))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from checks.performance.live_metrics import _readiness, compare_metric, hanley_mcneil_se, proportion_se
+from checks.performance.live_metrics import compare_metric, hanley_mcneil_se, proportion_se, readiness
 from checks.result import CheckResult
 from checks.spec import Family
 from checks.verdict import skipped
@@ -25,7 +25,7 @@ FAMILY = Family.PERFORMANCE
 def _class(name: str, current: PerformanceStats, params: dict[str, Any]) -> tuple[str, dict[str, float]] | CheckResult:
     cls = params.get("class_name")
     subject = f"model.{cls}" if cls is not None else "model"
-    why = _readiness(name, current, params, need_both_classes=False)
+    why = readiness(name, current, params, need_both_classes=False)
     if why:
         return skipped(name, FAMILY, subject, current.batch, why)
     if cls is None or str(cls) not in current.classes:
@@ -84,7 +84,7 @@ def class_recall(reference: None, current: PerformanceStats, params: dict[str, A
 
 def macro_auc(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
     """Unweighted mean of the per-class ROC AUCs (one-vs-rest) on the live test set."""
-    why = _readiness("macro_auc", current, params, need_both_classes=False)
+    why = readiness("macro_auc", current, params, need_both_classes=False)
     if why:
         return skipped("macro_auc", FAMILY, "model", current.batch, why)
     value = current.metrics.get("macro_auc")
@@ -99,7 +99,7 @@ def macro_auc(reference: None, current: PerformanceStats, params: dict[str, Any]
 
 def log_loss(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
     """Mean of -ln p(true class) on the live test set (relative minimum effect)."""
-    why = _readiness("log_loss", current, params, need_both_classes=False)
+    why = readiness("log_loss", current, params, need_both_classes=False)
     if why:
         return skipped("log_loss", FAMILY, "model", current.batch, why)
     se = float(current.metrics.get("log_loss_se", 0.0))
