@@ -12,15 +12,11 @@ from datetime import datetime
 from pathlib import Path
 
 from app import settings
+from app.drill_kinds import DRILL_KINDS
 from core import exit_codes
 from core.commands import READ, Arg, Args, Command, Group, Opt, UsageError
 from core.output import emit_json, red
 from core.stores import StoreUnavailable
-
-DRILL_KINDS = (
-    "unit_change", "nulls", "dropped_column", "renamed_column", "retyped_column", "stale_table", "duplicates",
-    "volume_drop", "new_category", "covariate_drift", "prediction_shift", "concept_drift",
-)
 
 BATCH = Arg("batch", "BATCH", "batch start, e.g. 2024-03-01")
 REPORTS_DIR = "reports"  # under the storage root

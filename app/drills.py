@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from app.commands import DRILL_KINDS
+from app.drill_kinds import DRILL_KINDS
 from core import exit_codes
 from core.clock import Clock, SystemClock
 from core.config import VigilConfig
