@@ -24,6 +24,7 @@ import duckdb
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from checks.performance.estimated import expected_auc_with_error
 from checks.performance.live_metrics import hanley_mcneil_se
 from core.config import VigilConfig
 from core.decision_value import match_sql
@@ -101,6 +102,60 @@ def weighted_metrics(s: np.ndarray, y: np.ndarray, w: np.ndarray, threshold: flo
     return out
 
 
+CHUNK_SEED = 20240601  # fixed: the same reference gives the same bounds on every run
+MAX_CHUNK_ROWS_TOTAL = 50_000  # rows drawn for the chunk spread (enough for ~20 chunks of 2,500)
+MIN_CHUNKS = 20
+MIN_CHUNK_ROWS = 100
+
+
+def _chunks(n: int, rng: np.random.Generator, p: np.ndarray | None) -> list[np.ndarray]:
+    """Disjoint random chunks of the rows (drawn with probability p when the rows are weighted)."""
+    m = min(n, MAX_CHUNK_ROWS_TOTAL)
+    if p is not None:
+        m = min(m, int(np.count_nonzero(p)))
+    size = max(MIN_CHUNK_ROWS, m // MIN_CHUNKS)
+    if m < 2 * size:
+        return []
+    order = rng.choice(n, size=m, replace=False, p=p)
+    return [order[i * size:(i + 1) * size] for i in range(m // size)]
+
+
+def chunk_spreads(s: np.ndarray, y: np.ndarray, w: np.ndarray, threshold: float | None) -> dict[str, float]:
+    """Standard deviation of each realized metric over reference chunks of the live selection,
+    with the chunk size (``chunk_rows``): the bounds rescale it to each batch's size."""
+    rng = np.random.default_rng(CHUNK_SEED)
+    total = float(w.sum())
+    p = w / total if total > 0 and not np.allclose(w, w[0]) else None
+    chunks = _chunks(len(s), rng, p)
+    if len(chunks) < 2:
+        return {}
+    per_metric: dict[str, list[float]] = {}
+    for idx in chunks:
+        m = weighted_metrics(s[idx], y[idx], np.ones(len(idx)), threshold)
+        for key in ("auc", "brier", "precision", "recall"):
+            if key in m:
+                per_metric.setdefault(key, []).append(m[key])
+    out = {f"{k}_chunk_sd": float(np.std(v, ddof=1)) for k, v in per_metric.items() if len(v) >= 2}
+    if out:
+        out["chunk_rows"] = float(len(chunks[0]))
+    return out
+
+
+def reference_estimate(s: np.ndarray) -> dict[str, float]:
+    """The CBPE estimate on every reference score, its spread over reference chunks and its
+    per-row influence sd (its own sampling error at n rows is unit_sd / sqrt(n))."""
+    whole = expected_auc_with_error(s)
+    if whole is None:
+        return {}
+    out = {"estimated_auc": whole[0], "estimated_auc_unit_sd": whole[1]}
+    chunks = _chunks(len(s), np.random.default_rng(CHUNK_SEED + 1), None)
+    values = [v[0] for idx in chunks if (v := expected_auc_with_error(s[idx])) is not None]
+    if len(values) >= 2:
+        out["estimated_auc_chunk_sd"] = float(np.std(values, ddof=1))
+        out["estimated_auc_chunk_rows"] = float(len(chunks[0]))
+    return out
+
+
 def reference_selection_metrics(cfg: VigilConfig, coverage: tuple[float, float] | None = None) -> dict[str, float]:
     """auc, brier, precision, recall (binary) or mae, rmse, rmsle, mape (regression) on the reference
     rows weighted as the live test set is labelled (see the module docstring); ``coverage`` is
@@ -147,6 +202,8 @@ def reference_selection_metrics(cfg: VigilConfig, coverage: tuple[float, float] 
         return {"rows": float(len(y)), **regression_reference(s, y)}
     weights = selection_weights(positive, coverage if selective else None)
     out = weighted_metrics(s, y, weights, cfg.model.threshold)
+    out.update(chunk_spreads(s, y, weights, cfg.model.threshold))
+    out.update(reference_estimate(s))  # the estimate covers every scored row: no selection
     if selective and coverage is not None:
         out["coverage_positive_decision"], out["coverage_other"] = float(coverage[0]), float(coverage[1])
     return out
@@ -211,7 +268,8 @@ def multiclass_reference(cfg: VigilConfig, path: Any) -> dict[str, float]:
 def expected_values(
     check: str, live_reference: dict[str, float], model_evaluation: dict[str, Any] | None, klass: str | None = None
 ) -> dict[str, Any]:
-    """Params for a performance check: the selection-matched reference value if known, else the registry's.
+    """Params for a performance check: the selection-matched reference value if known, else the
+    registry's; with the reference-chunk spread of the metric for calibrated bounds.
 
     ``klass``: a per-class check of a multiclass model reads ``<check>:<class>``."""
     key = "auc" if check == "estimated_performance" else check
@@ -225,10 +283,18 @@ def expected_values(
                 registered = float(value)
                 break
     if check == "estimated_performance":
-        # The estimate covers every scored row, so the full-population registered AUC is the match.
-        return {"expected": registered} if registered is not None else {}
+        # The estimate covers every scored row, so the full-population registered AUC is the match;
+        # the same estimate on every reference score is the yardstick when the reference has scores.
+        ctx: dict[str, Any] = {"expected": registered} if registered is not None else {}
+        for name in ("estimated_auc", "estimated_auc_chunk_sd", "estimated_auc_chunk_rows", "estimated_auc_unit_sd"):
+            if name in live_reference:
+                ctx[f"reference_{name}"] = live_reference[name]
+        return ctx
+    spread: dict[str, Any] = {}
+    if f"{key}_chunk_sd" in live_reference and "chunk_rows" in live_reference:
+        spread = {"chunk_sd": live_reference[f"{key}_chunk_sd"], "chunk_rows": live_reference["chunk_rows"]}
     if key in live_reference:
-        ctx: dict[str, Any] = {"expected": live_reference[key], "expected_basis": "reference rows with the live selection"}
+        ctx = {"expected": live_reference[key], "expected_basis": "reference rows with the live selection", **spread}
         if f"{key}_se" in live_reference:
             ctx["expected_se"] = live_reference[f"{key}_se"]
         if registered is not None:

@@ -174,3 +174,16 @@ def unchecked_batches(conn: duckdb.DuckDBPyConnection) -> set[datetime]:
         "(SELECT 1 FROM check_results c WHERE c.batch = b.batch)"
     ).fetchall()
     return {r[0] for r in rows}
+def estimate_vs_realized(conn: duckdb.DuckDBPyConnection, subject: str = "model") -> list[dict[str, Any]]:
+    """Per batch (oldest first): the estimated AUC before labels and, once the labels matured,
+    the realized AUC and the estimate's error on the same labelled rows (for the Checks trend)."""
+    out = []
+    for r in check_history(conn, "estimated_performance", subject):
+        ev = r.get("evidence") or {}
+        if ev.get("realized_auc") is None:
+            continue
+        out.append({"batch": r["batch"], "estimated_auc": ev.get("estimated_auc"),
+                    "estimated_auc_labelled": ev.get("estimated_auc_labelled"),
+                    "realized_auc": ev.get("realized_auc"), "estimate_error": ev.get("estimate_error"),
+                    "status": r["status"]})
+    return out

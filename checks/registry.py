@@ -60,7 +60,7 @@ ROLES = frozenset({"feature", "lineage", "score", "decision", "fallback", "predi
 #   heartbeat       the scheduler / scoring job (wall-clock health, evaluated by incidents.heartbeat)
 # Model kinds (config model.task): every check declares those it applies to (checks.spec.ModelKind).
 TASKS = frozenset(k.value for k in ALL_MODEL_KINDS)
-_EXPECTED = ("expected", "expected_se", "expected_basis", "registered")
+_EXPECTED = ("expected", "expected_se", "expected_basis", "registered", "chunk_sd", "chunk_rows")
 
 AnySpec = CheckSpec[Any, Any]
 
@@ -134,31 +134,31 @@ _SPECS: tuple[AnySpec, ...] = (
           summary="Mean score against the observed label rate."),
     # performance and KPIs
     _spec("auc", Family.PERFORMANCE, "model", PERFORMANCE, {"model"}, live_metrics.auc,
-          defaults={"min_rows": 100, "min_positives": 20, "min_effect": 0.03, "severity": "critical"},
-          model_kinds=BINARY, context=("expected", "expected_se", "expected_basis", "registered"), summary="ROC AUC on the live test set."),
+          defaults={"min_rows": 100, "min_positives": 20, "min_effect": 0.005, "severity": "critical"},
+          model_kinds=BINARY, context=_EXPECTED, summary="ROC AUC on the live test set."),
     _spec("precision", Family.PERFORMANCE, "model", PERFORMANCE, {"model"}, live_metrics.precision,
           defaults={"min_rows": 100, "min_positives": 20, "min_flagged": 30, "min_effect": 0.05},
-          model_kinds=BINARY, context=("expected", "expected_se", "expected_basis", "registered"),
+          model_kinds=BINARY, context=_EXPECTED,
           summary="Precision at the decision threshold."),
     _spec("recall", Family.PERFORMANCE, "model", PERFORMANCE, {"model"}, live_metrics.recall,
           defaults={"min_rows": 100, "min_positives": 20, "min_effect": 0.05}, model_kinds=BINARY,
-          context=("expected", "expected_se", "expected_basis", "registered"), summary="Recall at the decision threshold."),
+          context=_EXPECTED, summary="Recall at the decision threshold."),
     _spec("brier", Family.PERFORMANCE, "model", PERFORMANCE, {"model"}, live_metrics.brier,
           defaults={"min_rows": 100, "min_effect": 0.02}, model_kinds=BINARY,
-          context=("expected", "expected_se", "expected_basis", "registered"), summary="Brier score on the live test set."),
+          context=_EXPECTED, summary="Brier score on the live test set."),
     _spec("mae", Family.PERFORMANCE, "model", PERFORMANCE, {"model"}, live_metrics.mae,
           defaults={"min_rows": 100, "min_effect": 0.1, "severity": "critical"}, model_kinds=REGRESSION,
-          context=("expected", "expected_se", "expected_basis", "registered"), summary="Mean absolute error (regression)."),
+          context=_EXPECTED, summary="Mean absolute error (regression)."),
     _spec("rmse", Family.PERFORMANCE, "model", PERFORMANCE, {"model"}, live_metrics.rmse,
           defaults={"min_rows": 100, "min_effect": 0.1}, model_kinds=REGRESSION,
-          context=("expected", "expected_se", "expected_basis", "registered"), summary="Root mean squared error (regression)."),
+          context=_EXPECTED, summary="Root mean squared error (regression)."),
     _spec("rmsle", Family.PERFORMANCE, "model", PERFORMANCE, {"model"}, live_metrics.rmsle,
           defaults={"min_rows": 100, "min_effect": 0.15}, model_kinds=REGRESSION,
-          context=("expected", "expected_se", "expected_basis", "registered"),
+          context=_EXPECTED,
           summary="Root mean squared log error (regression)."),
     _spec("mape", Family.PERFORMANCE, "model", PERFORMANCE, {"model"}, live_metrics.mape,
           defaults={"min_rows": 100, "min_effect": 0.15}, model_kinds=REGRESSION,
-          context=("expected", "expected_se", "expected_basis", "registered"),
+          context=_EXPECTED,
           summary="Mean absolute percentage error (regression)."),
     _spec("estimated_mae", Family.PERFORMANCE, "model", PERFORMANCE, {"model"}, estimated_error.estimated_mae,
           defaults={"min_effect": 0.1}, model_kinds=REGRESSION,
@@ -186,8 +186,11 @@ _SPECS: tuple[AnySpec, ...] = (
           defaults={"severity": "critical"}, model_kinds=MODELS, context=("kpi_name", "kind", "decision", "lower", "upper"),
           summary="A business KPI from config against its bounds."),
     _spec("estimated_performance", Family.PERFORMANCE, "model", COLUMN, {"score", "class_score"},
-          estimated.estimated_performance, defaults={"min_effect": 0.05}, kinds=NUMERIC, model_kinds=CLASSIFIERS,
-          context=("expected", "expected_basis", "registered", "realized_auc"), summary="AUC estimated from calibrated scores before labels."),
+          estimated.estimated_performance, defaults={"min_effect": 0.005}, kinds=NUMERIC, model_kinds=CLASSIFIERS,
+          context=("expected", "expected_basis", "registered", "realized_auc", "estimated_auc_exact",
+                   "estimated_auc_labelled", "scored_rows", "reference_estimated_auc",
+                   "reference_estimated_auc_chunk_sd", "reference_estimated_auc_chunk_rows",
+                   "reference_estimated_auc_unit_sd"), summary="AUC estimated from calibrated scores before labels."),
 )
 
 CHECKS: dict[str, AnySpec] = {s.name: s for s in _SPECS}

@@ -305,10 +305,16 @@ def _history_context(
                 if r is not None:
                     rates.append(r)
         ctx["recent_rates"] = rates
-    if spec.needs(Computed.REALIZED_AUC) and perf is not None and perf.matured:
-        realized = perf.classes.get(subj.klass, {}).get("auc") if subj.klass is not None else perf.auc
-        if realized is not None:
-            ctx["realized_auc"] = realized
+    if spec.needs(Computed.REALIZED_AUC) and perf is not None:
+        if subj.role == "score" and "auc" in perf.estimated:
+            ctx["estimated_auc_exact"] = perf.estimated["auc"]
+            ctx["scored_rows"] = perf.predictions
+        if perf.matured:
+            realized = perf.classes.get(subj.klass, {}).get("auc") if subj.klass is not None else perf.auc
+            if realized is not None:
+                ctx["realized_auc"] = realized
+                if subj.klass is None and "auc_labelled" in perf.estimated:
+                    ctx["estimated_auc_labelled"] = perf.estimated["auc_labelled"]
     return ctx
 
 

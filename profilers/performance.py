@@ -116,6 +116,8 @@ def performance_stats(
     auc = _auc_by_batch(conn, cte, params) if has_labels and not regression else {}
     extra_metrics = _regression_metrics(conn, cte, params) if has_labels and regression else {}
     error_estimates = estimate_batches(conn, cfg, batches) if regression else {}
+    est_auc = _estimated_auc_by_batch(conn, cte, params, labelled_only=False) if not regression else {}
+    est_auc_labelled = _estimated_auc_by_batch(conn, cte, params, labelled_only=True) if has_labels and not regression else {}
     maturity = cfg.labels.maturity if cfg.labels else None
     out = []
     for r in rows:
@@ -146,6 +148,10 @@ def performance_stats(
                 estimated["expected_positive_rate"] = float(mean_score)
             if est_approved_rate is not None:
                 estimated["expected_approved_positive_rate"] = float(est_approved_rate)
+            if batch in est_auc:
+                estimated["auc"] = est_auc[batch]
+            if batch in est_auc_labelled:
+                estimated["auc_labelled"] = est_auc_labelled[batch]
         precision = recall = None
         if thr is not None and not regression:
             tp, pp, est_precision, est_recall, ppr, ppos = extra
@@ -213,6 +219,28 @@ def _regression_metrics(conn: duckdb.DuckDBPyConnection, cte: str, params: list[
             if n_ape > 1 and ape_sd is not None:
                 m["mape_se"] = float(ape_sd) / math.sqrt(n_ape)
         out[batch] = {k: v for k, v in m.items() if math.isfinite(v)}
+    return out
+
+
+def _estimated_auc_by_batch(
+    conn: duckdb.DuckDBPyConnection, cte: str, params: list[Any], labelled_only: bool
+) -> dict[datetime, float]:
+    """The ROC AUC that calibrated scores predict (confidence-based estimation, as NannyML's CBPE):
+    each row is a positive with probability s and a negative with probability 1 - s, so
+    E[AUC] = sum_i s_i * (negative mass below s_i, ties at half) / (sum s * sum (1 - s)).
+    Exact over every row of the batch (or its labelled rows, to compare with the realized AUC)."""
+    where = "score IS NOT NULL" + (" AND y IS NOT NULL" if labelled_only else "")
+    rows = conn.execute(
+        f"{cte}, c AS (SELECT batch, greatest(0.0, least(1.0, score)) AS s FROM j WHERE {where}), "  # noqa: S608
+        "r AS (SELECT batch, s, sum(1 - s) OVER (PARTITION BY batch ORDER BY s RANGE BETWEEN UNBOUNDED PRECEDING "
+        "AND CURRENT ROW) AS cum_neg, sum(1 - s) OVER (PARTITION BY batch, s) AS tie_neg FROM c) "
+        "SELECT batch, sum(s * (cum_neg - 0.5 * tie_neg)) AS num, sum(s) AS pos, sum(1 - s) AS neg FROM r GROUP BY batch",
+        params,
+    ).fetchall()
+    out = {}
+    for batch, num, pos, neg in rows:
+        if pos and neg and pos > 0 and neg > 0:
+            out[batch] = float(num / (pos * neg))
     return out
 
 

@@ -1,8 +1,10 @@
-"""Label-based metrics of one matured batch against the registered evaluation.
+"""Label-based metrics of one matured batch against the expected value.
 
-A metric fails only when it is both materially worse (by more than the minimum
-effect) and significantly worse (its confidence interval excludes the registered
-value), so small live test sets do not page anyone on noise.
+Bounds are calibrated (checks.performance.bounds): a metric fails when it is worse than
+expected by more than the larger of its reference-chunk spread at the batch's size and
+its own sampling error, times z at the false-alarm budget, and by more than the
+configured minimum effect (a floor), so small live test sets do not page on noise and a
+small real drop on a large batch is not hidden behind a fixed tolerance.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 from typing import Any
 
 from checks.calibration import z_upper
+from checks.performance.bounds import chunk_spread, drop_bounds
 from checks.result import CheckResult
 from checks.spec import Family
 from checks.verdict import result, skipped
@@ -57,40 +60,36 @@ def compare_metric(
                        {"value": value})
     expected = float(expected)
     basis = str(params.get("expected_basis") or "registered evaluation")
-    z = z_upper(float(params["false_alarm_budget"]) / 2)
+    budget = float(params["false_alarm_budget"])
     min_effect = float(params["min_effect"])
     if params.get("relative"):
         min_effect *= abs(expected)
     # Both the live value and a reference-measured expectation are samples: combine their errors.
     expected_se = float(params.get("expected_se") or 0.0)
     se = math.sqrt(se * se + expected_se * expected_se)
-    ci = (value - z * se, value + z * se)
+    spread = chunk_spread(params.get("chunk_sd"), params.get("chunk_rows"), current.labeled)
+    bounds = drop_bounds(se, spread, budget, min_effect)
+    z = z_upper(budget)
+    ci = (value - z * bounds.sigma, value + z * bounds.sigma)
     worse_by = (expected - value) if higher_is_better else (value - expected)
-    significant = (ci[1] < expected) if higher_is_better else (ci[0] > expected)
-    material = worse_by > min_effect
-    # A warning still needs some evidence (one-sided, at five times the budget), so a small
-    # live test set does not warn on every noisy batch.
-    suggestive = worse_by > z_upper(min(0.25, 5 * float(params["false_alarm_budget"]))) * se
-    if material and (significant or se == 0):
-        status = "fail"
-    elif (material and suggestive) or (significant and worse_by > min_effect / 2):
-        status = "warn"
-    else:
-        status = "ok"
-    limit = expected - min_effect if higher_is_better else expected + min_effect
+    status = bounds.grade(worse_by)
+    limit = expected - bounds.fail_tolerance if higher_is_better else expected + bounds.fail_tolerance
     sentence = {
         "ok": f"{label} on the live test set is {value:.3f} (expected {expected:.3f}, {basis}).",
         "warn": f"{label} on the live test set is {value:.3f} against an expected {expected:.3f} ({basis}); not yet conclusive.",
-        "fail": f"{label} fell to {value:.3f} on the live test set against an expected {expected:.3f} ({basis}; CI {ci[0]:.3f}-{ci[1]:.3f}).",
+        "fail": f"{label} fell to {value:.3f} on the live test set against an expected {expected:.3f} ({basis}; "
+                f"limit {limit:.3f}, noise {bounds.sigma:.4f}).",
     }[status]
     if not higher_is_better and status == "fail":
         sentence = (f"{label} worsened to {value:.3f} on the live test set against an expected {expected:.3f} "
-                    f"({basis}; CI {ci[0]:.3f}-{ci[1]:.3f}).")
+                    f"({basis}; limit {limit:.3f}, noise {bounds.sigma:.4f}).")
     lower, upper = (limit, None) if higher_is_better else (None, limit)
     return result(name, FAMILY, "model", batch, status, sentence, params, value=value, lower=lower, upper=upper,
-                  evidence={"expected": expected, "expected_se": expected_se, "expected_basis": basis, "registered": params.get("registered"),
-                            "ci": list(ci), "se": se, "labeled": current.labeled,
-                            "positives": current.positives, "min_effect": min_effect})
+                  evidence={"expected": expected, "expected_se": expected_se, "expected_basis": basis,
+                            "registered": params.get("registered"), "ci": list(ci), "se": se,
+                            "labeled": current.labeled, "positives": current.positives,
+                            "chunk_sd": params.get("chunk_sd"), "chunk_rows": params.get("chunk_rows"),
+                            **bounds.evidence()})
 
 
 def auc(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
