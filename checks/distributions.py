@@ -1,7 +1,8 @@
 """Distances between two distributions, computed from stored statistics only.
 
 Numeric columns: the histogram over the reference's bin edges and the quantiles.
-Categorical and boolean columns: category counts (top k plus '__other__').
+Categorical and boolean columns: every category's count (up to CATEGORY_CAP values), with
+long-tail pooling defined once from the reference (category_bins).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import math
 
 import numpy as np
 
-from profilers.stats_types import QUANTILES, ColumnStats
+from profilers.stats_types import CATEGORY_CAP, QUANTILES, ColumnStats
 
 # Same zero-filling as Evidently's get_binned_data: an empty bin gets a tiny share so
 # PSI stays finite (and the two tools agree on the same bins).
@@ -46,12 +47,61 @@ def binned_shares(reference: ColumnStats, current: ColumnStats) -> tuple[np.ndar
         ref = np.asarray(reference.bin_counts, dtype=float)
         cur = np.asarray(current.bin_counts, dtype=float)
     else:
-        keys = sorted(set(reference.categories) | set(current.categories))
-        ref = np.asarray([reference.categories.get(k, 0) for k in keys], dtype=float)
-        cur = np.asarray([current.categories.get(k, 0) for k in keys], dtype=float)
+        _, ref, cur = category_counts(reference, current)
     if ref.sum() <= 0 or cur.sum() <= 0:
         raise StatsMismatch(f"{current.subject}: no valid values to compare")
     return ref / ref.sum(), cur / cur.sum()
+
+
+# Long-tail pooling, defined once from the reference and applied identically to every batch
+# (and to every reference chunk): reference categories holding less than this share of the
+# reference are counted together in one RARE bin; values the reference never held are
+# counted in one UNSEEN bin. Every other category keeps its own bin.
+POOL_BELOW_SHARE = 0.005
+RARE = "__rare__"
+UNSEEN = "__unseen__"
+
+
+def category_bins(reference: ColumnStats) -> tuple[list[str], set[str]]:
+    """(categories with a bin of their own, pooled rare reference categories), from the reference only."""
+    total = sum(reference.categories.values())
+    if total <= 0:
+        return [], set()
+    own = sorted(k for k, v in reference.categories.items() if v / total >= POOL_BELOW_SHARE)
+    rare = set(reference.categories) - set(own)
+    return own, rare
+
+
+def category_counts(reference: ColumnStats, current: ColumnStats) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(bin labels, reference counts, current counts) over the reference's bins: its own
+    categories, RARE (when the reference has a long tail) and UNSEEN (when the batch has new values)."""
+    if reference.high_cardinality or current.high_cardinality:
+        raise StatsMismatch(f"{current.subject}: high-cardinality column (more than {CATEGORY_CAP:,} distinct "
+                            "values): no category counts to compare")
+    own, rare = category_bins(reference)
+    known = set(own) | rare
+    labels = list(own)
+    ref = [float(reference.categories.get(k, 0)) for k in own]
+    cur = [float(current.categories.get(k, 0)) for k in own]
+    if rare:
+        labels.append(RARE)
+        ref.append(float(sum(v for k, v in reference.categories.items() if k in rare)))
+        cur.append(float(sum(v for k, v in current.categories.items() if k in rare)))
+    unseen = float(sum(v for k, v in current.categories.items() if k not in known))
+    if unseen > 0:
+        labels.append(UNSEEN)
+        ref.append(0.0)
+        cur.append(unseen)
+    return labels, np.asarray(ref), np.asarray(cur)
+
+
+def n_category_bins(reference: ColumnStats, current: ColumnStats) -> int:
+    """Bins that hold some mass on either side (the noise floor's degrees of freedom + 1)."""
+    try:
+        _, ref, cur = category_counts(reference, current)
+    except StatsMismatch:
+        return 1
+    return int(np.count_nonzero((ref + cur) > 0))
 
 
 def psi_from_shares(ref: np.ndarray, cur: np.ndarray) -> float:

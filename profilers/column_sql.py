@@ -14,9 +14,8 @@ from typing import Any
 import duckdb
 
 from core.sql import ident
-from profilers.stats_types import OTHER, QUANTILES, ColumnKind, ColumnStats
+from profilers.stats_types import CATEGORY_CAP, HIGH_CARDINALITY, QUANTILES, ColumnKind, ColumnStats
 
-TOP_K = 20
 RESERVOIR = 8192  # reservoir_quantile sample size per batch and column
 COLUMN_BATCH = 100  # columns per aggregate query (bounded SQL size and memory on wide tables)
 _QUANTILE_LIST = "[" + ", ".join(repr(q) for q in QUANTILES) + "]"  # constants of this module
@@ -27,7 +26,7 @@ class ColumnPlan:
     column: str
     kind: ColumnKind
     edges: tuple[float, ...] = ()  # interior cut points from the reference
-    top_k: bool = True  # False for keys: counts and distinct only
+    top_k: bool = True  # category counts (up to CATEGORY_CAP values); False for keys: counts and distinct only
     epoch: bool = False  # a timestamp column, profiled as epoch seconds
 
 
@@ -88,13 +87,19 @@ def _other_select(plan: ColumnPlan, i: int) -> list[str]:
     parts = [f"count({q}) AS nn{i}", f"approx_count_distinct({q}) AS d{i}"]
     if plan.kind == "boolean":
         parts.append(f"avg(CAST({q} AS DOUBLE)) AS mean{i}")
+    elif plan.kind == "categorical" and plan.top_k:
+        length = f"length(CAST({q} AS VARCHAR))"
+        parts += [f"min({length}) AS lmin{i}", f"max({length}) AS lmax{i}", f"avg({length}) AS lmean{i}",
+                  f"stddev_samp({length}) AS lstd{i}"]
     return parts
 
 
-def _top_categories(
+def _category_counts(
     conn: duckdb.DuckDBPyConnection, relation: str, rel_params: list[Any], plans: dict[int, ColumnPlan]
 ) -> dict[int, dict[Any, dict[str, int]]]:
-    """Top-K values per group of several columns in one query (UNPIVOT: one scan, not one per column).
+    """Every value's count per group of several columns in one query (UNPIVOT: one scan, not one
+    per column), for groups with at most CATEGORY_CAP distinct values (a group above the cap is
+    left out: the caller marks it high-cardinality).
 
     Keyed by plan index -> group -> {value: count}. UNPIVOT leaves out NULLs.
     """
@@ -104,7 +109,7 @@ def _top_categories(
     rows = conn.execute(
         f"SELECT _g, _c, _v, count(*) AS k FROM (UNPIVOT (SELECT _g, {cols} FROM {relation}) "  # noqa: S608
         "ON COLUMNS(* EXCLUDE (_g)) INTO NAME _c VALUE _v) "
-        f"GROUP BY _g, _c, _v QUALIFY row_number() OVER (PARTITION BY _g, _c ORDER BY k DESC, _v) <= {TOP_K}",
+        f"GROUP BY _g, _c, _v QUALIFY count(*) OVER (PARTITION BY _g, _c) <= {int(CATEGORY_CAP)}",
         rel_params,
     ).fetchall()
     out: dict[int, dict[Any, dict[str, int]]] = {}
@@ -153,14 +158,14 @@ def stats_by_group(
         for g, row in _aggregates(conn, relation, rel_params, chunk).items():
             rows_by_group.setdefault(g, {"_g": g}).update(row)
         categorical = {i: p for i, p in chunk if p.kind != "numeric" and p.top_k}
-        categories.update(_top_categories(conn, relation, rel_params, categorical))
+        categories.update(_category_counts(conn, relation, rel_params, categorical))
     rows = list(rows_by_group.values())
     out: dict[Any, list[ColumnStats]] = {}
     for row in rows:
         g = row["_g"]
         batch = batch_of_group[g] if batch_of_group is not None else g
         out[g] = [
-            _column_stats(source, plan, i, row, batch, categories.get(i, {}).get(g))
+            _column_stats(source, plan, i, row, batch, categories.get(i, {}).get(g) if i in categories else None)
             for i, plan in enumerate(plans)
         ]
     return out
@@ -186,6 +191,7 @@ def _column_stats(
     batch: datetime | None,
     top: dict[str, int] | None,
 ) -> ColumnStats:
+    """One column of one group; ``top`` is its category counts (None: over the cap, or none)."""
     n = int(row["n"])
     nonnull = int(row[f"nn{i}"])
     if plan.kind == "numeric":
@@ -211,11 +217,10 @@ def _column_stats(
             distinct=int(row[f"d{i}"]),
         )
     categories: dict[str, int] = {}
-    if top is not None:
-        categories = dict(top)
-        rest = nonnull - sum(top.values())
-        if rest > 0:
-            categories[OTHER] = rest
+    if plan.kind != "numeric" and plan.top_k and nonnull > 0:
+        # No counts for a group with values: it had more than CATEGORY_CAP distinct ones.
+        categories = dict(top) if top else {HIGH_CARDINALITY: nonnull}
+    lengths = plan.kind == "categorical" and plan.top_k
     return ColumnStats(
         source=source,
         column=plan.column,
@@ -223,7 +228,10 @@ def _column_stats(
         batch=batch,
         count=n,
         nulls=n - nonnull,
-        mean=row.get(f"mean{i}"),
+        min=row.get(f"lmin{i}") if lengths else None,
+        max=row.get(f"lmax{i}") if lengths else None,
+        mean=row.get(f"lmean{i}") if lengths else row.get(f"mean{i}"),
+        std=row.get(f"lstd{i}") if lengths else None,
         categories=categories,
         distinct=int(row[f"d{i}"]),
     )

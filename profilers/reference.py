@@ -36,7 +36,7 @@ from profilers.sources import (
     window_micros,
 )
 from profilers.stats_store import STAT_ARROW_TYPES, column_stats_values, insert_stat_rows
-from profilers.stats_types import ColumnStats
+from profilers.stats_types import CATEGORY_CAP, ColumnStats
 
 BINS = 10  # decile bins: 9 interior cut points
 _CUTS = "[" + ", ".join(repr(i / BINS) for i in range(1, BINS)) + "]"  # constants of this module
@@ -172,7 +172,8 @@ def ensure_reference(cfg: VigilConfig, wh: Warehouse) -> None:
         fingerprint += "|" + ",".join(
             f"{c}:{k}" for c, k, _, _ in profiled_columns(cfg, prediction_spec(cfg))
         )
-        fingerprint += f"|bins={BINS}|lineage=" + ",".join(
+        # Category statistics: full counts up to the cap (older references kept the top 20 only).
+        fingerprint += f"|bins={BINS}|categories<={CATEGORY_CAP}|lineage=" + ",".join(
             sorted(f"{f.name}={f.served_from}" for f in cfg.features if f.served_from)
         )
         row = fetch_one(conn.execute("SELECT fingerprint FROM reference_meta"))

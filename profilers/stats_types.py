@@ -3,6 +3,10 @@
 Histogram convention: ``bin_edges`` are interior cut points c_1 < ... < c_m taken from
 the reference; ``bin_counts`` has m + 1 entries: x <= c_1, c_1 < x <= c_2, ..., x > c_m.
 Nulls, NaN and infinities are counted apart and are not in the histogram.
+
+Categorical columns: ``categories`` holds the count of every value (as text) up to
+CATEGORY_CAP distinct values, and ``min`` / ``max`` / ``mean`` / ``std`` describe the length
+of the values (characters), so a high-cardinality column is still described.
 """
 
 from __future__ import annotations
@@ -13,6 +17,11 @@ from typing import Literal
 
 QUANTILES: tuple[float, ...] = (0.01, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.99)
 OTHER = "__other__"
+# Full category counts are kept per column and batch up to CATEGORY_CAP distinct values. Above
+# it the column is high-cardinality in that batch: its categories are {HIGH_CARDINALITY: rows}
+# and it is checked by distinct count, null rate and length statistics instead.
+CATEGORY_CAP = 10_000
+HIGH_CARDINALITY = "__high_cardinality__"
 
 ColumnKind = Literal["numeric", "categorical", "boolean"]
 
@@ -36,8 +45,13 @@ class ColumnStats:
     quantiles: dict[float, float] = field(default_factory=dict)
     bin_edges: tuple[float, ...] = ()
     bin_counts: tuple[int, ...] = ()
-    categories: dict[str, int] = field(default_factory=dict)  # top k plus OTHER
+    categories: dict[str, int] = field(default_factory=dict)  # every value up to CATEGORY_CAP
     distinct: int | None = None
+
+    @property
+    def high_cardinality(self) -> bool:
+        """More than CATEGORY_CAP distinct values: categories were not kept."""
+        return HIGH_CARDINALITY in self.categories
 
     @property
     def valid(self) -> int:

@@ -19,9 +19,12 @@ from scipy.stats import chi2
 from checks.calibration import Bounds, rescale, size_scale, upper_bounds, z_upper
 from checks.distributions import (
     binned_shares,
+    category_bins,
+    category_counts,
     is_discrete,
     js_distance,
     ks_binned,
+    n_category_bins,
     psi,
     spread,
     wasserstein_binned,
@@ -30,7 +33,7 @@ from checks.distributions import (
 from checks.result import CheckResult
 from checks.spec import Family
 from checks.verdict import result, skipped
-from profilers.stats_types import ColumnStats, ReferenceStats
+from profilers.stats_types import CATEGORY_CAP, ColumnStats, ReferenceStats
 
 FAMILY = Family.FEATURE_DRIFT
 
@@ -83,7 +86,7 @@ def normalised_wasserstein(reference: ColumnStats, current: ColumnStats) -> floa
 def n_bins(reference: ColumnStats, current: ColumnStats) -> int:
     if reference.kind == "numeric":
         return len(reference.bin_counts)
-    return len(set(reference.categories) | set(current.categories))
+    return n_category_bins(reference, current)
 
 
 def calibrated_bounds(
@@ -118,6 +121,11 @@ def drift_check(
         return skipped(name, family, subject, batch, f"only {current.valid} valid values in this batch (need {min_rows})")
     if reference.whole.valid < min_rows:
         return skipped(name, family, subject, batch, f"the reference has only {reference.whole.valid} valid values")
+    if reference.whole.high_cardinality or current.high_cardinality:
+        return skipped(name, family, subject, batch,
+                       f"{subject} is high-cardinality (more than {CATEGORY_CAP:,} distinct values): its categories "
+                       "are not kept, so it is checked by distinct count and length (unseen_category) and null_rate "
+                       "instead of a category distribution", {"high_cardinality": True})
     value = metric(reference.whole, current)
     bounds = calibrated_bounds(metric, exponent, floor, reference, current, params)
     status = bounds.grade(value)
@@ -134,10 +142,11 @@ def drift_check(
         if reference.whole.kind == "numeric":
             evidence["bin_edges"] = list(reference.whole.bin_edges)
         else:
-            evidence["categories"] = sorted(set(reference.whole.categories) | set(current.categories))
+            evidence["categories"] = category_counts(reference.whole, current)[0]
+            evidence["pooled_rare_categories"] = len(category_bins(reference.whole)[1])
     except ValueError:
         pass
-    if current.mean is not None and reference.whole.mean is not None:
+    if reference.whole.kind == "numeric" and current.mean is not None and reference.whole.mean is not None:
         evidence["mean_shift_in_sd"] = (current.mean - reference.whole.mean) / spread(reference.whole)
     return result(name, family, subject, batch, status, sentence, params, value=value, lower=0.0,
                   upper=bounds.fail, evidence=evidence)

@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from checks.calibration import rate_upper_bounds
+from checks.calibration import rate_upper_bounds, z_upper
 from checks.distributions import quantile_function
 from checks.result import CheckResult
 from checks.spec import Family
 from checks.verdict import pct, result, skipped
-from profilers.stats_types import OTHER, ColumnStats, ReferenceStats
+from profilers.stats_types import CATEGORY_CAP, ColumnStats, ReferenceStats
 
 FAMILY = Family.INPUT_QUALITY
 
@@ -110,24 +110,36 @@ def out_of_range(reference: ReferenceStats | None, current: ColumnStats, params:
 
 
 def unseen_category(reference: ReferenceStats | None, current: ColumnStats, params: dict[str, Any]) -> CheckResult:
-    """Share of rows whose category is not allowed (config 'allowed') or never seen in the reference."""
+    """Share of rows whose category is not allowed (config 'allowed') or never seen in the reference.
+
+    The reference's categories are complete (every value, up to CATEGORY_CAP distinct ones), so a
+    value present in the reference is never unseen. A high-cardinality column (over the cap in the
+    reference or in the batch) is checked by its distinct count and value lengths instead.
+    """
     name, subject, batch = "unseen_category", current.subject, current.batch
     allowed = params.get("allowed")
+    if allowed is None and (current.high_cardinality or (reference is not None and reference.whole.high_cardinality)):
+        return high_cardinality_check(reference, current, params)
     if allowed is not None:
         known = {str(a) for a in allowed}
         basis = "the configured allowed values"
     elif reference is not None and reference.whole.categories:
-        known = {k for k in reference.whole.categories if k != OTHER}
+        known = set(reference.whole.categories)
         basis = "the reference"
-        if reference.whole.categories.get(OTHER, 0) > 0:
-            # The reference's top-k list was truncated: a rare known value may look new.
-            basis = "the reference's most frequent values"
     else:
         return skipped(name, FAMILY, subject, batch, "no allowed values configured and no reference categories")
+    if current.high_cardinality:
+        return result(
+            name, FAMILY, subject, batch, "fail",
+            f"{subject} has more than {CATEGORY_CAP:,} distinct values in this batch, far more than {basis} "
+            f"({len(known):,}): most of them are new.", params, value=1.0, lower=0.0,
+            upper=float(params["max_share"]),
+            evidence={"high_cardinality": True, "distinct": current.distinct, "known": len(known), "basis": basis},
+        )
     total = sum(current.categories.values())
     if total <= 0:
         return skipped(name, FAMILY, subject, batch, "no valid values in this batch")
-    unseen = {k: v for k, v in current.categories.items() if k not in known and k != OTHER}
+    unseen = {k: v for k, v in current.categories.items() if k not in known}
     share = sum(unseen.values()) / total
     max_share = float(params["max_share"])
     status = "fail" if share > max_share else ("warn" if unseen else "ok")
@@ -137,7 +149,56 @@ def unseen_category(reference: ReferenceStats | None, current: ColumnStats, para
         "warn": f"{subject} has a few values not in {basis}: {listed}.",
         "fail": f"{pct(share)} of {subject} has values not in {basis}: {listed}.",
     }[status]
+    top_unseen = dict(sorted(unseen.items(), key=lambda kv: (-kv[1], kv[0]))[:50])
     return result(
         name, FAMILY, subject, batch, status, sentence, params, value=share, lower=0.0, upper=max_share,
-        evidence={"unseen": dict(sorted(unseen.items())), "known": sorted(known), "basis": basis},
+        evidence={"unseen": top_unseen, "unseen_values": len(unseen), "known": len(known),
+                  "known_sample": sorted(known)[:50], "basis": basis},
     )
+
+
+# A high-cardinality column's distinct share (distinct / valid rows) and mean value length
+# are compared with the reference chunks: mean +- max(z * sd, this floor).
+HIGH_CARDINALITY_DISTINCT_FLOOR = 0.1  # absolute change of the distinct share
+HIGH_CARDINALITY_LENGTH_FLOOR = 0.2  # relative change of the mean length
+
+
+def high_cardinality_check(reference: ReferenceStats | None, current: ColumnStats, params: dict[str, Any]) -> CheckResult:
+    """A column with more than CATEGORY_CAP distinct values: distinct share and value length
+    against the reference chunks (the null rate has its own check)."""
+    name, subject, batch = "unseen_category", current.subject, current.batch
+    intro = (f"{subject} is high-cardinality (more than {CATEGORY_CAP:,} distinct values): its categories are not "
+             "kept, so it is checked by distinct count, null rate and length statistics instead")
+    valid = current.count - current.nulls
+    if valid <= 0:
+        return skipped(name, FAMILY, subject, batch, f"{intro}; no values in this batch", {"high_cardinality": True})
+    if reference is None:
+        return skipped(name, FAMILY, subject, batch, f"{intro}; no reference to compare with", {"high_cardinality": True})
+    z = z_upper(float(params["false_alarm_budget"]))
+    chunks = [c for c in reference.chunks if c.count - c.nulls > 0]
+    problems: list[str] = []
+    evidence: dict[str, Any] = {"high_cardinality": True, "category_cap": CATEGORY_CAP, "distinct": current.distinct,
+                                "valid_rows": valid, "mean_length": current.mean}
+    if current.distinct is not None:
+        share = current.distinct / valid
+        ref_shares = [c.distinct / (c.count - c.nulls) for c in chunks if c.distinct is not None]
+        if ref_shares:
+            centre = float(np.mean(ref_shares))
+            tol = max(z * float(np.std(ref_shares, ddof=1)) if len(ref_shares) >= 2 else 0.0,
+                      HIGH_CARDINALITY_DISTINCT_FLOOR)
+            evidence.update({"distinct_share": share, "reference_distinct_share": centre, "distinct_tolerance": tol})
+            if abs(share - centre) > tol:
+                problems.append(f"distinct share {pct(share)} against {pct(centre)} in reference chunks")
+    ref_len = reference.whole.mean
+    if current.mean is not None and ref_len is not None and ref_len > 0:
+        chunk_lengths = [float(c.mean) for c in chunks if c.mean is not None]
+        tol = max(z * float(np.std(chunk_lengths, ddof=1)) if len(chunk_lengths) >= 2 else 0.0,
+                  HIGH_CARDINALITY_LENGTH_FLOOR * float(ref_len))
+        evidence.update({"reference_mean_length": ref_len, "length_tolerance": tol,
+                         "min_length": current.min, "max_length": current.max})
+        if abs(float(current.mean) - float(ref_len)) > tol:
+            problems.append(f"mean length {float(current.mean):.1f} characters against {float(ref_len):.1f}")
+    status = "fail" if problems else "ok"
+    sentence = f"{intro}: " + ("; ".join(problems) + "." if problems else "distinct count and lengths are as in the reference.")
+    return result(name, FAMILY, subject, batch, status, sentence, params, value=float(len(problems)), lower=0.0,
+                  upper=0.0, evidence=evidence)

@@ -11,7 +11,14 @@ from datetime import datetime
 
 import numpy as np
 
-from profilers.stats_types import OTHER, QUANTILES, ColumnStats, ReferenceStats
+from profilers.stats_types import (
+    CATEGORY_CAP,
+    HIGH_CARDINALITY,
+    OTHER,
+    QUANTILES,
+    ColumnStats,
+    ReferenceStats,
+)
 
 DAY0 = datetime(2026, 1, 1)
 
@@ -58,11 +65,16 @@ def categorical_stats(
     column: str = "c",
     batch: datetime | None = DAY0,
     kind: str = "categorical",
-    top_k: int = 20,
+    top_k: int | None = None,
 ) -> ColumnStats:
+    """Category counts as the profilers keep them: every value up to CATEGORY_CAP (then the
+    high-cardinality marker); top_k truncates to the old top-k-plus-other form."""
     nulls = sum(1 for v in values if v is None)
     counts = Counter(str(v) for v in values if v is not None)
-    top = dict(counts.most_common(top_k))
+    if len(counts) > CATEGORY_CAP:
+        top = {HIGH_CARDINALITY: sum(counts.values())}
+    else:
+        top = dict(counts.most_common(top_k))
     rest = sum(counts.values()) - sum(top.values())
     if rest:
         top[OTHER] = rest

@@ -7,11 +7,12 @@ import math
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from profilers.column_sql import ColumnPlan, stats_by_group
-from profilers.stats_types import OTHER, ColumnStats
+from profilers.stats_types import HIGH_CARDINALITY, OTHER, ColumnStats
 
 values = st.lists(
     st.one_of(
@@ -72,7 +73,7 @@ def test_row_order_changes_nothing_but_sampled_quantiles(
         assert getattr(a, field) == getattr(b, field), field  # exact below the reservoir size
 
 
-def test_categories_top_k_and_other() -> None:
+def test_categories_are_counted_in_full_and_their_lengths_kept() -> None:
     conn = duckdb.connect()
     rng = np.random.default_rng(0)
     cats = rng.choice([f"k{i}" for i in range(40)], 5000).tolist() + [None] * 7
@@ -81,8 +82,23 @@ def test_categories_top_k_and_other() -> None:
         conn, "(SELECT 0 AS _g, c FROM t)", [], [ColumnPlan("c", "categorical")], "s", {0: None}
     )[0]
     assert s.nulls == 7 and s.count == 5007
-    assert len(s.categories) == 21 and sum(s.categories.values()) == 5000
     counts = {k: cats.count(k) for k in set(cats) if k is not None}
-    top = sorted(counts.values(), reverse=True)
-    assert sorted((v for k, v in s.categories.items() if k != OTHER), reverse=True) == top[:20]
-    assert s.categories[OTHER] == sum(top[20:])
+    assert s.categories == counts and OTHER not in s.categories and not s.high_cardinality
+    lengths = [len(k) for k in cats if k is not None]
+    assert (s.min, s.max) == (min(lengths), max(lengths))
+    assert s.mean == pytest.approx(np.mean(lengths)) and s.std == pytest.approx(np.std(lengths, ddof=1))
+
+
+def test_a_group_above_the_category_cap_is_high_cardinality(monkeypatch: pytest.MonkeyPatch) -> None:
+    import profilers.column_sql as column_sql
+
+    monkeypatch.setattr(column_sql, "CATEGORY_CAP", 50)
+    conn = duckdb.connect()
+    few = [f"k{i % 10}" for i in range(300)]
+    many = [f"id-{i:05d}" for i in range(300)]
+    conn.register("t", pa.table({"g": [0] * 300 + [1] * 300, "c": few + many}))
+    out = stats_by_group(conn, "(SELECT g AS _g, c FROM t)", [], [ColumnPlan("c", "categorical")], "s", None)
+    [low], [high] = out[0], out[1]
+    assert low.categories == {f"k{i}": 30 for i in range(10)} and not low.high_cardinality
+    assert high.high_cardinality and high.categories == {HIGH_CARDINALITY: 300}
+    assert high.mean == pytest.approx(8.0) and high.distinct is not None and high.distinct > 250
