@@ -100,8 +100,7 @@ _SPECS: tuple[AnySpec, ...] = (
           summary="Served features differ from features rebuilt from upstream tables."),
     # unit change
     _spec("unit_change", Family.UNIT_CHANGE, "column", COLUMN, _COLUMN_INPUT, detector.unit_change,
-          defaults={"tolerance": 0.25, "ratio": 0.2, "min_change": 0.5, "unknown_factor": 3.0,
-                    "severity": "critical"},
+          defaults={"severity": "critical"},
           kinds=NUMERIC, context=("unit",), summary="A numeric column changed unit (x1000, percent -> fraction...)."),
     # feature drift. Minimum effects are set to what a shift of about 0.2 reference standard
     # deviations produces for each metric (PSI 0.05, JS 0.08, KS 0.08, W/sd 0.2), so the four

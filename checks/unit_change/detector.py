@@ -1,85 +1,220 @@
-"""Detect and name a unit change from quantiles of the current batch against the reference.
+"""Detect and name a unit change from the shape of the change.
 
-A unit change maps every value through the same affine function y = a x + b. So the
-current quantiles are that function of the reference quantiles. For each known
-conversion we measure how far the current quantiles are from the converted reference
-quantiles, relative to the converted spread; we also measure the distance with no
-conversion at all. A conversion is reported only when it explains the batch far better
-than "no change" and fits closely in absolute terms. Ordinary drift (a shift of a
-fraction of a standard deviation, a 1.3x wider spread) is explained about as well by
-"no change" as by any named factor, so it does not fire.
+A unit change maps every value through the same function: y = a x (a rescale), or, for the
+exact temperature conversions only, y = a x + b. So the batch's quantiles, divided by the
+reference's, give one factor across the whole distribution. The test:
+
+1. Fit a = median of Q_batch(p) / Q_ref(p) over the stored quantiles (p = 1% .. 99%) that
+   are away from zero.
+2. The change is *clean* when every quantile sits on the rescaled reference: each
+   |Q_batch(p) - a Q_ref(p)| is within SHAPE_Z of that quantile's own sampling sd (the sd of
+   chunk-minus-reference quantiles over the reference chunks, rescaled to the batch's size
+   and by the factor), and the batch is not simply unchanged.
+3. Each catalogue conversion (checks.unit_change.conversions) within five standard errors
+   of the fitted factor (noise-weighted least squares through the origin) is tested as a
+   hypothesis: the nearest whose exact factor puts every quantile within that noise is
+   named and pages. A clean factor not in the catalogue pages as "rescaled by x4.7"
+   only when it is far from 1 (outside [1/3, 3]) and the column is not centred near zero
+   (its 5%-95% range does not straddle zero): a narrower or wider zero-centred column is
+   drift. The exact temperature conversions (C <-> F, K <-> C) are tried as affine maps.
+
+A location shift, a spread change on a column away from zero, a mixture, a tail change or
+a truncation bends the quantile ratio (it is not one factor everywhere), so it is never a
+unit change; the drift checks report it.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import combinations
 from typing import Any
 
 import numpy as np
+from scipy.stats import chi2, norm
 
-from checks.distributions import spread
+from checks.calibration import size_scale
+from checks.distributions import DISCRETE_DISTINCT, spread
 from checks.result import CheckResult
 from checks.spec import Family
-from checks.unit_change.conversions import UnitConversion, candidates
+from checks.unit_change.conversions import (
+    AFFINE,
+    MULTIPLICATIVE,
+    TEMPERATURE_UNITS,
+    UnitConversion,
+    name_factor,
+)
 from checks.verdict import result, skipped
 from profilers.stats_types import QUANTILES, ColumnStats, ReferenceStats
 
 FAMILY = Family.UNIT_CHANGE
-# Interior quantiles only: robust to a handful of outliers at the tails.
-FIT_QUANTILES: tuple[float, ...] = tuple(q for q in QUANTILES if 0.05 <= q <= 0.95)
+FIT_QUANTILES: tuple[float, ...] = QUANTILES
+# Catalogue factors within 5 standard errors of the fitted one (at least 2%, at most 25%) are
+# tested against every quantile.
+MIN_CANDIDATE_WINDOW, MAX_CANDIDATE_WINDOW = 0.02, 0.25
+WINDOW_SE = 5.0  # the fit's standard error understates: quantiles are correlated
+# A quantile misfit beyond this many of its own sampling sds bends the change: not one factor.
+SHAPE_Z = 4.0
+MIN_NOISE_SD = 0.01  # floor of a quantile's noise, in reference standard deviations
+DISCRETE_STEP_NOISE = 0.25  # floor for a discrete column, in steps between its values
+MEAN_Z = 10.0  # a batch whose mean moved by more standard errors than this has changed
+UNKNOWN_RANGE = (1 / 3, 3.0)  # clean factors inside this range are drift, not a unit change
 
 
 @dataclass(frozen=True)
 class UnitChangeFinding:
-    conversion: UnitConversion | None  # best named conversion, None when none qualifies
-    error_unchanged: float  # mean |cur - ref| of quantiles, in reference spreads
-    error_converted: float  # mean |cur - converted ref|, in converted spreads
-    factor: float  # robust (Theil-Sen) fit of cur = factor * ref + offset
+    conversion: UnitConversion | None  # named catalogue conversion, None when none qualifies
+    factor: float  # fitted factor (median quantile ratio), or the affine conversion's factor
     offset: float
-    confidence: float
+    shape_error: float  # largest quantile misfit of the rescale, in each quantile's noise sds
+    unchanged_error: float  # largest quantile gap with no change at all, in noise sds
+    tolerance: float  # the misfit allowed (SHAPE_Z)
+    clean: bool  # one factor explains every quantile
+    zero_centred: bool
+
+    @property
+    def unknown_rescale(self) -> bool:
+        lo, hi = UNKNOWN_RANGE
+        return (self.conversion is None and self.clean and not self.zero_centred
+                and math.isfinite(self.factor) and self.factor > 0 and not lo <= self.factor <= hi)
 
 
-def _pairs(reference: ColumnStats, current: ColumnStats) -> tuple[np.ndarray, np.ndarray]:
-    ref = np.asarray([reference.quantiles.get(q, math.nan) for q in FIT_QUANTILES], dtype=float)
-    cur = np.asarray([current.quantiles.get(q, math.nan) for q in FIT_QUANTILES], dtype=float)
-    keep = np.isfinite(ref) & np.isfinite(cur)
-    return ref[keep], cur[keep]
+def _quantiles(stats: ColumnStats) -> np.ndarray:
+    return np.asarray([stats.quantiles.get(q, math.nan) for q in FIT_QUANTILES], dtype=float)
 
 
-def theil_sen(ref: np.ndarray, cur: np.ndarray) -> tuple[float, float]:
-    """Median of pairwise slopes; offset is the median residual. Robust to a few bad quantiles."""
-    slopes = [(cur[j] - cur[i]) / (ref[j] - ref[i]) for i, j in combinations(range(len(ref)), 2) if ref[j] != ref[i]]
-    factor = float(np.median(slopes)) if slopes else 1.0
-    offset = float(np.median(cur - factor * ref))
-    return factor, offset
+def quantile_factor(ref: np.ndarray, cur: np.ndarray, scale: float) -> float | None:
+    """Median ratio of the batch's quantiles to the reference's, over quantiles away from zero."""
+    keep = np.isfinite(ref) & np.isfinite(cur) & (np.abs(ref) > 0.1 * scale)
+    if keep.sum() < 3:
+        return None
+    return float(np.median(cur[keep] / ref[keep]))
 
 
-def find_unit_change(
-    reference: ColumnStats, current: ColumnStats, unit: str | None, tolerance: float, ratio: float, min_change: float
-) -> UnitChangeFinding:
-    ref, cur = _pairs(reference, current)
-    if ref.size < 3:
-        raise ValueError(f"{current.subject}: need at least 3 quantiles in both reference and batch statistics")
-    scale = spread(reference)
-    err0 = float(np.mean(np.abs(cur - ref))) / scale
-    best: UnitConversion | None = None
-    best_err = math.inf
-    for conv in candidates(unit):
-        err = float(np.mean(np.abs(cur - (conv.factor * ref + conv.offset)))) / (abs(conv.factor) * scale)
-        if err < best_err:
-            best, best_err = conv, err
-    factor, offset = theil_sen(ref, cur)
-    qualifies = best is not None and err0 >= min_change and best_err <= tolerance and best_err <= ratio * err0
-    confidence = 0.0
-    if qualifies:
-        confidence = max(0.0, min(1.0, (1 - best_err / err0) * (1 - 0.5 * best_err / tolerance)))
-    return UnitChangeFinding(best if qualifies else None, err0, best_err, factor, offset, confidence)
+def weighted_factor(ref: np.ndarray, cur: np.ndarray, noise: np.ndarray) -> tuple[float, float] | None:
+    """Least-squares factor through the origin, each quantile weighted by 1 / its noise variance
+    (the precise central quantiles count most), and its relative standard error."""
+    keep = np.isfinite(ref) & np.isfinite(cur) & (ref != 0)
+    if keep.sum() < 3:
+        return None
+    w = 1.0 / noise[keep] ** 2
+    denom = float(np.sum(w * ref[keep] ** 2))
+    if denom <= 0:
+        return None
+    a = float(np.sum(w * ref[keep] * cur[keep]) / denom)
+    # The batch's quantile noise scales with the factor: se(a) = a / sqrt(sum w ref^2).
+    return (a, 1.0 / math.sqrt(denom)) if a > 0 else None
+
+
+def quantile_noise(reference: ReferenceStats, n_current: int) -> np.ndarray:
+    """Sampling sd of each stored quantile of a batch of n_current rows against the whole reference:
+    the sd of (chunk quantile - reference quantile) over the reference chunks, rescaled to the
+    batch's size; without chunks, the normal approximation sqrt(p (1 - p) / n) / pdf(z_p) sds.
+    Floored at 1% of a standard deviation (a quantile stuck on one value, e.g. zeros)."""
+    whole = reference.whole
+    ref_q, scale = _quantiles(whole), spread(whole)
+    rows = []
+    for chunk in reference.chunks:
+        s = size_scale(n_current, chunk.valid, whole.valid)
+        if s is None or chunk.valid < 30:
+            continue
+        rows.append((_quantiles(chunk) - ref_q) * math.sqrt(s))
+    if len(rows) >= 5:
+        # An sd from a handful of chunks is itself uncertain: take its upper 90% confidence
+        # bound, so a batch is not held to a lucky low estimate.
+        k = len(rows)
+        noise = np.nanstd(np.asarray(rows), axis=0, ddof=1) * math.sqrt((k - 1) / chi2.ppf(0.10, k - 1))
+    else:
+        p = np.asarray(FIT_QUANTILES)
+        z = norm.ppf(p)
+        noise = scale * np.sqrt(p * (1 - p) * (1 / max(n_current, 1) + 1 / max(whole.valid, 1))) / norm.pdf(z)
+    floor = MIN_NOISE_SD * scale
+    if whole.distinct is not None and whole.distinct <= DISCRETE_DISTINCT:
+        # A discrete column's quantiles move by whole steps between its values.
+        steps = np.diff(np.unique(ref_q[np.isfinite(ref_q)]))
+        if steps.size:
+            floor = max(floor, DISCRETE_STEP_NOISE * float(steps.min()))
+    return np.maximum(np.nan_to_num(noise, nan=scale), floor)
+
+
+def _misfit(cur: np.ndarray, target: np.ndarray, noise: np.ndarray, discrete: bool = False) -> float:
+    """Largest gap between batch and target quantiles, in units of each quantile's noise. A
+    discrete column (counts, codes) may see one quantile flip to the next value in any batch,
+    so its second-largest gap is used."""
+    keep = np.isfinite(cur) & np.isfinite(target)
+    if not keep.any():
+        return math.inf
+    gaps = np.sort(np.abs(cur[keep] - target[keep]) / noise[keep])
+    return float(gaps[-2] if discrete and gaps.size >= 5 else gaps[-1])
+
+
+def _mean_shift_z(reference: ColumnStats, current: ColumnStats) -> float:
+    """The mean's change in standard errors (a coarse column, e.g. two values, hides a rescale
+    from its quantiles' step noise but not from its mean)."""
+    if reference.mean is None or current.mean is None or not reference.std or current.valid <= 0:
+        return 0.0
+    se = float(reference.std) * math.sqrt(1 / current.valid + 1 / max(reference.valid, 1))
+    return abs(float(current.mean) - float(reference.mean)) / se if se > 0 else 0.0
+
+
+def _affine(ref: np.ndarray, cur: np.ndarray, noise: np.ndarray, discrete: bool, unchanged: float,
+            zero_centred: bool) -> UnitChangeFinding | None:
+    """The exact temperature conversions: affine maps with a known offset (noise scales with the factor)."""
+    for conv in AFFINE:
+        err = _misfit(cur, conv.factor * ref + conv.offset, abs(conv.factor) * noise, discrete)
+        if err <= SHAPE_Z:
+            return UnitChangeFinding(conv, conv.factor, conv.offset, err, unchanged, SHAPE_Z, True, zero_centred)
+    return None
+
+
+def find_unit_change(reference: ReferenceStats, current: ColumnStats, unit: str | None) -> UnitChangeFinding:
+    whole = reference.whole
+    ref, cur = _quantiles(whole), _quantiles(current)
+    if int((np.isfinite(ref) & np.isfinite(cur)).sum()) < 5:
+        raise ValueError(f"{current.subject}: need at least 5 quantiles in both reference and batch statistics")
+    scale = spread(whole)
+    q05, q95 = whole.quantiles.get(0.05), whole.quantiles.get(0.95)
+    zero_centred = q05 is not None and q95 is not None and q05 < 0 < q95
+    noise = quantile_noise(reference, current.valid)
+    discrete = whole.distinct is not None and whole.distinct <= DISCRETE_DISTINCT
+    unchanged = _misfit(cur, ref, noise, discrete)
+    if unchanged <= SHAPE_Z and _mean_shift_z(whole, current) <= MEAN_Z:
+        return UnitChangeFinding(None, 1.0, 0.0, unchanged, unchanged, SHAPE_Z, False, zero_centred)
+    temperature = (unit or "").strip().lower() in TEMPERATURE_UNITS
+    if temperature:  # the unit says temperature: its exact conversions are the first hypotheses
+        found = _affine(ref, cur, noise, discrete, unchanged, zero_centred)
+        if found is not None:
+            return found
+    fit = weighted_factor(ref, cur, noise)
+    factor, rel_se = fit if fit is not None else (quantile_factor(ref, cur, scale), 0.0)
+    valid = factor is not None and math.isfinite(factor) and factor > 0
+    if valid:
+        assert factor is not None
+        window = min(MAX_CANDIDATE_WINDOW, max(MIN_CANDIDATE_WINDOW, WINDOW_SE * rel_se))
+        # Catalogue factors near the fitted one are hypotheses: the nearest that fits every
+        # quantile within noise is named (its exact factor, not the noisy fit).
+        best: tuple[float, float, UnitConversion] | None = None  # (distance to the fit, misfit, conversion)
+        for conv in MULTIPLICATIVE:
+            distance = abs(math.log(conv.factor / factor))
+            if distance > math.log(1 + window):
+                continue
+            named = name_factor(conv.factor, unit, 1e-9)
+            misfit = _misfit(cur, conv.factor * ref, conv.factor * noise, discrete)
+            if named is not None and misfit <= SHAPE_Z and (best is None or distance < best[0]):
+                best = (distance, misfit, named)
+        if best is not None:
+            return UnitChangeFinding(best[2], factor, 0.0, best[1], unchanged, SHAPE_Z, True, zero_centred)
+    found = None if temperature else _affine(ref, cur, noise, discrete, unchanged, zero_centred)
+    if found is not None:
+        return found
+    if not valid:
+        return UnitChangeFinding(None, math.nan, 0.0, math.inf, unchanged, SHAPE_Z, False, zero_centred)
+    assert factor is not None
+    err = _misfit(cur, factor * ref, factor * noise, discrete)
+    return UnitChangeFinding(None, factor, 0.0, err, unchanged, SHAPE_Z, err <= SHAPE_Z, zero_centred)
 
 
 def unit_change(reference: ReferenceStats | None, current: ColumnStats, params: dict[str, Any]) -> CheckResult:
-    """Did this numeric column change unit? Names the conversion, its factor / offset and a confidence."""
+    """Did this numeric column change unit? Names the conversion and its fitted factor, or says why not."""
     name, subject, batch = "unit_change", current.subject, current.batch
     if reference is None:
         return skipped(name, FAMILY, subject, batch, "no reference statistics for this column")
@@ -89,15 +224,16 @@ def unit_change(reference: ReferenceStats | None, current: ColumnStats, params: 
     if reference.whole.valid < min_rows:
         return skipped(name, FAMILY, subject, batch, f"the reference has only {reference.whole.valid} valid values")
     unit = params.get("unit")
-    f = find_unit_change(reference.whole, current, unit, float(params["tolerance"]), float(params["ratio"]),
-                         float(params["min_change"]))
+    f = find_unit_change(reference, current, unit)
     evidence: dict[str, Any] = {
         "unit": unit,
-        "estimated_factor": f.factor,
+        "estimated_factor": f.factor if math.isfinite(f.factor) else None,
         "estimated_offset": f.offset,
-        "error_unchanged": f.error_unchanged,
-        "error_converted": f.error_converted,
-        "confidence": f.confidence,
+        "shape_error": f.shape_error if math.isfinite(f.shape_error) else None,
+        "unchanged_error": f.unchanged_error,
+        "shape_tolerance": f.tolerance,
+        "clean_rescale": f.clean,
+        "zero_centred": f.zero_centred,
         "reference_quantiles": {str(q): reference.whole.quantiles.get(q) for q in FIT_QUANTILES},
         "current_quantiles": {str(q): current.quantiles.get(q) for q in FIT_QUANTILES},
     }
@@ -105,17 +241,25 @@ def unit_change(reference: ReferenceStats | None, current: ColumnStats, params: 
         conv = f.conversion
         evidence.update({"conversion": conv.name, "conversion_kind": conv.kind, "factor": conv.factor,
                          "offset": conv.offset})
-        how = f"factor {f.factor:.4g}" + (f", offset {f.offset:.4g}" if conv.offset else "")
-        sentence = (f"{subject} changed unit: {conv.name} (estimated {how}, confidence {f.confidence:.2f}); "
-                    f"the values are the reference's converted, not a real shift.")
+        how = f"fitted factor {f.factor:.4g}" + (f", offset {f.offset:.4g}" if conv.offset else "")
+        sentence = (f"{subject} changed unit: {conv.name} ({how}; every quantile is the reference's converted, "
+                    f"misfit {f.shape_error:.3f} sd within noise {f.tolerance:.3f}).")
         return result(name, FAMILY, subject, batch, "fail", sentence, params, value=conv.factor, lower=1.0,
                       upper=1.0, evidence=evidence)
-    far = abs(math.log(abs(f.factor))) if f.factor not in (0.0,) and math.isfinite(f.factor) else 0.0
-    if f.error_unchanged >= float(params["min_change"]) and far >= math.log(float(params["unknown_factor"])):
-        sentence = (f"{subject} was rescaled by about x{f.factor:.3g} (offset {f.offset:.3g}), "
-                    f"which is not a known unit conversion: check the upstream definition.")
-        return result(name, FAMILY, subject, batch, "warn", sentence, params, value=f.factor, lower=1.0, upper=1.0,
+    if f.unknown_rescale:
+        evidence.update({"conversion": None, "factor": f.factor})
+        sentence = (f"{subject} was rescaled by x{f.factor:.2g}: every quantile is the reference's times that "
+                    f"factor, which is not in the catalogue of unit conversions; check the upstream definition.")
+        return result(name, FAMILY, subject, batch, "fail", sentence, params, value=f.factor, lower=1.0, upper=1.0,
                       evidence=evidence)
-    sentence = f"No unit change in {subject} (quantiles fit the reference scale; estimated factor {f.factor:.3g})."
+    if f.clean:
+        why = "the column is centred near zero" if f.zero_centred else "the factor is close to 1"
+        sentence = (f"No unit change in {subject}: a clean rescale by x{f.factor:.3g}, but {why}, so it is "
+                    "treated as drift (see the drift checks).")
+    elif f.unchanged_error <= f.tolerance:
+        sentence = f"No unit change in {subject} (quantiles match the reference within noise)."
+    else:
+        sentence = (f"No unit change in {subject}: the change is not one factor across the distribution "
+                    f"(misfit {f.shape_error:.3g} sd, noise {f.tolerance:.3g}); a shift or shape change is drift.")
     return result(name, FAMILY, subject, batch, "ok", sentence, params, value=1.0, lower=1.0, upper=1.0,
                   evidence=evidence)

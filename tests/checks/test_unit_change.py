@@ -34,9 +34,9 @@ CONVERSIONS = [
     (lambda x: x / 100, None, "x0.01", 0.01),
     (lambda x: x / 100, "percent", "percent -> fraction", 0.01),
     (lambda x: x * 100, "fraction", "fraction -> percent", 100.0),
-    (lambda x: x / 2.54, "cm", "cm -> inch", 1 / 2.54),
-    (lambda x: x * 2.20462262, "kg", "kg -> lb", 2.20462262),
-    (lambda x: x * 0.621371192, "km", "km -> mile", 0.621371192),
+    (lambda x: x / 2.54, "cm", "cm -> inch (x0.3937)", 1 / 2.54),
+    (lambda x: x * 2.20462262, "kg", "kg -> lb (x2.2046)", 2.20462262),
+    (lambda x: x * 0.621371192, "km", "km -> mile (x0.6214)", 1 / 1.609344),
     (lambda x: x * 1.8 + 32, "celsius", "C -> F", 1.8),
     (lambda x: (x - 32) * 5 / 9, "fahrenheit", "F -> C", 5 / 9),
 ]
@@ -47,7 +47,7 @@ CONVERSIONS = [
 def test_named_conversions_are_detected_with_their_factor(seed, convert, unit, name, factor):
     rng = np.random.default_rng(seed)
     for label, ref in _populations(rng).items():
-        if name in ("km -> mile",) and label == "standard_normal":
+        if name.startswith("km -> mile") and label == "standard_normal":
             continue  # a zero-centred column narrowed by 0.62 is indistinguishable from drift
         cur = convert(rng.choice(ref, 1500))
         res = _check(ref, cur, unit)
@@ -55,7 +55,7 @@ def test_named_conversions_are_detected_with_their_factor(seed, convert, unit, n
         assert res.evidence["conversion"] == name, (label, res.evidence)
         assert res.value == pytest.approx(factor)
         assert res.evidence["estimated_factor"] == pytest.approx(factor, rel=0.1)
-        assert 0.5 < res.evidence["confidence"] <= 1.0
+        assert res.evidence["clean_rescale"] is True
         assert res.severity == "critical"
         assert name in res.explanation
 
@@ -89,13 +89,20 @@ def test_same_distribution_is_ok():
     assert "No unit change" in res.explanation
 
 
-def test_unknown_rescaling_warns_without_naming_a_unit():
+def test_an_unknown_clean_rescale_far_from_one_pages_without_naming_a_unit():
+    # Issue 11 changed this from a warning: a clean factor outside [1/3, 3] on a column away
+    # from zero pages as "rescaled by x3.6" (it is not in the catalogue).
     rng = np.random.default_rng(3)
     ref = rng.lognormal(3, 0.4, 20000)
     res = _check(ref, rng.choice(ref, 1500) * 3.6, "km/h")
-    assert res.status == "warn"
-    assert "not a known unit conversion" in res.explanation
-    assert res.evidence["estimated_factor"] == pytest.approx(3.6, rel=0.1)
+    assert res.status == "fail"
+    assert "rescaled by x3.6" in res.explanation and "not in the catalogue" in res.explanation
+    assert res.evidence["conversion"] is None
+    assert res.evidence["estimated_factor"] == pytest.approx(3.6, rel=0.05)
+    # The same factor on a zero-centred column is drift, and so is a clean x1.4 anywhere.
+    zero = rng.normal(0, 1, 20000)
+    assert _check(zero, rng.choice(zero, 1500) * 3.6).status == "ok"
+    assert _check(ref, rng.choice(ref, 1500) * 1.4).status == "ok"
 
 
 def test_skipped_without_reference_or_rows():

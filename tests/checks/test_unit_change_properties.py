@@ -1,0 +1,132 @@
+"""Unit changes from the shape of the change (issue 11), as properties over many shapes.
+
+Every catalogue conversion (and its inverse) applied to any shape - normal, lognormal,
+uniform, bimodal, integer counts, zero-inflated, zero-centred - is found and named with its
+factor within 2%. Random non-unit changes of the same shapes - a location shift, a spread
+change on a column away from zero, a mixture, a tail change, a truncation - are never a
+unit change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from checks.registry import CHECKS
+from checks.unit_change.conversions import AFFINE, MULTIPLICATIVE
+from checks.unit_change.detector import unit_change
+from tests.checks.stats_factory import numeric_reference, numeric_stats
+
+PARAMS = CHECKS["unit_change"].params
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+REF_ROWS, CHUNK_ROWS, BATCH_ROWS = 20_000, 2_000, 2_000
+
+
+def sample(shape: str, rng: np.random.Generator, n: int) -> np.ndarray:
+    if shape == "normal":
+        return rng.normal(50, 8, n)
+    if shape == "lognormal":
+        return rng.lognormal(3, 0.6, n)
+    if shape == "uniform":
+        return rng.uniform(5, 25, n)
+    if shape == "bimodal":
+        return np.where(rng.random(n) < 0.4, rng.normal(20, 3, n), rng.normal(60, 5, n))
+    if shape == "counts":
+        return rng.poisson(6, n).astype(float)
+    if shape == "zero_inflated":
+        return np.where(rng.random(n) < 0.6, 0.0, rng.lognormal(2, 0.5, n))
+    if shape == "zero_centred":
+        return rng.normal(0, 2, n)
+    raise ValueError(shape)
+
+
+SHAPES = ("normal", "lognormal", "uniform", "bimodal", "counts", "zero_inflated", "zero_centred")
+AWAY_FROM_ZERO = tuple(s for s in SHAPES if s != "zero_centred")
+
+
+def check(shape: str, seed: int, change) -> dict:
+    rng = np.random.default_rng(seed)
+    ref = numeric_reference(sample(shape, rng, REF_ROWS), CHUNK_ROWS)
+    batch = change(sample(shape, rng, BATCH_ROWS), rng)
+    res = unit_change(ref, numeric_stats(batch, ref.whole.bin_edges), PARAMS)
+    return {"status": res.status, "evidence": res.evidence, "explanation": res.explanation}
+
+
+@SETTINGS
+@given(shape=st.sampled_from(SHAPES), conversion=st.sampled_from(MULTIPLICATIVE), seed=st.integers(0, 10_000))
+def test_every_catalogue_factor_is_found_within_two_percent_on_every_shape(shape, conversion, seed):
+    res = check(shape, seed, lambda x, rng: x * conversion.factor)
+    assert res["status"] == "fail", (shape, conversion.name, res["explanation"])
+    assert abs(res["evidence"]["factor"] / conversion.factor - 1) < 0.02, (shape, conversion.name, res["evidence"])
+    assert res["evidence"]["conversion"] is not None
+
+
+@SETTINGS
+@given(shape=st.sampled_from(SHAPES), conversion=st.sampled_from(AFFINE), seed=st.integers(0, 10_000))
+def test_exact_temperature_conversions_are_named_with_their_offset(shape, conversion, seed):
+    res = check(shape, seed, lambda x, rng: conversion.factor * x + conversion.offset)
+    assert res["status"] == "fail", (shape, conversion.name, res["explanation"])
+    assert res["evidence"]["offset"] == conversion.offset and res["evidence"]["factor"] == conversion.factor
+
+
+def _shift(sd_units: float):
+    def change(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        d = sd_units * x.std()
+        return x + (max(1.0, round(d)) * np.sign(d) if np.all(x == np.round(x)) else d)
+    return change
+
+
+def _mixture(share: float, sd_units: float):
+    def change(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return np.where(rng.random(len(x)) < share, x + sd_units * x.std(), x)
+    return change
+
+
+def _tail(share: float, sd_units: float):
+    def change(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return np.where(x > np.quantile(x, 1 - share), x + sd_units * x.std(), x)
+    return change
+
+
+def _truncate(q: float):
+    def change(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return np.minimum(x, np.quantile(x, q))
+    return change
+
+
+def _spread(factor: float):
+    def change(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        m = x.mean()
+        return m + factor * (x - m)
+    return change
+
+
+NON_UNIT = st.one_of(
+    st.builds(_shift, st.sampled_from([-1, 1]).flatmap(lambda s: st.floats(0.5, 3.0).map(lambda v: s * v))),
+    st.builds(_mixture, st.floats(0.2, 0.4), st.floats(1.5, 3.0)),
+    st.builds(_tail, st.floats(0.05, 0.1), st.floats(2.0, 4.0)),
+    st.builds(_truncate, st.floats(0.7, 0.9)),
+)
+
+
+@SETTINGS
+@given(shape=st.sampled_from(SHAPES), change=NON_UNIT, seed=st.integers(0, 10_000))
+def test_a_shift_mixture_tail_change_or_truncation_is_never_a_unit_change(shape, change, seed):
+    res = check(shape, seed, change)
+    assert res["status"] != "fail", (shape, res["explanation"])
+
+
+@SETTINGS
+@given(shape=st.sampled_from(AWAY_FROM_ZERO), factor=st.one_of(st.floats(0.5, 0.8), st.floats(1.25, 2.0)),
+       seed=st.integers(0, 10_000))
+def test_a_spread_change_on_a_column_away_from_zero_is_never_a_unit_change(shape, factor, seed):
+    res = check(shape, seed, lambda x, rng: _spread(factor)(x, rng))
+    assert res["status"] != "fail", (shape, factor, res["explanation"])
+
+
+@SETTINGS
+@given(shape=st.sampled_from(SHAPES), seed=st.integers(0, 10_000))
+def test_a_clean_batch_is_no_unit_change(shape, seed):
+    res = check(shape, seed, lambda x, rng: x)
+    assert res["status"] == "ok", (shape, res["explanation"])
