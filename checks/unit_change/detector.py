@@ -56,6 +56,7 @@ WINDOW_SE = 5.0  # the fit's standard error understates: quantiles are correlate
 SHAPE_Z = 4.0
 MIN_NOISE_SD = 0.01  # floor of a quantile's noise, in reference standard deviations
 DISCRETE_STEP_NOISE = 0.25  # floor for a discrete column, in steps between its values
+DISCRETE_FLIPS = 2  # quantiles of a discrete column allowed to sit on a neighbouring value
 MEAN_Z = 10.0  # a batch whose mean moved by more standard errors than this has changed
 UNKNOWN_RANGE = (1 / 3, 3.0)  # clean factors inside this range are drift, not a unit change
 
@@ -105,6 +106,18 @@ def weighted_factor(ref: np.ndarray, cur: np.ndarray, noise: np.ndarray) -> tupl
     return (a, 1.0 / math.sqrt(denom)) if a > 0 else None
 
 
+def mean_factor(reference: ColumnStats, current: ColumnStats) -> tuple[float, float] | None:
+    """Ratio of the means and its relative standard error: the fit for a discrete column, whose
+    quantiles jump between values while its mean moves smoothly."""
+    if reference.mean is None or current.mean is None or reference.mean == 0 or current.valid <= 0:
+        return None
+    a = float(current.mean) / float(reference.mean)
+    if not math.isfinite(a) or a <= 0:
+        return None
+    cv = float(reference.std or 0.0) / abs(float(reference.mean))
+    return a, cv * math.sqrt(1 / current.valid + 1 / max(reference.valid, 1))
+
+
 def quantile_noise(reference: ReferenceStats, n_current: int) -> np.ndarray:
     """Sampling sd of each stored quantile of a batch of n_current rows against the whole reference:
     the sd of (chunk quantile - reference quantile) over the reference chunks, rescaled to the
@@ -138,13 +151,13 @@ def quantile_noise(reference: ReferenceStats, n_current: int) -> np.ndarray:
 
 def _misfit(cur: np.ndarray, target: np.ndarray, noise: np.ndarray, discrete: bool = False) -> float:
     """Largest gap between batch and target quantiles, in units of each quantile's noise. A
-    discrete column (counts, codes) may see one quantile flip to the next value in any batch,
-    so its second-largest gap is used."""
+    discrete column (counts, codes) may see a quantile or two flip to the next value in any
+    batch, so its third-largest gap is used."""
     keep = np.isfinite(cur) & np.isfinite(target)
     if not keep.any():
         return math.inf
     gaps = np.sort(np.abs(cur[keep] - target[keep]) / noise[keep])
-    return float(gaps[-2] if discrete and gaps.size >= 5 else gaps[-1])
+    return float(gaps[-DISCRETE_FLIPS - 1] if discrete and gaps.size >= 7 else gaps[-1])
 
 
 def _mean_shift_z(reference: ColumnStats, current: ColumnStats) -> float:
@@ -184,12 +197,15 @@ def find_unit_change(reference: ReferenceStats, current: ColumnStats, unit: str 
         found = _affine(ref, cur, noise, discrete, unchanged, zero_centred)
         if found is not None:
             return found
-    fit = weighted_factor(ref, cur, noise)
+    fit = mean_factor(whole, current) if discrete else weighted_factor(ref, cur, noise)
+    if fit is None:
+        fit = weighted_factor(ref, cur, noise)
     factor, rel_se = fit if fit is not None else (quantile_factor(ref, cur, scale), 0.0)
     valid = factor is not None and math.isfinite(factor) and factor > 0
     if valid:
         assert factor is not None
-        window = min(MAX_CANDIDATE_WINDOW, max(MIN_CANDIDATE_WINDOW, WINDOW_SE * rel_se))
+        # The mean ratio's error is honest (discrete columns); the weighted fit's understates.
+        window = min(MAX_CANDIDATE_WINDOW, max(MIN_CANDIDATE_WINDOW, (3.0 if discrete else WINDOW_SE) * rel_se))
         # Catalogue factors near the fitted one are hypotheses: the nearest that fits every
         # quantile within noise is named (its exact factor, not the noisy fit).
         best: tuple[float, float, UnitConversion] | None = None  # (distance to the fit, misfit, conversion)

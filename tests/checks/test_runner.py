@@ -147,9 +147,15 @@ def test_performance_checks_compare_with_the_reference_on_the_live_selection(tmp
     assert live["rows"] == approved.sum()
     ctx = expected_values("auc", live, {"roc_auc": 0.9})
     assert ctx == {"expected": live["auc"], "expected_se": live["auc_se"],
-                   "expected_basis": "reference rows with the live selection", "registered": 0.9}
+                   "expected_basis": "reference rows with the live selection", "registered": 0.9,
+                   # the AUC's spread over reference chunks, for calibrated bounds (issue 11)
+                   "chunk_sd": live["auc_chunk_sd"], "chunk_rows": live["chunk_rows"]}
     assert 0 < live["auc_se"] < 0.05
-    assert expected_values("estimated_performance", live, {"roc_auc": 0.9}) == {"expected": 0.9}
+    # The estimate: the registered AUC, plus the same estimate on every reference score (issue 11).
+    est = expected_values("estimated_performance", live, {"roc_auc": 0.9})
+    assert est["expected"] == 0.9 and est["reference_estimated_auc"] == live["estimated_auc"]
+    assert {"reference_estimated_auc_chunk_sd", "reference_estimated_auc_unit_sd"} <= set(est)
+    assert expected_values("estimated_performance", {}, {"roc_auc": 0.9}) == {"expected": 0.9}
     assert expected_values("auc", {}, {"roc_auc": 0.9})["expected_basis"] == "registered evaluation"
     assert expected_values("auc", {}, None) == {}
 
