@@ -117,7 +117,7 @@ def _chunking(
     size = cfg.reference.chunk_rows if cfg.reference and cfg.reference.chunk_rows else None
     if size is None:
         size = _typical_batch_rows(conn) or max(50, n_rows // 10)
-    return "(row_number() OVER () - 1) // ?", [int(size)]
+    return "(_vigil_row - 1) // ?", [int(size)]
 
 
 def _typical_batch_rows(conn: duckdb.DuckDBPyConnection) -> int | None:
@@ -130,7 +130,12 @@ def compute_reference(
 ) -> list[tuple[int, datetime | None, ColumnStats]]:
     """(chunk, chunk_start, stats) rows for the served features and the score; chunk -1 is the whole."""
     # Read the reference once into a temporary table: every statistic below scans it.
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE _vigil_reference AS SELECT * FROM {relation}", params)  # noqa: S608
+    # Row numbers are taken here, once: a window in the chunk query would materialise every
+    # column of the reference again for each batch of columns.
+    conn.execute(
+        f"CREATE OR REPLACE TEMP TABLE _vigil_reference AS SELECT *, row_number() OVER () AS _vigil_row FROM {relation}",  # noqa: S608
+        params,
+    )
     relation, params = "_vigil_reference", []
     columns = _columns(conn, relation, params)
     spec = prediction_spec(cfg)
