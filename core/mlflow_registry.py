@@ -19,6 +19,7 @@ import json
 import os
 import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from core import audit
@@ -120,6 +121,18 @@ def _skops_trust(estimator: Any) -> dict[str, Any]:
 
 class MlflowRegistry:
     """Vigil's registry interface over an MLflow Model Registry; events and audit in the ops store."""
+
+    def _experiment_id(self, mlflow: Any, name: str) -> str:
+        """The experiment Vigil logs candidates to, created on first use. With a local SQLite
+        store, its artifacts go beside the database (``mlartifacts/``), not into ./mlruns of
+        whatever folder the process runs in."""
+        experiment = mlflow.get_experiment_by_name(name)
+        if experiment is not None:
+            return str(experiment.experiment_id)
+        location = None
+        if self.tracking_uri.startswith("sqlite:///"):
+            location = (Path(self.tracking_uri.removeprefix("sqlite:///")).parent / "mlartifacts").resolve().as_uri()
+        return str(mlflow.create_experiment(name, artifact_location=location))
 
     def __init__(self, tracking_uri: str, ops: OpsStore, clock: Clock | None = None, *, registry_uri: str | None = None) -> None:
         self.tracking_uri = tracking_uri
@@ -388,8 +401,8 @@ class MlflowRegistry:
         try:
             mlflow.set_tracking_uri(self.tracking_uri)
             mlflow.set_registry_uri(self.registry_uri)
-            experiment = mlflow.set_experiment(f"vigil-{model_name}")
-            with mlflow.start_run(experiment_id=experiment.experiment_id, run_name=f"vigil {run_id}") as run:
+            experiment_id = self._experiment_id(mlflow, f"vigil-{model_name}")
+            with mlflow.start_run(experiment_id=experiment_id, run_name=f"vigil {run_id}") as run:
                 numeric = {k: float(v) for k, v in (evaluation.get("metrics") or {}).items()
                            if isinstance(v, int | float) and not isinstance(v, bool)}
                 mlflow.log_metrics(numeric)

@@ -49,6 +49,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     models = {1: Ridge(alpha=10.0).fit(X, y), 2: Ridge(alpha=0.1).fit(X, y)}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    # Artifacts in the test's folder, not ./mlruns of the folder pytest runs in.
+    mlflow.create_experiment("diabetes", artifact_location=(root / "artifacts").resolve().as_uri())
     mlflow.set_experiment("diabetes")
     for model in models.values():
         with mlflow.start_run():
