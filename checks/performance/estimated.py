@@ -25,6 +25,9 @@ FAMILY = Family.PERFORMANCE
 _GRID = (np.arange(400) + 0.5) / 400
 
 
+# Floor on the AUC drop for an estimate from stored quantiles (see estimated_performance).
+STORED_QUANTILES_MIN_EFFECT = 0.03
+
 def score_sample(stats: ColumnStats) -> np.ndarray:
     """A deterministic, equally weighted sample of scores from the stored quantile function."""
     probs, values = quantile_function(stats)
@@ -130,7 +133,14 @@ def estimated_performance(reference: ReferenceStats | None, current: ColumnStats
         return skipped(name, FAMILY, subject, batch, "nothing to compare the estimate with (no registered AUC, no reference)",
                        {"estimated": True, "estimated_auc": est["auc"]})
     value = float(est["auc"])
-    bounds = drop_bounds(own, spread, float(params["false_alarm_budget"]), float(params["min_effect"]))
+    floor = float(params["min_effect"])
+    if method == "stored quantiles":
+        # The estimate from a batch's stored quantiles (per-class multiclass estimates, or no live
+        # test set statistics) carries an approximation error the reference chunks do not show:
+        # measured on the multiclass example, its batch-to-batch spread is about 1.5x the chunk
+        # spread. Only the exact estimate gets the tight floor.
+        floor = max(floor, STORED_QUANTILES_MIN_EFFECT)
+    bounds = drop_bounds(own, spread, float(params["false_alarm_budget"]), floor)
     drop = float(expected) - value
     status = bounds.grade(drop)
     expected = float(expected)
