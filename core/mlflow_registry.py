@@ -25,6 +25,7 @@ from typing import Any
 from core import audit
 from core.adapter import LOWER_IS_BETTER
 from core.clock import Clock, SystemClock, iso
+from core.registry import RegistryEvent
 from core.stores import OpsStore
 
 CHAMPION = "champion"
@@ -68,23 +69,8 @@ class MlflowVersion:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
 
 
-@dataclass(frozen=True)
-class MlflowRegistryEvent:
-    event_id: int
-    model_name: str
-    kind: str
-    version: int | None
-    alias: str | None
-    from_version: int | None
-    to_version: int | None
-    actor: str
-    at: str
-    reason: str
-    details: dict[str, Any]
-    reverts_event_id: int | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+# Registry events are the embedded registry's own records (same table, same fields).
+MlflowRegistryEvent = RegistryEvent
 
 
 def _event(row: dict[str, Any]) -> MlflowRegistryEvent:
