@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= baseline_model/configs/monitor.yaml
 
-.PHONY: run test lint typecheck pytest venv lock bench clean browser prometheus
+.PHONY: run test lint typecheck pytest venv lock bench clean browser prometheus java
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy core checks incidents profilers app baseline_model
 
-test: lint browser prometheus
+test: lint browser prometheus java
 	$(BIN)/python -m pytest -q
 
 # The browser tests (tests/browser) drive Debian's headless chromium through chromedriver:
@@ -44,6 +44,17 @@ prometheus:
 	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager \
 	    || { echo "make test: could not install prometheus (hint: apt-get install prometheus prometheus-alertmanager)"; exit 1; }; \
+	fi
+
+# profile.engine: spark (tests/spark) runs pyspark in local mode, which needs a Java runtime:
+# Spark 4.1 runs on Java 17. Debian's openjdk-17-jre-headless, installed with apt-get when
+# `java` is missing (as .ci/run does); never a JDK downloaded by a tool.
+java:
+	@if ! command -v java >/dev/null 2>&1; then \
+	  echo "make test: installing Debian's openjdk-17-jre-headless for the Spark engine tests (apt-get)"; \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless \
+	    || { echo "make test: could not install Java (hint: apt-get install openjdk-17-jre-headless)"; exit 1; }; \
 	fi
 
 # Regenerate the lock file (uv lives in the venv only for this).
