@@ -237,7 +237,7 @@ class OpsStore:
         try:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            self._ensure_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.DatabaseError as err:
@@ -245,6 +245,24 @@ class OpsStore:
             self._raise_classified(err)
             raise
         return conn
+
+    def _ensure_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch a new file to WAL. SQLite answers SQLITE_BUSY at once, without its busy
+        handler, when several connections open a brand-new file together and one of them is
+        switching the journal mode; so retry that one statement until the busy timeout."""
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        pause = 0.005
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) and "busy" not in str(err):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.2)
 
     def _raise_classified(self, err: BaseException) -> None:
         found = classify_store_error(err, self.path, "ops")

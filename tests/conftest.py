@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+import faulthandler
+import os
 import sys
 from collections.abc import Iterator
 
 import pytest
+
+# CI stops the whole run at 90 minutes, install included. A test that hangs past its own
+# timeout (a stuck thread that pytest-timeout cannot interrupt) would eat that silently:
+# past this many seconds the run dumps every thread's stack and exits, so the log says where.
+SUITE_LIMIT_S = int(os.environ.get("VIGIL_TEST_SUITE_LIMIT_S", "4500"))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    faulthandler.dump_traceback_later(SUITE_LIMIT_S, exit=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(autouse=True)

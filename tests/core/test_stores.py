@@ -111,3 +111,30 @@ def test_ops_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     assert [p.wait(120) for p in procs] == [0, 0, 0]
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT count(*) FROM cycles").fetchone()[0] == 150
+
+
+def test_many_connections_opening_a_new_ops_store_at_once_all_succeed(tmp_path: Path) -> None:
+    """SQLite answers 'database is locked' at once, without waiting, to a connection that
+    switches a brand-new file to WAL while another does: seen as a failed sign-in in a
+    burst. Each of 40 simultaneous first opens must succeed (five fresh files)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    for rep in range(5):
+        path = tmp_path / f"ops{rep}.sqlite"
+        gate = threading.Barrier(40, timeout=60)
+
+        def first_open(_: int, path: Path = path, gate: threading.Barrier = gate) -> str:
+            gate.wait()
+            try:
+                store = OpsStore(path)
+                store.migrate()
+                with store.transaction() as conn:
+                    conn.execute("SELECT 1")
+                return "ok"
+            except Exception as err:  # noqa: BLE001 - reported below
+                return f"{type(err).__name__}: {err}"
+
+        with ThreadPoolExecutor(max_workers=40) as pool:
+            outcomes = [f.result(timeout=120) for f in [pool.submit(first_open, i) for i in range(40)]]
+        assert outcomes == ["ok"] * 40, [o for o in outcomes if o != "ok"]

@@ -28,22 +28,32 @@ def users(tmp_path: Path) -> Path:
 
 
 def _burst(users: Path, ops_path: Path, passwords: list[str], source_of: list[str]) -> list[str]:
-    gate = threading.Barrier(len(passwords))
+    """Each attempt on its own connection, released together. Never hangs: the barrier has
+    a timeout, and an attempt that raises anything else comes back as 'error: ...'."""
+    gate = threading.Barrier(len(passwords), timeout=120)
+    stores = [OpsStore(ops_path) for _ in passwords]
+    for store in stores:  # each connection opens (and finds the schema) before the burst
+        store.migrate()
 
     def attempt(i: int) -> str:
-        ops = OpsStore(ops_path)
-        ops.migrate()
-        gate.wait()
         try:
-            auth.verify(users, ops, "rita", passwords[i], source=source_of[i])
+            gate.wait()
+        except threading.BrokenBarrierError:
+            return "error: the burst never started"
+        try:
+            auth.verify(users, stores[i], "rita", passwords[i], source=source_of[i])
             return "signed_in"
         except auth.SignInLocked:
             return "locked"
         except auth.SignInFailed:
             return "failed"
+        except Exception as err:  # a store error under contention is a finding, not a hang
+            return f"error: {type(err).__name__}: {err}"
 
     with ThreadPoolExecutor(max_workers=len(passwords)) as pool:
-        return list(pool.map(attempt, range(len(passwords))))
+        outcomes = [f.result(timeout=300) for f in [pool.submit(attempt, i) for i in range(len(passwords))]]
+    assert not [o for o in outcomes if o.startswith("error")], outcomes
+    return outcomes
 
 
 def _verified(ops: OpsStore) -> int:
