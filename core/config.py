@@ -254,6 +254,33 @@ class Kpi(StrictModel):
     severity: Literal["warning", "critical"] = "critical"
 
 
+class Segment(StrictModel):
+    """A slice of the prediction log by one column: its ``top`` most frequent reference values
+    (the rest as ``other``) or, for a numeric column, the intervals cut at ``bins``."""
+
+    name: Identifier
+    column: str = Field(min_length=1)
+    top: int | None = Field(default=None, ge=1, le=1000)
+    bins: list[float] | None = Field(default=None, min_length=1)
+    # A segment with fewer rows in a batch is reported as too small for that batch, not merged.
+    min_rows: int = Field(default=100, ge=1)
+
+    @model_validator(mode="after")
+    def _cut(self) -> Segment:
+        if self.bins is not None:
+            if self.top is not None:
+                raise ValueError("give either top (a categorical column) or bins (a numeric one), not both")
+            if any(not math.isfinite(b) for b in self.bins) or any(
+                b >= c for b, c in zip(self.bins, self.bins[1:], strict=False)
+            ):
+                raise ValueError("bins must be finite and strictly increasing, e.g. [30000, 60000, 100000]")
+        return self
+
+    @property
+    def top_values(self) -> int:
+        return self.top if self.top is not None else 10
+
+
 class Batch(StrictModel):
     window: Duration = timedelta(days=1)
     # The plausible window of a row's timestamp, around the time it is ingested (wall time):
@@ -278,6 +305,10 @@ class ChecksConfig(StrictModel):
     # {check_name: {param: value}} for every subject (per-feature overrides live on the feature).
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     false_alarm_budget: float = Field(default=0.01, gt=0, lt=0.5)
+    # Multiple-comparison control of the segment checks of one batch (README "Segments"):
+    # holm keeps the chance of any false page per batch within the budget (family-wise);
+    # bh (Benjamini-Hochberg) keeps the expected share of false pages within it instead.
+    segment_correction: Literal["holm", "bh"] = "holm"
 
 
 def _receiver_kind(value: Any) -> Any:
@@ -354,6 +385,7 @@ class VigilConfig(StrictModel):
     batch: Batch = Batch()
     reference: Reference | None = None
     kpis: list[Kpi] = Field(default_factory=list)
+    segments: list[Segment] = Field(default_factory=list)
     checks: ChecksConfig = ChecksConfig()
     alerts: Alerting = Alerting()
     schedule: Schedule = Schedule()
@@ -388,11 +420,26 @@ class VigilConfig(StrictModel):
         for k in self.kpis:
             if k.lower is not None and k.upper is not None and k.lower > k.upper:
                 raise ValueError(f"kpi {k.name!r}: lower is above upper")
+        self._segment_refs()
         receivers = {r.name for r in self.alerts.receivers}
         for r in self.alerts.routes:
             if r.receiver not in receivers:
                 raise ValueError(f"route receiver {r.receiver!r} is not among alerts.receivers")
         return self
+
+    def _segment_refs(self) -> None:
+        names = [s.name for s in self.segments]
+        for i, seg in enumerate(self.segments):
+            if seg.name in names[:i]:
+                raise ValueError(f"segments[{i}].name: {seg.name!r} is used twice (hint: each segment needs its own name)")
+            known = {f.column or f.name: f for f in self.features}
+            feature = known.get(seg.column) or next((f for f in self.features if f.name == seg.column), None)
+            if seg.bins is not None and feature is not None and feature.type != "numeric":
+                raise ValueError(f"segments[{i}].bins: column {seg.column!r} is {feature.type}, not numeric "
+                                 "(hint: use top for a categorical column)")
+        if len(self.segments) > 8:
+            raise ValueError("segments: at most 8 segmentations (hint: each adds a grouping set to every "
+                             "statistics pass; pick the columns on-call engineers slice by)")
 
     def _task_columns(self) -> None:
         """The prediction columns each model kind needs (and those it cannot have)."""

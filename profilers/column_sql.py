@@ -3,10 +3,17 @@
 Used for prediction-log and ETL batches (group = batch) and for the reference (group =
 the whole reference or a calibration chunk). The relation is an SQL subquery that yields
 ``_g`` (the group key) and the profiled columns; its parameters are passed alongside.
+
+Segments (``segment_keys``): the relation also yields one label column per segmentation
+(never NULL: profilers.segments labels a missing value), and the same aggregate query
+groups by ``GROUPING SETS ((_g), (_g, key_1), (_g, key_2), ...)``: the overall statistics
+and every segment's come from one pass over the rows, in plain SQL that SQLGlot carries
+to Spark. A row whose segment keys are all NULL is an overall row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -70,8 +77,17 @@ def _numeric_select(plan: ColumnPlan, i: int) -> tuple[list[str], list[Any]]:
     return parts, params
 
 
-def _inner_projection(chunk: list[tuple[int, ColumnPlan]]) -> str:
-    cols = ["_g"]
+def _group_by(keys: Sequence[str], inner: Sequence[str] = ()) -> str:
+    """GROUP BY _g (and ``inner``), or the grouping sets of the overall and every segment key."""
+    base = ", ".join(["_g", *inner])
+    if not keys:
+        return f"GROUP BY {base}"
+    sets = [f"({base})"] + [f"(_g, {k}{''.join(', ' + c for c in inner)})" for k in keys]
+    return f"GROUP BY GROUPING SETS ({', '.join(sets)})"
+
+
+def _inner_projection(chunk: list[tuple[int, ColumnPlan]], keys: Sequence[str] = ()) -> str:
+    cols = ["_g", *keys]
     for i, plan in chunk:
         if plan.kind == "numeric":
             v = _value(plan)
@@ -95,34 +111,48 @@ def _other_select(plan: ColumnPlan, i: int) -> list[str]:
 
 
 def _category_counts(
-    conn: duckdb.DuckDBPyConnection, relation: str, rel_params: list[Any], plans: dict[int, ColumnPlan]
+    conn: duckdb.DuckDBPyConnection, relation: str, rel_params: list[Any], plans: dict[int, ColumnPlan],
+    keys: Sequence[str] = (),
 ) -> dict[int, dict[Any, dict[str, int]]]:
     """Every value's count per group of several columns in one query (UNPIVOT: one scan, not one
     per column), for groups with at most CATEGORY_CAP distinct values (a group above the cap is
     left out: the caller marks it high-cardinality).
 
-    Keyed by plan index -> group -> {value: count}. UNPIVOT leaves out NULLs.
+    Keyed by plan index -> group -> {value: count}; with segment keys the group is
+    (_g, segment index or -1, label or None). UNPIVOT leaves out NULLs.
     """
     if not plans:
         return {}
     cols = ", ".join(f"CAST({ident(p.column)} AS VARCHAR) AS {ident(str(i))}" for i, p in plans.items())
+    head = ", ".join(["_g", *keys])
     rows = conn.execute(
-        f"SELECT _g, _c, _v, count(*) AS k FROM (UNPIVOT (SELECT _g, {cols} FROM {relation}) "  # noqa: S608
-        "ON COLUMNS(* EXCLUDE (_g)) INTO NAME _c VALUE _v) "
-        f"GROUP BY _g, _c, _v QUALIFY count(*) OVER (PARTITION BY _g, _c) <= {int(CATEGORY_CAP)}",
+        f"SELECT {head}, _c, _v, count(*) AS k FROM (UNPIVOT (SELECT {head}, {cols} FROM {relation}) "  # noqa: S608
+        f"ON COLUMNS(* EXCLUDE ({head})) INTO NAME _c VALUE _v) "
+        f"{_group_by(keys, ('_c', '_v'))} QUALIFY count(*) OVER (PARTITION BY {head}, _c) <= {int(CATEGORY_CAP)}",
         rel_params,
     ).fetchall()
     out: dict[int, dict[Any, dict[str, int]]] = {}
-    for g, c, v, k in rows:
+    for r in rows:
+        g = _group_key(r[0], r[1 : 1 + len(keys)]) if keys else r[0]
+        c, v, k = r[1 + len(keys) :]
         out.setdefault(int(c), {}).setdefault(g, {})[str(v)] = int(k)
     return out
 
 
+def _group_key(g: Any, labels: Sequence[Any]) -> tuple[Any, int, str | None]:
+    """(group, index of the segment key that is set or -1 for the overall row, its label)."""
+    for i, label in enumerate(labels):
+        if label is not None:
+            return (g, i, str(label))
+    return (g, -1, None)
+
+
 def _aggregates(
-    conn: duckdb.DuckDBPyConnection, relation: str, rel_params: list[Any], chunk: list[tuple[int, ColumnPlan]]
+    conn: duckdb.DuckDBPyConnection, relation: str, rel_params: list[Any], chunk: list[tuple[int, ColumnPlan]],
+    keys: Sequence[str] = (),
 ) -> dict[Any, dict[str, Any]]:
     """One grouped aggregate pass over the columns of ``chunk`` (aliases keep the plan index)."""
-    select: list[str] = ["_g", "count(*) AS n"]
+    select: list[str] = ["_g", *keys, "count(*) AS n"]
     params: list[Any] = []
     for i, plan in chunk:
         if plan.kind == "numeric":
@@ -131,10 +161,13 @@ def _aggregates(
             params += p
         else:
             select += _other_select(plan, i)
-    sql = f"SELECT {', '.join(select)} FROM (SELECT {_inner_projection(chunk)} FROM {relation}) GROUP BY _g"  # noqa: S608
+    sql = (f"SELECT {', '.join(select)} FROM (SELECT {_inner_projection(chunk, keys)} FROM {relation}) "  # noqa: S608
+           f"{_group_by(keys)}")
     cur = conn.execute(sql, params + rel_params)
     names = [d[0] for d in cur.description or []]
-    return {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
+    if not keys:
+        return {r[0]: dict(zip(names, r, strict=True)) for r in cur.fetchall()}
+    return {_group_key(r[0], r[1 : 1 + len(keys)]): dict(zip(names, r, strict=True)) for r in cur.fetchall()}
 
 
 def stats_by_group(
@@ -146,8 +179,26 @@ def stats_by_group(
     batch_of_group: dict[Any, datetime | None] | None = None,
 ) -> dict[Any, list[ColumnStats]]:
     """ColumnStats per group key for every planned column."""
+    return stats_by_group_and_segment(conn, relation, rel_params, plans, source, batch_of_group)[0]
+
+
+SegmentGroup = tuple[Any, int, str]  # (group, index of the segment key, segment label)
+
+
+def stats_by_group_and_segment(
+    conn: duckdb.DuckDBPyConnection,
+    relation: str,
+    rel_params: list[Any],
+    plans: list[ColumnPlan],
+    source: str,
+    batch_of_group: dict[Any, datetime | None] | None = None,
+    segment_keys: Sequence[str] = (),
+) -> tuple[dict[Any, list[ColumnStats]], dict[SegmentGroup, list[ColumnStats]]]:
+    """ColumnStats per group key, and per (group, segment key index, label) when the relation
+    yields ``segment_keys``: both from the same grouped queries (GROUPING SETS)."""
     if not plans:
-        return {}
+        return {}, {}
+    keys = tuple(segment_keys)
     rows_by_group: dict[Any, dict[str, Any]] = {}
     categories: dict[int, dict[Any, dict[str, int]]] = {}
     # Columns in batches: one SELECT of every aggregate of 1,000 columns is more than
@@ -155,20 +206,25 @@ def stats_by_group(
     # number of columns. Each batch is one aggregate query plus at most one top-K query.
     for start in range(0, len(plans), COLUMN_BATCH):
         chunk = list(enumerate(plans))[start : start + COLUMN_BATCH]
-        for g, row in _aggregates(conn, relation, rel_params, chunk).items():
-            rows_by_group.setdefault(g, {"_g": g}).update(row)
+        for g, row in _aggregates(conn, relation, rel_params, chunk, keys).items():
+            rows_by_group.setdefault(g, {"_key": g}).update(row)
         categorical = {i: p for i, p in chunk if p.kind != "numeric" and p.top_k}
-        categories.update(_category_counts(conn, relation, rel_params, categorical))
-    rows = list(rows_by_group.values())
+        for i, counts in _category_counts(conn, relation, rel_params, categorical, keys).items():
+            categories.setdefault(i, {}).update(counts)
     out: dict[Any, list[ColumnStats]] = {}
-    for row in rows:
-        g = row["_g"]
+    segmented: dict[SegmentGroup, list[ColumnStats]] = {}
+    for key, row in rows_by_group.items():
+        g = key[0] if keys else key
         batch = batch_of_group[g] if batch_of_group is not None else g
-        out[g] = [
-            _column_stats(source, plan, i, row, batch, categories.get(i, {}).get(g) if i in categories else None)
+        stats = [
+            _column_stats(source, plan, i, row, batch, categories.get(i, {}).get(key) if i in categories else None)
             for i, plan in enumerate(plans)
         ]
-    return out
+        if keys and key[1] >= 0:
+            segmented[(g, key[1], key[2])] = stats
+        else:
+            out[g] = stats
+    return out, segmented
 
 
 def _bin_counts(histogram: dict[float, int] | None, edges: tuple[float, ...], finite: int) -> tuple[int, ...]:

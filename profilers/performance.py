@@ -9,17 +9,28 @@ positive rate, precision and recall at the threshold), in the spirit of CBPE.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from core.config import VigilConfig
 from core.decision_value import match_sql
 from core.sql import ident
 from profilers.expected_error import estimate_batches
 from profilers.multiclass import multiclass_stats
+from profilers.segments import (
+    LIVE_ARROW_TYPES,
+    SegmentDef,
+    live_cells_sql,
+    load_score_edges,
+    segment_projection,
+    split_cells,
+)
 from profilers.sources import PREDICTIONS, batch_of, bucket_sql, fetch_one, raw_table_name, window_micros
+from profilers.stats_store import insert_stat_rows
 from profilers.stats_types import PerformanceStats
 
 
@@ -49,8 +60,9 @@ def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(row and row[0])
 
 
-def _joined_sql(cfg: VigilConfig, has_labels: bool) -> tuple[str, list[Any]]:
-    """CTE ``j``: batch, score, approved, y (NULL when unlabeled) for the given batches.
+def _joined_sql(cfg: VigilConfig, has_labels: bool, segments: Sequence[SegmentDef] = ()) -> tuple[str, list[Any]]:
+    """CTE ``j``: batch, score, approved, y (NULL when unlabeled) for the given batches, and
+    each segment's label ``_s<i>`` when segments are given.
 
     Parameters: window, batches (then the caller's own)."""
     p = cfg.predictions
@@ -60,10 +72,13 @@ def _joined_sql(cfg: VigilConfig, has_labels: bool) -> tuple[str, list[Any]]:
     if p.decision_column and p.positive_decision is not None:
         approved, match_params = match_sql(ident(p.decision_column), p.positive_decision)
         params += match_params
+    seg_sql, seg_params = segment_projection(segments)
+    params += seg_params
     params.append(None)  # placeholder for batches, replaced below
     base = (
         f"SELECT * FROM (SELECT {bucket_sql(ts)} AS batch, CAST({ident(p.id_column)} AS VARCHAR) AS k, "  # noqa: S608
-        f"CAST({ident(p.score_column or '')} AS DOUBLE) AS score, {approved} AS approved FROM predictions) "
+        f"CAST({ident(p.score_column or '')} AS DOUBLE) AS score, {approved} AS approved"
+        f"{', ' + seg_sql if seg_sql else ''} FROM predictions) "
         "WHERE list_contains(?::TIMESTAMP[], batch)"
     )
     if not has_labels or cfg.labels is None:
@@ -188,6 +203,31 @@ def performance_stats(
             )
         )
     return out
+
+
+def segment_live_cells(
+    conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, batches: list[datetime], now: datetime | None,
+    segments: Sequence[SegmentDef],
+) -> int:
+    """The live test set of each batch as cells (score bin x labelled x positive x approved), for the
+    whole batch and every segment in one grouped query; replaces the batches' rows in
+    segment_live_stats. Binary and regression models (a multiclass model has no single score)."""
+    if not batches or cfg.model.task not in ("binary", "regression") or not _table_exists(conn, PREDICTIONS):
+        return 0
+    has_labels = cfg.labels is not None and _table_exists(conn, raw_table_name(cfg.labels.table))
+    cte, params = _joined_sql(cfg, has_labels, segments)
+    params[-1] = batches
+    sql, bin_params = live_cells_sql("j", "batch", [d.key for d in segments], load_score_edges(conn))
+    rows = conn.execute(f"{cte} {sql}", params + bin_params).fetchall()
+    maturity = cfg.labels.maturity if cfg.labels else None
+    conn.execute("DELETE FROM segment_live_stats WHERE list_contains(?::TIMESTAMP[], batch)", [batches])
+    values = [
+        [batch, name, label, *cell, labels_matured(batch, now, cfg.batch.window, maturity)]
+        for batch, name, label, cell in split_cells(rows, list(segments))
+    ]
+    types = [pa.timestamp("us"), *LIVE_ARROW_TYPES, pa.bool_()]
+    insert_stat_rows(conn, "segment_live_stats", types, values)
+    return len(values)
 
 
 def _regression_metrics(conn: duckdb.DuckDBPyConnection, cte: str, params: list[Any]) -> dict[datetime, dict[str, float]]:

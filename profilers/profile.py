@@ -19,8 +19,9 @@ import pyarrow as pa
 from core.config import VigilConfig
 from core.sql import ident
 from core.stores import Warehouse
-from profilers.column_sql import ColumnPlan, stats_by_group
-from profilers.performance import maturity_cutoff, performance_stats
+from profilers.column_sql import ColumnPlan, SegmentGroup, stats_by_group_and_segment
+from profilers.performance import maturity_cutoff, performance_stats, segment_live_cells
+from profilers.segments import SegmentDef, load_definitions, segment_projection
 from profilers.sources import (
     PREDICTIONS,
     SourceSpec,
@@ -109,17 +110,22 @@ def column_plans(cfg: VigilConfig, conn: duckdb.DuckDBPyConnection, spec: Source
 
 
 def batch_relation(
-    cfg: VigilConfig, spec: SourceSpec, batches: list[datetime], columns: list[str]
+    cfg: VigilConfig, spec: SourceSpec, batches: list[datetime], columns: list[str],
+    segments: list[SegmentDef] | None = None,
 ) -> tuple[str, list[Any]]:
-    """Rows of the given batches with ``_g`` = batch; parameters alongside."""
+    """Rows of the given batches with ``_g`` = batch (and each segment's label ``_s<i>``);
+    parameters alongside."""
     ts = ident(spec.timestamp_column)
     cols = ", ".join(ident(c) for c in dict.fromkeys(columns))
+    seg_sql, seg_params = segment_projection(segments or [])
+    if seg_sql:
+        cols += ", " + seg_sql
     lo, hi = min(batches), max(batches) + cfg.batch.window
     sql = (
         f"(SELECT * FROM (SELECT {bucket_sql(ts)} AS _g, {cols} FROM {spec.raw_ident} "  # noqa: S608
         f"WHERE {ts} >= ? AND {ts} < ?) WHERE list_contains(?::TIMESTAMP[], _g))"
     )
-    return sql, [window_micros(cfg), lo, hi, batches]
+    return sql, [window_micros(cfg), *seg_params, lo, hi, batches]
 
 
 # ---- column stats ----------------------------------------------------------------------------
@@ -128,10 +134,44 @@ def batch_relation(
 def compute_column_stats(
     cfg: VigilConfig, conn: duckdb.DuckDBPyConnection, spec: SourceSpec, batches: list[datetime]
 ) -> list[ColumnStats]:
+    return compute_column_stats_segmented(cfg, conn, spec, batches, [])[0]
+
+
+SegmentColumnStats = tuple[str, str, ColumnStats]  # (segment name, label, stats)
+
+
+def compute_column_stats_segmented(
+    cfg: VigilConfig, conn: duckdb.DuckDBPyConnection, spec: SourceSpec, batches: list[datetime],
+    segments: list[SegmentDef],
+) -> tuple[list[ColumnStats], list[SegmentColumnStats]]:
+    """Overall and per-segment column statistics of the batches, from the same grouped queries."""
     plans = column_plans(cfg, conn, spec)
-    relation, params = batch_relation(cfg, spec, batches, [p.column for p in plans])
-    grouped = stats_by_group(conn, relation, params, plans, spec.name)
-    return [s for stats in grouped.values() for s in stats]
+    relation, params = batch_relation(cfg, spec, batches, [p.column for p in plans], segments)
+    grouped, segmented = stats_by_group_and_segment(
+        conn, relation, params, plans, spec.name, segment_keys=[d.key for d in segments]
+    )
+    return [s for stats in grouped.values() for s in stats], _named_segments(segmented, segments)
+
+
+def _named_segments(segmented: dict[SegmentGroup, list[ColumnStats]], segments: list[SegmentDef]) -> list[SegmentColumnStats]:
+    by_index = dict(enumerate(segments))
+    return [(by_index[i].name, label, s) for (_, i, label), stats in segmented.items() for s in stats]
+
+
+def write_segment_column_stats(
+    conn: duckdb.DuckDBPyConnection, source: str, batches: list[datetime], stats: list[SegmentColumnStats]
+) -> None:
+    conn.execute(
+        "DELETE FROM segment_column_stats WHERE source = ? AND list_contains(?::TIMESTAMP[], batch)",
+        [source, batches],
+    )
+    rows = []
+    for name, label, s in stats:
+        values = column_stats_values(s)
+        rows.append([s.source, s.column, values[0], s.batch, name, label, *values[1:]])
+    types = [pa.string(), pa.string(), STAT_ARROW_TYPES[0], pa.timestamp("us"), pa.string(), pa.string(),
+             *STAT_ARROW_TYPES[1:]]
+    insert_stat_rows(conn, "segment_column_stats", types, rows, stamp=True)
 
 
 def write_column_stats(
@@ -306,7 +346,11 @@ def profile_batches_detailed(
         with wh.write() as conn:
             for spec in specs:
                 if table_exists(conn, spec.raw_table):
-                    write_column_stats(conn, spec.name, group, compute_column_stats(cfg, conn, spec, group))
+                    segments = load_definitions(conn, cfg) if spec.name == PREDICTIONS and cfg.segments else []
+                    overall, by_segment = compute_column_stats_segmented(cfg, conn, spec, group, segments)
+                    write_column_stats(conn, spec.name, group, overall)
+                    if segments:
+                        write_segment_column_stats(conn, spec.name, group, by_segment)
                 write_table_stats(conn, compute_table_stats(conn, cfg, spec, group, pred_newest))
             for b in group:
                 conn.execute("DELETE FROM batches WHERE batch = ?", [b])
@@ -319,6 +363,8 @@ def profile_batches_detailed(
         group = perf_targets[i : i + GROUP_SIZE]
         with wh.write() as conn:
             stats = performance_stats(conn, cfg, group, now)
+            if cfg.segments:
+                segment_live_cells(conn, cfg, group, now, load_definitions(conn, cfg))
             conn.execute("DELETE FROM performance_stats WHERE list_contains(?::TIMESTAMP[], batch)", [group])
             for p in stats:
                 conn.execute(

@@ -20,12 +20,23 @@ import duckdb
 import pyarrow as pa
 
 from core.config import VigilConfig
+from core.decision_value import match_sql
 from core.ids import sha256_file
 from core.sql import ident
 from core.stores import Warehouse
-from profilers.column_sql import COLUMN_BATCH, ColumnPlan, stats_by_group
+from profilers.column_sql import COLUMN_BATCH, ColumnPlan, stats_by_group_and_segment
 from profilers.ingest import inspect_file, read_sql
 from profilers.profile import profiled_columns, table_exists
+from profilers.segments import (
+    LIVE_ARROW_TYPES,
+    SegmentDef,
+    define_segments,
+    live_cells_sql,
+    score_bin_edges,
+    segment_projection,
+    split_cells,
+    store_definitions,
+)
 from profilers.sources import (
     PREDICTIONS,
     bucket_sql,
@@ -129,6 +140,26 @@ def compute_reference(
     cfg: VigilConfig, conn: duckdb.DuckDBPyConnection, relation: str, params: list[Any]
 ) -> list[tuple[int, datetime | None, ColumnStats]]:
     """(chunk, chunk_start, stats) rows for the served features and the score; chunk -1 is the whole."""
+    return compute_reference_segmented(cfg, conn, relation, params).overall
+
+
+class SegmentReference:
+    """The segment side of a reference computation (empty without configured segments)."""
+
+    def __init__(self) -> None:
+        self.overall: list[tuple[int, datetime | None, ColumnStats]] = []
+        self.definitions: list[SegmentDef] = []
+        self.score_edges: tuple[float, ...] = ()
+        self.stats: list[tuple[int, datetime | None, str, str, ColumnStats]] = []  # chunk, start, segment, label
+        self.live: list[list[Any]] = []  # chunk, segment, label, *cell
+
+
+def compute_reference_segmented(
+    cfg: VigilConfig, conn: duckdb.DuckDBPyConnection, relation: str, params: list[Any]
+) -> SegmentReference:
+    """compute_reference, plus every segment's statistics (whole and chunks) from the same
+    grouped queries, and the reference's live-test-set cells per segment."""
+    out = SegmentReference()
     # Read the reference once into a temporary table: every statistic below scans it.
     # Row numbers are taken here, once: a window in the chunk query would materialise every
     # column of the reference again for each batch of columns.
@@ -144,20 +175,65 @@ def compute_reference(
     plans = [ColumnPlan(c, kind, edges.get(c, ())) for c, kind in wanted]
     row = fetch_one(conn.execute(f"SELECT count(*) FROM {relation}", params))  # noqa: S608
     n_rows = int(row[0]) if row else 0
-    cols = ", ".join(ident(p.column) for p in plans)
+    defs = define_segments(cfg, conn, relation, params, list(columns)) if cfg.segments else []
+    out.definitions = defs
+    seg_sql, seg_params = segment_projection(defs)
+    keys = [d.key for d in defs]
+    cols = ", ".join(ident(p.column) for p in plans) + (f", {seg_sql}" if seg_sql else "")
     whole_rel = f"(SELECT 0 AS _g, {cols} FROM {relation})"  # noqa: S608
-    out: list[tuple[int, datetime | None, ColumnStats]] = []
-    for s in stats_by_group(conn, whole_rel, params, plans, PREDICTIONS, {0: None}).get(0, []):
-        out.append((-1, None, s))
+    whole, whole_seg = stats_by_group_and_segment(conn, whole_rel, seg_params + params, plans, PREDICTIONS, {0: None}, keys)
+    for s in whole.get(0, []):
+        out.overall.append((-1, None, s))
+    for (_, k, label), stats in whole_seg.items():
+        out.stats += [(-1, None, defs[k].name, label, s) for s in stats]
     key_sql, key_params = _chunking(cfg, conn, columns, n_rows)
     chunk_rel = f"(SELECT {key_sql} AS _g, {cols} FROM {relation})"  # noqa: S608
-    grouped = stats_by_group(conn, chunk_rel, key_params + params, plans, PREDICTIONS, None)
-    for i, g in enumerate(sorted(grouped)):
+    grouped, grouped_seg = stats_by_group_and_segment(
+        conn, chunk_rel, key_params + seg_params + params, plans, PREDICTIONS, None, keys
+    )
+    index = {g: i for i, g in enumerate(sorted(grouped))}
+    for g, i in index.items():
         start = g if isinstance(g, datetime) else None
         for s in grouped[g]:
-            out.append((i, start, ColumnStats(**{**s.__dict__, "batch": start})))
+            out.overall.append((i, start, ColumnStats(**{**s.__dict__, "batch": start})))
+    for (g, k, label), stats in grouped_seg.items():
+        start = g if isinstance(g, datetime) else None
+        out.stats += [(index[g], start, defs[k].name, label, ColumnStats(**{**s.__dict__, "batch": start})) for s in stats]
+    if defs:
+        _reference_live(cfg, conn, relation, columns, defs, (key_sql, key_params), out)
     conn.execute("DROP TABLE _vigil_reference")
     return out
+
+
+def _reference_live(
+    cfg: VigilConfig, conn: duckdb.DuckDBPyConnection, relation: str, columns: dict[str, str],
+    defs: list[SegmentDef], chunking: tuple[str, list[Any]], out: SegmentReference,
+) -> None:
+    """Live-test-set cells of the reference per segment (whole: chunk -1, and per chunk), when the
+    reference has the score; labels and decisions when it has them."""
+    p = cfg.predictions
+    score = p.score_column
+    if cfg.model.task not in ("binary", "regression") or not score or score not in columns:
+        return
+    out.score_edges = score_bin_edges(conn, relation, [], score)
+    label = cfg.labels.label_column if cfg.labels else None
+    y = f"TRY_CAST({ident(label)} AS DOUBLE)" if label and label in columns else "CAST(NULL AS DOUBLE)"
+    approved, a_params = "false", list[Any]()
+    if p.decision_column and p.positive_decision is not None and p.decision_column in columns:
+        approved, a_params = match_sql(ident(p.decision_column), p.positive_decision)
+    seg_sql, seg_params = segment_projection(defs)
+    keys = [d.key for d in defs]
+    key_sql, key_params = chunking
+    for whole in (True, False):
+        g = "-1" if whole else key_sql
+        inner = (f"(SELECT {g} AS _g, CAST({ident(score)} AS DOUBLE) AS score, {y} AS y, {approved} AS approved, "  # noqa: S608
+                 f"{seg_sql} FROM {relation})")
+        sql, bin_params = live_cells_sql(inner, "_g", keys, out.score_edges)
+        inner_params = ([] if whole else list(key_params)) + a_params + seg_params
+        rows = conn.execute(sql, bin_params + inner_params).fetchall()
+        cells = split_cells(rows, defs)
+        order = {g: i for i, g in enumerate(sorted({c[0] for c in cells}))}
+        out.live += [[-1 if whole else order[grp], name, lab, *cell] for grp, name, lab, cell in cells]
 
 
 def _renamed(s: ColumnStats, source: str, column: str) -> ColumnStats:
@@ -181,10 +257,14 @@ def ensure_reference(cfg: VigilConfig, wh: Warehouse) -> None:
         fingerprint += f"|bins={BINS}|categories<={CATEGORY_CAP}|lineage=" + ",".join(
             sorted(f"{f.name}={f.served_from}" for f in cfg.features if f.served_from)
         )
+        if cfg.segments:  # the segment cut is part of the identity too
+            fingerprint += "|segments=" + ";".join(s.model_dump_json() for s in cfg.segments)
         row = fetch_one(conn.execute("SELECT fingerprint FROM reference_meta"))
         if row and row[0] == fingerprint:
             return
-        rows = compute_reference(cfg, conn, relation, params)
+        computed = compute_reference_segmented(cfg, conn, relation, params)
+        rows = computed.overall
+        _store_segments(conn, computed)
         lineage = {f.name: f.served_from.split(".", 1) for f in cfg.features if f.served_from}
         conn.execute("DELETE FROM reference_stats")
         values: list[list[Any]] = []
@@ -204,6 +284,21 @@ def ensure_reference(cfg: VigilConfig, wh: Warehouse) -> None:
         )
         # Stats of every batch were counted against the old bin edges: re-profile them all.
         conn.execute("DELETE FROM batches")
+
+
+def _store_segments(conn: duckdb.DuckDBPyConnection, computed: SegmentReference) -> None:
+    """Replace the stored segment cut, segment reference statistics and reference live cells."""
+    conn.execute("DELETE FROM segment_reference_stats")
+    conn.execute("DELETE FROM segment_reference_live")
+    store_definitions(conn, computed.definitions, computed.score_edges)
+    # Every batch's segment statistics were cut the old way: they go with the batches' stats.
+    conn.execute("DELETE FROM segment_column_stats")
+    conn.execute("DELETE FROM segment_live_stats")
+    values = [[s.source, s.column, chunk, start, name, label, *column_stats_values(s)]
+              for chunk, start, name, label, s in computed.stats]
+    types = [pa.string(), pa.string(), pa.int64(), pa.timestamp("us"), pa.string(), pa.string(), *STAT_ARROW_TYPES]
+    insert_stat_rows(conn, "segment_reference_stats", types, values)
+    insert_stat_rows(conn, "segment_reference_live", [pa.int64(), *LIVE_ARROW_TYPES], computed.live)
 
 
 def _values(chunk: int, start: datetime | None, s: ColumnStats) -> list[Any]:
