@@ -149,3 +149,57 @@ def test_wasserstein_on_a_discrete_column_uses_the_histogram():
     assert wasserstein(ref, cur, CHECKS["wasserstein"].params).status == "ok"
     moved = numeric_stats(rng.choice([36.0, 60.0], 400, p=[0.5, 0.5]), ref.whole.bin_edges)
     assert wasserstein(ref, moved, CHECKS["wasserstein"].params).status == "fail"
+
+
+# Occupation in statsmodels' `fair` survey: the reference's 2,122 rows (seed 2 of the real-data
+# bench) and a clean 400-row batch in which the 0.9% category happened to be empty. With a fixed
+# 1e-4 share for the empty bin that one missing category added 0.042 to PSI and the batch paged.
+FAIR_REFERENCE = {"occ1": 20, "occ2": 276, "occ3": 935, "occ4": 597, "occ5": 255, "occ6": 39}
+FAIR_CLEAN_BATCH = {"occ2": 74, "occ3": 150, "occ4": 114, "occ5": 53, "occ6": 9}
+
+
+def _expand(counts: dict[str, int], rng: np.random.Generator) -> list[object]:
+    values: list[object] = [k for k, v in counts.items() for _ in range(v)]
+    rng.shuffle(values)  # type: ignore[arg-type]
+    return values
+
+
+def test_an_empty_sparse_category_in_a_clean_batch_does_not_page():
+    rng = np.random.default_rng(0)
+    ref = categorical_reference(_expand(FAIR_REFERENCE, rng), 200)
+    cur = categorical_stats(_expand(FAIR_CLEAN_BATCH, rng))
+    res = psi_check(ref, cur, CHECKS["psi"].params)
+    assert res.status != "fail", res.explanation
+    # The empty bin weighs half a row of the batch, not a fixed share.
+    r = FAIR_REFERENCE["occ1"] / sum(FAIR_REFERENCE.values())
+    rest = sum((FAIR_REFERENCE[k] / 2122 - FAIR_CLEAN_BATCH[k] / 400) * np.log((FAIR_REFERENCE[k] / 2122)
+                                                                              / (FAIR_CLEAN_BATCH[k] / 400))
+               for k in FAIR_CLEAN_BATCH)
+    assert res.value == pytest.approx(rest + (r - 0.5 / 400) * np.log(r / (0.5 / 400)), rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_clean_batches_with_sparse_categories_keep_psi_within_the_budget(seed):
+    """Clean 400-row batches drawn from the reference's own shares, with categories of 0.9% and
+    1.8% (expected 4 and 7 rows, often empty): PSI fails on none of 300 and warns within the budget."""
+    rng = np.random.default_rng(seed)
+    shares = np.array(list(FAIR_REFERENCE.values()), float) / 2122
+    labels = list(FAIR_REFERENCE)
+    ref = categorical_reference(list(rng.choice(labels, 2122, p=shares)), 200)
+    statuses = []
+    for _ in range(300):
+        counts = rng.multinomial(400, shares)
+        cur = categorical_stats(_expand(dict(zip(labels, counts.tolist(), strict=True)), rng))
+        statuses.append(psi_check(ref, cur, CHECKS["psi"].params).status)
+    assert statuses.count("fail") == 0
+    assert statuses.count("warn") <= 9  # 300 batches at a 1% budget, with room for the chi-square approximation
+
+
+def test_a_category_emptied_by_a_real_change_still_fails():
+    """Half a row for an empty bin keeps PSI sensitive: a 13% category that vanishes pages."""
+    rng = np.random.default_rng(5)
+    ref = categorical_reference(_expand(FAIR_REFERENCE, rng), 200)
+    moved = dict(FAIR_CLEAN_BATCH)
+    moved["occ3"] += moved.pop("occ2")
+    res = psi_check(ref, categorical_stats(_expand(moved, rng)), CHECKS["psi"].params)
+    assert res.status == "fail", res.explanation

@@ -76,3 +76,31 @@ def test_row_order_changes_nothing(shape, seed, shift, perm_seed):
         for x, y in ((ra.value, rb.value), (ra.lower, rb.lower), (ra.upper, rb.upper)):
             assert (x is None and y is None) or np.isclose(x, y, rtol=1e-9, atol=1e-12)
         assert set(ra.evidence) == set(rb.evidence)
+
+
+@SETTINGS
+@given(ref_counts=st.lists(st.integers(0, 5000), min_size=2, max_size=12),
+       cur_counts=st.lists(st.integers(0, 5000), min_size=2, max_size=12))
+def test_psi_of_counts_is_finite_non_negative_and_ignores_bins_empty_on_both_sides(ref_counts, cur_counts):
+    from checks.distributions import psi_from_counts
+
+    k = min(len(ref_counts), len(cur_counts))
+    r, c = np.asarray(ref_counts[:k], float), np.asarray(cur_counts[:k], float)
+    if r.sum() == 0 or c.sum() == 0:
+        return
+    value = psi_from_counts(r, c)
+    assert np.isfinite(value) and value >= -1e-12
+    assert psi_from_counts(r, r) == 0.0
+    # A bin empty in both samples adds nothing; scaling both samples changes nothing when no bin is empty.
+    assert psi_from_counts(np.append(r, 0), np.append(c, 0)) == value
+    if (r > 0).all() and (c > 0).all():
+        assert abs(psi_from_counts(3 * r, 7 * c) - value) < 1e-9
+    # An empty batch bin counts half a row of the batch: the value is what the textbook formula
+    # gives with that share, whatever the batch size.
+    empty = (c == 0) & (r > 0)
+    if empty.any():
+        rs, cs = r / r.sum(), c / c.sum()
+        cs = np.where(empty, 0.5 / c.sum(), cs)
+        rs = np.where(r == 0, 0.5 / r.sum(), rs)
+        keep = (r > 0) | (c > 0)
+        assert abs(value - float(np.sum(((rs - cs) * np.log(rs / cs))[keep]))) < 1e-9
