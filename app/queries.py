@@ -231,6 +231,21 @@ def series_trend(cfg: VigilConfig, check: str, subject: str) -> pd.DataFrame:
     return warehouse_frame(cfg, lambda conn: check_queries.series_frame(conn, check, subject))
 
 
+def estimate_series(cfg: VigilConfig) -> list[tuple[str, str]]:
+    """(check, subject) of the performance estimates made before labels (estimated AUC, MAE, RMSE)."""
+    return read_warehouse(cfg, check_queries.estimate_series, [])
+
+
+def estimate_trend(cfg: VigilConfig, check: str, subject: str) -> pd.DataFrame:
+    """Per batch: the estimate before labels (value, bounds, status) and, once labels matured, the
+    realized value and the estimate's error. Batch is an ISO string."""
+    none: list[dict[str, Any]] = []
+    rows = read_warehouse(cfg, lambda conn: check_queries.estimate_trend(conn, check, subject), none)
+    columns = ["batch", "estimated", "lower", "upper", "status", "realized", "estimate_error"]
+    return pd.DataFrame(rows, columns=columns).astype(
+        {"estimated": float, "lower": float, "upper": float, "realized": float, "estimate_error": float})
+
+
 def check_results_for_batch(cfg: VigilConfig, batch: datetime) -> list[dict[str, Any]]:
     frame = warehouse_frame(cfg, lambda conn: check_queries.batch_frame(conn, batch, ordered=True))
     if frame.empty:

@@ -174,6 +174,45 @@ def unchecked_batches(conn: duckdb.DuckDBPyConnection) -> set[datetime]:
         "(SELECT 1 FROM check_results c WHERE c.batch = b.batch)"
     ).fetchall()
     return {r[0] for r in rows}
+# Checks that estimate a performance metric before labels, and the evidence key of the realized
+# value stored beside the estimate once the batch's labels matured.
+ESTIMATE_REALIZED_KEYS = {"estimated_performance": "realized_auc", "estimated_mae": "realized_mae",
+                          "estimated_rmse": "realized_rmse"}
+
+
+def estimate_series(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(check, subject) pairs of performance estimates with results."""
+    names = sorted(ESTIMATE_REALIZED_KEYS)
+    rows = conn.execute(
+        f"SELECT DISTINCT check_name, subject FROM check_results WHERE check_name IN ({', '.join('?' * len(names))}) "  # noqa: S608
+        "ORDER BY 1, 2", names,
+    ).fetchall()
+    return [(str(c), str(s)) for c, s in rows]
+
+
+def estimate_trend(conn: duckdb.DuckDBPyConnection, check: str, subject: str = "model") -> list[dict[str, Any]]:
+    """Per batch (oldest first), for one trend: the estimate made before labels with its bounds and
+    status, and, once the batch's labels matured, the realized value and the estimate's error
+    (None before). Batches are ISO strings: no timestamp conversion can overflow."""
+    key = ESTIMATE_REALIZED_KEYS.get(check)
+    if key is None:
+        raise KeyError(f"{check!r} is not a performance estimate (hint: one of {', '.join(sorted(ESTIMATE_REALIZED_KEYS))})")
+    out = []
+    for r in check_history(conn, check, subject):
+        if r["status"] in ("skipped", "error") or r["value"] is None:
+            continue
+        ev = r.get("evidence") or {}
+        realized = ev.get(key)
+        error = ev.get("estimate_error")
+        if realized is not None and error is None:
+            error = float(r["value"]) - float(realized)
+        out.append({"batch": r["batch"].isoformat() if isinstance(r["batch"], datetime) else str(r["batch"]),
+                    "estimated": float(r["value"]), "lower": r["lower"], "upper": r["upper"], "status": r["status"],
+                    "realized": float(realized) if realized is not None else None,
+                    "estimate_error": float(error) if error is not None else None})
+    return out
+
+
 def estimate_vs_realized(conn: duckdb.DuckDBPyConnection, subject: str = "model") -> list[dict[str, Any]]:
     """Per batch (oldest first): the estimated AUC before labels and, once the labels matured,
     the realized AUC and the estimate's error on the same labelled rows (for the Checks trend)."""

@@ -58,6 +58,9 @@ def _estimated(name: str, metric: str, label: str, current: PerformanceStats, pa
                 "warn_upper": expected + warn_at, "fail_upper": expected + fail_at, "min_effect": min_effect,
                 "method": "direct loss estimation (expected-error model fitted on the reference)",
                 f"realized_{metric}": realized if current.matured else None}
+    if current.matured and finite(realized):
+        assert realized is not None
+        evidence["estimate_error"] = est - realized  # the estimate's error, once labels matured
     return result(name, FAMILY, "model", batch, status, sentence, params, value=est, upper=expected + fail_at,
                   evidence=evidence)
 

@@ -39,10 +39,11 @@ def unit_change_chart(points: pd.DataFrame, evidence: dict) -> alt.LayerChart:
     return guide + dots
 
 
-def trend_chart(one: pd.DataFrame) -> alt.LayerChart:
+def trend_chart(one: pd.DataFrame, extent: tuple[str, ...] = ()) -> alt.LayerChart:
     """Value per batch coloured by the one status scheme, over its allowed band (every trend has
-    one where the check stored a bound; a one-sided bound is shaded to the chart's edge)."""
-    values = pd.concat([one["value"], one["lower"], one["upper"]]).dropna()
+    one where the check stored a bound; a one-sided bound is shaded to the chart's edge, which
+    also covers the ``extent`` columns drawn on top of it)."""
+    values = pd.concat([one[c] for c in ("value", "lower", "upper", *extent)]).dropna()
     top = float(values.max()) if not values.empty else 1.0
     bottom = float(values.min()) if not values.empty else 0.0
     margin = (top - bottom) * 0.05 or abs(top) * 0.05 or 0.05
@@ -63,6 +64,35 @@ def trend_chart(one: pd.DataFrame) -> alt.LayerChart:
                  alt.Tooltip("upper:Q", format=",.4g"), "status:N"],
     )
     return band + line + points
+
+
+def estimate_chart(trend: pd.DataFrame) -> alt.LayerChart:
+    """One trend for a performance estimate: the estimate made before labels (status-coloured
+    points over its allowed band, as every trend) and, once a batch's labels matured, the
+    realized value on the same axis (black diamonds on a dashed line), the error in the tooltip."""
+    one = trend.rename(columns={"estimated": "value"})
+    realized = alt.Chart(one).encode(x=alt.X("batch:T", title="batch"))
+    line = realized.mark_line(color="#212121", strokeDash=[5, 3]).encode(y="realized:Q")
+    marks = realized.mark_point(shape="diamond", filled=True, size=70, color="#212121").encode(
+        y="realized:Q",
+        tooltip=["batch:T", alt.Tooltip("realized:Q", title="realized", format=",.4g"),
+                 alt.Tooltip("value:Q", title="estimated", format=",.4g"),
+                 alt.Tooltip("estimate_error:Q", title="estimate error", format="+,.4g")],
+    )
+    return trend_chart(one, extent=("realized",)) + line + marks
+
+
+def estimate_table(trend: pd.DataFrame) -> pd.DataFrame:
+    """The trend's numbers, newest batch first; 'waiting for labels' where none matured yet."""
+    shown = trend.iloc[::-1]
+    return pd.DataFrame({
+        "batch": shown["batch"],
+        "estimated (before labels)": shown["estimated"].map(common.readable),
+        "status": shown["status"],
+        "realized (labels matured)": [common.readable(v) if pd.notna(v) else "waiting for labels"
+                                      for v in shown["realized"]],
+        "estimate error": [f"{v:+.4f}" if pd.notna(v) else "" for v in shown["estimate_error"]],
+    })
 
 
 cfg = common.page("Checks")
@@ -180,6 +210,23 @@ with common.store_busy_notice():
                              hide_index=True, width="stretch")
 
     with tab_trends:
+        estimates = queries.estimate_series(cfg)
+        if estimates:
+            st.markdown("**Estimated and realized performance**")
+            est_keys = [f"{c}\u00b7{s}" for c, s in estimates]
+            est_key = common.pick("Estimate", est_keys, key="checks_estimate",
+                                  format_func=lambda k: k.replace("\u00b7", " · "))
+            est_check, est_subject = estimates[est_keys.index(est_key)]
+            trend = queries.estimate_trend(cfg, est_check, est_subject)
+            if trend.empty:
+                st.info("No estimate yet: every result of this check so far was skipped.")
+            else:
+                st.altair_chart(estimate_chart(trend), width="stretch")
+                matured = int(trend["realized"].notna().sum())
+                st.caption(f"Points: the estimate made before labels, coloured by its status, over its allowed band. "
+                           f"Black diamonds on the dashed line: the realized value once the batch's labels matured "
+                           f"({matured} of {len(trend)} batches so far); the estimate's error is in the table.")
+                st.dataframe(estimate_table(trend), hide_index=True, width="stretch")
         series_list = queries.trend_series(cfg, "performance")
         if not series_list:
             st.info("No KPI or performance results yet: they need matured labels (the live test set).")
