@@ -91,6 +91,9 @@ def attach_alert(conn: sqlite3.Connection, incident_id: str, alert: sqlite3.Row,
     )
     conn.execute("UPDATE alerts SET incident_id = ? WHERE fingerprint = ?", (incident_id, alert["fingerprint"]))
     note = f" (inhibited by {alert['inhibited_by']})" if alert["inhibited_by"] else ""
+    where = decomposition_sentences(alert)
+    if where:
+        note += "; where: " + " ".join(where)
     causes = _causes(alert)
     if causes:
         note += "; possible causes: " + "; ".join(
@@ -105,6 +108,33 @@ def attach_alert(conn: sqlite3.Connection, incident_id: str, alert: sqlite3.Row,
         f"Alert {alert['check_name']} on {alert['subject']} is {alert['state']} from batch {alert['started_batch']}{note}",
         {"fingerprint": alert["fingerprint"], "state": alert["state"], "batch": alert["started_batch"]},
     )
+
+
+def decomposition_sentences(alert: sqlite3.Row | dict[str, Any], limit: int = 2) -> list[str]:
+    """The alert's decomposition over segments in words (checks.segments), the most concentrated first."""
+    ann = alert["annotations"] if "annotations" in alert.keys() else None
+    if isinstance(ann, str):
+        try:
+            ann = json.loads(ann)
+        except ValueError:
+            return []
+    evidence = (ann or {}).get("evidence") or {}
+    found = evidence.get("decomposition") if isinstance(evidence, dict) else None
+    return [str(d.get("sentence")) for d in (found or [])[:limit] if isinstance(d, dict) and d.get("sentence")]
+
+
+def is_segment_alert(alert: sqlite3.Row | dict[str, Any]) -> bool:
+    subject = str(alert["subject"])
+    return subject.endswith("}") and "{" in subject
+
+
+def _open_incident_of_model(conn: sqlite3.Connection, model: str) -> str | None:
+    row = conn.execute(
+        "SELECT incident_id FROM incidents WHERE model = ? AND status IN ('triage', 'investigating', 'mitigated') "
+        "ORDER BY opened_at DESC LIMIT 1",
+        (model,),
+    ).fetchone()
+    return row["incident_id"] if row else None
 
 
 def _causes(alert: sqlite3.Row) -> list[dict[str, Any]]:
@@ -145,10 +175,11 @@ def open_for_firing(cfg: VigilConfig, conn: sqlite3.Connection, at: str) -> list
     # Roots first, most upstream first, so an incident is named after its root cause.
     etl = {t.name for t in cfg.etl_tables}
 
-    def order(row: sqlite3.Row) -> tuple[bool, int, str]:
+    def order(row: sqlite3.Row) -> tuple[bool, bool, int, str]:
         source, _, column = str(row["subject"]).partition(".")
         explained = row["inhibited_by"] is not None or bool(_causes(row))
-        return (explained, (0 if source in etl else 2) + (1 if column else 0), row["fingerprint"])
+        # Segment alerts last: they join the incident their model-level alerts opened.
+        return (is_segment_alert(row), explained, (0 if source in etl else 2) + (1 if column else 0), row["fingerprint"])
 
     for listed in sorted(rows, key=order):
         alert = _alert(conn, listed["fingerprint"])  # fresh: an earlier step may have attached it
@@ -161,6 +192,12 @@ def open_for_firing(cfg: VigilConfig, conn: sqlite3.Connection, at: str) -> list
         if anchor["incident_id"]:
             attach_alert(conn, anchor["incident_id"], alert, at, "vigil")
             continue
+        if root is None and is_segment_alert(alert):
+            # A segment alert is grouped under its model's open incident, whatever batch it started in.
+            model_incident = _open_incident_for_group(conn, group_key_for(alert)) or _open_incident_of_model(conn, alert["model"])
+            if model_incident is not None:
+                attach_alert(conn, model_incident, alert, at, "vigil")
+                continue
         if not severity_at_least(alert["severity"], cfg.alerts.incident_severity) and not (
             root is not None and severity_at_least(root["severity"], cfg.alerts.incident_severity)
         ):

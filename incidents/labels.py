@@ -1,7 +1,9 @@
 """Alert labels from a CheckResult and the config's lineage.
 
 Identity labels are (check, model, subject): the same problem is one alert across
-batches. Derived labels (family, severity, source, table, column, feature, owner) are
+batches. A segment check's subject carries its segment (``predictions.income{ownership=RENT}``),
+so each segment is its own alert (fingerprint) with a ``segment`` label, and lineage, owner and
+routing labels are those of the subject without it. Derived labels (family, severity, source, table, column, feature, owner) are
 functions of those plus the config, so they carry no identity of their own; they exist
 for routing, silences, grouping and inhibition. Severity is deliberately not part of the
 identity: a check whose severity escalates is still one problem, and one page.
@@ -34,9 +36,18 @@ class Subject:
         return self.column is None
 
 
+def split_segment(subject: str) -> tuple[str, str | None]:
+    """'predictions.income{ownership=RENT}' -> ('predictions.income', 'ownership=RENT'); no segment: None."""
+    if subject.endswith("}") and "{" in subject:
+        base, _, rest = subject.partition("{")
+        return base, rest[:-1]
+    return subject, None
+
+
 def parse_subject(subject: str) -> Subject:
-    """'applications.income' -> (applications, income); 'applications' or 'applications.*' -> table."""
-    source, _, column = subject.partition(".")
+    """'applications.income' -> (applications, income); 'applications' or 'applications.*' -> table.
+    A segment suffix is left out: a segment alert points at the same source and column."""
+    source, _, column = split_segment(subject)[0].partition(".")
     if column in TABLE_LEVEL_COLUMNS:
         return Subject(source=source, column=None)
     return Subject(source=source, column=column)
@@ -68,6 +79,9 @@ def derived_labels(cfg: VigilConfig, result: CheckResult) -> dict[str, str]:
     labels = {"check": result.check, "model": model, "subject": result.subject}
     labels["family"] = result.family
     labels["severity"] = result.severity
+    segment = split_segment(result.subject)[1]
+    if segment is not None:
+        labels["segment"] = segment
     subj = parse_subject(result.subject)
     etl_names = {t.name for t in cfg.etl_tables}
     owner: str | None = None

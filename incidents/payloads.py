@@ -97,7 +97,19 @@ def alert_annotations(cfg: VigilConfig, a: NoticeAlert) -> dict[str, str]:
         out["incident"] = a.incident_id
     if a.possible_causes:
         out["possible_causes"] = possible_causes_text(a.possible_causes)
+    where = where_text(ann)
+    if where:
+        out["where"] = where
     return out
+
+
+def where_text(annotations: dict[str, Any]) -> str:
+    """The decomposition of a model-level change over segments, in words (checks.segments)."""
+    evidence = annotations.get("evidence")
+    found = evidence.get("decomposition") if isinstance(evidence, dict) else None
+    if not isinstance(found, list):
+        return ""
+    return " ".join(str(d.get("sentence")) for d in found[:2] if isinstance(d, dict) and d.get("sentence"))
 
 
 def possible_causes_text(causes: tuple[dict[str, Any], ...]) -> str:
@@ -163,7 +175,8 @@ def slack_payload(cfg: VigilConfig, g: Group) -> dict[str, Any]:
                     {"title": "batch", "value": ann["batch"], "short": True},
                     {"title": "runbook", "value": ann["runbook"], "short": True},
                 ]
-                + ([{"title": "possible causes", "value": ann["possible_causes"], "short": False}] if "possible_causes" in ann else []),
+                + ([{"title": "possible causes", "value": ann["possible_causes"], "short": False}] if "possible_causes" in ann else [])
+                + ([{"title": "where (segments)", "value": ann["where"], "short": False}] if "where" in ann else []),
                 "footer": f"Vigil notification {g.key}",
             }
         )
@@ -194,6 +207,8 @@ def alertmanager_api_payload(cfg: VigilConfig, g: Group) -> list[dict[str, Any]]
             annotations["dashboard_url"] = ann["dashboard"]
         if "possible_causes" in ann:
             annotations["possible_causes"] = ann["possible_causes"]
+        if "where" in ann:
+            annotations["where"] = ann["where"]
         if a.incident_id:
             annotations["incident"] = a.incident_id
         alert: dict[str, Any] = {

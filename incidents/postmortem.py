@@ -189,6 +189,16 @@ def prefill(cfg: VigilConfig, ops: OpsStore, incident_id: str, wh: Warehouse | N
             )
             for a, causes in explained
         )
+    where = [(a, incident_store.decomposition_sentences(a, limit=3)) for a in alerts]
+    where = [(a, w) for a, w in where if w]
+    if where:
+        f["root_causes"] += "\nWhere it broke (model-level change decomposed over segments, counterfactual swap):\n" + "\n".join(
+            f"- {a['check_name']} on {a['subject']}: " + " ".join(w) for a, w in where
+        )
+    segments = [a for a in alerts if incident_store.is_segment_alert(a)]
+    if segments:
+        f["impact"] += "\nSegments that failed their own checks: " + ", ".join(
+            f"{a['check_name']} on {a['subject']}" for a in segments) + "."
     trigger = roots[0] if roots else (alerts[0] if alerts else None)
     first = _first_failure(ops, incident_id, trigger["fingerprint"]) if trigger else None
     f["trigger"] = (

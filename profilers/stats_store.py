@@ -344,3 +344,72 @@ def schema_changes(conn: duckdb.DuckDBPyConnection, source: str | None = None) -
 def raw_rows(conn: duckdb.DuckDBPyConnection, raw_table: str, limit: int = 100) -> list[dict[str, Any]]:
     """A sample of raw rows of one raw table (drill-down)."""
     return _dicts(conn.execute(f"SELECT * FROM {ident(raw_table)} LIMIT ?", [limit]))  # noqa: S608
+
+
+# ---- segments (tables of migration 230) -----------------------------------------------------
+
+SegmentKey = tuple[str, str]  # (segment name, label)
+
+
+def load_segment_column_stats(
+    conn: duckdb.DuckDBPyConnection, batch: datetime, source: str = PREDICTIONS
+) -> dict[SegmentKey, dict[str, ColumnStats]]:
+    """Every segment's column statistics of one batch: (segment, label) -> column -> stats."""
+    rows = conn.execute(
+        f"SELECT segment, label, column_name, {_STAT_COLUMNS} FROM segment_column_stats "  # noqa: S608
+        "WHERE batch = ? AND source = ?",
+        [batch, source],
+    ).fetchall()
+    out: dict[SegmentKey, dict[str, ColumnStats]] = {}
+    for r in rows:
+        out.setdefault((str(r[0]), str(r[1])), {})[str(r[2])] = column_stats_from_row(source, str(r[2]), batch, r[3:])
+    return out
+
+
+def load_segment_references(
+    conn: duckdb.DuckDBPyConnection, source: str = PREDICTIONS
+) -> dict[SegmentKey, dict[str, ReferenceStats]]:
+    """Every segment's reference statistics (whole and calibration chunks), in one query."""
+    rows = conn.execute(
+        f"SELECT segment, label, column_name, chunk, chunk_start, {_STAT_COLUMNS} FROM segment_reference_stats "  # noqa: S608
+        "WHERE source = ? ORDER BY segment, label, column_name, chunk",
+        [source],
+    ).fetchall()
+    grouped: dict[tuple[str, str, str], list[tuple[Any, ...]]] = {}
+    for r in rows:
+        grouped.setdefault((str(r[0]), str(r[1]), str(r[2])), []).append(r)
+    out: dict[SegmentKey, dict[str, ReferenceStats]] = {}
+    for (segment, label, column), rs in grouped.items():
+        if rs[0][3] != -1:
+            continue  # a segment the reference's whole never had: no reference
+        whole = column_stats_from_row(source, column, None, rs[0][5:])
+        chunks = tuple(column_stats_from_row(source, column, r[4], r[5:]) for r in rs[1:])
+        out.setdefault((segment, label), {})[column] = ReferenceStats(whole=whole, chunks=chunks)
+    return out
+
+
+_LIVE_CELLS = "bin, labeled, positive, approved, n, sum_score, sum_y, sum_abs_err, sum_sq_err"
+
+
+def load_segment_live(
+    conn: duckdb.DuckDBPyConnection, batch: datetime
+) -> tuple[dict[SegmentKey, list[tuple[Any, ...]]], bool]:
+    """The live-test-set cells of one batch per (segment, label) (('', '') is the whole batch),
+    and whether the batch's labels have matured."""
+    rows = conn.execute(
+        f"SELECT segment, label, matured, {_LIVE_CELLS} FROM segment_live_stats WHERE batch = ?",  # noqa: S608
+        [batch],
+    ).fetchall()
+    out: dict[SegmentKey, list[tuple[Any, ...]]] = {}
+    for r in rows:
+        out.setdefault((str(r[0]), str(r[1])), []).append(tuple(r[3:]))
+    return out, bool(rows and rows[0][2])
+
+
+def load_segment_reference_live(conn: duckdb.DuckDBPyConnection) -> dict[SegmentKey, dict[int, list[tuple[Any, ...]]]]:
+    """The reference's live-test-set cells per (segment, label) and chunk (-1: the whole)."""
+    rows = conn.execute(f"SELECT segment, label, chunk, {_LIVE_CELLS} FROM segment_reference_live").fetchall()  # noqa: S608
+    out: dict[SegmentKey, dict[int, list[tuple[Any, ...]]]] = {}
+    for r in rows:
+        out.setdefault((str(r[0]), str(r[1])), {}).setdefault(int(r[2]), []).append(tuple(r[3:]))
+    return out

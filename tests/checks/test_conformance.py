@@ -22,6 +22,7 @@ from checks.input_quality.quarantine import CYCLE_CHECKS
 from checks.inputs import CycleHealth, HeartbeatStats, ScoringHealth, SkewStats
 from checks.registry import ALL_SPECS, CHECKS, HEARTBEATS, CheckSpec
 from checks.result import STATUSES, CheckResult
+from checks.segments.run import SEGMENT_CHECKS
 from incidents.heartbeat import HEARTBEAT_CHECKS
 from profilers.stats_types import ColumnStats, PerformanceStats, ReferenceStats, TableStats
 from tests.checks.stats_factory import (
@@ -264,7 +265,7 @@ def _assert_well_formed(spec: CheckSpec, res: CheckResult) -> None:
     json.dumps(res.to_dict(), default=str)  # serialisable for the CLI's --json
 
 
-@pytest.mark.parametrize("name", sorted({*NAMES, *HEARTBEAT_CHECKS, *CYCLE_CHECKS}))
+@pytest.mark.parametrize("name", sorted({*NAMES, *HEARTBEAT_CHECKS, *CYCLE_CHECKS, *SEGMENT_CHECKS}))
 def test_runbook_exists_with_every_section_and_real_commands(name):
     path = ROOT / "runbooks" / f"{name}.md"
     assert path.exists(), f"missing runbooks/{name}.md"
@@ -283,7 +284,7 @@ def test_runbook_exists_with_every_section_and_real_commands(name):
 
 def test_every_runbook_belongs_to_a_registered_check():
     names = {p.stem for p in (ROOT / "runbooks").glob("*.md") if p.stem.lower() != "readme"}
-    assert names == set(CHECKS) | set(HEARTBEAT_CHECKS) | set(CYCLE_CHECKS)
+    assert names == set(CHECKS) | set(HEARTBEAT_CHECKS) | set(CYCLE_CHECKS) | set(SEGMENT_CHECKS)
 
 
 # ---- each check on each model kind it declares ---------------------------------------------------
