@@ -108,7 +108,7 @@ def promote_version(cfg: VigilConfig, model_name: str, version: int, user: str, 
     from core.registries import promotion_rule
 
     registry = _registry(cfg)
-    metric, margin = promotion_rule(registry.get(model_name, version))
+    metric, margin = promotion_rule(registry.get(model_name, version), cfg.model.task)
     return registry.promote(model_name, version, user, reason, metric=metric, margin=margin)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import click
 
 from app import commands as app_commands
-from app import exporter, settings, store_commands, users_cli
+from app import exporter, registry_commands, settings, store_commands, users_cli
 from core import auth, cli_session, exit_codes, identity, plugins
 from core.commands import ANYONE, READ, Arg, Args, Command, Declaration, Group, Opt, Rows, UsageError
 from core.config import ConfigError, VigilConfig
@@ -42,7 +42,8 @@ class CommandRefused(Exception):
 
 def builtin_declarations() -> list[Declaration]:
     """The app's own commands (the kernel's host); packages add theirs by entry point."""
-    return [*app_commands.COMMANDS, *exporter.COMMANDS, *users_cli.COMMANDS, *store_commands.COMMANDS]
+    return [*app_commands.COMMANDS, *exporter.COMMANDS, *users_cli.COMMANDS, *store_commands.COMMANDS,
+            *registry_commands.COMMANDS]
 
 
 def declarations() -> list[Declaration]:

@@ -16,7 +16,15 @@ landing data, with no example-specific code.
 4. The alerts it raised, their runbooks, the root cause and the recommended decision of
    the incident are printed. The sandbox is deleted unless --keep.
 Registered model artifacts are read from their real paths (read-only, sha256-checked).
-concept_drift is refused: it changes outcomes only, which one drilled batch cannot show.
+
+concept_drift changes outcomes, not inputs: the drilled batch is a copy of the newest batch
+whose labels have matured, its served features re-scored by the champion as usual, and its
+outcomes delivered with the drilled batch with the link between features and outcome broken
+for a share of rows (the outcomes of `--size` of the rows shuffled among themselves: the
+outcome column's distribution stays the same, only which row gets which changes). The
+sandbox treats labels as matured on arrival (labels.maturity 0), so the drilled batch's
+realized performance is judged in that one cycle; the adapter evaluates the champion on the
+outcomes before and after, and the report prints both.
 """
 
 from __future__ import annotations
@@ -37,13 +45,12 @@ import pandas as pd
 from app.drill_kinds import DRILL_KINDS
 from core import exit_codes
 from core.clock import Clock, SystemClock
-from core.config import VigilConfig
+from core.config import VigilConfig, format_duration
 from core.stores import StoreMissing, Warehouse, cycle_lock, stores_for
 
 DRILL_SUFFIX = "-drill"
-# Population changes that only show in outcomes, which mature after labels.maturity:
-# one drilled batch cannot show them.
-LABEL_ONLY_KINDS = frozenset({"concept_drift"})
+# Incidents in the outcomes only: the drilled batch copies a batch whose labels have matured.
+LABEL_KINDS = frozenset({"concept_drift"})
 
 
 class DrillError(ValueError):
@@ -70,6 +77,7 @@ class DrillReport:
     scoring: str
     alerts: list[DrillAlert] = field(default_factory=list)
     incidents: list[dict[str, Any]] = field(default_factory=list)  # id, title, action, reasons
+    copied_from: str | None = None  # the batch the drilled batch copies (the latest, or the newest matured one)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -133,7 +141,7 @@ def make_sandbox(cfg: VigilConfig, sandbox_root: Path) -> VigilConfig:
 # Kinds aimed at a whole table (--column names the table; default: every ETL table / the first).
 TABLE_KINDS = frozenset({"stale_table", "duplicates", "volume_drop"})
 DEFAULT_SIZE = {"unit_change": 0.001, "nulls": 0.4, "duplicates": 0.2, "volume_drop": 0.3, "new_category": 0.3,
-                "covariate_drift": 1.5, "prediction_shift": 0.3}
+                "covariate_drift": 1.5, "prediction_shift": 0.3, "concept_drift": 0.6}
 NEW_CATEGORY = "__drill_new_category__"
 PREDICTIONS = "predictions"
 
@@ -254,11 +262,6 @@ def inject(cfg: VigilConfig, kind: str, column: str | None, size: float | None, 
            seed: int = 0) -> tuple[str, list[str]]:
     """Apply the incident to the copied batch in place; returns (what, served columns touched)."""
     kind = normalize_kind(kind)
-    if kind in LABEL_ONLY_KINDS:
-        raise DrillError(
-            f"{kind} changes outcomes only, which mature after labels.maturity: one drilled batch cannot show it "
-            "(hint: simulate it over a history, e.g. `vigil simulate --incident concept_drift:DAY` for the example)"
-        )
     amount = DEFAULT_SIZE.get(kind) if size is None else size
     rng = np.random.default_rng([seed, 99])
     preds = next(land for land in landings if land.name == PREDICTIONS)
@@ -274,6 +277,8 @@ def inject(cfg: VigilConfig, kind: str, column: str | None, size: float | None, 
             shift = float(amount or 0.0)
             preds.frame[score] = (values + shift).clip(0.0, 1.0)
         return f"{PREDICTIONS}.{score} shifted by {shift:+.4g}", [score]
+    if kind in LABEL_KINDS:
+        return _inject_concept_drift(cfg, landings, float(amount or 0.0), rng), []
     if kind in TABLE_KINDS:
         chosen = _tables(landings, column, default_all=kind == "stale_table")
         for land in chosen:
@@ -327,6 +332,80 @@ def inject(cfg: VigilConfig, kind: str, column: str | None, size: float | None, 
             hit = rng.random(len(frame)) < float(amount or 0.0)
             frame[name] = frame[name].astype(object).where(~hit, NEW_CATEGORY)
     return f"{kind} on {land.name}.{col}", [name for target, name in targets if target is preds]
+
+
+def matured_source_batch(cfg: VigilConfig) -> datetime:
+    """The newest batch whose labels have all matured (what a concept-drift drill copies)."""
+    from profilers.performance import labels_matured
+    from profilers.stats_store import event_now, list_batches
+
+    if cfg.labels is None:
+        raise DrillError(f"{cfg.source_file}: concept_drift changes outcomes, and this config has no labels "
+                         "(hint: configure labels: {table, join_key, label_column, maturity})")
+    try:
+        with Warehouse(cfg.warehouse_path).read() as conn:
+            batches, now = list_batches(conn), event_now(conn)
+    except StoreMissing:
+        batches, now = [], None
+    ripe = [b for b in batches if labels_matured(b, now, cfg.batch.window, cfg.labels.maturity)]
+    if not ripe:
+        raise DrillError(
+            f"no batch has matured labels yet (labels.maturity {format_duration(cfg.labels.maturity)}): concept_drift copies one "
+            "(hint: run the drill once the outcomes of a batch have all arrived)"
+        )
+    return max(ripe)
+
+
+def label_rows(cfg: VigilConfig, keys: list[str]) -> pd.DataFrame:
+    """The newest outcome row of each key (the label table's own columns), from the warehouse."""
+    from core.sql import ident
+
+    assert cfg.labels is not None
+    lab = cfg.labels
+    ts = ident(cfg.etl_table(lab.table).timestamp_column)
+    key = ident(lab.join_key)
+    sql = (f"SELECT * FROM {ident('etl_' + lab.table)} WHERE CAST({key} AS VARCHAR) IN (SELECT unnest(?::VARCHAR[])) "  # noqa: S608
+           f"AND {ident(lab.label_column)} IS NOT NULL QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {ts} DESC) = 1")
+    with Warehouse(cfg.warehouse_path).read() as conn:
+        frame: pd.DataFrame = conn.execute(sql, [keys]).df()
+    return frame.drop(columns=[c for c in frame.columns if c.startswith("_")])
+
+
+def _inject_concept_drift(cfg: VigilConfig, landings: list[Landing], share: float, rng: np.random.Generator) -> str:
+    """Deliver the drilled predictions' outcomes with the drilled batch, shuffled among `share` of the rows."""
+    assert cfg.labels is not None
+    lab = cfg.labels
+    preds = next(land for land in landings if land.name == PREDICTIONS)
+    outcomes = next((land for land in landings if land.name == lab.table), None)
+    if preds.frame is None or outcomes is None:
+        raise DrillError(f"concept_drift: the label table {lab.table!r} is not a configured ETL table "
+                         "(hint: labels.table names one of etl_tables)")
+    drilled = preds.frame[cfg.predictions.id_column].astype(str)
+    originals = drilled.str.removesuffix(DRILL_SUFFIX)
+    rows = label_rows(cfg, originals.tolist())
+    if rows.empty:
+        raise DrillError(f"concept_drift: the copied batch's predictions have no outcomes in {lab.table!r} "
+                         "(hint: check labels.join_key)")
+    from profilers.sources import batch_of
+
+    batch = batch_of(pd.Timestamp(preds.frame[cfg.predictions.timestamp_column].min()).to_pydatetime(), cfg.batch.window)
+    ts = cfg.etl_table(lab.table).timestamp_column
+    # Delivered with the drilled batch (inside its window), under the drilled predictions' keys.
+    rows[ts] = pd.to_datetime(rows[ts]).clip(lower=batch, upper=batch + cfg.batch.window - timedelta(seconds=1))
+    for col in {lab.join_key, *outcomes.id_columns}:
+        if col in rows.columns:
+            rows[col] = rows[col].astype(str) + DRILL_SUFFIX
+    hit = np.flatnonzero(rng.random(len(rows)) < share)
+    values = rows[lab.label_column].to_numpy(copy=True)
+    values[hit] = values[rng.permutation(hit)]
+    changed = int((values != rows[lab.label_column].to_numpy()).sum())
+    rows[lab.label_column] = values
+    kept = outcomes.frame
+    if kept is not None:  # the copied outcome rows of the same keys give way to the drilled ones
+        kept = kept[~kept[lab.join_key].astype(str).isin(set(rows[lab.join_key]))]
+    outcomes.frame = pd.concat([kept, rows], ignore_index=True) if kept is not None and not kept.empty else rows
+    return (f"concept_drift on {lab.table}.{lab.label_column}: the outcomes of {len(hit)} of {len(rows)} rows "
+            f"shuffled among themselves ({changed} changed)")
 
 
 def _format_of(source: Any) -> str:
@@ -403,29 +482,63 @@ def rescore(cfg: VigilConfig, ops: Any, preds: Landing, clock: Clock) -> str:
 
 def write_drill_batch(cfg: VigilConfig, ops: Any, kind: str, column: str | None, size: float | None,
                       clock: Clock) -> tuple[datetime, str]:
-    """Copy the latest batch of every source as the next batch, with the incident injected."""
-    source_batch = latest_batch(cfg)
-    batch = source_batch + cfg.batch.window
+    """Copy the latest batch of every source as the next batch, with the incident injected
+    (concept_drift: a copy of the newest batch whose labels have matured, outcomes included)."""
+    kind = normalize_kind(kind)
+    batch = latest_batch(cfg) + cfg.batch.window
+    source_batch = matured_source_batch(cfg) if kind in LABEL_KINDS else batch - cfg.batch.window
     landings = read_batch(cfg, source_batch)
     preds = next(land for land in landings if land.name == PREDICTIONS)
     if preds.frame is None or preds.frame.empty:
         raise DrillError(f"batch {source_batch:%Y-%m-%d %H:%M} has no predictions to copy (hint: `vigil run-once` first)")
     for land in landings:
         if land.frame is not None:
-            land.frame = shifted_copy(land.frame, cfg.batch.window, land.id_columns)
+            land.frame = shifted_copy(land.frame, batch - source_batch, land.id_columns)
     what, served = inject(cfg, kind, column, size, landings)
     # A retyped column keeps its new type; every other column is written in the source's types.
-    keep = {what.rsplit(".", 1)[-1], *served} if normalize_kind(kind) == "retyped_column" else set()
-    if normalize_kind(kind) == "prediction_shift":
+    keep = {what.rsplit(".", 1)[-1], *served} if kind == "retyped_column" else set()
+    if kind == "prediction_shift":
         scoring = f"scores shifted: {what}"
     else:
         scoring = rescore(cfg, ops, preds, clock)
+    if kind in LABEL_KINDS:
+        scoring += evaluate_outcomes(cfg, ops, preds, landings, clock)
     # Every source is delivered again (ids suffixed, so labels label nothing): a missing extract
     # would itself raise volume and freshness alerts that the drill did not ask for.
     for land in landings:
         if land.frame is not None:
             write_landing(cfg.root, land, batch, cfg.batch.window, keep)
     return batch, f"{what}; {scoring}" + (f" (served {', '.join(served)})" if served else "")
+
+
+def evaluate_outcomes(cfg: VigilConfig, ops: Any, preds: Landing, landings: list[Landing], clock: Clock) -> str:
+    """The champion's metrics on the drilled batch's outcomes, through the adapter (text for the report)."""
+    from core.adapter import LABEL, PRIMARY_METRIC, adapter_for, model_task, ref_of
+    from core.registries import registry_for
+
+    assert cfg.labels is not None and preds.frame is not None
+    name = cfg.model.registry_name
+    outcomes = next((land.frame for land in landings if land.name == cfg.labels.table), None)
+    if not name or outcomes is None:
+        return ""
+    try:
+        registry = registry_for(cfg, ops, clock)
+        champion = registry.champion(name)
+        if champion is None:
+            return ""
+        adapter = adapter_for(cfg)
+        model = adapter.load(ref_of(champion))
+        newest = outcomes.drop_duplicates(cfg.labels.join_key, keep="last")
+        labels = pd.Series(newest[cfg.labels.label_column].to_numpy(), index=newest[cfg.labels.join_key].astype(str))
+        frame = preds.frame.assign(**{LABEL: preds.frame[cfg.predictions.id_column].astype(str).map(labels)})
+        frame = frame[frame[LABEL].notna()]
+        metric = PRIMARY_METRIC[model_task(cfg)]
+        value = adapter.evaluate(model, frame).get(metric)
+    except Exception as err:  # the drill still runs; the report says why this line is missing
+        return f"; the adapter could not evaluate the champion on the drilled outcomes: {type(err).__name__}: {str(err)[:160]}"
+    expected = (champion.evaluation or {}).get("metrics", {}).get(metric)
+    was = f" (its holdout: {expected:.4g})" if isinstance(expected, int | float) else ""
+    return f"; champion v{champion.version} {metric} on the drilled outcomes {value:.4g}{was}" if value is not None else ""
 
 
 # ---- the drill ------------------------------------------------------------------------------
@@ -449,11 +562,14 @@ def run_drill(
 
     clock = clock or SystemClock()
     kind = normalize_kind(kind)
-    if kind in LABEL_ONLY_KINDS:
-        inject(cfg, kind, column, size, [])  # refused with its hint before anything is copied
+    # Refused with its hint before anything is copied.
+    copied = matured_source_batch(cfg) if kind in LABEL_KINDS else None
     sandbox = Path(tempfile.mkdtemp(prefix="vigil-drill-", dir=sandbox_dir))
     try:
         sb_cfg = make_sandbox(cfg, sandbox)
+        if kind in LABEL_KINDS and sb_cfg.labels is not None:
+            # The drilled outcomes count as matured on arrival, so this one cycle judges them.
+            sb_cfg = sb_cfg.model_copy(update={"labels": sb_cfg.labels.model_copy(update={"maturity": timedelta(0)})})
         wh, ops = stores_for(sb_cfg)
         before = {i["incident_id"] for i in list_incidents(ops, status=None)}
         batch, scoring = write_drill_batch(sb_cfg, ops, kind, column, size, clock)
@@ -481,14 +597,16 @@ def run_drill(
             decision = recommend(sb_cfg, ops, clock, inc["incident_id"], wh=wh)
             incidents.append({"incident_id": inc["incident_id"], "title": inc.get("title"), "severity": inc.get("severity"),
                               "action": decision.action, "reasons": decision.history[0]["reason"]})
-        return DrillReport(normalize_kind(kind), column, batch.isoformat(), str(sandbox) if keep else None, scoring, alerts, incidents)
+        return DrillReport(kind, column, batch.isoformat(), str(sandbox) if keep else None, scoring, alerts, incidents,
+                           (copied or batch - cfg.batch.window).isoformat())
     finally:
         if not keep:
             shutil.rmtree(sandbox, ignore_errors=True)
 
 
 def report_text(r: DrillReport) -> str:
-    lines = [f"DRILL {r.kind}" + (f" on {r.column}" if r.column else "") + f": batch {r.batch} (a copy of the latest batch, in a sandbox)",
+    source = "the latest batch" if r.kind not in LABEL_KINDS else f"batch {r.copied_from}, whose labels had matured"
+    lines = [f"DRILL {r.kind}" + (f" on {r.column}" if r.column else "") + f": batch {r.batch} (a copy of {source}, in a sandbox)",
              f"  {r.scoring}"]
     root_alerts = [a for a in r.alerts if a.inhibited_by is None]
     held = [a for a in r.alerts if a.inhibited_by is not None]

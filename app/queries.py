@@ -200,7 +200,7 @@ def registered_checks() -> list[dict[str, Any]]:
                 "family": spec.family.value,
                 "description": doc.strip().splitlines()[0] if doc.strip() else "",
                 "runbook": spec.runbook.exists(),
-                "model_kinds": sorted(spec.tasks),
+                "model_kinds": sorted(k.value for k in spec.model_kinds),
             }
         )
     return rows

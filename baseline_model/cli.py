@@ -1,7 +1,7 @@
 """`vigil` subcommands of the example model's lifecycle.
 
-train, simulate, demo, registry (list | show | approve | reject | promote | rollback |
-history | revert), runs (list | show | compare | note), reproduce, lineage.
+train, simulate, demo, runs (list | show | compare | note), reproduce, lineage. The
+`registry` commands work on any model's registry and live in the app (app/registry_commands.py).
 
 Declared in ``COMMANDS`` and contributed to `vigil` through the ``vigil.commands``
 entry-point group (pyproject.toml), so the app never imports this package. Handlers take
@@ -161,99 +161,6 @@ def cmd_simulate(args: argparse.Namespace) -> Rows:
     return Rows(rows)
 
 
-# ---- registry ----------------------------------------------------------------
-def _version_row(mv: Any) -> dict[str, Any]:
-    metrics = mv.evaluation.get("metrics", {})
-    return {
-        "version": mv.version, "state": mv.approval_state, "aliases": ",".join(mv.aliases),
-        "roc_auc": metrics.get("roc_auc"), "brier": metrics.get("brier"),
-        "config": mv.evaluation.get("config_name"), "run_id": mv.run_id, "created_at": mv.created_at,
-    }
-
-
-def cmd_registry_list(args: argparse.Namespace) -> Rows:
-    from core.registry import Registry
-
-    cfg = _config(args)
-    versions = Registry(_ops(cfg)).versions(_model_name(args, cfg))
-    return Rows([_version_row(v) for v in versions], data=[v.to_dict() for v in versions])
-
-
-def cmd_registry_show(args: argparse.Namespace) -> int:
-    from core.registry import Registry
-
-    cfg = _config(args)
-    mv = Registry(_ops(cfg)).get(_model_name(args, cfg), args.version)
-    _print(args, mv.to_dict(), json.dumps(_jsonable(mv.to_dict()), indent=2))
-    return exit_codes.OK
-
-
-def _event_text(ev: Any) -> str:
-    def v(n: int | None) -> str:
-        return "none" if n is None else f"v{n}"
-
-    move = f" {ev.alias}: {v(ev.from_version)} -> {v(ev.to_version)}" if ev.alias else f" {v(ev.version)}"
-    return f"#{ev.event_id} {ev.at} {ev.kind}{move} by {ev.actor}: {ev.reason}"
-
-
-def _registry_decide(args: argparse.Namespace, approve: bool) -> int:
-    from core.registry import Registry
-
-    cfg = _config(args)
-    reg = Registry(_ops(cfg))
-    name = _model_name(args, cfg)
-    action = reg.approve if approve else reg.reject
-    mv = action(name, args.version, _user(args), args.reason)
-    _print(args, mv.to_dict(), f"{name} v{mv.version} is {mv.approval_state} (by {mv.approved_by}: {mv.approval_reason})")
-    return exit_codes.OK
-
-
-def cmd_registry_approve(args: argparse.Namespace) -> int:
-    return _registry_decide(args, approve=True)
-
-
-def cmd_registry_reject(args: argparse.Namespace) -> int:
-    return _registry_decide(args, approve=False)
-
-
-def cmd_registry_promote(args: argparse.Namespace) -> int:
-    from core.registry import Registry
-
-    cfg = _config(args)
-    ev = Registry(_ops(cfg)).promote(
-        _model_name(args, cfg), args.version, _user(args), args.reason, metric=args.metric, margin=args.margin
-    )
-    _print(args, ev.to_dict(), _event_text(ev) + f" ({ev.details.get('evaluation')})")
-    return exit_codes.OK
-
-
-def cmd_registry_rollback(args: argparse.Namespace) -> int:
-    from core.registry import Registry
-
-    cfg = _config(args)
-    ev = Registry(_ops(cfg)).rollback(_model_name(args, cfg), _user(args), args.reason, to_version=args.to)
-    _print(args, ev.to_dict(), _event_text(ev) + f"\nundo with: vigil registry revert {ev.event_id} --reason '...'")
-    return exit_codes.OK
-
-
-def cmd_registry_revert(args: argparse.Namespace) -> int:
-    from core.registry import Registry
-
-    cfg = _config(args)
-    ev = Registry(_ops(cfg)).revert(args.event_id, _user(args), args.reason)
-    _print(args, ev.to_dict(), _event_text(ev))
-    return exit_codes.OK
-
-
-def cmd_registry_history(args: argparse.Namespace) -> int:
-    from core.registry import Registry
-
-    cfg = _config(args)
-    events = Registry(_ops(cfg)).events(_model_name(args, cfg), limit=args.limit)
-    _print(args, [e.to_dict() for e in events], "\n".join(_event_text(e) for e in events) or "(no events)")
-    return exit_codes.OK
-
-
 # ---- runs / reproduce / lineage ------------------------------------------------------
 def cmd_runs_list(args: argparse.Namespace) -> Rows:
     from core.runs import list_runs
@@ -339,7 +246,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # ---- declarations ---------------------------------------------------------------
 MODEL = Opt("--model", help="registry model name (default: from the config)")
-REASON = Opt("--reason", required=True)
 VERSION = Arg("version", "VERSION", type=int)
 
 
@@ -371,24 +277,6 @@ COMMANDS = (
          Opt("--port", type=int, default=8501),
          Opt("--no-serve", is_flag=True, help="stop after the first cycle"),
          Opt("--no-simulate", is_flag=True, help="scheduler does not simulate new days")),
-    Group("registry", "model registry: versions, approvals, aliases"),
-    _cmd("registry list", cmd_registry_list, READ, "registered versions",
-         table=Table(("version", "state", "aliases", "roc_auc", "brier", "config", "run_id", "created_at"))),
-    _cmd("registry show", cmd_registry_show, READ, "one version in full", VERSION),
-    _cmd("registry approve", cmd_registry_approve, "registry.approve", "approve a pending version", VERSION, REASON),
-    _cmd("registry reject", cmd_registry_reject, "registry.approve", "reject a version", VERSION, REASON),
-    _cmd("registry promote", cmd_registry_promote, "registry.promote",
-         "make a version champion (needs approval and an evaluation no worse than the champion's)",
-         VERSION, REASON,
-         Opt("--metric", help="default: promotion.metric of its training config"),
-         Opt("--margin", type=float, help="default: promotion.margin of its training config")),
-    _cmd("registry rollback", cmd_registry_rollback, "registry.promote",
-         "move champion back to an earlier approved version",
-         Opt("--to", type=int, help="version (default: the previous champion)"), REASON),
-    _cmd("registry revert", cmd_registry_revert, "registry.promote", "undo an alias move (promote, rollback, revert)",
-         Arg("event_id", "EVENT_ID", type=int), REASON),
-    _cmd("registry history", cmd_registry_history, READ, "registry events, newest first",
-         Opt("--limit", type=int, default=50)),
     Group("runs", "training runs (experiments)"),
     _cmd("runs list", cmd_runs_list, READ, "training runs, newest first", Opt("--limit", type=int, default=50),
          table=Table(("run_id", "kind", "config", "status", "roc_auc", "rule_roc_auc", "started_at", "duration_s"))),

@@ -22,17 +22,11 @@ from checks.input_quality import column_quality, skew, table_quality
 from checks.performance import estimated, estimated_error, kpi, live_metrics, multiclass_metrics
 from checks.prediction import outputs
 from checks.spec import (
-    ALL_MODEL_KINDS,
-    BINARY,
     CATEGORICAL,
-    CLASSIFIERS,
     COLUMN,
     FEATURES,
-    MODELS,
-    MULTICLASS,
     NUMERIC,
     PERFORMANCE,
-    REGRESSION,
     SKEW,
     TABLE,
     C,
@@ -45,6 +39,7 @@ from checks.spec import (
 )
 from checks.unit_change import detector
 from core.config import ConfigError
+from core.model_kinds import BINARY, CLASSIFIERS, MODELS, MULTICLASS, REGRESSION
 
 # Roles of subjects the runner enumerates:
 #   feature    predictions.<feature>          lineage    <etl table>.<column> behind a feature
@@ -58,8 +53,6 @@ from core.config import ConfigError
 ROLES = frozenset({"feature", "lineage", "score", "decision", "fallback", "prediction_table", "etl_table",
                    "features", "model", "kpi", "class_score", "class_decision", "class", "heartbeat"})
 #   heartbeat       the scheduler / scoring job (wall-clock health, evaluated by incidents.heartbeat)
-# Model kinds (config model.task): every check declares those it applies to (checks.spec.ModelKind).
-TASKS = frozenset(k.value for k in ALL_MODEL_KINDS)
 _EXPECTED = ("expected", "expected_se", "expected_basis", "registered", "chunk_sd", "chunk_rows")
 
 AnySpec = CheckSpec[Any, Any]

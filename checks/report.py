@@ -155,28 +155,60 @@ def batch_rows(cfg: VigilConfig, wh: Warehouse, batch: datetime, columns: Sequen
         ).df()
 
 
-def reference_rows(cfg: VigilConfig, columns: Sequence[str], limit: int = DEFAULT_SAMPLE_ROWS) -> pd.DataFrame:
-    """A sample of the reference file's columns (config reference.kind 'file')."""
-    if cfg.reference is None or cfg.reference.kind != "file" or not cfg.reference.path:
-        raise ValueError("drift report needs a file reference (config reference: {kind: file, path: ...})")
-    path = cfg.resolve(cfg.reference.path)
-    if not path.exists():
-        raise ValueError(f"{path}: reference file not found (hint: train the model or fix reference.path)")
-    cols = ", ".join(ident(c) for c in columns)
-    with duckdb.connect() as conn:
-        return conn.execute(
-            f"SELECT {cols} FROM read_parquet(?) USING SAMPLE reservoir({int(limit)} ROWS) REPEATABLE (7)",  # noqa: S608
-            [str(path)],
+def reference_rows(cfg: VigilConfig, columns: Sequence[str], limit: int = DEFAULT_SAMPLE_ROWS,
+                   wh: Warehouse | None = None) -> pd.DataFrame:
+    """A sample of the reference's columns, under Vigil's names: a file in any landing format (source
+    columns mapped by ``features[].column`` renamed), or a window of the prediction log."""
+    from profilers.reference import ReferenceError, reference_relation
+
+    if cfg.reference is None:
+        raise ValueError("drift report needs a reference (config reference: {kind: file, path: ...})")
+    if cfg.reference.kind == "window" and wh is None:
+        raise ValueError("drift report: a window reference is read from the warehouse (hint: pass the warehouse)")
+
+    def sample(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+        try:
+            found = reference_relation(cfg, conn)
+        except ReferenceError as err:
+            raise ValueError(f"{err} (hint: train the model or fix reference.path)") from None
+        if found is None:
+            raise ValueError("drift report: the reference window has no rows yet (hint: fix reference.start / end)")
+        relation, params = found[0], found[1]
+        present = {str(r[0]) for r in conn.execute(f"DESCRIBE SELECT * FROM {relation}", params).fetchall()}  # noqa: S608
+        cols = ", ".join(ident(c) for c in columns if c in present)
+        if not cols:
+            return pd.DataFrame()
+        frame: pd.DataFrame = conn.execute(
+            f"SELECT {cols} FROM {relation} USING SAMPLE reservoir({int(limit)} ROWS) REPEATABLE (7)",  # noqa: S608
+            params,
         ).df()
+        return frame
+
+    if cfg.reference.kind == "window":
+        assert wh is not None
+        with wh.read() as conn:
+            return sample(conn)
+    with duckdb.connect() as conn:
+        return sample(conn)
+
+
+def display_names(cfg: VigilConfig) -> dict[str, str]:
+    """Vigil's feature name -> what a report shows: the source column with Vigil's name beside it when
+    the config maps one (``features[].column``), so a reader finds the column in their own data."""
+    return {f.name: f"{f.column} [{f.name}]" for f in cfg.features if f.column and f.column != f.name}
 
 
 def batch_report_html(cfg: VigilConfig, wh: Warehouse, batch: datetime, columns: Sequence[str] | None = None,
                       limit: int = DEFAULT_SAMPLE_ROWS) -> str:
-    """`vigil report BATCH`: Evidently's drift report of the batch's features against the reference."""
+    """`vigil report BATCH`: Evidently's drift report of the batch's features against the reference.
+    Columns show under their source names (and Vigil's), as the user's own files name them."""
     cols = list(columns) if columns else [f.name for f in cfg.features]
-    ref = reference_rows(cfg, cols, limit)
+    ref = reference_rows(cfg, cols, limit, wh)
     cur = batch_rows(cfg, wh, batch, [c for c in cols if c in ref.columns], limit)
     if cur.empty:
         raise ValueError(f"no predictions in batch {batch.isoformat()} (hint: `vigil checks list` shows checked batches)")
     present = [c for c in cols if c in ref.columns and c in cur.columns]
-    return drift_report_html(ref, cur, present)
+    shown = display_names(cfg)
+    labels = [shown.get(c, c) for c in present]
+    rename = dict(zip(present, labels, strict=True))
+    return drift_report_html(ref[present].rename(columns=rename), cur[present].rename(columns=rename), labels)

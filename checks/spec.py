@@ -12,8 +12,8 @@ declares:
   refused), built from ``defaults`` and ``context``;
 - ``context``: parameters the runner fills for it (config facts, recent history; the
   dynamic ones are named by ``Computed``), so the runner never branches on a check's name;
-- ``model_kinds``: the kinds of model it applies to (``binary``, ``multiclass``,
-  ``regression``, ``none``);
+- ``model_kinds``: the kinds of model it applies to (``core.model_kinds.ModelKind``: ``binary``,
+  ``multiclass``, ``regression``, ``none``; the same enum as ``model.task`` and the adapter's task);
 - ``runbook``: ``runbooks/<name>.md``.
 """
 
@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, create_model
 from checks.inputs import HeartbeatStats, SkewStats
 from checks.result import CheckResult
 from checks.verdict import error_result
+from core.model_kinds import ALL_MODEL_KINDS, ModelKind, model_kind
 from profilers.stats_types import ColumnStats, PerformanceStats, ReferenceStats, TableStats
 
 
@@ -43,28 +44,6 @@ class Family(StrEnum):
     PREDICTION = "prediction"
     PERFORMANCE = "performance"
     HEARTBEAT = "heartbeat"
-
-
-class ModelKind(StrEnum):
-    BINARY = "binary"
-    MULTICLASS = "multiclass"
-    REGRESSION = "regression"
-    NONE = "none"  # a feature table with no model outputs
-
-
-# ``model.task`` values that name a kind differently.
-TASK_ALIASES: Mapping[str, ModelKind] = {"classification": ModelKind.BINARY}
-ALL_MODEL_KINDS: frozenset[ModelKind] = frozenset(ModelKind)
-MODELS: frozenset[ModelKind] = frozenset({ModelKind.BINARY, ModelKind.MULTICLASS, ModelKind.REGRESSION})
-CLASSIFIERS: frozenset[ModelKind] = frozenset({ModelKind.BINARY, ModelKind.MULTICLASS})
-BINARY: frozenset[ModelKind] = frozenset({ModelKind.BINARY})
-REGRESSION: frozenset[ModelKind] = frozenset({ModelKind.REGRESSION})
-MULTICLASS: frozenset[ModelKind] = frozenset({ModelKind.MULTICLASS})
-
-
-def model_kind(task: str) -> ModelKind:
-    """The model kind of a config's ``model.task`` (``classification`` is ``binary``)."""
-    return TASK_ALIASES.get(task) or ModelKind(task)
 
 
 Scope = Literal["column", "table", "model"]
@@ -161,11 +140,6 @@ class CheckSpec(Generic[R, C]):
     # Parameters the runner fills from config or history (may also be set by hand).
     context: tuple[str, ...] = ()
     summary: str = ""
-
-    @property
-    def tasks(self) -> frozenset[str]:
-        """The model kinds' values (``model.task``)."""
-        return frozenset(k.value for k in self.model_kinds)
 
     @property
     def reads(self) -> str:

@@ -32,17 +32,19 @@ import numpy as np
 import pandas as pd
 
 from core.ids import sha256_file
+from core.model_kinds import MODELS, ModelKind, model_kind
+from core.registry import LOWER_IS_BETTER
 
 if TYPE_CHECKING:
     from core.config import VigilConfig
 
 LABEL = "__vigil_label"
 DEFAULT_ADAPTER = "core.sklearn_adapter:SklearnAdapter"
-TASKS = ("binary", "multiclass", "regression")
-# Metrics where lower is better; all others are higher-is-better.
-LOWER_IS_BETTER = frozenset({"log_loss", "brier", "mae", "rmse", "ece", "default_rate_approved"})
-# The metric a task's versions are compared on first (shadow evaluation, promotion gate).
-PRIMARY_METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "mae"}
+# The metric a model kind's versions are compared on first (shadow evaluation, promotion gate);
+# whether lower is better comes from the registry's one list (core.registry.LOWER_IS_BETTER).
+PRIMARY_METRIC: dict[ModelKind, str] = {
+    ModelKind.BINARY: "roc_auc", ModelKind.MULTICLASS: "log_loss", ModelKind.REGRESSION: "mae",
+}
 
 
 class AdapterError(RuntimeError):
@@ -104,10 +106,16 @@ class ModelAdapter(Protocol):
     def evaluate(self, model: Any, holdout: pd.DataFrame) -> dict[str, float]: ...
 
 
-def model_task(cfg: VigilConfig) -> str:
-    """binary / multiclass / regression from `model.task` (`classification` means binary)."""
-    task = str(cfg.model.task)
-    return task if task in TASKS else "binary"
+def model_task(cfg: VigilConfig) -> ModelKind:
+    """The kind of model an adapter loads, scores and trains: binary, multiclass or regression
+    (`model.task`; `none`, a feature table, has no model and so no adapter)."""
+    kind = model_kind(cfg.model.task)
+    if kind not in MODELS:
+        raise AdapterError(
+            f"{cfg.source_file}: model.task {kind.value!r} is a feature table with no model to load, score or train "
+            "(hint: set model.task to the model's kind: binary, multiclass or regression)"
+        )
+    return kind
 
 
 def adapter_spec(cfg: VigilConfig) -> str:

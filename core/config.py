@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from core.model_kinds import ModelKind, task_alias
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w|y)\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 365 * 86400}
 
@@ -93,11 +95,6 @@ Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 LineageRef = Annotated[str, Field(pattern=r"^\w+\..+$")]  # table.column (the column part: any source column name)
 
 
-def _task_alias(value: Any) -> Any:
-    """``classification`` (the first name of the binary kind) stays accepted."""
-    return "binary" if value == "classification" else value
-
-
 def _text_keys(value: Any) -> Any:
     """Class names or codes as text: labels are compared with them as text."""
     if isinstance(value, dict):
@@ -105,9 +102,8 @@ def _text_keys(value: Any) -> Any:
     return value
 
 
-# The model kinds: every check declares the ones it applies to (checks.registry).
-Task = Annotated[Literal["binary", "multiclass", "regression", "none"], BeforeValidator(_task_alias)]
-TASKS: tuple[str, ...] = ("binary", "multiclass", "regression", "none")
+# The model kinds (core.model_kinds.ModelKind): every check declares the ones it applies to.
+Task = Annotated[ModelKind, BeforeValidator(task_alias)]
 
 
 class StrictModel(BaseModel):
@@ -125,7 +121,7 @@ class FileSource(StrictModel):
 class ModelInfo(StrictModel):
     name: Identifier
     # binary (alias: classification), multiclass, regression, or none (a feature table).
-    task: Task = "binary"
+    task: Task = ModelKind.BINARY
     # Name in Vigil's model registry (ops store), if the model is registered there.
     registry_name: str | None = None
     # Decision threshold on the score, for precision / recall on the live test set.
@@ -445,7 +441,7 @@ class VigilConfig(StrictModel):
         """The prediction columns each model kind needs (and those it cannot have)."""
         task, p = self.model.task, self.predictions
         if task in ("binary", "regression") and not p.score_column:
-            raise ValueError(f"predictions.score_column: Field required for model.task {task!r} (hint: name the "
+            raise ValueError(f"predictions.score_column: Field required for model.task {task.value!r} (hint: name the "
                              "model's output column, or set model.task: none for a feature table without one)")
         if task == "multiclass":
             if p.score_column:
@@ -459,7 +455,7 @@ class VigilConfig(StrictModel):
                 raise ValueError("predictions.class_scores: two classes name the same column "
                                  "(hint: each class needs its own probability column)")
         elif p.class_scores:
-            raise ValueError(f"predictions.class_scores: only for model.task 'multiclass', not {task!r} "
+            raise ValueError(f"predictions.class_scores: only for model.task 'multiclass', not {task.value!r} "
                              "(hint: set model.task: multiclass or remove class_scores)")
         if task == "none":
             for key in ("score_column", "decision_column", "positive_decision", "fallback_column"):
@@ -522,6 +518,7 @@ _HINTS = {
     "extra_forbidden": "unknown key: check its spelling or remove it (see README 'Config reference')",
     "missing": "this key is required: add it",
     "literal_error": "use one of the allowed values",
+    "enum": "use one of the allowed values",
     "string_pattern_mismatch": "the value does not have the expected form",
     "too_short": "add at least one entry",
     "greater_than": "use a larger value",

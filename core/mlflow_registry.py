@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from core import audit
-from core.adapter import LOWER_IS_BETTER
 from core.clock import Clock, SystemClock, iso
-from core.registry import RegistryEvent
-from core.stores import OpsStore
+from core.registry import RegistryEvent, compare_evaluations
+from core.stores import OpsStore, StoreUnavailable
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -39,8 +38,9 @@ class MlflowRegistryError(RuntimeError):
     """MLflow refused a registry action, or it referred to something that does not exist."""
 
 
-class MlflowUnavailable(MlflowRegistryError):
-    """MLflow could not be reached; nothing was changed."""
+class MlflowUnavailable(MlflowRegistryError, StoreUnavailable):
+    """MLflow could not be reached; nothing was changed. A store that is unavailable: `vigil`
+    exits 3 with the message, as for the ops store and the warehouse."""
 
 
 @dataclass(frozen=True)
@@ -79,19 +79,6 @@ def _event(row: dict[str, Any]) -> MlflowRegistryEvent:
     return MlflowRegistryEvent(**d)
 
 
-def compare(candidate: dict[str, Any], champion: dict[str, Any], metric: str, margin: float) -> tuple[bool, str]:
-    """Is the candidate no worse than the champion on `metric` (within margin), on the same holdout?"""
-    if candidate.get("holdout_id") != champion.get("holdout_id"):
-        return False, (f"evaluated on different holdouts (candidate {candidate.get('holdout_id')}, "
-                       f"champion {champion.get('holdout_id')})")
-    cand, champ = (candidate.get("metrics") or {}).get(metric), (champion.get("metrics") or {}).get(metric)
-    if cand is None or champ is None:
-        return False, f"metric {metric!r} is missing from an evaluation (candidate {cand}, champion {champ})"
-    lower = metric in LOWER_IS_BETTER
-    ok = cand <= champ + margin if lower else cand >= champ - margin
-    return ok, f"{metric} {cand:.4f} vs champion {champ:.4f} ({'no worse' if ok else 'worse by more than the margin'} {margin})"
-
-
 def _skops_trust(estimator: Any) -> dict[str, Any]:
     """MLflow saves scikit-learn models with skops and asks which types to trust: the estimator's
     own scikit-learn / numpy / scipy types (anything else is left untrusted, and MLflow refuses)."""
@@ -103,6 +90,18 @@ def _skops_trust(estimator: Any) -> dict[str, Any]:
 
     types = [t for t in sio.get_untrusted_types(data=sio.dumps(estimator)) if t.startswith(SKOPS_TRUSTED_PREFIXES)]
     return {"skops_trusted_types": types} if types else {}
+
+
+def _pip_requirements(mlflow: Any) -> list[str]:
+    """The logged model's requirements, pinned to what is installed: scikit-learn (and cloudpickle)
+    as MLflow's own defaults say, plus skops, which MLflow saves scikit-learn models with. Given
+    explicitly, MLflow skips inferring them, which loads the model in a subprocess (seconds per model)."""
+    pins = list(mlflow.sklearn.get_default_pip_requirements(include_cloudpickle=True))
+    try:
+        import skops
+    except ImportError:
+        return pins
+    return [*pins, f"skops=={skops.__version__}"]
 
 
 class MlflowRegistry:
@@ -315,7 +314,7 @@ class MlflowRegistry:
             raise MlflowRegistryError(f"{model_name} v{version} is already the champion")
         if current is None:
             return "no current champion"
-        ok, why = compare(mv.evaluation, current.evaluation, metric, margin)
+        ok, why = compare_evaluations(mv.evaluation, current.evaluation, metric, margin)
         if not ok:
             raise MlflowRegistryError(f"{model_name} v{version} is worse than champion v{current.version}: {why}")
         return why
@@ -395,7 +394,7 @@ class MlflowRegistry:
                 mlflow.set_tags({"vigil.run_id": run_id, "holdout_id": str(evaluation.get("holdout_id") or ""),
                                  "vigil.artifact_sha256": artifact_sha256})
                 info = mlflow.sklearn.log_model(estimator, name="model", registered_model_name=model_name,
-                                                **_skops_trust(estimator))
+                                                pip_requirements=_pip_requirements(mlflow), **_skops_trust(estimator))
         except MlflowRegistryError:
             raise
         except Exception as err:

@@ -43,11 +43,21 @@ def compare_evaluations(candidate: dict[str, Any], champion: dict[str, Any], met
     return registry.compare_evaluations(candidate, champion, metric, margin)
 
 
-def promotion_rule(mv: Any) -> tuple[str, float]:
+def promotion_rule(mv: Any, task: str | None = None) -> tuple[str, float]:
     """(metric, margin) a version is promoted on: the rule stored with it (embedded registry), else
-    the one its evaluation carries (MLflow versions), else the default rule."""
+    the one its evaluation carries (versions Vigil logged to MLflow), else the primary metric of the
+    model kind `task` (a version logged straight to MLflow: mae for regression, log_loss for
+    multiclass, roc_auc for binary), else the default rule."""
     stored = getattr(mv, "promotion", None)
     if isinstance(stored, registry.PromotionRule):
         return stored.metric, stored.margin
-    rule = registry.promotion_rule_in(getattr(mv, "evaluation", None) or {}) or registry.DEFAULT_PROMOTION_RULE
+    rule = registry.promotion_rule_in(getattr(mv, "evaluation", None) or {})
+    if rule is None and task is not None:
+        from core.adapter import PRIMARY_METRIC
+        from core.model_kinds import model_kind
+
+        metric = PRIMARY_METRIC.get(model_kind(task))
+        if metric is not None:
+            return metric, 0.0
+    rule = rule or registry.DEFAULT_PROMOTION_RULE
     return rule.metric, rule.margin

@@ -30,8 +30,11 @@ from core.stores import OpsStore
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 ALIASES = (CHAMPION, CHALLENGER)
-# Metrics where a lower value is better; all others are higher-is-better.
-LOWER_IS_BETTER = {"brier", "ece", "default_rate_approved", "log_loss", "mae", "rmse"}
+# Metrics where a lower value is better; all others are higher-is-better. The one list: the
+# promotion gate, shadow evaluation and the model adapters (core.adapter) all read it.
+LOWER_IS_BETTER: frozenset[str] = frozenset(
+    {"brier", "ece", "default_rate_approved", "log_loss", "mae", "rmse", "rmsle", "mape"}
+)
 
 # Installed from code: the migration runner splits files on ';', which trigger bodies need.
 _GUARDS = (

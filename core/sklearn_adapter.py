@@ -35,6 +35,7 @@ from core.adapter import (
 )
 from core.config import VigilConfig
 from core.ids import new_id, sha256_file
+from core.model_kinds import ModelKind
 
 HOLDOUT_FRACTION = 0.25
 HOLDOUT_FILE = "holdout.parquet"
@@ -135,17 +136,17 @@ class SklearnAdapter:
                 "(hint: the prediction log must carry the served features by name)"
             )
         X = frame[m.features]
-        if self.task == "regression":
+        if self.task == ModelKind.REGRESSION:
             return np.asarray(m.estimator.predict(X), dtype=float)
         proba = np.asarray(m.estimator.predict_proba(X), dtype=float)
-        if self.task_of(m) == "binary":
+        if self.task_of(m) == ModelKind.BINARY:
             return proba[:, 1]
         return proba
 
-    def task_of(self, model: SklearnModel) -> str:
-        """The config's task; a classifier with more than two classes is multiclass."""
-        if self.task != "regression" and model.classes is not None and len(model.classes) > 2:
-            return "multiclass"
+    def task_of(self, model: SklearnModel) -> ModelKind:
+        """The config's model kind; a classifier with more than two classes is multiclass."""
+        if self.task != ModelKind.REGRESSION and model.classes is not None and len(model.classes) > 2:
+            return ModelKind.MULTICLASS
         return self.task
 
     # ---- training --------------------------------------------------------------------------
@@ -185,7 +186,7 @@ class SklearnAdapter:
         m = base if isinstance(base, SklearnModel) else self.wrap(base)
         estimator = clone(m.estimator)
         y = frame[LABEL].to_numpy()
-        if self.task_of(m) == "binary":
+        if self.task_of(m) == ModelKind.BINARY:
             y = y.astype(int)
         elif self.task == "regression":
             y = y.astype(float)

@@ -50,7 +50,7 @@ DEGRADATION_FAMILIES: frozenset[str] = frozenset({Family.PERFORMANCE})
 SUSTAINED_BATCHES = 3
 MIN_LABELS = 100
 PROMOTION_LOOKBACK_BATCHES = 7
-LABEL_COUNT_KEYS = ("labelled", "n_labelled", "matured", "rows", "n")
+LABEL_COUNT_KEYS = ("labelled", "labeled", "n_labelled", "matured", "rows", "n")  # "labeled": performance checks' evidence
 
 
 class DecisionError(ValueError):
@@ -454,7 +454,7 @@ def carry_out(
             if candidate_version is None:
                 raise DecisionError("retrain needs a candidate version (hint: `vigil retrain`, then --candidate VERSION)")
             evidence = _candidate_check(cfg, reg, model_name, candidate_version, current, wh)
-            metric, margin = promotion_rule(reg.get(model_name, candidate_version))
+            metric, margin = promotion_rule(reg.get(model_name, candidate_version), cfg.model.task)
             event = reg.promote(model_name, candidate_version, user=actor, reason=f"{reason} (decision {decision_id})",
                                 metric=metric, margin=margin)
             event_id, target = int(event.event_id), candidate_version

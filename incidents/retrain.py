@@ -257,7 +257,7 @@ def retrain(
     )
     registry.set_alias(model_name, CHALLENGER, mv.version, user, f"candidate of `vigil retrain` ({retrain_id})")
     if champion is not None:
-        metric, margin = promotion_rule(mv)
+        metric, margin = promotion_rule(mv, cfg.model.task)
         gate_ok, gate = compare_evaluations(mv.evaluation, champion.evaluation, metric, margin)
         adapter.load(ref_of(mv))  # the registered file is intact before it is compared
     else:

@@ -27,6 +27,7 @@ from core.adapter import (
     ref_of,
 )
 from core.config import VigilConfig
+from core.model_kinds import ModelKind
 from core.sql import ident
 from core.stores import Warehouse
 
@@ -59,14 +60,16 @@ class VersionScore:
 
 
 def live_test_set(cfg: VigilConfig, wh: Warehouse, start: datetime, end: datetime) -> pd.DataFrame:
-    """Predictions with event time in [start, end) joined with their newest matured label."""
+    """Predictions with event time in [start, end) joined with their newest matured label (a number;
+    for a multiclass model the class name or code as text)."""
     if cfg.labels is None:
         return pd.DataFrame()
     p, lab = cfg.predictions, cfg.labels
     label_ts = ident(cfg.etl_table(lab.table).timestamp_column)
+    label_type = "VARCHAR" if cfg.model.task == ModelKind.MULTICLASS else "DOUBLE"
     sql = (
         f"WITH l AS (SELECT CAST({ident(lab.join_key)} AS VARCHAR) AS k, "  # noqa: S608 (identifiers from the validated config)
-        f"arg_max(CAST({ident(lab.label_column)} AS DOUBLE), {label_ts}) AS y FROM {ident('etl_' + lab.table)} "
+        f"arg_max(CAST({ident(lab.label_column)} AS {label_type}), {label_ts}) AS y FROM {ident('etl_' + lab.table)} "
         f"WHERE {ident(lab.label_column)} IS NOT NULL GROUP BY 1) "
         f"SELECT p.*, l.y AS {ident(LABEL)} FROM predictions p JOIN l ON CAST(p.{ident(p.id_column)} AS VARCHAR) = l.k "
         f"WHERE p.{ident(p.timestamp_column)} >= ? AND p.{ident(p.timestamp_column)} < ?"

@@ -57,10 +57,11 @@ class ReferenceError(ValueError):
     """The configured reference cannot be read."""
 
 
-def _reference_relation(
+def reference_relation(
     cfg: VigilConfig, conn: duckdb.DuckDBPyConnection
 ) -> tuple[str, list[Any], str, str] | None:
-    """(relation SQL, params, fingerprint, description) of the configured reference.
+    """(relation SQL, params, fingerprint, description) of the configured reference, its columns
+    under Vigil's names (source columns mapped by ``features[].column`` renamed), in any format.
 
     None for a window reference whose window has no rows yet.
     """
@@ -245,7 +246,7 @@ def ensure_reference(cfg: VigilConfig, wh: Warehouse) -> None:
     if cfg.reference is None:
         return
     with wh.write() as conn:
-        found = _reference_relation(cfg, conn)
+        found = reference_relation(cfg, conn)
         if found is None:
             return
         relation, params, fingerprint, description = found

@@ -10,7 +10,8 @@ from typing import Any
 
 from checks.heartbeat import cycle, scoring
 from checks.inputs import HeartbeatStats
-from checks.spec import ALL_MODEL_KINDS, HEARTBEAT, MODELS, CheckFn, CheckSpec, Family, ModelKind
+from checks.spec import HEARTBEAT, CheckFn, CheckSpec, Family
+from core.model_kinds import ALL_MODEL_KINDS, MODELS, ModelKind
 
 
 def _heartbeat(name: str, fn: CheckFn[None, HeartbeatStats], severity: str, model_kinds: frozenset[ModelKind],

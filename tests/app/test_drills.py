@@ -111,7 +111,8 @@ def test_prediction_shift_drill_is_caught_and_the_sandbox_deleted(world: VigilCo
 
 
 def test_bad_drills_are_refused_with_a_hint(world: VigilConfig, tmp_path: Path) -> None:
-    with pytest.raises(DrillError, match="outcomes only"):
+    # 14 days of history, outcomes after 14 days: no batch has its labels yet to copy.
+    with pytest.raises(DrillError, match=r"no batch has matured labels yet \(labels.maturity 2w\)"):
         run_drill(world, "concept_drift", sandbox_dir=tmp_path)
     with pytest.raises(DrillError, match="'salary' is in neither extract"):
         run_drill(world, "nulls", "salary", sandbox_dir=tmp_path)

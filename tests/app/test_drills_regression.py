@@ -33,6 +33,7 @@ CASES = [
     ("new-category", "city", ("unseen_category", "orders.city"), None),
     ("covariate_drift", "distance_km", ("psi", "predictions.distance_km"), "hold_and_watch"),
     ("prediction_shift", None, ("score_drift", "predictions.eta_minutes"), None),
+    ("concept_drift", None, ("mae", "model"), None),
 ]
 
 
@@ -57,12 +58,14 @@ def test_every_drill_kind_is_caught_on_the_regression_example(
         assert action in {i["action"] for i in report.incidents}, report.incidents
     if kind != "prediction_shift":
         assert "with v1" in report.scoring, report.scoring  # re-scored by the champion through the adapter
+    if kind == "concept_drift":  # a copy of a matured batch; the adapter evaluates the champion on its new outcomes
+        assert report.copied_from == "2024-05-04T00:00:00" and "champion v1 mae on the drilled outcomes" in report.scoring
     assert report.sandbox is None and not list(tmp_path.iterdir())
 
 
-def test_concept_drift_and_unknown_targets_are_refused_with_a_hint(world: VigilConfig, tmp_path: Path) -> None:
-    with pytest.raises(DrillError, match="outcomes only"):
-        run_drill(world, "concept-drift", sandbox_dir=tmp_path)
+def test_bad_drills_are_refused_with_a_hint(world: VigilConfig, tmp_path: Path) -> None:
+    with pytest.raises(DrillError, match="concept_drift changes outcomes, and this config has no labels"):
+        run_drill(world.model_copy(update={"labels": None}), "concept-drift", sandbox_dir=tmp_path)
     with pytest.raises(DrillError, match="'orders.tip' is in neither extract"):
         run_drill(world, "nulls", "orders.tip", sandbox_dir=tmp_path)
     with pytest.raises(DrillError, match="'payments' is not a table here"):

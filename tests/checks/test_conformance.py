@@ -306,7 +306,7 @@ KIND_PERFORMANCE: dict[str, PerformanceStats] = {
                                    metrics={"macro_auc": 0.8, "log_loss": 0.75, "log_loss_se": 0.02},
                                    classes=_CLASSES),
 }
-KIND_PAIRS = [(n, k) for n in sorted(CHECKS) for k in sorted(CHECKS[n].tasks)]
+KIND_PAIRS = [(n, k) for n in sorted(CHECKS) for k in sorted(CHECKS[n].model_kinds)]
 
 
 @pytest.mark.parametrize(("name", "kind"), KIND_PAIRS, ids=[f"{n}-{k}" for n, k in KIND_PAIRS])
@@ -323,16 +323,17 @@ def test_check_judges_each_model_kind_it_declares(name, kind):
 
 
 def test_model_kinds_are_declared_and_performance_checks_need_a_model():
-    assert all(CHECKS[n].tasks and CHECKS[n].tasks <= {"binary", "multiclass", "regression", "none"} for n in CHECKS)
+    assert all(CHECKS[n].model_kinds and CHECKS[n].model_kinds <= {"binary", "multiclass", "regression", "none"} for n in CHECKS)
     for spec in CHECKS.values():
         if spec.family in ("performance", "prediction"):
-            assert "none" not in spec.tasks, spec.name  # a feature table has no outputs to judge
+            assert "none" not in spec.model_kinds, spec.name  # a feature table has no outputs to judge
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_spec_declares_its_contract(name):
     """Family from the one enum, a runbook path, model kinds, a params schema that takes its defaults."""
-    from checks.spec import Family, ModelKind
+    from checks.spec import Family
+    from core.model_kinds import ModelKind
 
     spec = ALL_SPECS[name]
     assert isinstance(spec.family, Family)

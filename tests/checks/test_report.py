@@ -21,6 +21,7 @@ How the definitions line up:
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -31,6 +32,8 @@ from checks.feature_drift.univariate import normalised_wasserstein
 from checks.report import batch_report_html, drift_report_html, evidently_drift_values
 from tests.checks.stats_factory import categorical_stats, numeric_stats
 from tests.checks.warehouse_fixture import DAY0, build_history
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PSI_TOLERANCE = 1e-9
 JS_TOLERANCE = 1e-9
@@ -112,3 +115,24 @@ def test_batch_report_from_the_warehouse(tmp_path):
     assert "income" in html
     with pytest.raises(ValueError, match="no predictions in batch"):
         batch_report_html(cfg, wh, DAY0.replace(year=2030))
+
+
+def test_batch_report_shows_source_column_names(tmp_path):
+    """A feature table whose source columns have spaces and punctuation (mapped by `column:`): the
+    report reads its CSV reference through the mapping and shows each column by its source name,
+    with Vigil's name beside it."""
+    from datetime import datetime
+
+    from core.config import load_config
+    from core.stores import Warehouse
+    from profilers.ingest import ingest_all
+    from tests.fixtures.feature_table.generate import generate
+
+    generate(tmp_path, days=1, volume=150)
+    cfg = load_config(ROOT / "tests" / "fixtures" / "feature_table" / "monitor.yaml", root=tmp_path)
+    wh = Warehouse(cfg.warehouse_path)
+    ingest_all(cfg, wh, now=datetime(2024, 6, 2))
+    html = batch_report_html(cfg, wh, datetime(2024, 6, 1), limit=300)
+    for source, name in (("Order Value (USD)", "order_value"), ("Region / Zone", "region"), ("Express?", "express")):
+        assert f"{source} [{name}]" in html
+    assert '"order_value"' not in html  # no column shown under Vigil's name alone

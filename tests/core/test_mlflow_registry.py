@@ -56,7 +56,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         with mlflow.start_run():
             mlflow.log_metrics({"mae": float(np.mean(np.abs(model.predict(X) - y))), "rmse": 1.0})
             mlflow.set_tag("holdout_id", "diabetes-all")
-            mlflow.sklearn.log_model(model, name="model", registered_model_name=NAME)
+            # Requirements given: MLflow would otherwise infer them in a subprocess (~10 s a model).
+            mlflow.sklearn.log_model(model, name="model", registered_model_name=NAME, pip_requirements=["scikit-learn"])
     return {"root": root, "uri": uri, "X": X, "models": models}
 
 
@@ -158,3 +159,94 @@ def test_register_logs_a_scikit_learn_artifact_as_a_new_version(store: dict[str,
 
     adapter = adapter_for(cfg)
     assert np.allclose(adapter.score(adapter.load(ref_of(mv)), frame), fitted.predict(frame))
+
+
+# ---- `vigil registry ...` goes through the configured registry (MLflow here) ----------------------
+
+CLI_NAME = "diabetes_cli"
+
+
+def cli_config(root: Path, uri: str) -> Path:
+    import yaml
+    from sklearn.datasets import load_diabetes
+
+    path = root / "monitor.yaml"
+    path.write_text(yaml.safe_dump({
+        "model": {"name": CLI_NAME, "task": "regression", "registry_name": CLI_NAME},
+        "predictions": {"source": {"path": "p"}, "id_column": "row_id", "timestamp_column": "ts", "score_column": "y_hat"},
+        "features": [{"name": f, "type": "numeric"} for f in load_diabetes(as_frame=True).data.columns],
+        "registry": {"kind": "mlflow", "tracking_uri": uri},
+    }))
+    return path
+
+
+def test_registry_commands_move_mlflow_aliases_audited(store: dict[str, Any], tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """`vigil registry approve / promote / rollback` with `registry.kind: mlflow`: the aliases move in
+    MLflow (read back with MLflow's own client), each move is a Vigil registry event and an audit row,
+    and the embedded registry is not touched. Versions logged straight to MLflow carry no promotion
+    rule: a regression model is promoted on MAE, its kind's primary metric."""
+    import json
+
+    import mlflow.sklearn
+    from mlflow import MlflowClient
+    from sklearn.linear_model import Ridge
+
+    from app.cli import main
+
+    X = store["X"].head(120)
+    y = X["bmi"] * 300 + X["s5"] * 200
+    mlflow.set_tracking_uri(store["uri"])
+    mlflow.set_registry_uri(store["uri"])
+    mlflow.set_experiment("diabetes")
+    for alpha in (5.0, 0.01):  # v1 worse, v2 better on MAE
+        model = Ridge(alpha=alpha).fit(X, y)
+        with mlflow.start_run():
+            mlflow.log_metric("mae", float(np.mean(np.abs(model.predict(X) - y))))
+            mlflow.set_tag("holdout_id", "diabetes-cli")
+            mlflow.sklearn.log_model(model, name="model", registered_model_name=CLI_NAME, pip_requirements=["scikit-learn"])
+    config_path = cli_config(tmp_path, store["uri"])
+    client = MlflowClient(tracking_uri=store["uri"], registry_uri=store["uri"])
+
+    def vigil(*argv: str) -> tuple[int, str, str]:
+        code = main(["--config", str(config_path), "--root", str(tmp_path), "--user", "ana", *argv])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    def champion() -> int:
+        return int(client.get_model_version_by_alias(CLI_NAME, "champion").version)
+
+    code, out, _ = vigil("registry", "list", "--json")
+    assert code == 0 and [(v["version"], v["approval_state"]) for v in json.loads(out)] == [(1, "pending"), (2, "pending")]
+    code, _, err = vigil("registry", "promote", "1", "--reason", "first")
+    assert code == 2 and "pending, not approved" in err
+    for version in ("1", "2"):
+        assert vigil("registry", "approve", version, "--reason", "reviewed")[0] == 0
+    assert vigil("registry", "promote", "1", "--reason", "first champion")[0] == 0
+    assert champion() == 1
+    code, out, _ = vigil("registry", "promote", "2", "--reason", "lower MAE", "--json")
+    event = json.loads(out)
+    assert code == 0 and event["details"]["metric"] == "mae" and event["details"]["registry"] == "mlflow"
+    assert champion() == 2
+    code, out, _ = vigil("registry", "rollback", "--reason", "v2 degraded")
+    assert code == 0 and "champion: v2 -> v1 (MLflow) by ana: v2 degraded" in out
+    assert champion() == 1
+
+    code, out, _ = vigil("registry", "history", "--json")
+    kinds = [(e["kind"], e["actor"], e["details"].get("registry")) for e in json.loads(out)]
+    assert kinds[:3] == [("rollback", "ana", "mlflow"), ("promote", "ana", "mlflow"), ("promote", "ana", "mlflow")]
+    from core.config import load_config
+    from core.stores import stores_for
+
+    ops = stores_for(load_config(config_path, root=tmp_path))[1]
+    audit = {(a["actor"], a["action"], a["target"]) for a in ops.query("SELECT actor, action, target FROM audit_log")}
+    assert {("ana", "registry.promote", f"{CLI_NAME}@champion"), ("ana", "registry.rollback", f"{CLI_NAME}@champion"),
+            ("ana", "registry.approve", f"{CLI_NAME} v2")} <= audit
+    assert ops.query("SELECT count(*) AS n FROM model_aliases")[0]["n"] == 0, "the embedded registry is not used"
+
+    # An MLflow that cannot be reached: exit 3 (a store is unavailable), the URI and a hint; nothing recorded.
+    events = ops.query("SELECT count(*) AS n FROM registry_events")[0]["n"]
+    config_path = cli_config(tmp_path, f"http://127.0.0.1:{closed_port()}")
+    code, _, err = vigil("registry", "rollback", "--to", "1", "--reason", "try")
+    assert code == 3 and "MLflow at http://127.0.0.1:" in err and "nothing was changed" in err
+    assert ops.query("SELECT count(*) AS n FROM registry_events")[0]["n"] == events

@@ -21,7 +21,7 @@ ALLOWED_SKIPS = ("have not matured", "recent batches (need")
 
 
 def expected_checks(task: str, absent: set[str] = frozenset()) -> set[str]:  # type: ignore[assignment]
-    return {s.name for s in CHECKS.values() if task in s.tasks} - absent
+    return {s.name for s in CHECKS.values() if task in s.model_kinds} - absent
 
 
 def assert_every_check_has_a_status(results: list[dict[str, Any]], task: str, absent: set[str]) -> None:
