@@ -143,10 +143,22 @@ def js_distance(reference: ColumnStats, current: ColumnStats) -> float:
     return js_distance_from_shares(*binned_shares(reference, current))
 
 
+def ks_from_shares(ref: np.ndarray, cur: np.ndarray) -> float:
+    return float(np.max(np.abs(np.cumsum(ref) - np.cumsum(cur))))
+
+
 def ks_binned(reference: ColumnStats, current: ColumnStats) -> float:
     """Largest gap between the two CDFs evaluated at the reference bin edges."""
-    ref, cur = binned_shares(reference, current)
-    return float(np.max(np.abs(np.cumsum(ref) - np.cumsum(cur))))
+    return ks_from_shares(*binned_shares(reference, current))
+
+
+def total_variation_from_shares(ref: np.ndarray, cur: np.ndarray) -> float:
+    return float(0.5 * np.abs(ref - cur).sum())
+
+
+def total_variation(reference: ColumnStats, current: ColumnStats) -> float:
+    """Total variation distance: half the sum of the share differences per bin (or category)."""
+    return total_variation_from_shares(*binned_shares(reference, current))
 
 
 def quantile_function(stats: ColumnStats) -> tuple[np.ndarray, np.ndarray]:

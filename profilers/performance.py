@@ -131,8 +131,7 @@ def performance_stats(
     auc = _auc_by_batch(conn, cte, params) if has_labels and not regression else {}
     extra_metrics = _regression_metrics(conn, cte, params) if has_labels and regression else {}
     error_estimates = estimate_batches(conn, cfg, batches) if regression else {}
-    est_auc = _estimated_auc_by_batch(conn, cte, params, labelled_only=False) if not regression else {}
-    est_auc_labelled = _estimated_auc_by_batch(conn, cte, params, labelled_only=True) if has_labels and not regression else {}
+    est_auc, est_auc_labelled = _estimated_auc_by_batch(conn, cte, params, has_labels) if not regression else ({}, {})
     maturity = cfg.labels.maturity if cfg.labels else None
     out = []
     for r in rows:
@@ -263,25 +262,46 @@ def _regression_metrics(conn: duckdb.DuckDBPyConnection, cte: str, params: list[
 
 
 def _estimated_auc_by_batch(
-    conn: duckdb.DuckDBPyConnection, cte: str, params: list[Any], labelled_only: bool
-) -> dict[datetime, float]:
+    conn: duckdb.DuckDBPyConnection, cte: str, params: list[Any], labelled: bool
+) -> tuple[dict[datetime, float], dict[datetime, float]]:
     """The ROC AUC that calibrated scores predict (confidence-based estimation, as NannyML's CBPE):
     each row is a positive with probability s and a negative with probability 1 - s, so
     E[AUC] = sum_i s_i * (negative mass below s_i, ties at half) / (sum s * sum (1 - s)).
-    Exact over every row of the batch (or its labelled rows, to compare with the realized AUC)."""
-    where = "score IS NOT NULL" + (" AND y IS NOT NULL" if labelled_only else "")
+    Exact over every row of the batch, and over its labelled rows (to compare with the realized
+    AUC, when ``labelled``): (every row, labelled rows).
+
+    One pass: rows are first summed per distinct score (the ties), then one running sum over
+    the distinct scores gives the negative mass at or below each; the same sum as row by row.
+    """
+    lab = (
+        ", sum(CASE WHEN lab THEN s ELSE 0 END) AS lpos, sum(CASE WHEN lab THEN 1 - s ELSE 0 END) AS lneg"
+        if labelled
+        else ", 0.0 AS lpos, 0.0 AS lneg"
+    )
+    lab_window = (
+        "sum(lneg) OVER (PARTITION BY batch ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        if labelled
+        else "0.0"
+    )
     rows = conn.execute(
-        f"{cte}, c AS (SELECT batch, greatest(0.0, least(1.0, score)) AS s FROM j WHERE {where}), "  # noqa: S608
-        "r AS (SELECT batch, s, sum(1 - s) OVER (PARTITION BY batch ORDER BY s RANGE BETWEEN UNBOUNDED PRECEDING "
-        "AND CURRENT ROW) AS cum_neg, sum(1 - s) OVER (PARTITION BY batch, s) AS tie_neg FROM c) "
-        "SELECT batch, sum(s * (cum_neg - 0.5 * tie_neg)) AS num, sum(s) AS pos, sum(1 - s) AS neg FROM r GROUP BY batch",
+        f"{cte}, c AS (SELECT batch, greatest(0.0, least(1.0, score)) AS s, y IS NOT NULL AS lab "  # noqa: S608
+        "FROM j WHERE score IS NOT NULL), "
+        f"v AS (SELECT batch, s, sum(s) AS pos, sum(1 - s) AS neg{lab} FROM c GROUP BY batch, s), "
+        "r AS (SELECT batch, pos, neg, lpos, lneg, "
+        "sum(neg) OVER (PARTITION BY batch ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum_neg, "
+        f"{lab_window} AS lcum_neg FROM v) "
+        "SELECT batch, sum(pos * (cum_neg - 0.5 * neg)), sum(pos), sum(neg), "
+        "sum(lpos * (lcum_neg - 0.5 * lneg)), sum(lpos), sum(lneg) FROM r GROUP BY batch",
         params,
     ).fetchall()
-    out = {}
-    for batch, num, pos, neg in rows:
+    every: dict[datetime, float] = {}
+    of_labelled: dict[datetime, float] = {}
+    for batch, num, pos, neg, lnum, lpos, lneg in rows:
         if pos and neg and pos > 0 and neg > 0:
-            out[batch] = float(num / (pos * neg))
-    return out
+            every[batch] = float(num / (pos * neg))
+        if lpos and lneg and lpos > 0 and lneg > 0:
+            of_labelled[batch] = float(lnum / (lpos * lneg))
+    return every, of_labelled
 
 
 def _auc_by_batch(conn: duckdb.DuckDBPyConnection, cte: str, params: list[Any]) -> dict[datetime, float]:

@@ -83,22 +83,21 @@ def profiled_columns(cfg: VigilConfig, spec: SourceSpec) -> list[tuple[str, Colu
     return cols
 
 
-def reference_edges(conn: duckdb.DuckDBPyConnection, source: str, column: str) -> tuple[float, ...]:
-    row = fetch_one(
-        conn.execute(
-            "SELECT bin_edges_json FROM reference_stats WHERE source = ? AND column_name = ? AND chunk = -1",
-            [source, column],
-        )
-    )
-    return tuple(float(e) for e in json.loads(row[0])) if row and row[0] else ()
+def reference_edges(conn: duckdb.DuckDBPyConnection, source: str) -> dict[str, tuple[float, ...]]:
+    """Every column's histogram bin edges of the whole reference, in one query (not one per column)."""
+    rows = conn.execute(
+        "SELECT column_name, bin_edges_json FROM reference_stats WHERE source = ? AND chunk = -1", [source]
+    ).fetchall()
+    return {str(r[0]): tuple(float(e) for e in json.loads(r[1])) for r in rows if r[1]}
 
 
 def column_plans(cfg: VigilConfig, conn: duckdb.DuckDBPyConnection, spec: SourceSpec) -> list[ColumnPlan]:
+    edges = reference_edges(conn, spec.name)
     return [
         ColumnPlan(
             col,
             kind,
-            reference_edges(conn, spec.name, col) if kind == "numeric" and not epoch else (),
+            edges.get(col, ()) if kind == "numeric" and not epoch else (),
             top_k,
             epoch,
         )

@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 
 from checks.calibration import rescale, size_scale, upper_bounds, z_upper
-from checks.feature_drift.univariate import W_NULL_MEAN, W_NULL_SD, normalised_wasserstein, total_variation
+from checks.distributions import total_variation
+from checks.feature_drift.chunk_values import chunk_values
+from checks.feature_drift.univariate import W_NULL_MEAN, W_NULL_SD, normalised_wasserstein
 from checks.result import CheckResult
 from checks.spec import Family
 from checks.verdict import result, skipped
@@ -60,19 +62,17 @@ def multivariate_drift(
         return skipped(name, FAMILY, subject, batch, "no feature could be compared with its reference")
     value = float(np.mean(list(per_feature.values())))
     n_chunks = min((len(reference[f].chunks) for f in per_feature), default=0)
-    chunk_values: list[float] = []
+    chunk_means: list[float] = []
     scales: list[float | None] = []
+    # Each feature's chunk distances are computed once per reference (and shared with its own checks).
+    per_chunk = {
+        f: chunk_values(normalised_wasserstein if reference[f].whole.kind == "numeric" else total_variation, reference[f])
+        for f in per_feature
+    }
     for i in range(n_chunks):
-        dists = []
-        for f in per_feature:
-            chunk = reference[f].chunks[i]
-            if chunk.valid > 0:
-                try:
-                    dists.append(feature_distance(reference[f].whole, chunk))
-                except ValueError:
-                    pass
+        dists = [d for d in (per_chunk[f][i] for f in per_feature) if d is not None]
         if dists:
-            chunk_values.append(float(np.mean(dists)))
+            chunk_means.append(float(np.mean(dists)))
             f0 = next(iter(per_feature))
             scales.append(size_scale(current[f0].valid, reference[f0].chunks[i].valid, reference[f0].whole.valid))
     budget = float(params["false_alarm_budget"])
@@ -82,7 +82,7 @@ def multivariate_drift(
     big_n = int(np.median([reference[f].whole.valid for f in per_feature]))
     unit = float(np.sqrt(1 / max(n, 1) + 1 / max(big_n, 1)))
     floor = (W_NULL_MEAN + z_upper(budget) * W_NULL_SD / np.sqrt(len(per_feature))) * unit
-    bounds = upper_bounds(rescale(chunk_values, scales, 0.5), budget, float(params["min_effect"]),
+    bounds = upper_bounds(rescale(chunk_means, scales, 0.5), budget, float(params["min_effect"]),
                           float(params["margin"]), floor)
     status = bounds.grade(value)
     top = sorted(per_feature.items(), key=lambda kv: -kv[1])[:3]

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
 from scipy.stats import chi2
 
 from checks.calibration import Bounds, rescale, size_scale, upper_bounds, z_upper
@@ -30,6 +29,7 @@ from checks.distributions import (
     wasserstein_binned,
     wasserstein_from_quantiles,
 )
+from checks.feature_drift.chunk_values import chunk_values
 from checks.result import CheckResult
 from checks.spec import Family
 from checks.verdict import result, skipped
@@ -95,13 +95,11 @@ def calibrated_bounds(
 ) -> Bounds:
     whole = reference.whole
     values, scales = [], []
-    for chunk in reference.chunks:
-        if chunk.valid <= 0:
+    # The chunks' values depend on the reference only: computed once per reference, not per batch.
+    for chunk, value in zip(reference.chunks, chunk_values(metric, reference), strict=True):
+        if value is None:
             continue
-        try:
-            values.append(metric(whole, chunk))
-        except ValueError:
-            continue
+        values.append(value)
         scales.append(size_scale(current.valid, chunk.valid, whole.valid))
     budget = float(params["false_alarm_budget"])
     noise = floor(n_bins(whole, current), current.valid, whole.valid, budget)
@@ -172,8 +170,3 @@ def wasserstein(reference: ReferenceStats | None, current: ColumnStats, params: 
 def ks(reference: ReferenceStats | None, current: ColumnStats, params: dict[str, Any]) -> CheckResult:
     """Kolmogorov-Smirnov statistic: largest CDF gap at the reference bin edges."""
     return drift_check("ks", FAMILY, "KS statistic", ks_binned, 0.5, ks_floor, reference, current, params)
-
-
-def total_variation(reference: ColumnStats, current: ColumnStats) -> float:
-    ref, cur = binned_shares(reference, current)
-    return float(0.5 * np.abs(ref - cur).sum())

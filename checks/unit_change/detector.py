@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -118,6 +119,20 @@ def mean_factor(reference: ColumnStats, current: ColumnStats) -> tuple[float, fl
     return a, cv * math.sqrt(1 / current.valid + 1 / max(reference.valid, 1))
 
 
+@lru_cache(maxsize=1)
+def _normal_quantile_sd() -> np.ndarray:
+    """sqrt(p (1 - p)) / pdf(z_p) of each fitted quantile p: its sd in units of sd / sqrt(n), normal data."""
+    p = np.asarray(FIT_QUANTILES)
+    out: np.ndarray = np.sqrt(p * (1 - p)) / norm.pdf(norm.ppf(p))
+    return out
+
+
+@lru_cache(maxsize=64)
+def _chi2_lower_10(df: int) -> float:
+    """chi2 10% quantile (cached: scipy's ppf costs more than the rest of the check)."""
+    return float(chi2.ppf(0.10, df))
+
+
 def quantile_noise(reference: ReferenceStats, n_current: int) -> np.ndarray:
     """Sampling sd of each stored quantile of a batch of n_current rows against the whole reference:
     the sd of (chunk quantile - reference quantile) over the reference chunks, rescaled to the
@@ -135,11 +150,9 @@ def quantile_noise(reference: ReferenceStats, n_current: int) -> np.ndarray:
         # An sd from a handful of chunks is itself uncertain: take its upper 90% confidence
         # bound, so a batch is not held to a lucky low estimate.
         k = len(rows)
-        noise = np.nanstd(np.asarray(rows), axis=0, ddof=1) * math.sqrt((k - 1) / chi2.ppf(0.10, k - 1))
+        noise = np.nanstd(np.asarray(rows), axis=0, ddof=1) * math.sqrt((k - 1) / _chi2_lower_10(k - 1))
     else:
-        p = np.asarray(FIT_QUANTILES)
-        z = norm.ppf(p)
-        noise = scale * np.sqrt(p * (1 - p) * (1 / max(n_current, 1) + 1 / max(whole.valid, 1))) / norm.pdf(z)
+        noise = scale * _normal_quantile_sd() * math.sqrt(1 / max(n_current, 1) + 1 / max(whole.valid, 1))
     floor = MIN_NOISE_SD * scale
     if whole.distinct is not None and whole.distinct <= DISCRETE_DISTINCT:
         # A discrete column's quantiles move by whole steps between its values.
