@@ -317,6 +317,44 @@ def pick(label: str, options: Sequence[T], *, key: str, format_func: Callable[[A
     return chosen  # type: ignore[no-any-return]
 
 
+# Wide tables (1,000 columns, thousands of results per batch): per-column views are searched
+# and paged, never rendered whole.
+PAGE_SIZE = 100
+
+
+def matching(options: Sequence[str], query: str) -> list[str]:
+    """Options containing every word of the query (case-insensitive); all of them for an empty query."""
+    words = str(query or "").lower().split()
+    return [o for o in options if all(w in str(o).lower() for w in words)]
+
+
+def page_bounds(n: int, page: int, page_size: int = PAGE_SIZE) -> tuple[int, int, int]:
+    """(start, stop, pages) of 1-based ``page`` of ``n`` rows (clamped to the pages there are)."""
+    pages = max(1, math.ceil(n / page_size))
+    page = min(max(int(page), 1), pages)
+    return (page - 1) * page_size, min(page * page_size, n), pages
+
+
+def searched(options: Sequence[str], *, key: str, what: str = "columns") -> list[str]:
+    """A search box over ``options``; returns the matching ones and says how many matched."""
+    query = st.text_input(f"Search {what}", key=f"{key}::search", placeholder="part of a name, e.g. income")
+    found = matching(options, query)
+    if query:
+        st.caption(f"{len(found):,} of {len(options):,} {what} match {query!r}.")
+    return found
+
+
+def paged(frame: pd.DataFrame, *, key: str, page_size: int = PAGE_SIZE) -> pd.DataFrame:
+    """One page of ``frame`` (with a page picker when there is more than one page)."""
+    if len(frame) <= page_size:
+        return frame
+    pages = max(1, math.ceil(len(frame) / page_size))
+    page = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1, step=1, key=f"{key}::page")
+    start, stop, _ = page_bounds(len(frame), int(page), page_size)
+    st.caption(f"Rows {start + 1:,}-{stop:,} of {len(frame):,}.")
+    return frame.iloc[start:stop]
+
+
 def root_cause_groups(firing: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Firing alerts grouped by root cause: each alert not inhibited by another firing alert is a
     root, with the alerts it explains; the oldest unacknowledged root first."""

@@ -33,34 +33,39 @@ with common.store_busy_notice():
             st.info("No column statistics yet: the profiler fills them in on the next cycle.")
         else:
             options = [f"{r.source}.{r.column_name}" for r in columns.itertuples(index=False)]
-            default = options.index("predictions.score") if "predictions.score" in options else 0
-            subject = st.selectbox("Column", options, index=default)
-            source, column = str(subject).split(".", 1)
-            stats = queries.column_stats_over_time(cfg, source, column)
-            if stats.empty:
-                st.info("No statistics for this column.")
+            # A wide table has 1,000 columns: search narrows the list before picking one.
+            found = common.searched(options, key="data_columns")
+            default = found.index("predictions.score") if "predictions.score" in found else 0
+            subject = st.selectbox("Column", found, index=default) if found else None
+            if subject is None:
+                st.info("No column matches the search.")
             else:
-                stats["batch"] = pd.to_datetime(stats["batch"])
-                # Both charts share one time axis: the same span, whichever statistic is missing.
-                span = alt.Scale(domain=[stats["batch"].min().isoformat(), stats["batch"].max().isoformat()])
-                kind = columns[(columns["source"] == source) & (columns["column_name"] == column)]["kind"].iloc[0]
-                if kind == "numeric":
-                    band = alt.Chart(stats).mark_area(opacity=0.25).encode(
-                        x=alt.X("batch:T", scale=span), y=alt.Y("p05:Q", title=column), y2="p95:Q"
-                    )
-                    lines = (
-                        alt.Chart(stats.melt(id_vars=["batch"], value_vars=["mean", "p50"], var_name="statistic"))
-                        .mark_line(point=True)
-                        .encode(x=alt.X("batch:T", scale=span), y="value:Q", color="statistic:N",
-                                tooltip=["batch:T", "statistic:N", "value:Q"])
-                    )
-                    st.markdown("Mean and median per batch; the band is the 5th to 95th percentile.")
-                    st.altair_chart(band + lines, width="stretch")
-                nulls = alt.Chart(stats).mark_bar().encode(
-                    x=alt.X("batch:T", scale=span), y=alt.Y("null_rate:Q", title="null / NaN rate"), tooltip=["batch:T", "null_rate:Q", "count:Q"]
-                ).properties(height=160)
-                st.altair_chart(nulls, width="stretch")
-                st.dataframe(stats.sort_values("batch", ascending=False), hide_index=True, width="stretch")
+                source, column = str(subject).split(".", 1)
+                stats = queries.column_stats_over_time(cfg, source, column)
+                if stats.empty:
+                    st.info("No statistics for this column.")
+                else:
+                    stats["batch"] = pd.to_datetime(stats["batch"])
+                    # Both charts share one time axis: the same span, whichever statistic is missing.
+                    span = alt.Scale(domain=[stats["batch"].min().isoformat(), stats["batch"].max().isoformat()])
+                    kind = columns[(columns["source"] == source) & (columns["column_name"] == column)]["kind"].iloc[0]
+                    if kind == "numeric":
+                        band = alt.Chart(stats).mark_area(opacity=0.25).encode(
+                            x=alt.X("batch:T", scale=span), y=alt.Y("p05:Q", title=column), y2="p95:Q"
+                        )
+                        lines = (
+                            alt.Chart(stats.melt(id_vars=["batch"], value_vars=["mean", "p50"], var_name="statistic"))
+                            .mark_line(point=True)
+                            .encode(x=alt.X("batch:T", scale=span), y="value:Q", color="statistic:N",
+                                    tooltip=["batch:T", "statistic:N", "value:Q"])
+                        )
+                        st.markdown("Mean and median per batch; the band is the 5th to 95th percentile.")
+                        st.altair_chart(band + lines, width="stretch")
+                    nulls = alt.Chart(stats).mark_bar().encode(
+                        x=alt.X("batch:T", scale=span), y=alt.Y("null_rate:Q", title="null / NaN rate"), tooltip=["batch:T", "null_rate:Q", "count:Q"]
+                    ).properties(height=160)
+                    st.altair_chart(nulls, width="stretch")
+                    st.dataframe(stats.sort_values("batch", ascending=False), hide_index=True, width="stretch")
 
     with tab_batches:
         if batches.empty:

@@ -135,6 +135,13 @@ with common.store_busy_notice():
         shown = in_batch[in_batch["family"].isin(chosen)]
         if only_problems:
             shown = shown[shown["status"].isin(["fail", "warn", "error"])]
+        # A wide table gives thousands of results per batch: searched by check or subject, paged.
+        query = st.text_input("Search checks and subjects", key="checks_results::search",
+                              placeholder="part of a check or column name, e.g. psi income")
+        if query:
+            keep = set(common.matching((shown["check"] + " " + shown["subject"]).tolist(), query))
+            shown = shown[(shown["check"] + " " + shown["subject"]).isin(keep)]
+            st.caption(f"{len(shown):,} results match {query!r}.")
         order = {"fail": 0, "error": 1, "warn": 2, "skipped": 3, "ok": 4}
         shown = shown.assign(_order=shown["status"].map(order)).sort_values(["_order", "family", "check", "subject"])
         table = shown.assign(**{c: shown[c].map(common.readable) for c in ("value", "lower", "upper")
@@ -142,6 +149,7 @@ with common.store_busy_notice():
             [c for c in ("status", "family", "check", "subject", "value", "lower", "upper", "severity", "explanation")
              if c in shown.columns]
         ]
+        table = common.paged(table, key="checks_results")
         st.dataframe(
             common.styled(table),
             hide_index=True,
@@ -161,6 +169,7 @@ with common.store_busy_notice():
         else:
             if drifted.empty:
                 st.success("No feature drifted in this batch; pick any feature to compare with the reference.")
+            subjects = common.searched(subjects, key="checks_drift", what="features") or subjects
             subject = common.pick("Feature", subjects, key="checks_drift_feature")
             source, column = str(subject).split(".", 1)
             feature = next((f for f in cfg.features if f.name == column), None)
