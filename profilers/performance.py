@@ -270,37 +270,40 @@ def _estimated_auc_by_batch(
     Exact over every row of the batch, and over its labelled rows (to compare with the realized
     AUC, when ``labelled``): (every row, labelled rows).
 
-    One pass: rows are first summed per distinct score (the ties), then one running sum over
-    the distinct scores gives the negative mass at or below each; the same sum as row by row.
+    Computed without a running sum: with s_(k) the k-th smallest score, the numerator is
+    sum_k k s_(k) - sum s / 2 - (sum s)^2 / 2 (the pairs' s_i s_j terms sum to (sum s)^2 / 2
+    in any order; tied scores are equal, so their positions add up to their mid-ranks). One
+    row_number() per batch is the only sort.
     """
-    lab = (
-        ", sum(CASE WHEN lab THEN s ELSE 0 END) AS lpos, sum(CASE WHEN lab THEN 1 - s ELSE 0 END) AS lneg"
+    lab_rank = (
+        "CASE WHEN lab THEN row_number() OVER (PARTITION BY batch, lab ORDER BY s) END"
         if labelled
-        else ", 0.0 AS lpos, 0.0 AS lneg"
-    )
-    lab_window = (
-        "sum(lneg) OVER (PARTITION BY batch ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
-        if labelled
-        else "0.0"
+        else "CAST(NULL AS BIGINT)"
     )
     rows = conn.execute(
         f"{cte}, c AS (SELECT batch, greatest(0.0, least(1.0, score)) AS s, y IS NOT NULL AS lab "  # noqa: S608
         "FROM j WHERE score IS NOT NULL), "
-        f"v AS (SELECT batch, s, sum(s) AS pos, sum(1 - s) AS neg{lab} FROM c GROUP BY batch, s), "
-        "r AS (SELECT batch, pos, neg, lpos, lneg, "
-        "sum(neg) OVER (PARTITION BY batch ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum_neg, "
-        f"{lab_window} AS lcum_neg FROM v) "
-        "SELECT batch, sum(pos * (cum_neg - 0.5 * neg)), sum(pos), sum(neg), "
-        "sum(lpos * (lcum_neg - 0.5 * lneg)), sum(lpos), sum(lneg) FROM r GROUP BY batch",
+        f"r AS (SELECT batch, s, lab, row_number() OVER (PARTITION BY batch ORDER BY s) AS k, {lab_rank} AS lk FROM c) "
+        "SELECT batch, sum(s * k), sum(s), sum(1 - s), sum(s * lk), sum(CASE WHEN lab THEN s END), "
+        "sum(CASE WHEN lab THEN 1 - s END) FROM r GROUP BY batch",
         params,
     ).fetchall()
+
+    def expected(ranked: Any, pos: Any, neg: Any) -> float | None:
+        if ranked is None or not pos or not neg or pos <= 0 or neg <= 0:
+            return None
+        pos, neg = float(pos), float(neg)
+        return (float(ranked) - 0.5 * pos - 0.5 * pos * pos) / (pos * neg)
+
     every: dict[datetime, float] = {}
     of_labelled: dict[datetime, float] = {}
-    for batch, num, pos, neg, lnum, lpos, lneg in rows:
-        if pos and neg and pos > 0 and neg > 0:
-            every[batch] = float(num / (pos * neg))
-        if lpos and lneg and lpos > 0 and lneg > 0:
-            of_labelled[batch] = float(lnum / (lpos * lneg))
+    for batch, ranked, pos, neg, lranked, lpos, lneg in rows:
+        value = expected(ranked, pos, neg)
+        if value is not None:
+            every[batch] = value
+        value = expected(lranked, lpos, lneg) if labelled else None
+        if value is not None:
+            of_labelled[batch] = value
     return every, of_labelled
 
 
