@@ -8,7 +8,7 @@ each batch. Here they are computed the first time a reference object is asked ab
 kept while that object lives (the runner loads each reference once per cycle).
 
 The binned metrics (PSI, Jensen-Shannon, KS, total variation) share one alignment of
-the chunk's bins with the whole's (``binned_shares``), also computed once per chunk.
+the chunk's bins with the whole's (``binned_counts``), also computed once per chunk.
 Values are exactly what ``metric(whole, chunk)`` returns; a chunk without valid values,
 or that cannot be compared (``ValueError``), is None.
 """
@@ -22,20 +22,20 @@ from typing import Any
 import numpy as np
 
 from checks.distributions import (
-    binned_shares,
+    binned_counts,
     js_distance,
     js_distance_from_shares,
     ks_binned,
     ks_from_shares,
     psi,
-    psi_from_shares,
+    psi_from_counts,
     total_variation,
     total_variation_from_shares,
 )
 from profilers.stats_types import ColumnStats, ReferenceStats
 
 Metric = Callable[[ColumnStats, ColumnStats], float]
-Shares = tuple[np.ndarray, np.ndarray]
+Counts = tuple[np.ndarray, np.ndarray]
 
 # (id of the reference, what) -> (weak reference to it, per-chunk values). The weak reference
 # proves the id still names the same object; its callback drops the entry when it dies.
@@ -69,26 +69,32 @@ def _each_chunk(reference: ReferenceStats, fn: Callable[[ColumnStats], Any]) -> 
     return out
 
 
-def chunk_shares(reference: ReferenceStats) -> list[Shares | None]:
-    """``binned_shares(whole, chunk)`` of every chunk (None: empty or not comparable)."""
-    return _cached(reference, "shares", lambda: _each_chunk(reference, lambda c: binned_shares(reference.whole, c)))
+def chunk_counts(reference: ReferenceStats) -> list[Counts | None]:
+    """``binned_counts(whole, chunk)`` of every chunk (None: empty or not comparable)."""
+    return _cached(reference, "counts", lambda: _each_chunk(reference, lambda c: binned_counts(reference.whole, c)))
 
 
-# Metrics that are a function of the aligned shares alone: metric -> the same of (reference shares, chunk shares).
-FROM_SHARES: dict[Metric, Callable[[np.ndarray, np.ndarray], float]] = {
-    psi: psi_from_shares,
-    js_distance: js_distance_from_shares,
-    ks_binned: ks_from_shares,
-    total_variation: total_variation_from_shares,
+def _shares(counts: Counts) -> Counts:
+    ref, cur = counts
+    return ref / ref.sum(), cur / cur.sum()  # as binned_shares
+
+
+# Metrics that are a function of the aligned counts alone: metric -> the same of (reference
+# counts, chunk counts).
+FROM_COUNTS: dict[Metric, Callable[[np.ndarray, np.ndarray], float]] = {
+    psi: psi_from_counts,
+    js_distance: lambda r, c: js_distance_from_shares(*_shares((r, c))),
+    ks_binned: lambda r, c: ks_from_shares(*_shares((r, c))),
+    total_variation: lambda r, c: total_variation_from_shares(*_shares((r, c))),
 }
 
 
 def chunk_values(metric: Metric, reference: ReferenceStats) -> list[float | None]:
     """``metric(whole, chunk)`` of every chunk, aligned with ``reference.chunks``."""
-    from_shares = FROM_SHARES.get(metric)
-    if from_shares is not None:
+    from_counts = FROM_COUNTS.get(metric)
+    if from_counts is not None:
         return _cached(
             reference, metric,
-            lambda: [None if s is None else from_shares(*s) for s in chunk_shares(reference)],
+            lambda: [None if c is None else from_counts(*c) for c in chunk_counts(reference)],
         )
     return _cached(reference, metric, lambda: _each_chunk(reference, lambda c: metric(reference.whole, c)))
