@@ -462,19 +462,32 @@ def write_landing(root: Path, land: Landing, batch: datetime, window: timedelta,
 
 
 def rescore(cfg: VigilConfig, ops: Any, preds: Landing, clock: Clock) -> str:
-    """Score the drilled served features with the champion, through the model's adapter."""
+    """Score the drilled served features with the champion, through the model's adapter (a
+    multiclass model: one probability column per class, and the predicted class)."""
     from core.scoring import score_with_champion
 
-    score = cfg.predictions.score_column
-    if preds.frame is None or not score or not cfg.model.registry_name:
+    columns = cfg.score_columns  # {'': score} or {class: probability column}
+    if preds.frame is None or not columns or not cfg.model.registry_name:
         return "kept the logged scores (no registered model to re-score with)"
     try:
         scored = score_with_champion(cfg, ops, preds.frame, clock=clock)
     except Exception as err:  # a drill may break scoring itself: the logged scores stay, and it says why
         return f"scoring failed, kept the logged scores: {type(err).__name__}: {str(err)[:200]}"
-    if scored.scores.ndim != 1:
-        return "kept the logged scores (a multiclass model is not re-scored by drills)"
-    preds.frame[score] = scored.scores
+    if scored.scores.ndim == 1:
+        preds.frame[columns[""]] = scored.scores
+    else:
+        classes = scored.classes or []
+        if sorted(classes) != sorted(columns):
+            return (f"kept the logged scores (the champion's classes {classes or 'are unknown'} are not "
+                    f"predictions.class_scores {sorted(columns)})")
+        for i, cls in enumerate(classes):
+            preds.frame[columns[cls]] = scored.scores[:, i]
+        decision = cfg.predictions.decision_column
+        if decision and decision in preds.frame.columns:  # the predicted class, in the column's own type
+            predicted = np.asarray(classes, dtype=object)[scored.scores.argmax(axis=1)]
+            as_logged = preds.frame[decision].dtype
+            series = pd.Series(predicted, index=preds.frame.index)
+            preds.frame[decision] = series.astype(as_logged) if pd.api.types.is_numeric_dtype(as_logged) else series
     if cfg.predictions.model_version_column and cfg.predictions.model_version_column in preds.frame.columns:
         preds.frame[cfg.predictions.model_version_column] = scored.version
     return f"scored {len(preds.frame)} rows with v{scored.version} ({scored.uri})"

@@ -22,6 +22,9 @@ class Scored:
     scores: np.ndarray
     version: int
     uri: str
+    # A multiclass model's classes in the order of the score columns, when the loaded model says
+    # (`classes`, as the scikit-learn adapter's models do); as text, like `predictions.class_scores`.
+    classes: list[str] | None = None
 
 
 def score_with_champion(cfg: VigilConfig, ops: OpsStore, frame: pd.DataFrame, *, clock: Clock | None = None,
@@ -34,4 +37,14 @@ def score_with_champion(cfg: VigilConfig, ops: OpsStore, frame: pd.DataFrame, *,
         raise AdapterError(f"{name} has no champion (hint: `vigil registry promote VERSION`)")
     ref = ref_of(champion)
     adapter = adapter_for(cfg)
-    return Scored(np.asarray(adapter.score(adapter.load(ref), frame)), int(champion.version), ref.uri)
+    model = adapter.load(ref)
+    scores = np.asarray(adapter.score(model, frame))
+    classes = getattr(model, "classes", None) if scores.ndim == 2 else None
+    return Scored(scores, int(champion.version), ref.uri, [_class_text(c) for c in classes] if classes else None)
+
+
+def _class_text(value: object) -> str:
+    """A class as `predictions.class_scores` names it: codes 0 / 0.0 / '0' are all '0'."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value.item() if isinstance(value, np.generic) else value)

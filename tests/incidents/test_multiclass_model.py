@@ -1,6 +1,7 @@
-"""Shadow evaluation of a multiclass model whose labels are class names (the support-ticket
-example): the live test set keeps the labels as text, and each registered version is scored on
-it through the scikit-learn adapter (log loss, accuracy), as decisions and retrain do."""
+"""A multiclass model whose labels are class names (the support-ticket example), through the
+scikit-learn adapter: shadow evaluation (the live test set keeps the labels as text; each version
+scored on it, as decisions and retrain do) and a drill's re-scoring with the champion (one
+probability column per class and the predicted class)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def router(C: float) -> object:
     return make_pipeline(encode, LogisticRegression(C=C, max_iter=500))
 
 
-def test_versions_are_compared_on_text_labels(tmp_path: Path) -> None:
+def test_versions_are_compared_on_text_labels_and_drills_rescore_every_class(tmp_path: Path) -> None:
     generate(tmp_path, days=2, volume=300)
     cfg = load_config(CONFIG, root=tmp_path).model_copy(deep=True)
     cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"registry_name": "ticket_router"})})
@@ -58,3 +59,18 @@ def test_versions_are_compared_on_text_labels(tmp_path: Path) -> None:
     good, weak = scores
     assert good.log_loss is not None and weak.log_loss is not None and good.log_loss < weak.log_loss
     assert good.accuracy is not None and np.isfinite(good.accuracy) and good.accuracy > 0.5
+
+    # A drill re-scores the copied batch with the champion: every class column and the routed queue.
+    from app.drills import Landing, rescore
+
+    registry.approve("ticket_router", 1, "ana", "reviewed")
+    registry.promote("ticket_router", 1, "ana", "first champion", metric="log_loss")
+    frame = live.drop(columns=[LABEL]).head(50).reset_index(drop=True)
+    frame[["p_billing", "p_technical", "p_account"]] = 1 / 3
+    landing = Landing("predictions", cfg.predictions.source, "scored_at", ["ticket_id"], frame)
+    assert rescore(cfg, ops, landing, clock).startswith("scored 50 rows with v1")
+    model = router(1.0).fit(X, y)
+    expected = pd.DataFrame(model.predict_proba(frame[FEATURES]), columns=model.classes_)
+    for queue in ("billing", "technical", "account"):
+        assert np.allclose(landing.frame[f"p_{queue}"], expected[queue])
+    assert (landing.frame["routed_to"] == expected.idxmax(axis=1)).all()
