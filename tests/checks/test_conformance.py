@@ -323,6 +323,10 @@ def test_check_judges_each_model_kind_it_declares(name, kind):
 
 
 def test_model_kinds_are_declared_and_performance_checks_need_a_model():
+    from core.model_kinds import ModelKind
+
+    # One vocabulary: the kernel's ModelKind, the type of config model.task too.
+    assert all(isinstance(k, ModelKind) for s in CHECKS.values() for k in s.model_kinds)
     assert all(CHECKS[n].model_kinds and CHECKS[n].model_kinds <= {"binary", "multiclass", "regression", "none"} for n in CHECKS)
     for spec in CHECKS.values():
         if spec.family in ("performance", "prediction"):

@@ -227,6 +227,19 @@ def test_the_default_adapter_is_scikit_learn() -> None:
     assert isinstance(adapter_for(dataset_config("m", "regression", ["a"])), SklearnAdapter)
 
 
+def test_the_adapter_works_with_the_config_s_model_kind() -> None:
+    """`model.task` is the kernel's ModelKind, the adapter's task too; a feature table has no model."""
+    from core.adapter import AdapterError, model_task
+    from core.model_kinds import ModelKind
+
+    assert model_task(dataset_config("m", "classification", ["a"])) is ModelKind.BINARY
+    assert SklearnAdapter(dataset_config("m", "regression", ["a"])).task is ModelKind.REGRESSION
+    feature_table = dataset_config("m", "regression", ["a"])
+    feature_table = feature_table.model_copy(update={"model": feature_table.model.model_copy(update={"task": ModelKind.NONE})})
+    with pytest.raises(AdapterError, match=r"m.yaml: model.task 'none' is a feature table with no model to load"):
+        adapter_for(feature_table)
+
+
 def test_skops_refuses_types_outside_scikit_learn(tmp_path: Path) -> None:
     import skops.io as sio
 

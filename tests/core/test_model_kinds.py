@@ -20,9 +20,11 @@ def _multiclass() -> dict[str, Any]:
 
 
 def test_classification_is_an_alias_of_binary(tmp_path: Path) -> None:
+    from core.model_kinds import ModelKind
+
     data = minimal()
     data["model"]["task"] = "classification"
-    assert config_from_dict(data, root=tmp_path).model.task == "binary"
+    assert config_from_dict(data, root=tmp_path).model.task is ModelKind.BINARY
     assert config_from_dict(minimal(), root=tmp_path).model.task == "binary"
 
 
