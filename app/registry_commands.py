@@ -50,7 +50,8 @@ def _version_row(mv: Any) -> dict[str, Any]:
     metrics = evaluation.get("metrics", {})
     return {
         "version": mv.version, "state": mv.approval_state, "aliases": ",".join(mv.aliases),
-        "roc_auc": metrics.get("roc_auc"), "mae": metrics.get("mae"), "log_loss": metrics.get("log_loss"),
+        "roc_auc": metrics.get("roc_auc"), "brier": metrics.get("brier"), "log_loss": metrics.get("log_loss"),
+        "mae": metrics.get("mae"),
         "config": evaluation.get("config_name"), "run_id": mv.run_id, "created_at": mv.created_at,
     }
 
@@ -124,7 +125,8 @@ def _cmd(path: str, handler: Any, action: str, help_text: str, *params: Arg | Op
 COMMANDS = (
     Group("registry", "model registry: versions, approvals, aliases (embedded, or MLflow when registry.kind: mlflow)"),
     _cmd("registry list", cmd_list, READ, "registered versions",
-         table=Table(("version", "state", "aliases", "roc_auc", "mae", "log_loss", "config", "run_id", "created_at"))),
+         table=Table(("version", "state", "aliases", "roc_auc", "brier", "log_loss", "mae", "config", "run_id",
+                      "created_at"))),
     _cmd("registry show", cmd_show, READ, "one version in full", VERSION),
     _cmd("registry approve", cmd_approve, "registry.approve", "approve a pending version", VERSION, REASON),
     _cmd("registry reject", cmd_reject, "registry.approve", "reject a version", VERSION, REASON),
