@@ -231,6 +231,21 @@ def series_trend(cfg: VigilConfig, check: str, subject: str) -> pd.DataFrame:
     return warehouse_frame(cfg, lambda conn: check_queries.series_frame(conn, check, subject))
 
 
+def segment_series(cfg: VigilConfig, check: str, subject: str) -> list[tuple[str, str, str]]:
+    """(segment check, subject, segment) of the segment series behind one model-level trend."""
+    return read_warehouse(cfg, lambda conn: check_queries.segment_series(conn, check, subject), [])
+
+
+def segment_heatmap(cfg: VigilConfig, family: str) -> pd.DataFrame:
+    """Segment x batch: the worst status of a family's segment checks (Checks page heatmap)."""
+    return warehouse_frame(cfg, lambda conn: check_queries.segment_heatmap(conn, family))
+
+
+def segment_labels(cfg: VigilConfig, source: str, column: str) -> list[str]:
+    """Segments with statistics for a column ('segmentation=label'), for the Data page's picker."""
+    return read_warehouse(cfg, lambda conn: profile_queries.segment_labels(conn, source, column), [])
+
+
 def estimate_series(cfg: VigilConfig) -> list[tuple[str, str]]:
     """(check, subject) of the performance estimates made before labels (estimated AUC, MAE, RMSE)."""
     return read_warehouse(cfg, check_queries.estimate_series, [])
@@ -334,9 +349,15 @@ def profiled_columns(cfg: VigilConfig) -> pd.DataFrame:
     return warehouse_frame(cfg, profile_queries.profiled_columns)
 
 
-def column_stats_over_time(cfg: VigilConfig, source: str, column: str) -> pd.DataFrame:
-    """One column's statistics per batch, with null rate and the main quantiles spread out."""
-    frame = warehouse_frame(cfg, lambda conn: profile_queries.column_stats_frame(conn, source, column))
+def column_stats_over_time(cfg: VigilConfig, source: str, column: str, segment: str | None = None) -> pd.DataFrame:
+    """One column's statistics per batch, with null rate and the main quantiles spread out; for one
+    segment ('segmentation=label') when given."""
+    if segment:
+        name, _, label = segment.partition("=")
+        frame = warehouse_frame(
+            cfg, lambda conn: profile_queries.segment_column_stats_frame(conn, source, column, name, label))
+    else:
+        frame = warehouse_frame(cfg, lambda conn: profile_queries.column_stats_frame(conn, source, column))
     if frame.empty:
         return frame
     frame["null_rate"] = (frame["nulls"] + frame["nan"]) / frame["count"].where(frame["count"] > 0)

@@ -121,12 +121,58 @@ def batch_frame(conn: duckdb.DuckDBPyConnection, batch: datetime, ordered: bool 
     return normalise_results(conn.execute("SELECT * FROM check_results WHERE batch = ?", [batch]).df())
 
 
+# A segment result's subject ends with '{segmentation=label}' (checks.segments).
+_IS_SEGMENT = "(subject LIKE '%}' AND contains(subject, '{'))"
+# The segment check behind each model-level check (the trends' segment picker).
+SEGMENT_CHECK_OF = {"auc": "segment_auc", "kpi": "segment_kpi", "calibration_drift": "segment_calibration",
+                    "mae": "segment_mae", "estimated_performance": "segment_estimated_auc",
+                    "score_drift": "segment_score_drift", "psi": "segment_drift", "null_rate": "segment_null_rate"}
+
+
 def family_series(conn: duckdb.DuckDBPyConnection, family: str) -> list[tuple[str, str]]:
-    """(check, subject) pairs with results in a family."""
+    """(check, subject) pairs with results in a family (segment results apart: see segment_series)."""
     rows = conn.execute(
-        "SELECT DISTINCT check_name, subject FROM check_results WHERE family = ? ORDER BY 1, 2", [family]
+        f"SELECT DISTINCT check_name, subject FROM check_results WHERE family = ? AND NOT {_IS_SEGMENT} ORDER BY 1, 2",  # noqa: S608
+        [family],
     ).fetchall()
     return [(str(c), str(s)) for c, s in rows]
+
+
+def segment_series(conn: duckdb.DuckDBPyConnection, check: str, subject: str) -> list[tuple[str, str, str]]:
+    """(segment check, its subject, segment) of every segment series behind a model-level series."""
+    seg_check = SEGMENT_CHECK_OF.get(check)
+    if seg_check is None:
+        return []
+    base = subject if seg_check not in ("segment_estimated_auc",) else "model"
+    rows = conn.execute(
+        "SELECT DISTINCT subject FROM check_results WHERE check_name = ? AND starts_with(subject, ?) "
+        "AND subject LIKE '%}' ORDER BY 1",
+        [seg_check, base + "{"],
+    ).fetchall()
+    return [(seg_check, str(r[0]), str(r[0])[len(base) + 1 : -1]) for r in rows]
+
+
+def segment_heatmap(conn: duckdb.DuckDBPyConnection, family: str) -> pd.DataFrame:
+    """Per (batch, segment) of one family's segment checks: the worst status, the check and subject
+    that gave it, and the smallest adjusted p-value (the Checks page's segment x batch heatmap)."""
+    frame = conn.execute(
+        "SELECT batch, check_name AS check, subject, status, value, "  # noqa: S608
+        "regexp_extract(subject, '\\{(.*)\\}$', 1) AS segment, "
+        "TRY_CAST(json_extract_string(evidence_json, '$.adjusted_pvalue') AS DOUBLE) AS adjusted_pvalue, "
+        "TRY_CAST(json_extract_string(evidence_json, '$.rows') AS BIGINT) AS rows "
+        f"FROM check_results WHERE family = ? AND starts_with(check_name, 'segment_') AND {_IS_SEGMENT} "
+        "ORDER BY batch",
+        [family],
+    ).df()
+    if frame.empty:
+        return frame
+    rank = {"fail": 0, "error": 1, "warn": 2, "ok": 3, "skipped": 4}
+    frame["_rank"] = frame["status"].map(rank).fillna(9)
+    frame = frame.sort_values(["batch", "segment", "_rank", "adjusted_pvalue"])
+    worst = frame.groupby(["batch", "segment"], as_index=False).first()
+    worst["adjusted_pvalue"] = frame.groupby(["batch", "segment"])["adjusted_pvalue"].min().to_numpy()
+    worst["tests"] = frame.groupby(["batch", "segment"]).size().to_numpy()
+    return worst.drop(columns=["_rank"])
 
 
 def series_frame(conn: duckdb.DuckDBPyConnection, check: str, subject: str) -> pd.DataFrame:

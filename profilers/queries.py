@@ -57,6 +57,26 @@ def column_stats_frame(conn: duckdb.DuckDBPyConnection, source: str, column: str
     ).df()
 
 
+def segment_labels(conn: duckdb.DuckDBPyConnection, source: str, column: str) -> list[str]:
+    """'segmentation=label' of every segment with statistics for this column (for a trend's segment picker)."""
+    rows = conn.execute(
+        "SELECT DISTINCT segment, label FROM segment_column_stats WHERE source = ? AND column_name = ? ORDER BY 1, 2",
+        [source, column],
+    ).fetchall()
+    return [f"{s}={lab}" for s, lab in rows]
+
+
+def segment_column_stats_frame(
+    conn: duckdb.DuckDBPyConnection, source: str, column: str, segment: str, label: str
+) -> pd.DataFrame:
+    """One segment's statistics of one column per batch (the same columns as column_stats_frame)."""
+    return conn.execute(
+        "SELECT batch, count, nulls, nan, inf, min, max, mean, std, quantiles_json, distinct_count "
+        "FROM segment_column_stats WHERE source = ? AND column_name = ? AND segment = ? AND label = ? ORDER BY batch",
+        [source, column, segment, label],
+    ).df()
+
+
 def table_stats_frame(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return conn.execute(
         "SELECT source, batch, row_count, freshness_lag_seconds, duplicate_keys FROM table_stats ORDER BY batch, source"

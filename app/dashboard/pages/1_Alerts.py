@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app import actions, queries
-from app.dashboard import common
+from app.dashboard import common, segment_charts
 
 cfg = common.page("Alerts")
 common.require_stores(cfg)
@@ -140,6 +140,18 @@ with common.store_busy_notice():
                 facts |= {k: v for k, v in evidence.items() if not isinstance(v, dict | list)}
                 col.dataframe(pd.DataFrame({"evidence": list(facts), "value": [common.readable(v) for v in facts.values()]}),
                               hide_index=True, width="stretch")
+        decompositions = segment_charts.decompositions_of((latest or {}).get("evidence")) or \
+            segment_charts.decompositions_of((fired or {}).get("evidence"))
+        if decompositions:
+            with st.expander("Where did it break: the change decomposed over segments", expanded=True):
+                names = [str(d.get("segmentation")) for d in decompositions]
+                chosen = common.pick("Segmentation", names, key=f"alerts_decomposition::{fingerprint}")
+                d = decompositions[names.index(chosen)]
+                st.text(str(d.get("sentence") or ""))  # data-derived: plain text
+                st.altair_chart(segment_charts.decomposition_chart(d), width="stretch")
+                st.caption("Counterfactual swap: each bar is how much of the model-level change goes away when "
+                           "that segment's statistics are put back to the reference's (Shapley-averaged up to ten "
+                           "segments); the mix bar is the segments' shares moving. The bars sum to the change.")
         with st.expander("History"):
             history = queries.alert_history(cfg, fingerprint)
             if history:

@@ -41,7 +41,13 @@ with common.store_busy_notice():
                 st.info("No column matches the search.")
             else:
                 source, column = str(subject).split(".", 1)
-                stats = queries.column_stats_over_time(cfg, source, column)
+                segments = queries.segment_labels(cfg, source, column)
+                segment = None
+                if segments:
+                    whole = "(every row)"
+                    picked = st.selectbox("Segment", [whole, *segments], key=f"data_segment::{subject}")
+                    segment = None if picked == whole else str(picked)
+                stats = queries.column_stats_over_time(cfg, source, column, segment)
                 if stats.empty:
                     st.info("No statistics for this column.")
                 else:

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from app import queries
-from app.dashboard import common
+from app.dashboard import common, segment_charts
 from checks.report import sandboxed_frame_html
 
 
@@ -124,8 +124,8 @@ with common.store_busy_notice():
         col.metric(status, int(counts.get(status, 0)), label_visibility="visible")
         col.caption(common.icon(status))
 
-    tab_results, tab_drift, tab_units, tab_trends, tab_report = st.tabs(
-        ["Results", "Drift histograms", "Unit changes", "KPI and performance trends", "Evidently report"]
+    tab_results, tab_drift, tab_units, tab_trends, tab_segments, tab_report = st.tabs(
+        ["Results", "Drift histograms", "Unit changes", "KPI and performance trends", "Segments", "Evidently report"]
     )
 
     with tab_results:
@@ -243,6 +243,13 @@ with common.store_busy_notice():
             keys = [f"{c}\u00b7{s}" for c, s in series_list]
             chosen_key = common.pick("Metric", keys, key="checks_trend", format_func=lambda k: k.replace("\u00b7", " · "))
             check, subject = series_list[keys.index(chosen_key)]
+            segment_options = queries.segment_series(cfg, check, subject)
+            if segment_options:
+                whole = "(whole model)"
+                seg_names = [whole] + [seg for _, _, seg in segment_options]
+                seg_choice = common.pick("Segment", seg_names, key=f"checks_trend_segment::{chosen_key}")
+                if seg_choice != whole:
+                    check, subject, _ = segment_options[seg_names.index(seg_choice) - 1]
             one = queries.series_trend(cfg, check, subject)
             one["batch"] = pd.to_datetime(one["batch"])
             st.altair_chart(trend_chart(one), width="stretch")
@@ -255,6 +262,23 @@ with common.store_busy_notice():
         if not performance.empty:
             st.markdown("**Live test set per batch**")
             st.dataframe(performance, hide_index=True, width="stretch")
+
+    with tab_segments:
+        seg_families = ["feature_drift", "input_quality", "prediction", "performance"]
+        seg_family = common.pick("Family", seg_families, key="checks_segment_family")
+        heat = queries.segment_heatmap(cfg, str(seg_family))
+        if heat.empty:
+            st.info("No segment results in this family. Segments are configured under `segments:` (README "
+                    "'Segments'); their checks share the model's false-alarm budget.")
+        else:
+            st.altair_chart(segment_charts.heatmap_chart(heat), width="stretch")
+            st.caption("Each cell: the worst status of this family's segment checks for that segment and batch. "
+                       "All segment tests of a batch share one false-alarm budget (Holm or Benjamini-Hochberg); "
+                       "'skipped' is a segment below its min_rows in that batch.")
+            bad = heat[heat["status"].isin(["fail", "warn"])].sort_values(["batch", "status"], ascending=[False, True])
+            if not bad.empty:
+                st.dataframe(common.styled(bad[["batch", "segment", "status", "check", "subject", "adjusted_pvalue",
+                                                "rows"]]), hide_index=True, width="stretch")
 
     with tab_report:
         st.markdown("Evidently's data-drift report of this batch against the reference (also `vigil report BATCH`).")
