@@ -73,31 +73,19 @@ def _beyond(value: float, mean: float, direction: Direction) -> bool:
     return value != mean
 
 
+_TOLERANCE = 1e-12  # relative: m * p and alpha * k / m round differently in floating point
+
+
 def holm(pvalues: Sequence[float], alpha: float) -> list[bool]:
-    """Holm's step-down rejections: the family-wise error rate stays within alpha."""
-    order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
-    m = len(pvalues)
-    out = [False] * m
-    for rank, i in enumerate(order):
-        if pvalues[i] <= alpha / (m - rank):
-            out[i] = True
-        else:
-            break
-    return out
+    """Holm's step-down rejections (the family-wise error rate stays within alpha): reject the
+    smallest p-values while p_(i) <= alpha / (m - i + 1), i.e. while the adjusted p-value is <= alpha."""
+    return [a <= alpha * (1 + _TOLERANCE) for a in adjusted_pvalues(pvalues, "holm")]
 
 
 def benjamini_hochberg(pvalues: Sequence[float], alpha: float) -> list[bool]:
-    """Benjamini-Hochberg step-up rejections: the false discovery rate stays within alpha."""
-    m = len(pvalues)
-    order = sorted(range(m), key=lambda i: pvalues[i])
-    last = -1
-    for rank, i in enumerate(order):
-        if pvalues[i] <= alpha * (rank + 1) / m:
-            last = rank
-    out = [False] * m
-    for rank in range(last + 1):
-        out[order[rank]] = True
-    return out
+    """Benjamini-Hochberg step-up rejections (the false discovery rate stays within alpha): reject
+    every p-value up to the largest p_(k) <= alpha * k / m."""
+    return [a <= alpha * (1 + _TOLERANCE) for a in adjusted_pvalues(pvalues, "bh")]
 
 
 def adjusted_pvalues(pvalues: Sequence[float], method: str) -> list[float]:

@@ -62,15 +62,25 @@ def test_pvalue_goes_far_below_the_rank_limit_of_the_chunks():
 @given(pvals, st.floats(0.001, 0.2))
 def test_holm_and_bh_bracket_bonferroni_and_match_their_adjusted_pvalues(ps, alpha):
     h, b = holm(ps, alpha), benjamini_hochberg(ps, alpha)
-    bonferroni = [p <= alpha / len(ps) for p in ps]
+    bonferroni = [p * len(ps) <= alpha for p in ps]
     assert all(hh or not bo for hh, bo in zip(h, bonferroni, strict=True))  # Holm rejects at least Bonferroni's
     assert all(bb or not hh for bb, hh in zip(b, h, strict=True))  # BH rejects at least Holm's
     for method, rej in (("holm", h), ("bh", b)):
         adj = adjusted_pvalues(ps, method)
-        assert [a <= alpha for a in adj] == rej
+        assert [a <= alpha * (1 + 1e-12) for a in adj] == rej
         assert all(a >= p - 1e-12 for a, p in zip(adj, ps, strict=True))
     if any(h):  # step-down: the smallest p-value is always among Holm's rejections
         assert h[int(np.argmin(ps))]
+    # Against the procedures written out step by step.
+    order = sorted(range(len(ps)), key=lambda i: ps[i])
+    step_down = [False] * len(ps)
+    for rank, i in enumerate(order):
+        if ps[i] * (len(ps) - rank) > alpha * (1 + 1e-12):
+            break
+        step_down[i] = True
+    assert step_down == h
+    k = max((r + 1 for r, i in enumerate(order) if ps[i] * len(ps) <= alpha * (r + 1) * (1 + 1e-12)), default=0)
+    assert b == [order.index(j) < k for j in range(len(ps))]
 
 
 @settings(max_examples=100, deadline=None)
