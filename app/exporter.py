@@ -127,7 +127,12 @@ def check_metrics(model: str, batch: datetime | None, results: list[dict[str, An
     latest = GaugeMetricFamily("vigil_latest_batch_timestamp_seconds", "Start of the latest checked batch",
                                labels=["model"])
     for r in results:
-        labels = [str(r["check_name"]), str(r["subject"]), str(r["model"])]
+        subject = str(r["subject"])
+        if subject.endswith("}") and "{" in subject and r["status"] not in ("fail", "warn"):
+            # A segment result (checks.segments) is a series only while it has something to say:
+            # 1,000 segments x every check would be tens of thousands of quiet series per scrape.
+            continue
+        labels = [str(r["check_name"]), subject, str(r["model"])]
         for family, key in ((value, "value"), (lower, "lower"), (upper, "upper")):
             number = _finite(r.get(key))
             if number is not None:

@@ -69,3 +69,13 @@ def test_a_segment_alert_without_a_model_incident_opens_its_own(tmp_path: Path):
                     ManualClock(WALL0))
     [inc] = ops.query("SELECT title FROM incidents")
     assert "model{ownership=RENT}" in inc["title"]
+
+
+def test_the_exporter_keeps_quiet_segment_results_out_of_its_series():
+    from app.exporter import check_metrics
+
+    rows = [{"check_name": c, "subject": s, "model": "m", "status": st, "value": 1.0, "lower": None, "upper": None}
+            for c, s, st in (("auc", "model", "ok"), ("segment_auc", "model{ownership=OWN}", "ok"),
+                             ("segment_auc", "model{ownership=RENT}", "fail"))]
+    [value, *_] = check_metrics("m", None, rows)
+    assert sorted(s.labels["subject"] for s in value.samples) == ["model", "model{ownership=RENT}"]
