@@ -15,7 +15,7 @@ import pytest
 from baseline_model.simulator import Incident
 from checks.result import CheckResult
 from checks.segments.batch import decompositions, load_inputs, load_references
-from checks.segments.live import calibration_gap
+from checks.segments.live import approval_rate, calibration_gap
 from tests.segments import loan_fixture as lf
 
 ONSET = 3
@@ -94,3 +94,11 @@ def test_covariate_shift_among_renters_is_caught_in_its_segment_on_its_batch(tmp
     assert {seg for _, seg in failed if seg.startswith("home_ownership=")} == {RENT}, failed
     drift = next(r for r in _at(results, ONSET) if r.check == "segment_drift" and r.subject == f"predictions.credit_score{{{RENT}}}")
     assert drift.status == "fail" and drift.value is not None and drift.value >= 0.1
+    # Before any label: the approval rate moved, and the decomposition puts most of it among renters.
+    with wh.read() as conn:
+        refs = load_references(conn, cfg)
+        assert refs is not None
+        inputs = load_inputs(conn, refs, lf.day(ONSET))
+    found = {d.segmentation: d for d in decompositions(cfg, inputs, refs, "approval_rate", approval_rate, False)}
+    d = found["home_ownership"]
+    assert d.change < 0 and d.parts[0].segment == RENT and d.parts[0].within < 0.6 * d.change
