@@ -86,6 +86,16 @@ def step_profile(cfg: VigilConfig, wh: Warehouse, dirty: set[datetime]) -> list[
     return _sorted_batches(profiled)
 
 
+def step_profile_spark(cfg: VigilConfig, wh: Warehouse, report: CycleReport) -> tuple[list[datetime], set[datetime]]:
+    """profile.engine: spark: new lake files' batches profiled by Spark where the files lie (no
+    ingestion; a bounded sample of rows lands in the warehouse). Returns (profiled, label batches)."""
+    from profilers.spark_profile import profile_with_spark
+
+    spark_report = profile_with_spark(cfg, wh)
+    report.files_loaded = len(spark_report.files_new)
+    return spark_report.all_batches, set(spark_report.label_batches)
+
+
 def unchecked_batches(wh: Warehouse) -> set[datetime]:
     """Profiled batches without any check result (a cycle killed between profile and checks)."""
     try:
@@ -270,8 +280,9 @@ def _run_steps(
         if on_step is not None:
             on_step(name, report.step_seconds[name])
 
+    spark = cfg.profile.engine == "spark"
     t = time.perf_counter()
-    dirty, label_batches = step_ingest(cfg, wh, report)
+    dirty, label_batches = (set(), set()) if spark else step_ingest(cfg, wh, report)
     timed("ingest", t)
 
     t = time.perf_counter()
@@ -279,7 +290,10 @@ def _run_steps(
     timed("reference", t)
 
     t = time.perf_counter()
-    report.batches_profiled = step_profile(cfg, wh, dirty)
+    if spark:
+        report.batches_profiled, label_batches = step_profile_spark(cfg, wh, report)
+    else:
+        report.batches_profiled = step_profile(cfg, wh, dirty)
     timed("profile", t)
     to_check = _sorted_batches(set(report.batches_profiled) | unchecked_batches(wh))
 

@@ -24,6 +24,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -372,6 +373,36 @@ class RegistryConfig(StrictModel):
         return self
 
 
+class SparkSettings(StrictModel):
+    """Where and how the Spark engine runs (``profile.engine: spark``)."""
+
+    # spark.master: local[N] here and in tests; yarn, k8s://..., spark://host:7077 on a cluster
+    # (or leave it to spark-submit: "" keeps whatever master the launcher set).
+    master: str = "local[2]"
+    app_name: str = "vigil-profile"
+    # Extra Spark configuration (spark.* keys), e.g. spark.hadoop.fs.s3a.endpoint. Credentials come
+    # from the environment (AWS_ACCESS_KEY_ID, ...) or the cluster's own configuration, never this file.
+    conf: dict[str, StrictStr | StrictInt | float | StrictBool] = Field(default_factory=dict)
+    # Rows per batch and source copied into the warehouse as the bounded sample that drill-down
+    # reports, the skew check, shadow evaluation and retraining read (0: none).
+    sample_rows: int = Field(default=10_000, ge=0, le=1_000_000)
+
+    @field_validator("conf")
+    @classmethod
+    def _spark_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        bad = sorted(k for k in value if not k.startswith("spark."))
+        if bad:
+            raise ValueError(f"not a Spark setting: {', '.join(bad)}; Spark settings start with 'spark.'")
+        return value
+
+
+class ProfileConfig(StrictModel):
+    """Which engine computes the statistics: DuckDB on this machine, or Spark where the data lies."""
+
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    spark: SparkSettings = SparkSettings()
+
+
 class VigilConfig(StrictModel):
     model: ModelInfo
     predictions: PredictionLog
@@ -387,6 +418,7 @@ class VigilConfig(StrictModel):
     schedule: Schedule = Schedule()
     storage: Storage = Storage()
     registry: RegistryConfig = RegistryConfig()
+    profile: ProfileConfig = ProfileConfig()
 
     # Filled by load_config: where the file lives and the resolved storage root.
     source_file: str | None = None

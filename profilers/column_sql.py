@@ -125,9 +125,12 @@ def _category_counts(
         return {}
     cols = ", ".join(f"CAST({ident(p.column)} AS VARCHAR) AS {ident(str(i))}" for i, p in plans.items())
     head = ", ".join(["_g", *keys])
+    names = ", ".join(ident(str(i)) for i in plans)
+    # The SQL-standard UNPIVOT form (not DuckDB's ON COLUMNS(...)): Spark reads it too; the
+    # columns not unpivoted (the group and segment keys) are kept on every row.
     rows = conn.execute(
-        f"SELECT {head}, _c, _v, count(*) AS k FROM (UNPIVOT (SELECT {head}, {cols} FROM {relation}) "  # noqa: S608
-        f"ON COLUMNS(* EXCLUDE ({head})) INTO NAME _c VALUE _v) "
+        f"SELECT {head}, _c, _v, count(*) AS k FROM (SELECT {head}, {cols} FROM {relation}) "  # noqa: S608
+        f"UNPIVOT (_v FOR _c IN ({names})) "
         f"{_group_by(keys, ('_c', '_v'))} QUALIFY count(*) OVER (PARTITION BY {head}, _c) <= {int(CATEGORY_CAP)}",
         rel_params,
     ).fetchall()

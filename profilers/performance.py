@@ -94,8 +94,15 @@ def _joined_sql(cfg: VigilConfig, has_labels: bool, segments: Sequence[SegmentDe
 
 
 def performance_stats(
-    conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, batches: list[datetime], now: datetime | None
+    conn: duckdb.DuckDBPyConnection,
+    cfg: VigilConfig,
+    batches: list[datetime],
+    now: datetime | None,
+    rows_conn: duckdb.DuckDBPyConnection | None = None,
 ) -> list[PerformanceStats]:
+    """The live test set's statistics per batch. ``conn`` runs the SQL (DuckDB, or Spark through
+    profilers.spark_sql); ``rows_conn`` (default ``conn``) is the warehouse whose rows the
+    regression error model reads (the Spark engine's bounded sample)."""
     if not batches or not _table_exists(conn, PREDICTIONS) or cfg.model.task == "none":
         return []  # a feature table has no model outputs to judge
     has_labels = cfg.labels is not None and _table_exists(conn, raw_table_name(cfg.labels.table))
@@ -130,7 +137,7 @@ def performance_stats(
     ).fetchall()
     auc = _auc_by_batch(conn, cte, params) if has_labels and not regression else {}
     extra_metrics = _regression_metrics(conn, cte, params) if has_labels and regression else {}
-    error_estimates = estimate_batches(conn, cfg, batches) if regression else {}
+    error_estimates = estimate_batches(rows_conn or conn, cfg, batches) if regression else {}
     est_auc, est_auc_labelled = _estimated_auc_by_batch(conn, cte, params, has_labels) if not regression else ({}, {})
     maturity = cfg.labels.maturity if cfg.labels else None
     out = []

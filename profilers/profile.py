@@ -33,7 +33,7 @@ from profilers.sources import (
     window_micros,
 )
 from profilers.stats_store import STAT_ARROW_TYPES, column_stats_values, insert_stat_rows
-from profilers.stats_types import ColumnKind, ColumnStats, TableStats
+from profilers.stats_types import ColumnKind, ColumnStats, PerformanceStats, TableStats
 
 GROUP_SIZE = 31  # batches per write transaction
 
@@ -191,7 +191,7 @@ def write_column_stats(
 # ---- table stats -----------------------------------------------------------------------------
 
 
-def _newest_per_batch(
+def newest_per_batch(
     conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, spec: SourceSpec
 ) -> dict[datetime, datetime]:
     ts = ident(spec.timestamp_column)
@@ -241,11 +241,14 @@ def compute_table_stats(
     spec: SourceSpec,
     batches: list[datetime],
     prediction_newest: dict[datetime, datetime],
+    evidence: dict[datetime, dict[str, Any]] | None = None,
 ) -> list[TableStats]:
     """Row count, newest timestamp, freshness lag, duplicate keys and schema evidence per batch.
 
     Freshness lag of a batch = the newest prediction timestamp up to the batch's end minus
     the newest table timestamp up to the batch's end (event time, never wall time).
+    ``evidence``: the schema evidence per batch when the caller has it (the Spark engine has
+    no ingestion records); else read from ingestion's records in ``conn``.
     """
     if not table_exists(conn, spec.raw_table):
         return [TableStats(spec.name, b, 0) for b in batches]
@@ -255,8 +258,9 @@ def compute_table_stats(
     sql = f"SELECT _g, count(*), {dup} FROM {relation} GROUP BY _g"  # noqa: S608
     rows = conn.execute(sql, params).fetchall()
     counts = {r[0]: (int(r[1]), int(r[2])) for r in rows}
-    newest = _newest_per_batch(conn, cfg, spec) if spec.name != PREDICTIONS else prediction_newest
-    evidence = _schema_evidence(conn, cfg, spec, batches)
+    newest = newest_per_batch(conn, cfg, spec) if spec.name != PREDICTIONS else prediction_newest
+    if evidence is None:
+        evidence = _schema_evidence(conn, cfg, spec, batches)
     out = []
     for b in batches:
         n, dups = counts.get(b, (0, 0))
@@ -310,10 +314,10 @@ def _prediction_batches(conn: duckdb.DuckDBPyConnection, cfg: VigilConfig) -> di
     """Every prediction batch -> its newest timestamp."""
     if not table_exists(conn, PREDICTIONS):
         return {}
-    return _newest_per_batch(conn, cfg, prediction_spec(cfg))
+    return newest_per_batch(conn, cfg, prediction_spec(cfg))
 
 
-def _stale_performance(
+def stale_performance(
     conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, now: datetime | None
 ) -> set[datetime]:
     """Batches stored as not matured whose maturity has passed by event-time now."""
@@ -333,7 +337,7 @@ def profile_batches_detailed(
         pred_newest = _prediction_batches(conn, cfg)
         done = {r[0] for r in conn.execute("SELECT batch FROM batches").fetchall()}
         now = max(pred_newest.values()) if pred_newest else None
-        stale_perf = _stale_performance(conn, cfg, now)
+        stale_perf = stale_performance(conn, cfg, now)
     lacking = set(pred_newest) - done
     targets = sorted(set(batches or ()) | lacking)
     report = ProfileReport(column_batches=targets)
@@ -351,49 +355,59 @@ def profile_batches_detailed(
                     if segments:
                         write_segment_column_stats(conn, spec.name, group, by_segment)
                 write_table_stats(conn, compute_table_stats(conn, cfg, spec, group, pred_newest))
-            for b in group:
-                conn.execute("DELETE FROM batches WHERE batch = ?", [b])
-            conn.execute(
-                "INSERT INTO batches SELECT batch, row_count, now() FROM table_stats "
-                "WHERE source = ? AND list_contains(?::TIMESTAMP[], batch)",
-                [PREDICTIONS, group],
-            )
+            write_batches(conn, group)
     for i in range(0, len(perf_targets), GROUP_SIZE):
         group = perf_targets[i : i + GROUP_SIZE]
         with wh.write() as conn:
             stats = performance_stats(conn, cfg, group, now)
             if cfg.segments:
                 segment_live_cells(conn, cfg, group, now, load_definitions(conn, cfg))
-            conn.execute("DELETE FROM performance_stats WHERE list_contains(?::TIMESTAMP[], batch)", [group])
-            for p in stats:
-                conn.execute(
-                    "INSERT INTO performance_stats (batch, predictions, labeled, matured, positives, approved, "
-                    "approved_labeled, approved_positives, mean_score, mean_label, auc, brier, precision, recall, "
-                    "mae, rmse, estimated_json, computed_at, metrics_json, classes_json) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?)",
-                    [
-                        p.batch,
-                        p.predictions,
-                        p.labeled,
-                        p.matured,
-                        p.positives,
-                        p.approved,
-                        p.approved_labeled,
-                        p.approved_positives,
-                        p.mean_score,
-                        p.mean_label,
-                        p.auc,
-                        p.brier,
-                        p.precision,
-                        p.recall,
-                        p.mae,
-                        p.rmse,
-                        json.dumps(p.estimated),
-                        json.dumps(p.metrics),
-                        json.dumps(p.classes),
-                    ],
-                )
+            write_performance_stats(conn, group, stats)
     return report
+
+
+def write_batches(conn: duckdb.DuckDBPyConnection, group: list[datetime]) -> None:
+    """The prediction batches of ``group`` as profiled (their row counts from table_stats)."""
+    for b in group:
+        conn.execute("DELETE FROM batches WHERE batch = ?", [b])
+    conn.execute(
+        "INSERT INTO batches SELECT batch, row_count, now() FROM table_stats "
+        "WHERE source = ? AND list_contains(?::TIMESTAMP[], batch)",
+        [PREDICTIONS, group],
+    )
+
+
+def write_performance_stats(conn: duckdb.DuckDBPyConnection, group: list[datetime], stats: list[PerformanceStats]) -> None:
+    """Replace the performance statistics of the batches in ``group``."""
+    conn.execute("DELETE FROM performance_stats WHERE list_contains(?::TIMESTAMP[], batch)", [group])
+    for p in stats:
+        conn.execute(
+            "INSERT INTO performance_stats (batch, predictions, labeled, matured, positives, approved, "
+            "approved_labeled, approved_positives, mean_score, mean_label, auc, brier, precision, recall, "
+            "mae, rmse, estimated_json, computed_at, metrics_json, classes_json) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?)",
+            [
+                p.batch,
+                p.predictions,
+                p.labeled,
+                p.matured,
+                p.positives,
+                p.approved,
+                p.approved_labeled,
+                p.approved_positives,
+                p.mean_score,
+                p.mean_label,
+                p.auc,
+                p.brier,
+                p.precision,
+                p.recall,
+                p.mae,
+                p.rmse,
+                json.dumps(p.estimated),
+                json.dumps(p.metrics),
+                json.dumps(p.classes),
+            ],
+        )
 
 
 def profile_batches(
