@@ -56,6 +56,10 @@ def segment_batch(
     if refs is None:
         return model_results
     inputs = load_inputs(conn, refs, batch)
+    if not inputs.current and not inputs.live:
+        # No segment statistics for this batch at all (every row has a segment, so an engine that
+        # does not compute them, e.g. profile.engine: spark): nothing to judge, nothing "too small".
+        return model_results
     out = [attach_decomposition(cfg, inputs, refs, r) for r in model_results]
     return out + segment_results(cfg, inputs, batch, include_data)
 
