@@ -97,9 +97,19 @@ def weighted_metrics(s: np.ndarray, y: np.ndarray, w: np.ndarray, threshold: flo
         tp = float(np.sum(w * (flagged & (y == 1))))
         if np.sum(w * flagged) > 0:
             out["precision"] = tp / float(np.sum(w * flagged))
+            out["precision_se"] = _proportion_se(out["precision"], w[flagged])
         if pos_w > 0:
             out["recall"] = tp / pos_w
+            out["recall_se"] = _proportion_se(out["recall"], w[y == 1])
     return out
+
+
+def _proportion_se(p: float, weights: np.ndarray) -> float:
+    """Binomial error of a proportion over weighted rows (Kish effective size): precision over the
+    flagged rows, recall over the positives. A small reference (600 rows) leaves its expected
+    precision / recall a few points uncertain, which the live check's tolerance must include."""
+    n_eff = float(weights.sum()) ** 2 / float(np.sum(weights * weights))
+    return math.sqrt(max(p * (1.0 - p), 0.0) / n_eff) if n_eff > 0 else 0.0
 
 
 CHUNK_SEED = 20240601  # fixed: the same reference gives the same bounds on every run
@@ -147,7 +157,8 @@ def reference_estimate(s: np.ndarray) -> dict[str, float]:
     whole = expected_auc_with_error(s)
     if whole is None:
         return {}
-    out = {"estimated_auc": whole[0], "estimated_auc_unit_sd": whole[1]}
+    # The reference estimate is a sample too: its own error (unit_sd / sqrt(N)) adds to the live one.
+    out = {"estimated_auc": whole[0], "estimated_auc_unit_sd": whole[1], "estimated_auc_se": whole[1] / math.sqrt(len(s))}
     chunks = _chunks(len(s), np.random.default_rng(CHUNK_SEED + 1), None)
     values = [v[0] for idx in chunks if (v := expected_auc_with_error(s[idx])) is not None]
     if len(values) >= 2:
@@ -286,7 +297,8 @@ def expected_values(
         # The estimate covers every scored row, so the full-population registered AUC is the match;
         # the same estimate on every reference score is the yardstick when the reference has scores.
         ctx: dict[str, Any] = {"expected": registered} if registered is not None else {}
-        for name in ("estimated_auc", "estimated_auc_chunk_sd", "estimated_auc_chunk_rows", "estimated_auc_unit_sd"):
+        for name in ("estimated_auc", "estimated_auc_chunk_sd", "estimated_auc_chunk_rows", "estimated_auc_unit_sd",
+                     "estimated_auc_se"):
             if name in live_reference:
                 ctx[f"reference_{name}"] = live_reference[name]
         return ctx

@@ -182,7 +182,7 @@ _SPECS: tuple[AnySpec, ...] = (
           context=("expected", "expected_basis", "registered", "realized_auc", "estimated_auc_exact",
                    "estimated_auc_labelled", "scored_rows", "reference_estimated_auc",
                    "reference_estimated_auc_chunk_sd", "reference_estimated_auc_chunk_rows",
-                   "reference_estimated_auc_unit_sd"), summary="AUC estimated from calibrated scores before labels."),
+                   "reference_estimated_auc_unit_sd", "reference_estimated_auc_se"), summary="AUC estimated from calibrated scores before labels."),
 )
 
 CHECKS: dict[str, AnySpec] = {s.name: s for s in _SPECS}

@@ -116,7 +116,10 @@ def estimated_performance(reference: ReferenceStats | None, current: ColumnStats
         spread = chunk_spread(params.get("reference_estimated_auc_chunk_sd"),
                               params.get("reference_estimated_auc_chunk_rows"), rows)
         unit_sd = params.get("reference_estimated_auc_unit_sd")
-        own = float(unit_sd) / np.sqrt(rows) if unit_sd else 0.0
+        live_se = float(unit_sd) / np.sqrt(rows) if unit_sd else 0.0
+        # The expected value is the same estimate on the reference's scores: a sample too.
+        ref_se = float(params.get("reference_estimated_auc_se") or 0.0)
+        own = float(np.hypot(live_se, ref_se))
         method = "exact"
     else:
         est = estimate(current)

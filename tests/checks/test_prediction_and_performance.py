@@ -137,3 +137,44 @@ def test_a_noisy_auc_dip_on_a_small_live_test_set_stays_quiet():
     assert auc(None, big, P("auc", expected=0.74)).status == "fail"
     res = auc(None, big, P("auc", expected=0.74, expected_se=0.03))
     assert res.status != "fail" and res.evidence["expected_se"] == 0.03
+
+
+def test_expected_precision_and_recall_carry_the_reference_sampling_error():
+    """A small reference (600 rows, as scikit-learn's digits gives) leaves its expected recall a few
+    points uncertain: that error joins the live one, so a clean 200-row batch does not page on it."""
+    from checks.live_reference import expected_values, weighted_metrics
+
+    rng = np.random.default_rng(3)
+    s = rng.beta(2, 2, 600)
+    y = (rng.random(600) < s).astype(float)
+    ref = weighted_metrics(s, y, np.ones(600), 0.5)
+    flagged, pos = s >= 0.5, y == 1
+    assert ref["precision_se"] == pytest.approx(np.sqrt(ref["precision"] * (1 - ref["precision"]) / flagged.sum()))
+    assert ref["recall_se"] == pytest.approx(np.sqrt(ref["recall"] * (1 - ref["recall"]) / pos.sum()))
+    assert 0.015 < ref["recall_se"] < 0.04
+    ctx = expected_values("recall", ref, None)
+    assert ctx["expected_se"] == ref["recall_se"]
+    # The clean digits batch of the real-data bench (seed 3): recall 0.667 on 90 positives against 0.785.
+    batch = _perf(labeled=200, positives=90, recall=60 / 90, precision=0.75)
+    alone = recall(None, batch, P("recall", expected=0.785))
+    assert alone.status == "fail"  # the live error alone: the reference's own error was missing
+    both = recall(None, batch, P("recall", expected=0.785, expected_se=0.0245))
+    assert both.status != "fail", both.explanation
+    assert both.evidence["expected_se"] == 0.0245
+
+
+def test_the_reference_estimate_error_joins_the_live_estimate_error():
+    from checks.live_reference import reference_estimate
+
+    rng = np.random.default_rng(4)
+    s = rng.beta(2, 5, 3000)
+    ref = reference_estimate(s)
+    assert ref["estimated_auc_se"] == pytest.approx(ref["estimated_auc_unit_sd"] / np.sqrt(3000))
+    edges = numeric_reference(s, 300).whole.bin_edges
+    batch = numeric_stats(rng.beta(2, 5, 1000), edges)
+    params = P("estimated_performance", estimated_auc_exact=ref["estimated_auc"] - 0.004, scored_rows=1000,
+               reference_estimated_auc=ref["estimated_auc"], reference_estimated_auc_unit_sd=ref["estimated_auc_unit_sd"],
+               reference_estimated_auc_se=ref["estimated_auc_se"])
+    res = estimated_performance(None, batch, params)
+    live = ref["estimated_auc_unit_sd"] / np.sqrt(1000)
+    assert res.evidence["own_sampling_error"] == pytest.approx(np.hypot(live, ref["estimated_auc_se"]))

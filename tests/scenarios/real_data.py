@@ -334,6 +334,9 @@ class RealRun:
     outlier_pages: list[dict[str, Any]] = field(default_factory=list)
     unit_factors: list[str] = field(default_factory=list)
     estimate_errors: list[float] = field(default_factory=list)  # |estimated - realized AUC| once labels matured
+    root: Path | None = None  # where the deployment's files are (the bench runs its peers on them)
+    days: list[tuple[str, str]] = field(default_factory=list)  # (kind: clean / incident name / outlier, day)
+    peer_verdicts: dict[str, dict[str, str]] = field(default_factory=dict)  # day -> peer -> alarm / quiet / error (bench)
 
 
 def _batch_iso(day: date) -> str:
@@ -344,7 +347,7 @@ def run_real(name: str, root: Path, seed: int = 1, clean_days: int = 5, notify: 
     """Clean days, each incident on its own day (a clean day after each), then a clean day with one outlier."""
     data = load_real(name)
     biz = build(data, root, seed)
-    run = RealRun(data)
+    run = RealRun(data, root=root)
     plan: list[tuple[str, RealIncident | None]] = [("clean", None)] * clean_days
     for inc in incidents_for(data):
         plan += [("incident", inc), ("clean", None)]
@@ -359,6 +362,7 @@ def run_real(name: str, root: Path, seed: int = 1, clean_days: int = 5, notify: 
     last = land_day(biz)  # one more clean day: the last batch's labels mature
     all_pages += pages(biz, cycle(biz, last, notify=notify))
     for kind, inc, day in days:
+        run.days.append((inc.name if inc else kind, day.isoformat()))
         about = [p for p in all_pages if p["batch"] == _batch_iso(day)]
         if kind == "clean":
             run.clean_pages[day.isoformat()] = about

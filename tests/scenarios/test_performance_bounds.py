@@ -10,90 +10,30 @@ clean batch, for every seed. Data generated here, not by the loan simulator.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from app.cycle import run_cycle
-from checks.queries import estimate_vs_realized
-from core.clock import ManualClock
-from core.config import config_from_dict
-from core.stores import Warehouse
+from tests.scenarios.auc_drop import (
+    CLEAN_DAYS,
+    DAY0,
+    DAYS,
+    ROWS,
+    SHIFT_DAYS,
+    SHIFT_SCALE,
+    auc_drop_rows,
+    run_auc_drop,
+)
 
-DAY0 = datetime(2025, 6, 2)
-ROWS = 4000
-CLEAN_DAYS = 5  # days 0..4 clean
-SHIFT_DAYS = 2  # days 5, 6 shifted
-DAYS = CLEAN_DAYS + SHIFT_DAYS + 1  # day 7 clean again: the labels of day 6 land
-SLOPE = 4.0
-SHIFT_SCALE = 0.87
 SEEDS = (3, 17, 42)
-
-
-def _rows(rng: np.random.Generator, n: int, scale: float) -> pd.DataFrame:
-    x = rng.normal(0.0, scale, n)
-    score = 1.0 / (1.0 + np.exp(-SLOPE * x))
-    y = (rng.random(n) < score).astype(int)
-    return pd.DataFrame({"x": x, "score": score, "y": y})
-
-
-def _config() -> dict[str, Any]:
-    return {
-        "model": {"name": "risk", "task": "binary", "threshold": 0.5},
-        "predictions": {"source": {"path": "landing/predictions", "glob": "*.parquet"}, "id_column": "id",
-                        "timestamp_column": "ts", "score_column": "score"},
-        "features": [{"name": "x", "type": "numeric"}],
-        "etl_tables": [{"name": "outcomes", "source": {"path": "landing/outcomes", "glob": "*.parquet"},
-                        "timestamp_column": "observed_at", "key": "id"}],
-        "labels": {"table": "outcomes", "join_key": "id", "label_column": "y", "maturity": "1d"},
-        "batch": {"window": "1d"},
-        "reference": {"kind": "file", "path": "ref.parquet", "chunk_rows": ROWS},
-    }
-
-
-def _scale(day: int) -> float:
-    return SHIFT_SCALE if CLEAN_DAYS <= day < CLEAN_DAYS + SHIFT_DAYS else 1.0
-
-
-def _run(root: Path, seed: int) -> tuple[dict[str, list[tuple[int, str]]], list[dict[str, Any]]]:
-    """Cycle after each day; (check -> [(cycle day, status) per batch in batch order]), estimate errors."""
-    cfg = config_from_dict(_config(), file="risk.yaml", root=root)
-    rng = np.random.default_rng(seed)
-    _rows(rng, 40_000, 1.0).to_parquet(root / "ref.parquet")
-    days: dict[int, pd.DataFrame] = {}
-    seen: dict[str, dict[datetime, tuple[int, str]]] = {"estimated_performance": {}, "auc": {}}
-    for day in range(DAYS):
-        frame = _rows(rng, ROWS, _scale(day))
-        frame.insert(0, "id", [f"d{day}-{i}" for i in range(ROWS)])
-        frame.insert(1, "ts", pd.to_datetime([DAY0 + timedelta(days=day, seconds=int(s))
-                                              for s in rng.integers(0, 86400, ROWS)]))
-        days[day] = frame
-        (root / "landing" / "predictions").mkdir(parents=True, exist_ok=True)
-        frame.drop(columns=["y"]).to_parquet(root / "landing" / "predictions" / f"p{day:02d}.parquet")
-        if day >= 1:  # yesterday's outcomes, observed today
-            prev = days[day - 1]
-            (root / "landing" / "outcomes").mkdir(parents=True, exist_ok=True)
-            pd.DataFrame({"id": prev["id"], "y": prev["y"],
-                          "observed_at": pd.Timestamp(DAY0 + timedelta(days=day, hours=2))}).to_parquet(
-                root / "landing" / "outcomes" / f"o{day:02d}.parquet")
-        report = run_cycle(cfg, clock=ManualClock(DAY0 + timedelta(days=day + 1, hours=3)), notify=False)
-        assert report.status == "ok", report.error
-        for r in report.results:
-            if r.check in seen and r.status != "skipped" and r.batch is not None and r.batch not in seen[r.check]:
-                seen[r.check][r.batch] = (day, r.status)
-    with Warehouse(cfg.warehouse_path, memory_limit="512MB").read() as conn:
-        errors = estimate_vs_realized(conn)
-    return {k: [v[b] for b in sorted(v)] for k, v in seen.items()}, errors
 
 
 def test_the_shift_lowers_auc_by_about_a_hundredth_and_chunks_spread_a_third_of_that() -> None:
     rng = np.random.default_rng(0)
-    clean, shifted = _rows(rng, 400_000, 1.0), _rows(rng, 400_000, SHIFT_SCALE)
+    clean, shifted = auc_drop_rows(rng, 400_000, 1.0), auc_drop_rows(rng, 400_000, SHIFT_SCALE)
     drop = roc_auc_score(clean["y"], clean["score"]) - roc_auc_score(shifted["y"], shifted["score"])
     assert 0.008 < drop < 0.016
     chunks = [roc_auc_score(clean["y"].iloc[i:i + ROWS], clean["score"].iloc[i:i + ROWS]) for i in range(0, 200_000, ROWS)]
@@ -102,7 +42,7 @@ def test_the_shift_lowers_auc_by_about_a_hundredth_and_chunks_spread_a_third_of_
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_estimate_pages_on_the_first_shifted_batch_and_realized_when_its_labels_mature(tmp_path: Path, seed: int) -> None:
-    verdicts, errors = _run(tmp_path, seed)
+    verdicts, errors = run_auc_drop(tmp_path, seed)
     estimate = verdicts["estimated_performance"]
     realized = verdicts["auc"]
     # One verdict per batch; the estimate on the day the batch arrives, the realized AUC the next day.
