@@ -296,7 +296,9 @@ def real_table(runs: list[Any]) -> str:
         clean = sum(len(r.clean_pages) + 1 for r in group)  # + the outlier batch of each run
         false = sum(sum(1 for p in r.clean_pages.values() if p) + (1 if r.outlier_pages else 0) for r in group)
         errors = [e for r in group for e in r.estimate_errors]
-        err = f"{sum(errors) / len(errors):.3f} / {max(errors):.3f} (n={len(errors)})" if errors else "n/a"
+        clean_errors = [e for r in group for e in r.clean_estimate_errors]
+        err = (f"clean {sum(clean_errors) / len(clean_errors):.3f} / {max(clean_errors):.3f} (n={len(clean_errors)}); "
+               f"all {sum(errors) / len(errors):.3f} / {max(errors):.3f} (n={len(errors)})") if clean_errors and errors else "n/a"
         incidents = list(group[0].incident_pages)
         for i, stated in enumerate(incidents):
             hits = 0
@@ -481,7 +483,9 @@ def print_real(runs: list[Any], seeds: Sequence[int], started: float) -> None:
         print(real_peer_table(runs))
     print("\nrecall: paged (an alert turned firing, not inhibited) on the incident's own batch about the column it hit; "
           "false pages: clean batches (including one with a single extreme outlier) on which anything paged; "
-          "est. AUC error: |estimated - realized AUC| per batch once its labels matured.")
+          "est. AUC error: |estimated - realized AUC| per batch once its labels matured, on clean batches and on all "
+          "(an incident that makes the scores miscalibrated, such as a x1000 unit change, makes the estimate wrong by design: "
+          "it assumes calibrated scores).")
     print(f"wall time {time.perf_counter() - started:.0f} s")
 
 

@@ -334,6 +334,7 @@ class RealRun:
     outlier_pages: list[dict[str, Any]] = field(default_factory=list)
     unit_factors: list[str] = field(default_factory=list)
     estimate_errors: list[float] = field(default_factory=list)  # |estimated - realized AUC| once labels matured
+    clean_estimate_errors: list[float] = field(default_factory=list)  # the same, clean batches only
     root: Path | None = None  # where the deployment's files are (the bench runs its peers on them)
     days: list[tuple[str, str]] = field(default_factory=list)  # (kind: clean / incident name / outlier, day)
     peer_verdicts: dict[str, dict[str, str]] = field(default_factory=dict)  # day -> peer -> alarm / quiet / error (bench)
@@ -379,5 +380,8 @@ def run_real(name: str, root: Path, seed: int = 1, clean_days: int = 5, notify: 
             if res.check == "estimated_performance" and res.evidence.get("realized_auc") is not None:
                 est = res.value
                 if est is not None:
-                    run.estimate_errors.append(abs(float(est) - float(res.evidence["realized_auc"])))
+                    error = abs(float(est) - float(res.evidence["realized_auc"]))
+                    run.estimate_errors.append(error)
+                    if res.batch is not None and res.batch.date().isoformat() in run.clean_pages:
+                        run.clean_estimate_errors.append(error)
     return run
