@@ -218,22 +218,37 @@ def segment_live_cells(
     """The live test set of each batch as cells (score bin x labelled x positive x approved), for the
     whole batch and every segment in one grouped query; replaces the batches' rows in
     segment_live_stats. Binary and regression models (a multiclass model has no single score)."""
-    if not batches or cfg.model.task not in ("binary", "regression") or not _table_exists(conn, PREDICTIONS):
+    values = segment_live_values(conn, cfg, batches, now, segments, load_score_edges(conn))
+    if values is None:
         return 0
+    write_segment_live_cells(conn, batches, values)
+    return len(values)
+
+
+def segment_live_values(
+    conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, batches: list[datetime], now: datetime | None,
+    segments: Sequence[SegmentDef], edges: Sequence[float],
+) -> list[list[Any]] | None:
+    """The segment_live_stats rows of the batches (None: no live test set for this model kind).
+    ``conn`` runs the SQL (DuckDB, or Spark through profilers.spark_sql); ``edges``: the stored score bins."""
+    if not batches or cfg.model.task not in ("binary", "regression") or not _table_exists(conn, PREDICTIONS):
+        return None
     has_labels = cfg.labels is not None and _table_exists(conn, raw_table_name(cfg.labels.table))
     cte, params = _joined_sql(cfg, has_labels, segments)
     params[-1] = batches
-    sql, bin_params = live_cells_sql("j", "batch", [d.key for d in segments], load_score_edges(conn))
+    sql, bin_params = live_cells_sql("j", "batch", [d.key for d in segments], edges)
     rows = conn.execute(f"{cte} {sql}", params + bin_params).fetchall()
     maturity = cfg.labels.maturity if cfg.labels else None
-    conn.execute("DELETE FROM segment_live_stats WHERE list_contains(?::TIMESTAMP[], batch)", [batches])
-    values = [
+    return [
         [batch, name, label, *cell, labels_matured(batch, now, cfg.batch.window, maturity)]
         for batch, name, label, cell in split_cells(rows, list(segments))
     ]
+
+
+def write_segment_live_cells(conn: duckdb.DuckDBPyConnection, batches: list[datetime], values: list[list[Any]]) -> None:
+    conn.execute("DELETE FROM segment_live_stats WHERE list_contains(?::TIMESTAMP[], batch)", [batches])
     types = [pa.timestamp("us"), *LIVE_ARROW_TYPES, pa.bool_()]
     insert_stat_rows(conn, "segment_live_stats", types, values)
-    return len(values)
 
 
 def _regression_metrics(conn: duckdb.DuckDBPyConnection, cte: str, params: list[Any]) -> dict[datetime, dict[str, float]]:

@@ -149,10 +149,10 @@ def compute_column_stats_segmented(
     grouped, segmented = stats_by_group_and_segment(
         conn, relation, params, plans, spec.name, segment_keys=[d.key for d in segments]
     )
-    return [s for stats in grouped.values() for s in stats], _named_segments(segmented, segments)
+    return [s for stats in grouped.values() for s in stats], named_segments(segmented, segments)
 
 
-def _named_segments(segmented: dict[SegmentGroup, list[ColumnStats]], segments: list[SegmentDef]) -> list[SegmentColumnStats]:
+def named_segments(segmented: dict[SegmentGroup, list[ColumnStats]], segments: list[SegmentDef]) -> list[SegmentColumnStats]:
     by_index = dict(enumerate(segments))
     return [(by_index[i].name, label, s) for (_, i, label), stats in segmented.items() for s in stats]
 

@@ -18,6 +18,9 @@ Each cycle:
    sample is what drill-down reports, the training-serving skew check, shadow evaluation, the
    regression error model and retraining read. Raw rows beyond it are never copied.
 
+Segments (``segments:``) come from the same grouped queries as on DuckDB (GROUPING SETS): the
+per-segment column statistics and live-test-set cells are written like the DuckDB engine's.
+
 Not done on Spark (the DuckDB engine's ingestion does them): quarantine of unreadable files and
 rows, and per-file schema-change evidence (a batch's evidence is the sources' merged schema
 against the config).
@@ -37,21 +40,24 @@ import duckdb
 from core.config import ConfigError, FileSource, VigilConfig
 from core.sql import ident
 from core.stores import Warehouse
-from profilers.column_sql import stats_by_group
-from profilers.performance import performance_stats
+from profilers.column_sql import stats_by_group_and_segment
+from profilers.performance import performance_stats, segment_live_values, write_segment_live_cells
 from profilers.profile import (
     GROUP_SIZE,
     batch_relation,
     column_plans,
     compute_table_stats,
+    named_segments,
     newest_per_batch,
     stale_performance,
     table_exists,
     write_batches,
     write_column_stats,
     write_performance_stats,
+    write_segment_column_stats,
     write_table_stats,
 )
+from profilers.segments import load_definitions, load_score_edges
 from profilers.sources import PREDICTIONS, SourceSpec, all_specs, bucket_sql, file_format, window_micros
 from profilers.spark_sql import SparkSQL
 
@@ -334,16 +340,24 @@ def profile_with_spark(
     report.column_batches, report.performance_batches = targets, perf_targets
     report.label_batches = sorted(labels_dirty)
 
+    with wh.read() as rconn:
+        segments = load_definitions(rconn, cfg) if cfg.segments else []
+        score_edges = load_score_edges(rconn) if segments else ()
     for i in range(0, len(targets), GROUP_SIZE):
         group = targets[i : i + GROUP_SIZE]
         with wh.read() as rconn:
             plans = {spec.name: column_plans(cfg, rconn, spec) for spec in specs}
-        column_stats, table_stats = {}, []
+        column_stats, segment_stats, table_stats = {}, {}, []
         for spec in specs:
             if spec.name in frames:
-                relation, params = batch_relation(cfg, spec, group, [p.column for p in plans[spec.name]])
-                grouped = stats_by_group(sq, relation, params, plans[spec.name], spec.name)  # type: ignore[arg-type]
+                segs = segments if spec.name == PREDICTIONS else []
+                relation, params = batch_relation(cfg, spec, group, [p.column for p in plans[spec.name]], segs)
+                grouped, segmented = stats_by_group_and_segment(
+                    sq, relation, params, plans[spec.name], spec.name, segment_keys=[d.key for d in segs]  # type: ignore[arg-type]
+                )
                 column_stats[spec.name] = [s for stats in grouped.values() for s in stats]
+                if segs:
+                    segment_stats[spec.name] = named_segments(segmented, segs)
                 evidence = _evidence(frames[spec.name], spec, group)
             else:
                 evidence = None
@@ -352,6 +366,8 @@ def profile_with_spark(
             for spec in specs:
                 if spec.name in column_stats:
                     write_column_stats(conn, spec.name, group, column_stats[spec.name])
+                if spec.name in segment_stats:
+                    write_segment_column_stats(conn, spec.name, group, segment_stats[spec.name])
                 if spec.name in frames:
                     report.sampled_rows += write_sample(conn, sq, cfg, spec, frames[spec.name], group)
             write_table_stats(conn, table_stats)
@@ -360,8 +376,11 @@ def profile_with_spark(
         group = perf_targets[i : i + GROUP_SIZE]
         with wh.read() as rconn:
             stats = performance_stats(sq, cfg, group, now, rows_conn=rconn)  # type: ignore[arg-type]
+        cells = segment_live_values(sq, cfg, group, now, segments, score_edges) if segments else None  # type: ignore[arg-type]
         with wh.write() as conn:
             write_performance_stats(conn, group, stats)
+            if cells is not None:
+                write_segment_live_cells(conn, group, cells)
     with wh.write() as conn:
         record_files(conn, [f for fs in new.values() for f in fs])
     log.info("spark profile: %d new files, %d batches, %d performance batches, %d sample rows",

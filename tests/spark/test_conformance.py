@@ -99,6 +99,7 @@ def _config(root: Path, feats: list[str], engine: str) -> VigilConfig:
         "reference": {"kind": "file", "path": "reference.parquet"},
         "storage": {"root": str(root), "warehouse": f"{engine}.duckdb"},
         "profile": {"engine": engine, "spark": {"master": "local[2]", "sample_rows": 500}},
+        "segments": [{"name": "by_grade", "column": "grade", "top": 3, "min_rows": 10}],
     }
     return config_from_dict(data, file=str(root / f"{engine}.yaml"), root=root)
 
@@ -167,6 +168,27 @@ def test_every_column_statistic_agrees(engines: tuple[Path, list[str], Warehouse
                     assert lo <= engine_value <= hi, (key, q, lo, engine_value, hi)
                 checked_quantiles += 1
     assert checked_quantiles == 3 * (COLUMNS + 1) * 9
+
+
+def test_segment_statistics_agree(engines: tuple[Path, list[str], Warehouse, Warehouse, Any]) -> None:
+    """Per-segment column statistics and live-test-set cells (GROUPING SETS on both engines)."""
+    _, _, duck_wh, spark_wh, _ = engines
+    sql = ("SELECT source || '.' || column_name, batch, segment || '=' || label, count, nulls, nan, inf, min, max, "
+           "mean, std, bin_counts_json, categories_json FROM segment_column_stats")
+    duck, spark = _rows(duck_wh, sql), _rows(spark_wh, sql)
+    assert len({k[2] for k in duck}) >= 4  # the top 3 grades, (other) and any missing-value label
+    assert duck and set(spark) == set(duck)
+    for key, d in duck.items():
+        _assert_same({k: v for k, v in d.items() if not k.endswith("_json")},
+                     {k: v for k, v in spark[key].items() if not k.endswith("_json")}, str(key))
+        for col in ("bin_counts_json", "categories_json"):
+            assert json.loads(spark[key][col] or "null") == json.loads(d[col] or "null"), (key, col)
+    sql = ("SELECT batch, segment || '=' || label, bin::VARCHAR || labeled::VARCHAR || positive::VARCHAR || "
+           "approved::VARCHAR, n, sum_score, sum_y, sum_abs_err, sum_sq_err, matured FROM segment_live_stats")
+    duck, spark = _rows(duck_wh, sql), _rows(spark_wh, sql)
+    assert duck and set(spark) == set(duck)
+    for key, d in duck.items():
+        _assert_same(d, spark[key], str(key))
 
 
 def test_table_and_live_test_set_statistics_agree(engines: tuple[Path, list[str], Warehouse, Warehouse, Any]) -> None:
