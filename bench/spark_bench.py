@@ -115,13 +115,15 @@ def _table(wh: Warehouse, sql: str, key: int) -> dict[tuple[Any, ...], tuple[Any
 
 
 def _same(a: Any, b: Any) -> bool:
+    """Equal, floats within a relative 1e-9, JSON compared value by value."""
     if a is None or b is None:
         return a is b
-    if isinstance(a, str):
-        try:
-            return bool(json.loads(a) == json.loads(b))
-        except ValueError:
-            return a == b
+    if isinstance(a, str) and isinstance(b, str) and a[:1] in "[{":
+        return _same(json.loads(a), json.loads(b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return set(a) == set(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float) or isinstance(b, float):
         return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
     return bool(a == b)
