@@ -50,3 +50,12 @@ def test_unknown_spark_key_is_rejected() -> None:
 def test_sample_rows_is_bounded() -> None:
     with pytest.raises(ConfigError, match=r"profile.spark.sample_rows"):
         config_from_dict(_with({"engine": "spark", "spark": {"sample_rows": -1}}), file="m.yaml")
+
+
+def test_the_spark_example_is_the_example_on_spark() -> None:
+    """monitor_spark.yaml is monitor.yaml plus its profile section: the two must not drift apart."""
+    duck = yaml.safe_load(EXAMPLE.read_text())
+    spark = yaml.safe_load((REPO / "baseline_model" / "configs" / "monitor_spark.yaml").read_text())
+    assert spark.pop("profile")["engine"] == "spark"
+    assert duck.pop("profile", {"engine": "duckdb"})["engine"] == "duckdb"
+    assert spark == duck
