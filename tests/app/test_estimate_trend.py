@@ -23,6 +23,7 @@ from app.cycle import run_cycle
 from core.clock import ManualClock
 from core.config import load_config
 from tests.app.test_dashboard import PAGES, render
+from tests.scenarios.auc_drop import auc_drop_config
 
 DAY0 = datetime(2025, 6, 2)
 ROWS = 600
@@ -40,18 +41,7 @@ def labelled_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path
     folder = tmp_path_factory.mktemp("estimate")
     root = folder / "var"
     root.mkdir()
-    config = {
-        "model": {"name": "risk", "task": "binary", "threshold": 0.5},
-        "predictions": {"source": {"path": "landing/predictions", "glob": "*.parquet"}, "id_column": "id",
-                        "timestamp_column": "ts", "score_column": "score"},
-        "features": [{"name": "x", "type": "numeric"}],
-        "etl_tables": [{"name": "outcomes", "source": {"path": "landing/outcomes", "glob": "*.parquet"},
-                        "timestamp_column": "observed_at", "key": "id"}],
-        "labels": {"table": "outcomes", "join_key": "id", "label_column": "y", "maturity": "1d"},
-        "batch": {"window": "1d"},
-        "reference": {"kind": "file", "path": "ref.parquet", "chunk_rows": ROWS},
-        "schedule": {"interval": "1h"},
-    }
+    config = {**auc_drop_config(chunk_rows=ROWS), "schedule": {"interval": "1h"}}
     path = folder / "monitor.yaml"
     path.write_text(yaml.safe_dump(config))
     cfg = load_config(path, root=root)

@@ -39,7 +39,7 @@ def auc_drop_rows(rng: np.random.Generator, n: int, scale: float) -> pd.DataFram
     return pd.DataFrame({"x": x, "score": score, "y": y})
 
 
-def auc_drop_config() -> dict[str, Any]:
+def auc_drop_config(chunk_rows: int = ROWS) -> dict[str, Any]:
     return {
         "model": {"name": "risk", "task": "binary", "threshold": 0.5},
         "predictions": {"source": {"path": "landing/predictions", "glob": "*.parquet"}, "id_column": "id",
@@ -49,7 +49,7 @@ def auc_drop_config() -> dict[str, Any]:
                         "timestamp_column": "observed_at", "key": "id"}],
         "labels": {"table": "outcomes", "join_key": "id", "label_column": "y", "maturity": "1d"},
         "batch": {"window": "1d"},
-        "reference": {"kind": "file", "path": "ref.parquet", "chunk_rows": ROWS},
+        "reference": {"kind": "file", "path": "ref.parquet", "chunk_rows": chunk_rows},
     }
 
 
