@@ -36,7 +36,7 @@ from core.config import VigilConfig
 from core.ids import new_id
 from core.registries import promotion_rule, registry_error_types, registry_for
 from core.sql import ident
-from core.stores import OpsStore, StoreMissing, Warehouse
+from core.stores import OpsStore, StoreMissing, StoreUnavailable, Warehouse
 from incidents import incidents as incident_store
 from incidents.inhibition import AlertView, is_downstream, is_root, possible_causes_of
 from incidents.schema import ensure_schema
@@ -418,9 +418,13 @@ def reject(ops: OpsStore, clock: Clock, decision_id: str, actor: str, reason: st
 
 @contextmanager
 def _registry_errors() -> Iterator[None]:
-    """A refused registry move (not approved, nothing to roll back to) is a decision error with its hint."""
+    """A refused registry move (not approved, nothing to roll back to) is a decision error with its hint.
+    A registry that cannot be reached (MLflow down) is not a refusal: it stays a store that is
+    unavailable, so `vigil` exits 3 and the decision stays where it was."""
     try:
         yield
+    except StoreUnavailable:
+        raise
     except registry_error_types() as err:
         raise DecisionError(f"the registry refused: {err}") from err
 

@@ -136,6 +136,15 @@ def test_degradation_after_promotion_recommends_roll_back_then_carries_out_and_r
     with pytest.raises(DecisionError, match="needs a reason"):
         approve(ops, clock, decision.decision_id, "ana", " ")
     approve(ops, clock, decision.decision_id, "ana", "v1 better on live data")
+    # An MLflow that cannot be reached is a store that is unavailable (exit 3), not a refusal
+    # (a DecisionError, exit 2): the decision stays approved and nothing moved.
+    from core.mlflow_registry import MlflowRegistry, MlflowUnavailable
+    from tests.core.test_mlflow_registry import closed_port
+
+    down = MlflowRegistry(f"http://127.0.0.1:{closed_port()}", ops, clock)
+    with pytest.raises(MlflowUnavailable, match="nothing was changed"):
+        carry_out(cfg, ops, clock, decision.decision_id, "ana", "roll back to v1", registry=down)
+    assert decisions_for(ops, incident_id)[0].state == "approved"
     done = carry_out(cfg, ops, clock, decision.decision_id, "ana", "roll back to v1", registry=reg)
     assert done.state == "carried_out" and reg.champion("loan_default").version == v1
     assert reg.event(done.registry_event_id).kind == "rollback"
