@@ -1,7 +1,9 @@
-"""Inputs of checks that are not profiler statistics: the skew sample and heartbeat health.
+"""Inputs of checks that are not profiler statistics: the skew sample, heartbeat health and
+one segment's test.
 
 Plain data, computed at the edges (``checks.input_quality.skew_sample`` from the warehouse,
-``incidents.heartbeat`` from the ops store) and passed to pure checks.
+``incidents.heartbeat`` from the ops store, ``checks.segments.run`` from a batch's segment
+statistics) and passed to pure checks.
 """
 
 from __future__ import annotations
@@ -69,3 +71,31 @@ class HeartbeatStats:
     scoring: ScoringHealth
     scoring_scheduled: bool  # an expected scoring interval is configured (a missed job is meaningful)
     stale_factor: float  # the cycle is stale after this many intervals
+
+
+@dataclass
+class SegmentTest:
+    """One test of one segment (``checks.segments``): the statistic, its reference value, the
+    effect in the harmful direction and a p-value from a tail fitted to the reference chunks.
+
+    The family-wise decision over a batch's segment tests (Holm or Benjamini-Hochberg) fills
+    ``adjusted_pvalue``, ``family_size``, ``alpha`` and ``correction``; a test judged alone is
+    a family of one at the check's ``false_alarm_budget``.
+    """
+
+    check: str
+    subject: str  # with its segment: 'model{ownership=RENT}'
+    segment: str  # 'ownership=RENT'
+    value: float
+    expected: float
+    effect: float  # in the harmful direction (or absolute, two-sided)
+    pvalue: float
+    rows: int
+    labels: bool  # reads matured labels (the label family)
+    what: str  # the metric in words
+    evidence: dict[str, Any] = field(default_factory=dict)
+    batch: datetime | None = None
+    adjusted_pvalue: float | None = None
+    family_size: int = 1
+    alpha: float | None = None
+    correction: str = "none"

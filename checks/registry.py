@@ -5,7 +5,8 @@ says what it reads (column / table / performance statistics, the feature set, a 
 sample), which subjects it applies to (roles) and its default parameters. Config
 enables checks (``checks.enabled`` / ``checks.disabled``) and overrides parameters
 (``checks.params.<check>`` for every subject, ``features[].checks.<check>`` for one
-feature; ``enabled: false`` there turns the check off for that feature).
+feature; ``enabled: false`` there turns the check off for that feature). The segment checks
+(``checks.segments.specs``) are registered here too and obey the same settings.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from checks.heartbeat.specs import HEARTBEATS
 from checks.input_quality import column_quality, skew, table_quality
 from checks.performance import estimated, estimated_error, kpi, live_metrics, multiclass_metrics
 from checks.prediction import outputs
+from checks.segments.specs import MODEL_LEVEL_PARAMS, SEGMENT_SPECS
 from checks.spec import (
     CATEGORICAL,
     COLUMN,
     FEATURES,
     NUMERIC,
     PERFORMANCE,
+    SEGMENT,
     SKEW,
     TABLE,
     C,
@@ -50,8 +53,9 @@ from core.model_kinds import BINARY, CLASSIFIERS, MODELS, MULTICLASS, REGRESSION
 #   class_score     predictions.<probability column of one class> (multiclass)
 #   class_decision  predictions.<predicted class column>=<class> (multiclass)
 #   class           model.<class>: one class of a multiclass model on the live test set
+#   segment         <subject>{<segmentation>=<label>}: one segment of a configured segmentation
 ROLES = frozenset({"feature", "lineage", "score", "decision", "fallback", "prediction_table", "etl_table",
-                   "features", "model", "kpi", "class_score", "class_decision", "class", "heartbeat"})
+                   "features", "model", "kpi", "class_score", "class_decision", "class", "heartbeat", "segment"})
 #   heartbeat       the scheduler / scoring job (wall-clock health, evaluated by incidents.heartbeat)
 _EXPECTED = ("expected", "expected_se", "expected_basis", "registered", "chunk_sd", "chunk_rows")
 
@@ -183,6 +187,9 @@ _SPECS: tuple[AnySpec, ...] = (
                    "estimated_auc_labelled", "scored_rows", "reference_estimated_auc",
                    "reference_estimated_auc_chunk_sd", "reference_estimated_auc_chunk_rows",
                    "reference_estimated_auc_unit_sd", "reference_estimated_auc_se"), summary="AUC estimated from calibrated scores before labels."),
+    # segments: one spec per segment check (checks.segments.specs), judged per segment test under
+    # the model's family-wise budget (role "segment": every segment of every configured segmentation)
+    *SEGMENT_SPECS.values(),
 )
 
 CHECKS: dict[str, AnySpec] = {s.name: s for s in _SPECS}
@@ -227,6 +234,10 @@ def _check_params(where: str, overrides: Mapping[str, Mapping[str, Any]]) -> lis
         known = sorted(known_params(spec))
         for p in sorted(set(params) - set(known)):
             errors.append(f"{where}.{name}.{p}: unknown parameter (hint: {_hint(p, known)})")
+        if spec.inputs == SEGMENT:
+            for p in sorted(set(params) & set(MODEL_LEVEL_PARAMS)):
+                errors.append(f"{where}.{name}.{p}: segment checks share the model's budget, not one of their own "
+                              "(hint: set checks.false_alarm_budget; checks.segment_correction picks Holm or BH)")
         try:
             spec.params_schema.model_validate({k: v for k, v in params.items() if k in known})
         except ValidationError as err:

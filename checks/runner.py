@@ -23,8 +23,8 @@ from checks.input_quality.skew_sample import skew_sample
 from checks.live_reference import expected_values, reference_selection_metrics
 from checks.registry import AnySpec, enabled_specs, params_for
 from checks.result import CheckResult
+from checks.segments.batch import enabled_segment_checks, segment_batch
 from checks.segments.batch import load_references as load_segment_references
-from checks.segments.batch import segment_batch
 from checks.spec import COLUMN, FEATURES, PERFORMANCE, SKEW, TABLE, Computed, Family, run_spec
 from checks.stats_access import ColumnStatsCache, fallback_stats, recent_batches, recent_rows
 from checks.storage import store_results
@@ -64,6 +64,7 @@ def run_checks(
         references.update(stats_store.load_all_references(conn))
         segments = load_segment_references(conn, cfg) if cfg.segments else None
     live_reference = _live_reference(cfg, coverage)
+    segment_checks = enabled_segment_checks(cfg, specs)
     out: list[CheckResult] = []
     label_only = sorted(set(performance_batches) - set(batches))
     work = [(b, True) for b in sorted(set(batches))] + [(b, False) for b in label_only]
@@ -72,7 +73,7 @@ def run_checks(
             with wh.write() as conn:
                 results = check_batch(conn, cfg, specs, batch, references, stats, model_evaluation, live_reference, include_data)
                 if segments is not None:  # per-segment checks and the decomposition of what moved
-                    results = segment_batch(conn, cfg, segments, batch, include_data, results)
+                    results = segment_batch(conn, cfg, segments, batch, include_data, results, segment_checks)
                 store_results(conn, results, checked_at)
         except Exception as err:  # one batch's failure is that batch's error, never the cycle's
             log.exception("checking batch %s failed", batch.isoformat())

@@ -4,7 +4,7 @@ A check is a pure function ``(reference, current, params) -> CheckResult``. Its 
 declares:
 
 - ``inputs``: which statistics it reads (``Inputs``: column, table, performance, the feature
-  set, a skew sample, heartbeat health), each with the types of its reference and current
+  set, a skew sample, heartbeat health, one segment's test), each with the types of its reference and current
   arguments, so ``CheckSpec[R, C]`` ties the function's signature to what the runner passes;
 - ``family``: one member of ``Family``, the only place a family name is written (alert
   labels, inhibition and the results table use its value);
@@ -28,7 +28,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, create_model
 
-from checks.inputs import HeartbeatStats, SkewStats
+from checks.inputs import HeartbeatStats, SegmentTest, SkewStats
 from checks.result import CheckResult
 from checks.verdict import error_result
 from core.model_kinds import ALL_MODEL_KINDS, ModelKind, model_kind
@@ -61,7 +61,7 @@ Params = dict[str, Any]
 class Inputs(Generic[R, C]):
     """What a check reads: the name the runner dispatches on, and the argument types."""
 
-    name: Literal["column", "table", "performance", "features", "skew", "heartbeat"]
+    name: Literal["column", "table", "performance", "features", "skew", "heartbeat", "segment"]
     reference: str  # the reference argument's type, for docs and errors
     current: str
 
@@ -77,6 +77,9 @@ FEATURES: Inputs[dict[str, ReferenceStats] | None, dict[str, ColumnStats]] = Inp
 )
 SKEW: Inputs[None, SkewStats] = Inputs("skew", "None", "SkewStats")
 HEARTBEAT: Inputs[None, HeartbeatStats] = Inputs("heartbeat", "None", "HeartbeatStats")
+# One segment's test (checks.segments): the runner builds the batch's tests from the segment
+# statistics, applies the family-wise correction, then calls each test's spec.
+SEGMENT: Inputs[None, SegmentTest] = Inputs("segment", "None", "SegmentTest")
 
 CheckFn = Callable[[R, C, Params], CheckResult]
 ColumnCheckFn = Callable[[ReferenceStats | None, ColumnStats, Params], CheckResult]

@@ -11,10 +11,12 @@ from typing import Any
 
 import duckdb
 
+from checks.registry import AnySpec, params_for
 from checks.result import CheckResult
 from checks.segments import live as lv
 from checks.segments.decomposition import Decomposition, decompose, score_psi_metric, trimmed
-from checks.segments.run import SegmentInputs, segment_results
+from checks.segments.run import Enabled, SegmentInputs, segment_results
+from checks.spec import SEGMENT, Params
 from core.config import VigilConfig
 from profilers import stats_store
 from profilers.segments import SegmentDef, load_definitions, load_score_edges
@@ -48,11 +50,25 @@ def load_inputs(conn: duckdb.DuckDBPyConnection, refs: SegmentReferences, batch:
                          refs.reference_live, refs.n_bins, {d.name: d.column for d in refs.definitions}, refs.cache)
 
 
+def enabled_segment_checks(cfg: VigilConfig, specs: list[AnySpec]) -> dict[str, Params]:
+    """The segment checks among the enabled ``specs`` that apply to the model's kind, with their
+    parameters (defaults <- checks.params.<check>); ``enabled: false`` there turns one off."""
+    out = {}
+    for spec in specs:
+        if spec.inputs != SEGMENT or not spec.applies("segment", None, cfg.model.task):
+            continue
+        params = params_for(spec, cfg)
+        if params.get("enabled", True):
+            out[spec.name] = params
+    return out
+
+
 def segment_batch(
     conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, refs: SegmentReferences | None, batch: datetime,
-    include_data: bool, model_results: list[CheckResult],
+    include_data: bool, model_results: list[CheckResult], checks: Enabled | None = None,
 ) -> list[CheckResult]:
-    """Segment results of the batch, and the model-level results with their decomposition added."""
+    """Segment results of the batch (the enabled segment checks ``checks``; by default every one of
+    the model's kind), and the model-level results with their decomposition added."""
     if refs is None:
         return model_results
     inputs = load_inputs(conn, refs, batch)
@@ -61,7 +77,7 @@ def segment_batch(
         # does not compute them, e.g. profile.engine: spark): nothing to judge, nothing "too small".
         return model_results
     out = [attach_decomposition(cfg, inputs, refs, r) for r in model_results]
-    return out + segment_results(cfg, inputs, batch, include_data)
+    return out + segment_results(cfg, inputs, batch, include_data, checks)
 
 
 # ---- decomposition of model-level results ------------------------------------------------------

@@ -1,12 +1,14 @@
 """Segment checks of one batch, under one false-alarm budget for the whole model.
 
-Every segment of every segmentation is tested for drift and null rate of each feature, drift
-of the score, the configured KPIs, calibration and realized / estimated AUC (binary) or MAE
-(regression). Each test gives a p-value (checks.segments.stats.tail_pvalue: a t tail fitted
+Every segment of every segmentation is tested by the enabled segment checks (registered
+``CheckSpec``s, ``checks.segments.specs``; ``checks.enabled`` / ``checks.disabled`` and
+``checks.params.<check>`` apply to them, and each declares the model kinds it applies to):
+drift and null rate of each feature, drift of the score, the configured KPIs, calibration and
+realized / estimated AUC (binary) or MAE (regression). Each test gives a p-value (checks.segments.stats.tail_pvalue: a t tail fitted
 to the reference chunks' values of the same segment, rescaled to the segment's size in the
 batch); the batch's tests then share the budget through Holm's procedure (or
 Benjamini-Hochberg, ``checks.segment_correction``). A test pages only when it is rejected
-AND its effect reaches the check's minimum effect: never a raw p-value at large n.
+AND its effect reaches the check's ``min_effect``: never a raw p-value at large n.
 
 The budget is split between the tests that read only the batch's own statistics and those
 that read its matured labels (each family at half the budget when labels are configured),
@@ -20,7 +22,7 @@ Prometheus series), so each segment alert has its own fingerprint and the model'
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -28,60 +30,46 @@ from typing import Any
 import numpy as np
 
 from checks.distributions import binned_shares
-from checks.result import CheckResult, Severity
+from checks.inputs import SegmentTest
+from checks.result import CheckResult
 from checks.segments import live as lv
-from checks.segments.stats import Direction, adjusted_pvalues, reject, tail_pvalue
-from checks.spec import Family
+from checks.segments.specs import (
+    LABEL_MODEL_KINDS,
+    SEGMENT_AUC,
+    SEGMENT_CALIBRATION,
+    SEGMENT_DRIFT,
+    SEGMENT_ESTIMATED_AUC,
+    SEGMENT_KPI,
+    SEGMENT_MAE,
+    SEGMENT_NULL_RATE,
+    SEGMENT_SCORE_DRIFT,
+    SEGMENT_SPECS,
+)
+from checks.segments.stats import Direction, adjusted_pvalues, tail_pvalue
+from checks.spec import Params, run_spec
 from checks.verdict import skipped
 from core.config import Kpi, VigilConfig
+from core.model_kinds import model_kind
 from profilers.stats_store import SegmentKey
 from profilers.stats_types import ColumnStats, ReferenceStats
 
-SEGMENT_DRIFT = "segment_drift"
-SEGMENT_NULL_RATE = "segment_null_rate"
-SEGMENT_SCORE_DRIFT = "segment_score_drift"
-SEGMENT_CALIBRATION = "segment_calibration"
-SEGMENT_KPI = "segment_kpi"
-SEGMENT_AUC = "segment_auc"
-SEGMENT_ESTIMATED_AUC = "segment_estimated_auc"
-SEGMENT_MAE = "segment_mae"
-# Every segment check name (each has runbooks/<name>.md), its family, default minimum effect
-# and the severity of a failure.
-SEGMENT_SPECS: dict[str, tuple[Family, float, Severity]] = {
-    SEGMENT_DRIFT: (Family.FEATURE_DRIFT, 0.1, "warning"),  # PSI
-    SEGMENT_NULL_RATE: (Family.INPUT_QUALITY, 0.02, "critical"),  # absolute rise of the null rate
-    SEGMENT_SCORE_DRIFT: (Family.PREDICTION, 0.1, "critical"),  # PSI of the score
-    SEGMENT_CALIBRATION: (Family.PREDICTION, 0.03, "critical"),  # change of mean outcome - mean score
-    SEGMENT_KPI: (Family.PERFORMANCE, 0.02, "critical"),  # absolute change of the KPI
-    SEGMENT_AUC: (Family.PERFORMANCE, 0.03, "critical"),  # AUC drop
-    SEGMENT_ESTIMATED_AUC: (Family.PERFORMANCE, 0.02, "warning"),  # estimated AUC drop
-    SEGMENT_MAE: (Family.PERFORMANCE, 0.1, "critical"),  # relative MAE rise
-}
 SEGMENT_CHECKS: tuple[str, ...] = tuple(SEGMENT_SPECS)
 DATA_CHECKS = (SEGMENT_DRIFT, SEGMENT_NULL_RATE, SEGMENT_SCORE_DRIFT)
 MIN_LABEL_CLASS = 10  # positives and negatives a segment AUC needs
+# The enabled segment checks of a run and their parameters (checks.registry.params_for).
+Enabled = Mapping[str, Params]
+
+
+def default_checks(cfg: VigilConfig) -> dict[str, Params]:
+    """Every segment check that applies to the model's kind, with its default parameters."""
+    kind = model_kind(cfg.model.task)
+    return {name: {**spec.params, "false_alarm_budget": cfg.checks.false_alarm_budget}
+            for name, spec in SEGMENT_SPECS.items() if kind in spec.model_kinds}
 
 
 def segment_subject(subject: str, segment: str) -> str:
     """'predictions.income' + 'ownership=RENT' -> 'predictions.income{ownership=RENT}'."""
     return f"{subject}{{{segment}}}"
-
-
-@dataclass
-class SegmentTest:
-    """One test of one segment, before the family-wise decision."""
-
-    check: str
-    subject: str  # with its segment
-    segment: str  # 'ownership=RENT'
-    value: float
-    expected: float
-    effect: float  # in the harmful direction (or absolute, two-sided)
-    pvalue: float
-    rows: int
-    labels: bool  # reads matured labels (the label family)
-    what: str  # the metric in words
-    evidence: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -191,13 +179,23 @@ def _null_test(subject: str, segment: str, ref: ReferenceStats, cur: ColumnStats
                            whole.count, "upper", floor, False, f"null rate of {cur.column}", cur.count)
 
 
-def data_tests(cfg: VigilConfig, inputs: SegmentInputs) -> tuple[list[SegmentTest], list[tuple[str, str, int]]]:
-    """Drift and null rate of each feature and drift of the score, per segment; and the
-    segments too small in this batch (segment, display, rows)."""
+Small = list[tuple[str, str, str, int, int]]  # (check, segmentation, 'name=label', rows, rows needed)
+
+
+def _need(checks: Enabled, check: str, min_rows: int) -> int:
+    """Rows a segment needs for a check: the larger of the segmentation's and the check's min_rows."""
+    return max(min_rows, int(checks[check].get("min_rows") or 0))
+
+
+def data_tests(cfg: VigilConfig, inputs: SegmentInputs, checks: Enabled | None = None) -> tuple[list[SegmentTest], Small]:
+    """Drift and null rate of each feature and drift of the score, per segment (the enabled checks
+    of ``checks``); and the segments too small in this batch for a check."""
+    checks = checks if checks is not None else default_checks(cfg)
     tests: list[SegmentTest] = []
-    small: list[tuple[str, str, int]] = []
+    small: Small = []
     features = [f.name for f in cfg.features]
-    scores = list(cfg.score_columns.values()) if cfg.model.task in ("binary", "regression") else []
+    enabled = [c for c in DATA_CHECKS if c in checks]
+    scores = list(cfg.score_columns.values()) if SEGMENT_SCORE_DRIFT in checks else []
     columns = inputs.columns
     for name, label, min_rows in inputs.segments:
         key = (name, label)
@@ -205,9 +203,14 @@ def data_tests(cfg: VigilConfig, inputs: SegmentInputs) -> tuple[list[SegmentTes
         current = inputs.current.get(key, {})
         refs = inputs.references.get(key, {})
         rows = max((s.count for s in current.values()), default=0)
-        if rows < min_rows:
-            if rows > 0 or refs:  # a label neither the reference nor the batch has is not news
-                small.append((name, display, rows))
+        runs = set()
+        for check in enabled:
+            need = _need(checks, check, min_rows)
+            if rows >= need:
+                runs.add(check)
+            elif rows > 0 or refs:  # a label neither the reference nor the batch has is not news
+                small.append((check, name, display, rows, need))
+        if not runs:
             continue
         for col in features + scores:
             if col == columns.get(name):
@@ -215,10 +218,16 @@ def data_tests(cfg: VigilConfig, inputs: SegmentInputs) -> tuple[list[SegmentTes
             cur, ref = current.get(col), refs.get(col)
             if cur is None or ref is None:
                 continue
-            check = SEGMENT_SCORE_DRIFT if col in scores else SEGMENT_DRIFT
-            found = [_psi_test(check, f"predictions.{col}", display, ref, cur, inputs.cache)]
-            if col in features:
-                found.append(_null_test(f"predictions.{col}", display, ref, cur))
+            subject = f"predictions.{col}"
+            found: list[SegmentTest | None] = []
+            if col in scores:
+                if SEGMENT_SCORE_DRIFT in runs:
+                    found.append(_psi_test(SEGMENT_SCORE_DRIFT, subject, display, ref, cur, inputs.cache))
+            else:
+                if SEGMENT_DRIFT in runs:
+                    found.append(_psi_test(SEGMENT_DRIFT, subject, display, ref, cur, inputs.cache))
+                if SEGMENT_NULL_RATE in runs:
+                    found.append(_null_test(subject, display, ref, cur))
             tests += [t for t in found if t is not None]
     return tests, small
 
@@ -263,13 +272,22 @@ def live_tables(inputs: SegmentInputs, key: SegmentKey) -> tuple[lv.LiveTable | 
     return current, whole, chunks
 
 
-def live_tests(cfg: VigilConfig, inputs: SegmentInputs, labels: bool) -> tuple[list[SegmentTest], list[tuple[str, str, int]]]:
-    """KPIs, estimated AUC (labels=False) or calibration, realized AUC, label KPIs, MAE (labels=True)."""
+def live_tests(cfg: VigilConfig, inputs: SegmentInputs, labels: bool,
+               checks: Enabled | None = None) -> tuple[list[SegmentTest], Small]:
+    """KPIs, estimated AUC (labels=False) or calibration, realized AUC, label KPIs, MAE (labels=True),
+    for the enabled checks of ``checks``."""
+    checks = checks if checks is not None else default_checks(cfg)
     tests: list[SegmentTest] = []
-    small: list[tuple[str, str, int]] = []
+    small: Small = []
     overall, _, _ = live_tables(inputs, ("", ""))
     coverage = overall.coverage() if overall is not None and labels else None
-    binary = cfg.model.task == "binary"
+    own = [c for c in ((SEGMENT_CALIBRATION, SEGMENT_AUC, SEGMENT_MAE) if labels else (SEGMENT_ESTIMATED_AUC,))
+           if c in checks]
+    kpis = [(kpi, *_kpi_metric(cfg, kpi)) for kpi in cfg.kpis] if SEGMENT_KPI in checks else []
+    kpi_metrics = [(kpi, metric) for kpi, metric, needs_labels in kpis if needs_labels == labels]
+    wanted = own + ([SEGMENT_KPI] if kpi_metrics else [])
+    if not wanted:
+        return tests, small
     for name, label, min_rows in inputs.segments:
         display = f"{name}={label}"
         cur, whole, chunks = live_tables(inputs, (name, label))
@@ -280,14 +298,17 @@ def live_tests(cfg: VigilConfig, inputs: SegmentInputs, labels: bool) -> tuple[l
                 continue
             whole = whole.with_coverage(*coverage)
             n, big_n = cur.labelled, whole.labelled
-            if n < min_rows:
-                if n > 0 or big_n > 0:
-                    small.append((name, display, int(n)))
-                continue
         else:
             n, big_n = cur.rows, whole.rows
-            if n < min_rows:
-                continue  # reported once, by the data tests
+        runs = set()
+        for check in wanted:
+            need = _need(checks, check, min_rows)
+            if n >= need:
+                runs.add(check)
+            elif check != SEGMENT_KPI and (n > 0 or big_n > 0):
+                small.append((check, name, display, int(n), need))
+        if not runs:
+            continue
 
         def chunk_values(check: str, subject: str, metric: Callable[[lv.LiveTable], float],
                          chunks: dict[int, lv.LiveTable] = chunks, display: str = display) -> list[tuple[float, float]]:
@@ -311,25 +332,25 @@ def live_tests(cfg: VigilConfig, inputs: SegmentInputs, labels: bool) -> tuple[l
             if t is not None:
                 tests.append(t)
 
-        for kpi in cfg.kpis:
-            metric, needs_labels = _kpi_metric(cfg, kpi)
-            if needs_labels == labels:
+        if SEGMENT_KPI in runs:
+            for kpi, metric in kpi_metrics:
                 base = metric(whole)
                 test(SEGMENT_KPI, f"model.{kpi.name}", metric, _direction(kpi),
                      _rate_floor(base if math.isfinite(base) else 0.5, n, big_n), f"KPI {kpi.name}")
-        if not labels and binary:
+        if SEGMENT_ESTIMATED_AUC in runs:
             est = lv.estimated_auc(whole)
             ms = lv.mean_score(cur)
             floor = 0.5 * lv.auc_se(est, n * ms, n * (1 - ms)) if math.isfinite(ms) else 0.0
             test(SEGMENT_ESTIMATED_AUC, "model", lv.estimated_auc, "lower", floor, "estimated AUC")
-        if labels and binary:
+        if SEGMENT_CALIBRATION in runs:
             ms = lv.mean_score(whole)
             test(SEGMENT_CALIBRATION, "model", lv.calibration_gap, "two-sided",
                  _rate_floor(ms if math.isfinite(ms) else 0.5, n, big_n), "mean outcome minus mean score")
+        if SEGMENT_AUC in runs:
             pos, neg = lv.positives_negatives(cur)
             if pos >= MIN_LABEL_CLASS and neg >= MIN_LABEL_CLASS:
                 test(SEGMENT_AUC, "model", lv.auc, "lower", lv.auc_se(lv.auc(whole), pos, neg), "AUC")
-        if labels and cfg.model.task == "regression":
+        if SEGMENT_MAE in runs:
             test(SEGMENT_MAE, "model", lv.mae, "upper", 0.0, "MAE")
     return tests, small
 
@@ -337,88 +358,58 @@ def live_tests(cfg: VigilConfig, inputs: SegmentInputs, labels: bool) -> tuple[l
 # ---- the family-wise decision ----------------------------------------------------------------
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.4g}"
-
-
 def judge(tests: list[SegmentTest], alpha: float, method: str, batch: datetime, model: str,
-          min_effects: dict[str, float] | None = None) -> list[CheckResult]:
-    """One family of tests -> results: fail when rejected by the correction at ``alpha`` and the
-    effect reaches the minimum effect; warn when significant alone (unadjusted) with half of it."""
+          checks: Enabled | None = None) -> list[CheckResult]:
+    """One family of tests -> results: the correction's adjusted p-values (Holm or
+    Benjamini-Hochberg over every test of the family at ``alpha``), then each test's registered
+    check judges it with its parameters (checks.segments.specs.segment_verdict)."""
     if not tests:
         return []
-    pvalues = [t.pvalue for t in tests]
-    rejected = reject(pvalues, alpha, method)
-    adjusted = adjusted_pvalues(pvalues, method)
-    name = "Holm" if method == "holm" else "Benjamini-Hochberg"
+    adjusted = adjusted_pvalues([t.pvalue for t in tests], method)
     out = []
-    for t, rej, adj in zip(tests, rejected, adjusted, strict=True):
-        family, default_effect, severity = SEGMENT_SPECS[t.check]
-        min_effect = (min_effects or {}).get(t.check, default_effect)
-        effect = t.effect / abs(t.expected) if t.check == SEGMENT_MAE and t.expected else t.effect
-        if rej and effect >= min_effect:
-            status = "fail"
-        elif t.pvalue <= alpha and effect >= min_effect / 2:
-            status = "warn"
-        else:
-            status = "ok"
-        sentence = (
-            f"In segment {t.segment} ({t.rows} rows), the {t.what} is {_fmt(t.value)} against {_fmt(t.expected)} "
-            f"in the reference (p = {t.pvalue:.2g}, {name}-adjusted {adj:.2g} over {len(tests)} segment tests at "
-            f"budget {alpha:.3g}; minimum effect {min_effect:g})."
-        )
-        evidence = {
-            **t.evidence, "segment": t.segment, "segmentation": t.segment.split("=", 1)[0],
-            "segment_label": t.segment.split("=", 1)[1], "rows": t.rows, "expected": t.expected, "effect": t.effect,
-            "pvalue": t.pvalue, "adjusted_pvalue": adj, "correction": method, "family_size": len(tests),
-            "alpha": alpha, "min_effect": min_effect, "labels": t.labels,
-        }
-        out.append(CheckResult(
-            check=t.check, family=str(family), subject=t.subject, batch=batch, status=status,  # type: ignore[arg-type]
-            severity=severity if status == "fail" else ("warning" if status == "warn" else "info"),
-            explanation=sentence, value=t.value if math.isfinite(t.value) else None, evidence=evidence, model=model,
-        ))
+    for t, adj in zip(tests, adjusted, strict=True):
+        spec = SEGMENT_SPECS[t.check]
+        params = dict(checks[t.check]) if checks is not None and t.check in checks else spec.params
+        decided = replace(t, batch=batch, adjusted_pvalue=adj, family_size=len(tests), alpha=alpha, correction=method)
+        out.append(run_spec(spec, t.subject, batch, None, decided, params, model))
     return out
 
 
-def too_small(checks: tuple[str, ...], small: list[tuple[str, str, int]], min_rows: dict[str, int], batch: datetime,
-              model: str, what: str) -> list[CheckResult]:
+def too_small(small: Small, batch: datetime, model: str, what: str) -> list[CheckResult]:
     """One skipped result per check and segment too small in this batch (reported, never merged)."""
     out = []
-    for name, display, rows in small:
-        for check in checks:
-            family = SEGMENT_SPECS[check][0]
-            subject = segment_subject("model" if check not in DATA_CHECKS else "predictions", display)
-            res = skipped(check, str(family), subject, batch,
-                          f"segment {display} has {rows} {what} in this batch, below min_rows {min_rows[name]}",
-                          {"segment": display, "rows": rows, "min_rows": min_rows[name], "too_small": True})
-            out.append(replace(res, model=model))
+    for check, _name, display, rows, need in small:
+        family = SEGMENT_SPECS[check].family
+        subject = segment_subject("model" if check not in DATA_CHECKS else "predictions", display)
+        res = skipped(check, str(family), subject, batch,
+                      f"segment {display} has {rows} {what} in this batch, below min_rows {need}",
+                      {"segment": display, "rows": rows, "min_rows": need, "too_small": True})
+        out.append(replace(res, model=model))
     return out
 
 
-def segment_results(cfg: VigilConfig, inputs: SegmentInputs, batch: datetime, include_data: bool) -> list[CheckResult]:
-    """Every segment check of one batch, each family under its share of the budget."""
+def segment_results(cfg: VigilConfig, inputs: SegmentInputs, batch: datetime, include_data: bool,
+                    checks: Enabled | None = None) -> list[CheckResult]:
+    """Every enabled segment check of one batch (``checks``: name -> parameters, by default every
+    segment check of the model's kind), each family under its share of the budget."""
+    checks = checks if checks is not None else default_checks(cfg)
     budget = cfg.checks.false_alarm_budget
     method = cfg.checks.segment_correction
-    has_labels = cfg.labels is not None and cfg.model.task in ("binary", "regression")
+    has_labels = cfg.labels is not None and model_kind(cfg.model.task) in LABEL_MODEL_KINDS
     alpha_data = budget / 2 if has_labels else budget
     alpha_labels = budget / 2
     model = cfg.model.name
-    min_rows = {s.name: s.min_rows for s in cfg.segments}
     out: list[CheckResult] = []
     if include_data:
-        dtests, small = data_tests(cfg, inputs)
-        ltests, _ = live_tests(cfg, inputs, labels=False)
-        out += judge(dtests + ltests, alpha_data, method, batch, model)
-        out += too_small((*DATA_CHECKS, SEGMENT_ESTIMATED_AUC), small, min_rows, batch, model, "rows")
+        dtests, small = data_tests(cfg, inputs, checks)
+        ltests, lsmall = live_tests(cfg, inputs, False, checks)
+        out += judge(dtests + ltests, alpha_data, method, batch, model, checks)
+        out += too_small(small + lsmall, batch, model, "rows")
     if has_labels and inputs.matured:
-        ltests, small = live_tests(cfg, inputs, labels=True)
-        out += judge(ltests, alpha_labels, method, batch, model)
-        label_checks = (SEGMENT_CALIBRATION, SEGMENT_AUC) if cfg.model.task == "binary" else (SEGMENT_MAE,)
-        out += too_small(label_checks, small, min_rows, batch, model, "labelled rows")
+        ltests, small = live_tests(cfg, inputs, True, checks)
+        out += judge(ltests, alpha_labels, method, batch, model, checks)
+        out += too_small(small, batch, model, "labelled rows")
     return out
-
-
 def share_of_failures(results: list[CheckResult]) -> float:
     """Share of judged segment results that failed (a summary for the cycle and the desk)."""
     judged = [r for r in results if r.status in ("ok", "warn", "fail")]

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from checks.input_quality.quarantine import CYCLE_CHECKS
-from checks.inputs import CycleHealth, HeartbeatStats, ScoringHealth, SkewStats
+from checks.inputs import CycleHealth, HeartbeatStats, ScoringHealth, SegmentTest, SkewStats
 from checks.registry import ALL_SPECS, CHECKS, HEARTBEATS, CheckSpec
 from checks.result import STATUSES, CheckResult
 from checks.segments.run import SEGMENT_CHECKS
@@ -180,6 +180,21 @@ def _heartbeat_inputs() -> dict[str, tuple[Any, Any]]:
     }
 
 
+def _segment_inputs() -> dict[str, tuple[Any, Any]]:
+    def test(value: float, pvalue: float, rows: int, adjusted: float | None = None) -> SegmentTest:
+        return SegmentTest("segment_auc", "model{ownership=RENT}", "ownership=RENT", value, 0.75, 0.75 - value, pvalue,
+                           rows, True, "AUC", {"reference_chunks": 20}, batch=B, adjusted_pvalue=adjusted,
+                           family_size=40 if adjusted is not None else 1, alpha=0.005 if adjusted is not None else None,
+                           correction="holm" if adjusted is not None else "none")
+
+    return {
+        "normal": (None, test(0.70, 1e-4, 400, adjusted=0.004)),
+        "empty": (None, test(math.nan, math.nan, 0)),
+        "all_null": (None, test(math.nan, math.nan, 300)),
+        "nan": (None, test(math.nan, 0.5, 300)),
+    }
+
+
 def inputs_for(spec: CheckSpec[Any, Any]) -> dict[str, tuple[Any, Any]]:
     return {
         "column": lambda: _column_inputs(spec),
@@ -188,6 +203,7 @@ def inputs_for(spec: CheckSpec[Any, Any]) -> dict[str, tuple[Any, Any]]:
         "features": _feature_inputs,
         "skew": _skew_inputs,
         "heartbeat": _heartbeat_inputs,
+        "segment": _segment_inputs,
     }[spec.reads]()
 
 

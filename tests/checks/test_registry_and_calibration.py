@@ -19,6 +19,9 @@ STABLE_NAMES = {
     "rmsle", "mape", "estimated_mae", "estimated_rmse",
     # multiclass: realized per class and overall
     "macro_auc", "class_auc", "class_precision", "class_recall", "log_loss",
+    # segments (issue 18): one test per segment under the model's family-wise budget
+    "segment_drift", "segment_null_rate", "segment_score_drift", "segment_calibration", "segment_kpi",
+    "segment_auc", "segment_estimated_auc", "segment_mae",
 }
 
 
