@@ -62,8 +62,13 @@ lock: venv
 	$(BIN)/pip install -q uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --no-header --no-annotate -o requirements.lock
 
+# The segment bench at a small size by default (200k rows, two daily batches, 0 / 10 / 100 / 1,000
+# segments: a few minutes); `make bench SEGMENT_BENCH_ROWS=1000000` for the README's figure.
+SEGMENT_BENCH_ROWS ?= 200000
+
 bench: venv
 	$(BIN)/python bench/profile_bench.py
+	$(BIN)/python bench/segment_bench.py --rows $(SEGMENT_BENCH_ROWS)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

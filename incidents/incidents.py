@@ -137,6 +137,25 @@ def _open_incident_of_model(conn: sqlite3.Connection, model: str) -> str | None:
     return row["incident_id"] if row else None
 
 
+def _incident_opened_by_a_segment(conn: sqlite3.Connection, model: str) -> str | None:
+    """The model's open automatic incident whose first alert is a segment alert (the segment opened
+    the model's incident: a later model-level alert of the model belongs in it)."""
+    rows = conn.execute(
+        "SELECT incident_id FROM incidents WHERE model = ? AND opened_by = 'vigil' "
+        "AND status IN ('triage', 'investigating', 'mitigated') ORDER BY opened_at DESC",
+        (model,),
+    ).fetchall()
+    for row in rows:
+        first = conn.execute(
+            "SELECT a.subject FROM incident_alerts ia JOIN alerts a ON a.fingerprint = ia.fingerprint "
+            "WHERE ia.incident_id = ? ORDER BY ia.added_at, ia.rowid LIMIT 1",
+            (row["incident_id"],),
+        ).fetchone()
+        if first is not None and is_segment_alert(first):
+            return str(row["incident_id"])
+    return None
+
+
 def _causes(alert: sqlite3.Row) -> list[dict[str, Any]]:
     text = alert["possible_causes"] if "possible_causes" in alert.keys() else None
     return list(json.loads(text)) if text else []
@@ -168,7 +187,11 @@ def open_for_firing(cfg: VigilConfig, conn: sqlite3.Connection, at: str) -> list
     incident of its most likely possible cause, so one upstream problem is one incident.
     A root alert at or above
     ``cfg.alerts.incident_severity`` joins the open incident of its group (model + start
-    batch) or opens one. Returns the ids of incidents opened.
+    batch) or opens one. Segments: a segment alert joins its model's open incident, whatever
+    its severity; with none open, one at or above that severity opens the model's incident
+    (group model + start batch, like a model-level alert), and a later model-level alert of the
+    model (not an upstream table's) joins that incident instead of opening a second one.
+    Returns the ids of incidents opened.
     """
     opened: list[str] = []
     rows = conn.execute("SELECT * FROM alerts WHERE state = 'firing' AND incident_id IS NULL").fetchall()
@@ -204,6 +227,11 @@ def open_for_firing(cfg: VigilConfig, conn: sqlite3.Connection, at: str) -> list
             continue
         key = group_key_for(anchor)
         incident_id = _open_incident_for_group(conn, key)
+        if incident_id is None and root is None and not is_segment_alert(alert) and \
+                str(alert["subject"]).partition(".")[0] not in etl:
+            # The incident a segment alert opened is the model's (the segment is a label of the
+            # alert): the model's own alerts join it, whatever batch they started in.
+            incident_id = _incident_opened_by_a_segment(conn, alert["model"])
         if incident_id is None:
             title = f"{anchor['check_name']} on {anchor['subject']} ({anchor['model']}, batch {anchor['started_batch']})"
             incident_id = _insert_incident(

@@ -79,3 +79,41 @@ def test_the_exporter_keeps_quiet_segment_results_out_of_its_series():
                              ("segment_auc", "model{ownership=RENT}", "fail"))]
     [value, *_] = check_metrics("m", None, rows)
     assert sorted(s.labels["subject"] for s in value.samples) == ["model", "model{ownership=RENT}"]
+
+
+def test_the_incident_a_segment_opens_is_the_models_and_a_later_model_alert_joins_it(tmp_path: Path):
+    """The model-level alert on the segment's batch is only a warning: the segment alert opens the
+    model's incident; the model's AUC alert that fires a batch later joins it (no second incident);
+    an upstream table's alert is another root cause and opens its own."""
+    cfg = base_config(tmp_path)
+    ops = OpsStore(tmp_path / "ops.sqlite")
+    clock = ManualClock(WALL0)
+    seg = "model{ownership=RENT}"
+
+    def cycle(batch: int, *extra) -> None:
+        process_results(cfg, ops, [
+            result("segment_auc", seg, batch, family="performance"),
+            result("estimated_performance", "predictions.score", batch, family="performance", severity="warning"),
+            *extra], clock)
+
+    cycle(5)
+    [incident] = ops.query("SELECT incident_id, model, group_key FROM incidents")
+    alerts = {r["subject"]: r for r in ops.query("SELECT subject, incident_id, state FROM alerts")}
+    assert alerts[seg]["incident_id"] == incident["incident_id"]
+    assert incident["model"] == "loan_default" and incident["group_key"].startswith("loan_default|")
+    assert alerts["predictions.score"]["incident_id"] is None  # a warning opens nothing and joins nothing
+
+    cycle(6, result("auc", "model", 6, family="performance"))
+    assert [r["incident_id"] for r in ops.query("SELECT incident_id FROM incidents")] == [incident["incident_id"]]
+    [auc] = ops.query("SELECT incident_id FROM alerts WHERE check_name = 'auc'")
+    assert auc["incident_id"] == incident["incident_id"]
+    timeline = [r["text"] for r in ops.query("SELECT text FROM incident_timeline WHERE incident_id = ?",
+                                             (incident["incident_id"],))]
+    assert any(t.startswith("Alert auc on model is firing") for t in timeline), timeline
+
+    cycle(7, result("auc", "model", 7, family="performance"),
+          result("null_rate", "applications.income", 7, family="input_quality"))
+    incidents = ops.query("SELECT incident_id FROM incidents ORDER BY opened_at")
+    assert len(incidents) == 2
+    [upstream] = ops.query("SELECT incident_id FROM alerts WHERE subject = 'applications.income'")
+    assert upstream["incident_id"] not in (None, incident["incident_id"])
