@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from core.config import VigilConfig
 from core.decision_value import match_sql
+from core.model_kinds import BINARY, REGRESSION, model_kind
 from core.sql import ident
 from profilers.expected_error import estimate_batches
 from profilers.multiclass import multiclass_stats
@@ -231,7 +232,7 @@ def segment_live_values(
 ) -> list[list[Any]] | None:
     """The segment_live_stats rows of the batches (None: no live test set for this model kind).
     ``conn`` runs the SQL (DuckDB, or Spark through profilers.spark_sql); ``edges``: the stored score bins."""
-    if not batches or cfg.model.task not in ("binary", "regression") or not _table_exists(conn, PREDICTIONS):
+    if not batches or model_kind(cfg.model.task) not in BINARY | REGRESSION or not _table_exists(conn, PREDICTIONS):
         return None
     has_labels = cfg.labels is not None and _table_exists(conn, raw_table_name(cfg.labels.table))
     cte, params = _joined_sql(cfg, has_labels, segments)

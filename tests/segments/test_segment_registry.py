@@ -72,6 +72,9 @@ def test_segment_checks_are_registered_with_family_model_kinds_params_and_runboo
     assert CHECKS["segment_mae"].model_kinds == {ModelKind.REGRESSION}
     assert not CHECKS["segment_auc"].applies("segment", None, "regression")
     assert CHECKS["segment_drift"].applies("segment", None, "none")
+    # A multiclass model gets the data checks per segment only (README: "Limits").
+    multiclass = {n for n in SEGMENT_CHECKS if CHECKS[n].applies("segment", None, "multiclass")}
+    assert multiclass == {"segment_drift", "segment_null_rate"}
 
 
 def test_vigil_checks_list_shows_the_segment_checks(shifted, capsys: pytest.CaptureFixture[str]):
