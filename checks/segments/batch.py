@@ -15,7 +15,7 @@ from checks.registry import AnySpec, params_for
 from checks.result import CheckResult
 from checks.segments import live as lv
 from checks.segments.decomposition import Decomposition, decompose, score_psi_metric, trimmed
-from checks.segments.run import Enabled, SegmentInputs, segment_results
+from checks.segments.run import Enabled, SegmentChecks, SegmentInputs, segment_results
 from checks.spec import SEGMENT, Params
 from core.config import VigilConfig
 from profilers import stats_store
@@ -50,17 +50,22 @@ def load_inputs(conn: duckdb.DuckDBPyConnection, refs: SegmentReferences, batch:
                          refs.reference_live, refs.n_bins, {d.name: d.column for d in refs.definitions}, refs.cache)
 
 
-def enabled_segment_checks(cfg: VigilConfig, specs: list[AnySpec]) -> dict[str, Params]:
+def enabled_segment_checks(cfg: VigilConfig, specs: list[AnySpec]) -> SegmentChecks:
     """The segment checks among the enabled ``specs`` that apply to the model's kind, with their
-    parameters (defaults <- checks.params.<check>); ``enabled: false`` there turns one off."""
-    out = {}
+    parameters (defaults <- checks.params.<check>; ``enabled: false`` there turns one off), and
+    each feature's own (<- features[].checks.<check>) where it sets some."""
+    out: dict[str, Params] = {}
+    by_feature: dict[tuple[str, str], Params] = {}
     for spec in specs:
         if spec.inputs != SEGMENT or not spec.applies("segment", None, cfg.model.task):
             continue
         params = params_for(spec, cfg)
         if params.get("enabled", True):
             out[spec.name] = params
-    return out
+            for f in cfg.features:
+                if spec.name in f.checks:
+                    by_feature[(spec.name, f.name)] = params_for(spec, cfg, f)
+    return SegmentChecks(out, by_feature)
 
 
 def segment_batch(

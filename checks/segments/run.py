@@ -60,11 +60,36 @@ MIN_LABEL_CLASS = 10  # positives and negatives a segment AUC needs
 Enabled = Mapping[str, Params]
 
 
-def default_checks(cfg: VigilConfig) -> dict[str, Params]:
+class SegmentChecks(dict[str, Params]):
+    """Enabled segment check -> its parameters (``checks.params.<check>``), and ``by_feature``:
+    (check, feature) -> the parameters with that feature's ``features[].checks.<check>`` on top
+    (``enabled: false`` there turns the check off for the feature's column)."""
+
+    def __init__(self, params: Mapping[str, Params], by_feature: Mapping[tuple[str, str], Params] | None = None):
+        super().__init__(params)
+        self.by_feature: dict[tuple[str, str], Params] = dict(by_feature or {})
+
+
+def default_checks(cfg: VigilConfig) -> SegmentChecks:
     """Every segment check that applies to the model's kind, with its default parameters."""
     kind = model_kind(cfg.model.task)
-    return {name: {**spec.params, "false_alarm_budget": cfg.checks.false_alarm_budget}
-            for name, spec in SEGMENT_SPECS.items() if kind in spec.model_kinds}
+    return SegmentChecks({name: {**spec.params, "false_alarm_budget": cfg.checks.false_alarm_budget}
+                          for name, spec in SEGMENT_SPECS.items() if kind in spec.model_kinds})
+
+
+def params_of(checks: Enabled, check: str, column: str | None = None) -> Params:
+    """The parameters of a check, for a feature's column when it has its own."""
+    by_feature = getattr(checks, "by_feature", {})
+    if column is not None and (check, column) in by_feature:
+        found: Params = by_feature[(check, column)]
+        return found
+    return checks[check]
+
+
+def _column_of(subject: str) -> str | None:
+    """'predictions.income{ownership=RENT}' -> 'income'; 'model{...}' -> None."""
+    source, _, column = subject.partition("{")[0].partition(".")
+    return column if source == "predictions" and column else None
 
 
 def segment_subject(subject: str, segment: str) -> str:
@@ -220,13 +245,14 @@ def data_tests(cfg: VigilConfig, inputs: SegmentInputs, checks: Enabled | None =
                 continue
             subject = f"predictions.{col}"
             found: list[SegmentTest | None] = []
+            on = {c for c in runs if params_of(checks, c, col).get("enabled", True)}  # features[].checks
             if col in scores:
-                if SEGMENT_SCORE_DRIFT in runs:
+                if SEGMENT_SCORE_DRIFT in on:
                     found.append(_psi_test(SEGMENT_SCORE_DRIFT, subject, display, ref, cur, inputs.cache))
             else:
-                if SEGMENT_DRIFT in runs:
+                if SEGMENT_DRIFT in on:
                     found.append(_psi_test(SEGMENT_DRIFT, subject, display, ref, cur, inputs.cache))
-                if SEGMENT_NULL_RATE in runs:
+                if SEGMENT_NULL_RATE in on:
                     found.append(_null_test(subject, display, ref, cur))
             tests += [t for t in found if t is not None]
     return tests, small
@@ -369,7 +395,8 @@ def judge(tests: list[SegmentTest], alpha: float, method: str, batch: datetime, 
     out = []
     for t, adj in zip(tests, adjusted, strict=True):
         spec = SEGMENT_SPECS[t.check]
-        params = dict(checks[t.check]) if checks is not None and t.check in checks else spec.params
+        params = dict(params_of(checks, t.check, _column_of(t.subject))) if checks is not None and t.check in checks \
+            else spec.params
         decided = replace(t, batch=batch, adjusted_pvalue=adj, family_size=len(tests), alpha=alpha, correction=method)
         out.append(run_spec(spec, t.subject, batch, None, decided, params, model))
     return out

@@ -116,6 +116,22 @@ def test_a_param_override_changes_the_segment_verdict(shifted):
     assert auc.status == "skipped" and auc.evidence["too_small"] and auc.evidence["min_rows"] == 100_000
 
 
+def test_a_features_own_settings_reach_its_segment_checks(shifted):
+    sc, cfg, wh, before, after = shifted
+
+    def drift_of_x(results):
+        return [r for r in results if r.check == "segment_drift" and r.subject.startswith("predictions.x{")]
+
+    assert next(r for r in drift_of_x(us.at(before, SHIFT)) if r.evidence["segment"] == us.SEGMENT).status == "fail"
+    off = sc.config(x_checks={"segment_drift": {"enabled": False}})
+    results = us.check(off, wh, [us.day(SHIFT)], [])
+    assert not drift_of_x(results) and [r for r in results if r.check == "segment_null_rate"]
+    lenient = sc.config(x_checks={"segment_drift": {"min_effect": 50.0}})
+    results = us.check(lenient, wh, [us.day(SHIFT)], [])
+    drift = next(r for r in drift_of_x(results) if r.evidence["segment"] == us.SEGMENT)
+    assert drift.status != "fail" and drift.evidence["min_effect"] == 50.0
+
+
 def test_a_segment_check_takes_no_budget_of_its_own(shifted):
     sc, *_ = shifted
     cfg = sc.config({"params": {"segment_auc": {"false_alarm_budget": 0.05, "min_efect": 0.1}}})

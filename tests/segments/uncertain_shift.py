@@ -38,12 +38,13 @@ SHIFT_SD = 0.5
 SEGMENT = f"region={SHIFTED}"
 
 
-def config_dict(checks: dict[str, Any] | None = None) -> dict[str, Any]:
+def config_dict(checks: dict[str, Any] | None = None, x_checks: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "model": {"name": "risk_by_region", "task": "binary", "threshold": 0.5},
         "predictions": {"source": {"path": "landing/predictions"}, "id_column": "id", "timestamp_column": "ts",
                         "score_column": "score"},
-        "features": [{"name": "x", "type": "numeric"}, {"name": "region", "type": "categorical"}],
+        "features": [{"name": "x", "type": "numeric", "checks": x_checks or {}},
+                     {"name": "region", "type": "categorical"}],
         "etl_tables": [{"name": "outcomes", "source": {"path": "landing/outcomes"}, "timestamp_column": "observed_at",
                         "key": "id"}],
         "labels": {"table": "outcomes", "join_key": "id", "label_column": "y", "maturity": "1d"},
@@ -104,8 +105,8 @@ class Scenario:
             "id": [f"d{i}-{k}" for k in range(len(frame))], "y": frame["y"].to_numpy(),
             "observed_at": [day(i + 1) + timedelta(hours=1)] * len(frame)}))
 
-    def config(self, checks: dict[str, Any] | None = None) -> VigilConfig:
-        return config_from_dict(config_dict(checks), file=str(self.root / "monitor.yaml"), root=self.root)
+    def config(self, checks: dict[str, Any] | None = None, x_checks: dict[str, Any] | None = None) -> VigilConfig:
+        return config_from_dict(config_dict(checks, x_checks), file=str(self.root / "monitor.yaml"), root=self.root)
 
     def profile(self, cfg: VigilConfig) -> tuple[Warehouse, list[datetime]]:
         wh = Warehouse(cfg.warehouse_path, memory_limit="1GB")
