@@ -12,6 +12,7 @@ from typing import Any
 
 from app.cycle import run_cycle
 from checks.registry import CHECKS
+from checks.spec import SEGMENT
 from core.config import load_config
 from core.stores import OpsStore
 
@@ -21,7 +22,9 @@ ALLOWED_SKIPS = ("have not matured", "recent batches (need")
 
 
 def expected_checks(task: str, absent: set[str] = frozenset()) -> set[str]:  # type: ignore[assignment]
-    return {s.name for s in CHECKS.values() if task in s.model_kinds} - absent
+    # No example configures segments: the segment checks (registered, issue 18) are absent, like
+    # any check whose subject is not configured.
+    return {s.name for s in CHECKS.values() if task in s.model_kinds and s.inputs != SEGMENT} - absent
 
 
 def assert_every_check_has_a_status(results: list[dict[str, Any]], task: str, absent: set[str]) -> None:
