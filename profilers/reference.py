@@ -22,6 +22,7 @@ import pyarrow as pa
 from core.config import VigilConfig
 from core.decision_value import match_sql
 from core.ids import sha256_file
+from core.model_kinds import BINARY, REGRESSION, model_kind
 from core.sql import ident
 from core.stores import Warehouse
 from profilers.column_sql import COLUMN_BATCH, ColumnPlan, stats_by_group_and_segment
@@ -214,7 +215,7 @@ def _reference_live(
     reference has the score; labels and decisions when it has them."""
     p = cfg.predictions
     score = p.score_column
-    if cfg.model.task not in ("binary", "regression") or not score or score not in columns:
+    if model_kind(cfg.model.task) not in BINARY | REGRESSION or not score or score not in columns:
         return
     out.score_edges = score_bin_edges(conn, relation, [], score)
     label = cfg.labels.label_column if cfg.labels else None
