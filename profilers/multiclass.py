@@ -16,6 +16,7 @@ those rows over its mass on every row, expected prevalence = mean probability.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ import duckdb
 
 from core.config import VigilConfig
 from core.sql import ident
+from profilers.segments import SegmentDef, live_cells_sql, segment_projection
 from profilers.sources import PREDICTIONS, bucket_sql, raw_table_name, window_micros
 from profilers.stats_types import PerformanceStats
 
@@ -34,11 +36,13 @@ def _label_text(expr: str) -> str:
     return f"regexp_replace(CAST({expr} AS VARCHAR), '\\.0+$', '')"
 
 
-def _joined(cfg: VigilConfig, has_labels: bool, batches: list[datetime]) -> tuple[str, list[Any]]:
-    """CTE ``j``: batch, k, _s0.._sN (class probabilities), pred (text), y (text or NULL)."""
+def _joined(cfg: VigilConfig, has_labels: bool, batches: list[datetime],
+            segments: Sequence[SegmentDef] = ()) -> tuple[str, list[Any]]:
+    """CTE ``j``: batch, k, _p0.._pN (class probabilities), pred (text), y (text or NULL), and each
+    segment's label (``_s<position>``, profilers.segments) when segments are given."""
     p = cfg.predictions
     classes = list((p.class_scores or {}).keys())
-    scores = [f"CAST({ident(col)} AS DOUBLE) AS _s{i}" for i, col in enumerate((p.class_scores or {}).values())]
+    scores = [f"CAST({ident(col)} AS DOUBLE) AS _p{i}" for i, col in enumerate((p.class_scores or {}).values())]
     listed = "list_value(" + ", ".join(f"CAST({ident(col)} AS DOUBLE)" for col in (p.class_scores or {}).values()) + ")"
     params: list[Any] = [window_micros(cfg)]
     if p.decision_column:
@@ -46,9 +50,12 @@ def _joined(cfg: VigilConfig, has_labels: bool, batches: list[datetime]) -> tupl
     else:
         pred = f"(?::VARCHAR[])[list_position({listed}, list_max({listed}))] AS pred"
         params.append(classes)
+    seg_sql, seg_params = segment_projection(segments)
+    params += seg_params
     base = (
         f"SELECT * FROM (SELECT {bucket_sql(ident(p.timestamp_column))} AS batch, "  # noqa: S608
-        f"CAST({ident(p.id_column)} AS VARCHAR) AS k, {', '.join(scores)}, {pred} FROM {PREDICTIONS}) "
+        f"CAST({ident(p.id_column)} AS VARCHAR) AS k, {', '.join(scores)}, {pred}"
+        f"{', ' + seg_sql if seg_sql else ''} FROM {PREDICTIONS}) "
         "WHERE list_contains(?::TIMESTAMP[], batch)"
     )
     params.append(batches)
@@ -66,7 +73,7 @@ def _joined(cfg: VigilConfig, has_labels: bool, batches: list[datetime]) -> tupl
 
 def _long(n_classes: int) -> tuple[str, int]:
     """CTE ``u``: one row per (prediction, class) with the class's probability; n_classes class parameters."""
-    parts = [f"SELECT batch, y, pred, ?::VARCHAR AS cls, _s{i} AS s FROM j" for i in range(n_classes)]  # noqa: S608
+    parts = [f"SELECT batch, y, pred, ?::VARCHAR AS cls, _p{i} AS s FROM j" for i in range(n_classes)]  # noqa: S608
     return "u AS (" + " UNION ALL ".join(parts) + ")", n_classes
 
 
@@ -76,7 +83,7 @@ def multiclass_stats(
 ) -> list[PerformanceStats]:
     classes = list((cfg.predictions.class_scores or {}).keys())
     cte, params = _joined(cfg, has_labels, batches)
-    p_true = "CASE y " + " ".join(f"WHEN ? THEN _s{i}" for i in range(len(classes))) + " END"
+    p_true = "CASE y " + " ".join(f"WHEN ? THEN _p{i}" for i in range(len(classes))) + " END"
     # greatest() ignores NULL: unlabelled rows must stay NULL, not become -ln(EPS).
     loss = f"CASE WHEN ({p_true}) IS NOT NULL THEN -ln(greatest({p_true}, {EPS})) END"
     overall = conn.execute(
@@ -133,3 +140,69 @@ def multiclass_stats(
         out.append(PerformanceStats(batch=b, predictions=int(rows), labeled=int(labeled), matured=matured.get(b, False),
                                     auc=macro, metrics=metrics, classes=per))
     return out
+
+
+# ---- the live test set per segment ------------------------------------------------------------
+#
+# A multiclass model's segment live cells reuse the binary cells' layout (profilers.segments.
+# live_cells_sql; checks.segments.live): the "bin" is the predicted class's index (0..classes-1,
+# -1 without a prediction), "positive" is "predicted class = true class", the score is the
+# predicted class's probability (its confidence). So a segment's accuracy is the share of its
+# labelled rows that are "positive", and its confidence-based accuracy estimate before labels is
+# the mean score: the mean of the predicted class's probability, which is the row-weighted sum
+# of the per-class CBPE estimated precisions above (mean probability of the class over the rows
+# predicted as it), the same definition for a calibrated model.
+
+
+def top_class_inner(cfg: VigilConfig, source: str, group: str, keys: Sequence[str]) -> tuple[str, list[Any]]:
+    """A relation over ``source`` (columns: ``group``, _p0.._pN, pred, y as text or NULL, and the
+    segment ``keys``) with the columns live_cells_sql reads: score (the predicted class's
+    probability), y (1.0 when the prediction is right, 0.0 when wrong, NULL unlabelled),
+    approved (false) and cls_bin (the predicted class's index, -1 for none)."""
+    classes = list((cfg.predictions.class_scores or {}).keys())
+    score = "CASE pred " + " ".join(f"WHEN ? THEN _p{i}" for i in range(len(classes))) + " END"
+    cls_bin = "CASE pred " + " ".join(f"WHEN ? THEN {i}" for i in range(len(classes))) + " ELSE -1 END"
+    head = ", ".join([group, *keys])
+    sql = (
+        f"(SELECT {head}, {score} AS score, "  # noqa: S608
+        "CAST(CASE WHEN y IS NULL THEN NULL WHEN y = pred THEN 1 ELSE 0 END AS DOUBLE) AS y, false AS approved, "
+        f"{cls_bin} AS cls_bin FROM {source})"
+    )
+    return sql, classes + classes
+
+
+def segment_live_rows(
+    conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, batches: list[datetime], has_labels: bool,
+    segments: Sequence[SegmentDef],
+) -> list[tuple[Any, ...]]:
+    """live_cells_sql rows of the batches (overall and per segment, one grouped query): per
+    (batch, segment, predicted class, labelled, right) the count, the sum of the predicted
+    class's probability and the number right."""
+    cte, params = _joined(cfg, has_labels, batches, segments)
+    keys = [d.key for d in segments]
+    inner, inner_params = top_class_inner(cfg, "j", "batch", keys)
+    sql, bin_params = live_cells_sql(inner, "batch", keys, (), bin_column="cls_bin")
+    rows: list[tuple[Any, ...]] = conn.execute(f"{cte} {sql}", params + bin_params + inner_params).fetchall()
+    return rows
+
+
+def reference_class_columns(cfg: VigilConfig, columns: Sequence[str]) -> tuple[str, list[Any]] | None:
+    """SELECT-list items _p0.._pN, pred and y (text) over a reference relation with ``columns``
+    (the decision column when it has it, else the most probable class; y NULL without the label
+    column); None when a class probability column is missing."""
+    p = cfg.predictions
+    cols = list((p.class_scores or {}).values())
+    if not cols or any(c not in columns for c in cols):
+        return None
+    classes = list((p.class_scores or {}).keys())
+    scores = [f"CAST({ident(col)} AS DOUBLE) AS _p{i}" for i, col in enumerate(cols)]
+    listed = "list_value(" + ", ".join(f"CAST({ident(col)} AS DOUBLE)" for col in cols) + ")"
+    params: list[Any] = []
+    if p.decision_column and p.decision_column in columns:
+        pred = f"{_label_text(ident(p.decision_column))} AS pred"
+    else:
+        pred = f"(?::VARCHAR[])[list_position({listed}, list_max({listed}))] AS pred"
+        params.append(classes)
+    label = cfg.labels.label_column if cfg.labels else None
+    y = f"{_label_text(ident(label))} AS y" if label and label in columns else "CAST(NULL AS VARCHAR) AS y"
+    return ", ".join([*scores, pred, y]), params

@@ -18,10 +18,10 @@ import pyarrow as pa
 
 from core.config import VigilConfig
 from core.decision_value import match_sql
-from core.model_kinds import BINARY, REGRESSION, model_kind
+from core.model_kinds import BINARY, MULTICLASS, REGRESSION, model_kind
 from core.sql import ident
 from profilers.expected_error import estimate_batches
-from profilers.multiclass import multiclass_stats
+from profilers.multiclass import multiclass_stats, segment_live_rows
 from profilers.segments import (
     LIVE_ARROW_TYPES,
     SegmentDef,
@@ -218,7 +218,7 @@ def segment_live_cells(
 ) -> int:
     """The live test set of each batch as cells (score bin x labelled x positive x approved), for the
     whole batch and every segment in one grouped query; replaces the batches' rows in
-    segment_live_stats. Binary and regression models (a multiclass model has no single score)."""
+    segment_live_stats. A multiclass model's cells are over its predicted class (profilers.multiclass)."""
     values = segment_live_values(conn, cfg, batches, now, segments, load_score_edges(conn))
     if values is None:
         return 0
@@ -232,13 +232,17 @@ def segment_live_values(
 ) -> list[list[Any]] | None:
     """The segment_live_stats rows of the batches (None: no live test set for this model kind).
     ``conn`` runs the SQL (DuckDB, or Spark through profilers.spark_sql); ``edges``: the stored score bins."""
-    if not batches or model_kind(cfg.model.task) not in BINARY | REGRESSION or not _table_exists(conn, PREDICTIONS):
+    kind = model_kind(cfg.model.task)
+    if not batches or kind not in BINARY | REGRESSION | MULTICLASS or not _table_exists(conn, PREDICTIONS):
         return None
     has_labels = cfg.labels is not None and _table_exists(conn, raw_table_name(cfg.labels.table))
-    cte, params = _joined_sql(cfg, has_labels, segments)
-    params[-1] = batches
-    sql, bin_params = live_cells_sql("j", "batch", [d.key for d in segments], edges)
-    rows = conn.execute(f"{cte} {sql}", params + bin_params).fetchall()
+    if kind in MULTICLASS:  # cells over the predicted class instead of score bins (profilers.multiclass)
+        rows = segment_live_rows(conn, cfg, batches, has_labels, segments)
+    else:
+        cte, params = _joined_sql(cfg, has_labels, segments)
+        params[-1] = batches
+        sql, bin_params = live_cells_sql("j", "batch", [d.key for d in segments], edges)
+        rows = conn.execute(f"{cte} {sql}", params + bin_params).fetchall()
     maturity = cfg.labels.maturity if cfg.labels else None
     return [
         [batch, name, label, *cell, labels_matured(batch, now, cfg.batch.window, maturity)]

@@ -22,11 +22,12 @@ import pyarrow as pa
 from core.config import VigilConfig
 from core.decision_value import match_sql
 from core.ids import sha256_file
-from core.model_kinds import BINARY, REGRESSION, model_kind
+from core.model_kinds import BINARY, MULTICLASS, REGRESSION, model_kind
 from core.sql import ident
 from core.stores import Warehouse
 from profilers.column_sql import COLUMN_BATCH, ColumnPlan, stats_by_group_and_segment
 from profilers.ingest import inspect_file, read_sql
+from profilers.multiclass import reference_class_columns, top_class_inner
 from profilers.profile import profiled_columns, table_exists
 from profilers.segments import (
     LIVE_ARROW_TYPES,
@@ -215,6 +216,9 @@ def _reference_live(
     reference has the score; labels and decisions when it has them."""
     p = cfg.predictions
     score = p.score_column
+    if model_kind(cfg.model.task) in MULTICLASS:
+        _reference_live_multiclass(cfg, conn, relation, columns, defs, chunking, out)
+        return
     if model_kind(cfg.model.task) not in BINARY | REGRESSION or not score or score not in columns:
         return
     out.score_edges = score_bin_edges(conn, relation, [], score)
@@ -233,6 +237,32 @@ def _reference_live(
         sql, bin_params = live_cells_sql(inner, "_g", keys, out.score_edges)
         inner_params = ([] if whole else list(key_params)) + a_params + seg_params
         rows = conn.execute(sql, bin_params + inner_params).fetchall()
+        cells = split_cells(rows, defs)
+        order = {g: i for i, g in enumerate(sorted({c[0] for c in cells}))}
+        out.live += [[-1 if whole else order[grp], name, lab, *cell] for grp, name, lab, cell in cells]
+
+
+def _reference_live_multiclass(
+    cfg: VigilConfig, conn: duckdb.DuckDBPyConnection, relation: str, columns: dict[str, str],
+    defs: list[SegmentDef], chunking: tuple[str, list[Any]], out: SegmentReference,
+) -> None:
+    """A multiclass model's reference live cells per segment (whole and per chunk): over the
+    predicted class, right or wrong (profilers.multiclass.top_class_inner), when the reference
+    has every class probability column."""
+    found = reference_class_columns(cfg, list(columns))
+    if found is None:
+        return
+    cls_sql, cls_params = found
+    seg_sql, seg_params = segment_projection(defs)
+    keys = [d.key for d in defs]
+    key_sql, key_params = chunking
+    for whole in (True, False):
+        g = "-1" if whole else key_sql
+        source = f"(SELECT {g} AS _g, {cls_sql}, {seg_sql} FROM {relation})"  # noqa: S608
+        inner, inner_params = top_class_inner(cfg, source, "_g", keys)
+        sql, bin_params = live_cells_sql(inner, "_g", keys, (), bin_column="cls_bin")
+        source_params = ([] if whole else list(key_params)) + cls_params + seg_params
+        rows = conn.execute(sql, bin_params + inner_params + source_params).fetchall()  # in the SQL's order
         cells = split_cells(rows, defs)
         order = {g: i for i, g in enumerate(sorted({c[0] for c in cells}))}
         out.live += [[-1 if whole else order[grp], name, lab, *cell] for grp, name, lab, cell in cells]

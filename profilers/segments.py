@@ -202,11 +202,14 @@ LIVE_ARROW_TYPES = [pa.string(), pa.string(), pa.int64(), pa.bool_(), pa.bool_()
 LIVE_CELL_COLUMNS = ("bin", "labeled", "positive", "approved", "n", "sum_score", "sum_y", "sum_abs_err", "sum_sq_err")
 
 
-def live_cells_sql(inner: str, group: str, keys: Sequence[str], edges: Sequence[float]) -> tuple[str, list[Any]]:
+def live_cells_sql(inner: str, group: str, keys: Sequence[str], edges: Sequence[float],
+                   bin_column: str | None = None) -> tuple[str, list[Any]]:
     """The live-test-set cells of ``inner`` (columns: ``group``, score, y, approved and the
     segment keys), overall and per segment in one grouped query. Parameters of the bin CASE
-    come before the inner relation's."""
-    b, params = bin_sql("score", edges)
+    come before the inner relation's. ``bin_column``: a column of ``inner`` that is the bin
+    already (a multiclass model's predicted class index, profilers.multiclass), instead of the
+    score's bin over ``edges``."""
+    b, params = (bin_column, []) if bin_column else bin_sql("score", edges)
     cells = ("bin", "labeled", "positive", "approved")
     base = ", ".join([group, *cells])
     sets = [f"({base})"] + [f"({group}, {k}, {', '.join(cells)})" for k in keys]

@@ -18,6 +18,7 @@ from checks.segments.decomposition import Decomposition, decompose, score_psi_me
 from checks.segments.run import Enabled, SegmentChecks, SegmentInputs, segment_results
 from checks.spec import SEGMENT, Params
 from core.config import VigilConfig
+from core.model_kinds import BINARY, MULTICLASS, REGRESSION, model_kind
 from profilers import stats_store
 from profilers.segments import SegmentDef, load_definitions, load_score_edges
 
@@ -39,8 +40,11 @@ def load_references(conn: duckdb.DuckDBPyConnection, cfg: VigilConfig) -> Segmen
     defs = load_definitions(conn, cfg)
     if not defs:
         return None
+    # The cells' bins: score bins, or a multiclass model's predicted class (profilers.multiclass).
+    n_bins = len(cfg.predictions.class_scores or {}) if model_kind(cfg.model.task) in MULTICLASS \
+        else len(load_score_edges(conn)) + 1
     return SegmentReferences(defs, stats_store.load_segment_references(conn), stats_store.load_segment_reference_live(conn),
-                             len(load_score_edges(conn)) + 1)
+                             n_bins)
 
 
 def load_inputs(conn: duckdb.DuckDBPyConnection, refs: SegmentReferences, batch: datetime) -> SegmentInputs:
@@ -97,8 +101,8 @@ _BY_CHECK: dict[str, tuple[str, Callable[[lv.LiveTable], float], bool]] = {
 
 
 def _metric_of(cfg: VigilConfig, r: CheckResult) -> tuple[str, Callable[[lv.LiveTable], float] | None, bool] | None:
-    if "{" in r.subject:
-        return None
+    if "{" in r.subject or model_kind(cfg.model.task) not in BINARY | REGRESSION:
+        return None  # a multiclass model's cells are over its predicted class: no score to decompose
     if r.check in _BY_CHECK:
         return _BY_CHECK[r.check]
     if r.check == "score_drift":

@@ -1,7 +1,8 @@
 """The live test set of a segment as a table of cells, and the model metrics computed from it.
 
 A table holds counts and sums per (score bin, labelled, positive, approved) cell
-(profilers.segments.live_cells_sql). Tables add: the model's table is the sum of its
+(profilers.segments.live_cells_sql); a multiclass model's per (predicted class, labelled,
+right, -) cell (profilers.multiclass.top_class_inner). Tables add: the model's table is the sum of its
 segments' tables, so a model-level metric can be recomputed with one segment's cells
 replaced by its reference cells (the counterfactual swap of the decomposition).
 
@@ -137,6 +138,21 @@ def auc_se(a: float, positives: float, negatives: float) -> float:
     q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
     var = (a * (1 - a) + (positives - 1) * (q1 - a * a) + (negatives - 1) * (q2 - a * a)) / (positives * negatives)
     return math.sqrt(max(var, 0.0))
+
+
+# A multiclass model's table (profilers.multiclass.top_class_inner): the bin is the predicted
+# class, "positive" is "the prediction is right", the score the predicted class's probability.
+
+
+def accuracy(t: LiveTable) -> float:
+    """Multiclass: share of the labelled rows whose predicted class is the true class."""
+    return label_rate(t)
+
+
+def estimated_accuracy(t: LiveTable) -> float:
+    """Multiclass, before labels: mean probability of the predicted class (what a calibrated
+    model's confidence predicts its accuracy to be; CBPE's estimated precision, row-weighted)."""
+    return mean_score(t)
 
 
 def positives_negatives(t: LiveTable) -> tuple[float, float]:

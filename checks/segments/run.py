@@ -4,7 +4,7 @@ Every segment of every segmentation is tested by the enabled segment checks (reg
 ``CheckSpec``s, ``checks.segments.specs``; ``checks.enabled`` / ``checks.disabled`` and
 ``checks.params.<check>`` apply to them, and each declares the model kinds it applies to):
 drift and null rate of each feature, drift of the score, the configured KPIs, calibration and
-realized / estimated AUC (binary) or MAE (regression). Each test gives a p-value (checks.segments.stats.tail_pvalue: a t tail fitted
+realized / estimated AUC (binary), MAE (regression) or realized / estimated accuracy (multiclass). Each test gives a p-value (checks.segments.stats.tail_pvalue: a t tail fitted
 to the reference chunks' values of the same segment, rescaled to the segment's size in the
 batch); the batch's tests then share the budget through Holm's procedure (or
 Benjamini-Hochberg, ``checks.segment_correction``). A test pages only when it is rejected
@@ -35,9 +35,11 @@ from checks.result import CheckResult
 from checks.segments import live as lv
 from checks.segments.specs import (
     LABEL_MODEL_KINDS,
+    SEGMENT_ACCURACY,
     SEGMENT_AUC,
     SEGMENT_CALIBRATION,
     SEGMENT_DRIFT,
+    SEGMENT_ESTIMATED_ACCURACY,
     SEGMENT_ESTIMATED_AUC,
     SEGMENT_KPI,
     SEGMENT_MAE,
@@ -300,15 +302,15 @@ def live_tables(inputs: SegmentInputs, key: SegmentKey) -> tuple[lv.LiveTable | 
 
 def live_tests(cfg: VigilConfig, inputs: SegmentInputs, labels: bool,
                checks: Enabled | None = None) -> tuple[list[SegmentTest], Small]:
-    """KPIs, estimated AUC (labels=False) or calibration, realized AUC, label KPIs, MAE (labels=True),
-    for the enabled checks of ``checks``."""
+    """KPIs, estimated AUC or accuracy (labels=False) or calibration, realized AUC, label KPIs, MAE,
+    accuracy (labels=True), for the enabled checks of ``checks``."""
     checks = checks if checks is not None else default_checks(cfg)
     tests: list[SegmentTest] = []
     small: Small = []
     overall, _, _ = live_tables(inputs, ("", ""))
     coverage = overall.coverage() if overall is not None and labels else None
-    own = [c for c in ((SEGMENT_CALIBRATION, SEGMENT_AUC, SEGMENT_MAE) if labels else (SEGMENT_ESTIMATED_AUC,))
-           if c in checks]
+    own = [c for c in ((SEGMENT_CALIBRATION, SEGMENT_AUC, SEGMENT_MAE, SEGMENT_ACCURACY) if labels
+                       else (SEGMENT_ESTIMATED_AUC, SEGMENT_ESTIMATED_ACCURACY)) if c in checks]
     kpis = [(kpi, *_kpi_metric(cfg, kpi)) for kpi in cfg.kpis] if SEGMENT_KPI in checks else []
     kpi_metrics = [(kpi, metric) for kpi, metric, needs_labels in kpis if needs_labels == labels]
     wanted = own + ([SEGMENT_KPI] if kpi_metrics else [])
@@ -378,6 +380,16 @@ def live_tests(cfg: VigilConfig, inputs: SegmentInputs, labels: bool,
                 test(SEGMENT_AUC, "model", lv.auc, "lower", lv.auc_se(lv.auc(whole), pos, neg), "AUC")
         if SEGMENT_MAE in runs:
             test(SEGMENT_MAE, "model", lv.mae, "upper", 0.0, "MAE")
+        if SEGMENT_ACCURACY in runs:
+            base = lv.accuracy(whole)
+            test(SEGMENT_ACCURACY, "model", lv.accuracy, "lower",
+                 _rate_floor(base if math.isfinite(base) else 0.5, n, big_n), "accuracy")
+        if SEGMENT_ESTIMATED_ACCURACY in runs:
+            # A probability's variance is at most m (1 - m): half the binomial error as a floor,
+            # as the estimated AUC's (the chunks give the real spread).
+            base = lv.estimated_accuracy(whole)
+            test(SEGMENT_ESTIMATED_ACCURACY, "model", lv.estimated_accuracy, "lower",
+                 0.5 * _rate_floor(base if math.isfinite(base) else 0.5, n, big_n), "estimated accuracy")
     return tests, small
 
 

@@ -21,7 +21,7 @@ from checks.inputs import SegmentTest
 from checks.result import CheckResult
 from checks.spec import SEGMENT, CheckFn, CheckSpec, Family, Params, Scope, Severity
 from checks.verdict import skipped
-from core.model_kinds import ALL_MODEL_KINDS, BINARY, REGRESSION, ModelKind
+from core.model_kinds import ALL_MODEL_KINDS, BINARY, MULTICLASS, REGRESSION, ModelKind
 
 SEGMENT_DRIFT = "segment_drift"
 SEGMENT_NULL_RATE = "segment_null_rate"
@@ -31,9 +31,12 @@ SEGMENT_KPI = "segment_kpi"
 SEGMENT_AUC = "segment_auc"
 SEGMENT_ESTIMATED_AUC = "segment_estimated_auc"
 SEGMENT_MAE = "segment_mae"
+SEGMENT_ACCURACY = "segment_accuracy"
+SEGMENT_ESTIMATED_ACCURACY = "segment_estimated_accuracy"
 _TOLERANCE = 1e-12  # as checks.segments.stats: alpha * k / m and m * p round differently
-# Kinds whose live test set is judged on labels per segment (calibration, AUC, MAE, label KPIs).
-LABEL_MODEL_KINDS: frozenset[ModelKind] = BINARY | REGRESSION
+# Kinds whose live test set is judged on labels per segment (calibration, AUC, MAE, label KPIs,
+# multiclass accuracy).
+LABEL_MODEL_KINDS: frozenset[ModelKind] = BINARY | REGRESSION | MULTICLASS
 # Parameters a segment check does not take: its budget is the model's (checks.false_alarm_budget).
 MODEL_LEVEL_PARAMS = ("false_alarm_budget",)
 
@@ -108,7 +111,7 @@ _SPECS: tuple[CheckSpec[None, SegmentTest], ...] = (
                   "PSI of the score within one segment against the segment's reference."),
     _segment_spec(SEGMENT_CALIBRATION, Family.PREDICTION, "model", 0.03, "critical", BINARY,
                   "Mean outcome minus mean score moved within one segment."),
-    # The live test set per segment is cut over one score's bins: binary and regression models.
+    # KPIs are cut over one score's bins: binary and regression models.
     _segment_spec(SEGMENT_KPI, Family.PERFORMANCE, "model", 0.02, "critical", BINARY | REGRESSION,
                   "A configured KPI moved within one segment (absolute change)."),
     _segment_spec(SEGMENT_AUC, Family.PERFORMANCE, "model", 0.03, "critical", BINARY,
@@ -117,5 +120,10 @@ _SPECS: tuple[CheckSpec[None, SegmentTest], ...] = (
                   "AUC estimated from calibrated scores (before labels) fell within one segment."),
     _segment_spec(SEGMENT_MAE, Family.PERFORMANCE, "model", 0.1, "critical", REGRESSION,
                   "Mean absolute error rose within one segment (relative rise).", relative=True),
+    # Multiclass: the live test set per segment is cut over the predicted class (right or wrong).
+    _segment_spec(SEGMENT_ACCURACY, Family.PERFORMANCE, "model", 0.03, "critical", MULTICLASS,
+                  "Accuracy (predicted class = true class) on the live test set fell within one segment."),
+    _segment_spec(SEGMENT_ESTIMATED_ACCURACY, Family.PERFORMANCE, "model", 0.02, "warning", MULTICLASS,
+                  "Accuracy estimated from the predicted class's probability (before labels) fell within one segment."),
 )
 SEGMENT_SPECS: dict[str, CheckSpec[None, SegmentTest]] = {s.name: s for s in _SPECS}

@@ -22,6 +22,8 @@ STABLE_NAMES = {
     # segments (issue 18): one test per segment under the model's family-wise budget
     "segment_drift", "segment_null_rate", "segment_score_drift", "segment_calibration", "segment_kpi",
     "segment_auc", "segment_estimated_auc", "segment_mae",
+    # multiclass per segment: accuracy realized on matured labels, estimated before them
+    "segment_accuracy", "segment_estimated_accuracy",
 }
 
 

@@ -72,9 +72,9 @@ def test_segment_checks_are_registered_with_family_model_kinds_params_and_runboo
     assert CHECKS["segment_mae"].model_kinds == {ModelKind.REGRESSION}
     assert not CHECKS["segment_auc"].applies("segment", None, "regression")
     assert CHECKS["segment_drift"].applies("segment", None, "none")
-    # A multiclass model gets the data checks per segment only (README: "Limits").
+    # A multiclass model: the data checks and accuracy, realized and estimated, per segment.
     multiclass = {n for n in SEGMENT_CHECKS if CHECKS[n].applies("segment", None, "multiclass")}
-    assert multiclass == {"segment_drift", "segment_null_rate"}
+    assert multiclass == {"segment_drift", "segment_null_rate", "segment_accuracy", "segment_estimated_accuracy"}
 
 
 def test_vigil_checks_list_shows_the_segment_checks(shifted, capsys: pytest.CaptureFixture[str]):
