@@ -10,7 +10,9 @@ segments: cost grows with segments x columns, not with rows.
 The live test set per segment is a table of counts and sums per (score bin, labelled,
 positive, approved) cell (``live_cells_sql``): every model-level metric the checks and the
 decomposition need (AUC, label rate, approval rate, mean score, calibration, MAE) is a
-function of such tables, so a segment's contribution can be swapped for its reference.
+function of such tables, so a segment's contribution can be swapped for its reference. A
+multiclass model's cells have the same layout over its predicted class (right or wrong)
+instead of score bins (profilers.multiclass.top_class_inner).
 """
 
 from __future__ import annotations

@@ -227,11 +227,13 @@ def test_table_and_live_test_set_statistics_agree(engines: tuple[Path, list[str]
 
 
 def _live_test_set(tmp: Path, spark: Any, task: str, frame: pd.DataFrame, labels: pd.DataFrame,
-                   predictions: dict[str, Any]) -> tuple[list[Any], list[Any]]:
-    """performance_stats by both engines over the same prediction and outcome files."""
+                   predictions: dict[str, Any], segments: list[Any] | None = None,
+                   ) -> tuple[list[Any], list[Any], list[list[Any]] | None, list[list[Any]] | None]:
+    """performance_stats by both engines over the same prediction and outcome files (and, with
+    ``segments``, the segment live-test-set cells, profilers.performance.segment_live_values)."""
     import duckdb
 
-    from profilers.performance import performance_stats
+    from profilers.performance import performance_stats, segment_live_values
     from profilers.sources import all_specs
     from profilers.spark_profile import source_frame
     from profilers.spark_sql import SparkSQL
@@ -257,8 +259,10 @@ def _live_test_set(tmp: Path, spark: Any, task: str, frame: pd.DataFrame, labels
     for spec in all_specs(cfg):
         folder = tmp / ("p" if spec.name == "predictions" else "l")
         sq.register(spec.raw_table, source_frame(spark, spec, [str(folder / f"{folder.name}.parquet")]))
+    cells = [segment_live_values(conn, cfg, batches, now, segments, ()) for conn in (duck, sq)] if segments \
+        else [None, None]
     return (performance_stats(duck, cfg, batches, now),
-            performance_stats(sq, cfg, batches, now, rows_conn=duck))  # type: ignore[arg-type]
+            performance_stats(sq, cfg, batches, now, rows_conn=duck), *cells)  # type: ignore[arg-type]
 
 
 def _assert_same(a: Any, b: Any, where: str) -> None:
@@ -286,17 +290,28 @@ def test_multiclass_and_regression_live_test_sets_agree(spark: Any, tmp_path: Pa
     ts = [DAY0 + timedelta(seconds=int(s)) for s in rng.integers(0, 2 * 86400, n)]
     classes = [str(c) for c in iris.target_names]
     frame = pd.DataFrame({"id": [f"i{i}" for i in range(n)], "ts": ts, "f0": x[:, 0],
+                          "grp": rng.choice(["u", "v", "w"], n),
                           **{f"p_{c}": np.round(proba[:, k], 3) for k, c in enumerate(classes)}})
     labels = pd.DataFrame({"id": frame["id"], "at": frame["ts"],
                            "y": [classes[k] for k in y]}).sample(frac=0.8, random_state=1)
     mc = tmp_path / "mc"
     mc.mkdir()
-    duck, spark_stats = _live_test_set(mc, spark, "multiclass", frame, labels,
-                                       {"class_scores": {c: f"p_{c}" for c in classes}})
+    from profilers.segments import SegmentDef
+
+    by_grp = SegmentDef("by_grp", 0, "grp", values=("u", "v"))  # w is (other)
+    duck, spark_stats, duck_cells, spark_cells = _live_test_set(
+        mc, spark, "multiclass", frame, labels, {"class_scores": {c: f"p_{c}" for c in classes}}, [by_grp])
     assert len(duck) == 2 and len(spark_stats) == 2
     for d, s in zip(sorted(duck, key=lambda p: p.batch), sorted(spark_stats, key=lambda p: p.batch), strict=True):
         _assert_same(d.__dict__, s.__dict__, f"multiclass {d.batch}")
         assert set(d.classes) == set(classes) and d.metrics["log_loss"] > 0
+    # Segment cells over the predicted class (right or wrong) per segment: the same on both engines.
+    assert duck_cells and spark_cells
+    keyed = [{tuple(str(v) for v in r[:7]): r[7:] for r in cells} for cells in (duck_cells, spark_cells)]
+    assert set(keyed[0]) == set(keyed[1]) and {k[2] for k in keyed[0]} == {"", "u", "v", "(other)"}
+    for k, d_cell in keyed[0].items():
+        for i, (a, b) in enumerate(zip(d_cell, keyed[1][k], strict=True)):
+            _assert_same(a, b, f"multiclass segment cell {k}[{i}]")
 
     diabetes = load_diabetes()
     xr = np.vstack([diabetes.data for _ in range(3)])
@@ -308,7 +323,7 @@ def test_multiclass_and_regression_live_test_sets_agree(spark: Any, tmp_path: Pa
     labels = pd.DataFrame({"id": frame["id"], "at": frame["ts"], "y": yr}).sample(frac=0.9, random_state=2)
     rg = tmp_path / "rg"
     rg.mkdir()
-    duck, spark_stats = _live_test_set(rg, spark, "regression", frame, labels, {"score_column": "pred"})
+    duck, spark_stats, _, _ = _live_test_set(rg, spark, "regression", frame, labels, {"score_column": "pred"})
     assert len(duck) == 2
     for d, s in zip(sorted(duck, key=lambda p: p.batch), sorted(spark_stats, key=lambda p: p.batch), strict=True):
         _assert_same(d.__dict__, s.__dict__, f"regression {d.batch}")
