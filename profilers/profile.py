@@ -19,7 +19,7 @@ import pyarrow as pa
 from core.config import VigilConfig
 from core.sql import ident
 from core.stores import Warehouse
-from profilers.column_sql import ColumnPlan, SegmentGroup, stats_by_group_and_segment
+from profilers.column_sql import ColumnPlan, SegmentGroup, group_sizes, stats_by_group_and_segment
 from profilers.performance import maturity_cutoff, performance_stats, segment_live_cells
 from profilers.segments import SegmentDef, load_definitions, segment_projection
 from profilers.sources import (
@@ -146,8 +146,10 @@ def compute_column_stats_segmented(
     """Overall and per-segment column statistics of the batches, from the same grouped queries."""
     plans = column_plans(cfg, conn, spec)
     relation, params = batch_relation(cfg, spec, batches, [p.column for p in plans], segments)
+    # Rows per batch (a scan of the timestamp only): large batches sample their quantiles.
+    sizes = None if segments else group_sizes(conn, relation, params)
     grouped, segmented = stats_by_group_and_segment(
-        conn, relation, params, plans, spec.name, segment_keys=[d.key for d in segments]
+        conn, relation, params, plans, spec.name, segment_keys=[d.key for d in segments], group_rows=sizes
     )
     return [s for stats in grouped.values() for s in stats], named_segments(segmented, segments)
 
