@@ -13,7 +13,8 @@ to Spark. A row whose segment keys are all NULL is an overall row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -128,12 +129,12 @@ def _inner_projection(
     return ", ".join(cols)
 
 
-def _other_select(plan: ColumnPlan, i: int) -> list[str]:
+def _other_select(plan: ColumnPlan, i: int, lengths: bool = True) -> list[str]:
     q = _raw_alias(i)
     parts = [f"count({q}) AS nn{i}", f"approx_count_distinct({q}) AS d{i}"]
     if plan.kind == "boolean":
         parts.append(f"avg(CAST({q} AS DOUBLE)) AS mean{i}")
-    elif plan.kind == "categorical" and plan.top_k:
+    elif plan.kind == "categorical" and plan.top_k and lengths:
         length = f"length(CAST({q} AS VARCHAR))"
         parts += [f"min({length}) AS lmin{i}", f"max({length}) AS lmax{i}", f"avg({length}) AS lmean{i}",
                   f"stddev_samp({length}) AS lstd{i}"]
@@ -172,6 +173,18 @@ def _category_counts(
     return out
 
 
+def _length_stats(counts: dict[str, int]) -> dict[str, Any]:
+    """min, max, mean and sample standard deviation of the values' lengths (characters, as
+    DuckDB's length()), each value weighted by its count: what the row pass computes."""
+    n = sum(counts.values())
+    lengths = {v: len(v) for v in counts}
+    s = sum(k * lengths[v] for v, k in counts.items())
+    ss = sum(k * lengths[v] ** 2 for v, k in counts.items())
+    var = (n * ss - s * s) / (n * (n - 1)) if n > 1 else None  # exact integers up to the division
+    return {"lmin": min(lengths.values()), "lmax": max(lengths.values()), "lmean": s / n,
+            "lstd": math.sqrt(max(var, 0.0)) if var is not None else None}
+
+
 def _group_key(g: Any, labels: Sequence[Any]) -> tuple[Any, int, str | None]:
     """(group, index of the segment key that is set or -1 for the overall row, its label)."""
     for i, label in enumerate(labels):
@@ -182,9 +195,10 @@ def _group_key(g: Any, labels: Sequence[Any]) -> tuple[Any, int, str | None]:
 
 def _aggregates(
     conn: duckdb.DuckDBPyConnection, relation: str, rel_params: list[Any], chunk: list[tuple[int, ColumnPlan]],
-    keys: Sequence[str] = (), sample: tuple[str, list[Any]] | None = None,
+    keys: Sequence[str] = (), sample: tuple[str, list[Any]] | None = None, counted: Set[int] = frozenset(),
 ) -> dict[Any, dict[str, Any]]:
-    """One grouped aggregate pass over the columns of ``chunk`` (aliases keep the plan index)."""
+    """One grouped aggregate pass over the columns of ``chunk`` (aliases keep the plan index);
+    ``counted``: categorical columns whose length statistics come from their category counts."""
     select: list[str] = ["_g", *keys, "count(*) AS n"]
     params: list[Any] = []
     numeric = False
@@ -195,7 +209,7 @@ def _aggregates(
             params += p
             numeric = True
         else:
-            select += _other_select(plan, i)
+            select += _other_select(plan, i, i not in counted)
     sample_sql, sample_params = sample if sample is not None and numeric else (None, [])
     sql = (f"SELECT {', '.join(select)} FROM (SELECT {_inner_projection(chunk, keys, sample_sql)} "  # noqa: S608
            f"FROM {relation}) {_group_by(keys)}")
@@ -258,11 +272,21 @@ def stats_by_group_and_segment(
     # number of columns. Each batch is one aggregate query plus at most one top-K query.
     for start in range(0, len(plans), COLUMN_BATCH):
         chunk = list(enumerate(plans))[start : start + COLUMN_BATCH]
-        for g, row in _aggregates(conn, relation, rel_params, chunk, keys, sample).items():
-            rows_by_group.setdefault(g, {"_key": g}).update(row)
         categorical = {i: p for i, p in chunk if p.kind != "numeric" and p.top_k}
-        for i, counts in _category_counts(conn, relation, rel_params, categorical, keys).items():
+        counts_of = _category_counts(conn, relation, rel_params, categorical, keys)
+        for i, counts in counts_of.items():
             categories.setdefault(i, {}).update(counts)
+        # A categorical column with every value of every group counted (no group above the cap,
+        # none all-NULL) gets its length statistics from the counts, not from the rows again.
+        groups = {g for g, n in (group_rows or {}).items() if n > 0}
+        counted = {
+            i for i, p in categorical.items()
+            if p.kind == "categorical" and group_rows is not None and not keys and groups <= set(counts_of.get(i, {}))
+        }
+        for g, row in _aggregates(conn, relation, rel_params, chunk, keys, sample, counted).items():
+            for i in (c for c in counted if g in counts_of[c]):
+                row.update({f"{k}{i}": v for k, v in _length_stats(counts_of[i][g]).items()})
+            rows_by_group.setdefault(g, {"_key": g}).update(row)
     out: dict[Any, list[ColumnStats]] = {}
     segmented: dict[SegmentGroup, list[ColumnStats]] = {}
     for key, row in rows_by_group.items():

@@ -121,3 +121,35 @@ def test_a_one_chunk_reference_is_one_pass(tmp_path: Path) -> None:
     whole = {s.column: s for c, _, s in out.overall if c == -1}
     chunk = {s.column: s for c, _, s in out.overall if c == 0}
     assert chunk == whole and len(whole) == len(cfg.features) + 1
+
+
+@pytest.mark.parametrize("seed", [5, 6])
+def test_length_statistics_from_the_counts_equal_the_row_pass(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    levels = np.array(["a", "bb", "ccc", "d\u00e9j\u00e0", "\U0001f986\U0001f3fb", "", "longer value"])
+    n = 3000
+    c = levels[rng.integers(0, len(levels), n)].astype(object)
+    c[rng.random(n) < 0.1] = None
+    g = rng.integers(0, 3, n)
+    conn = duckdb.connect()
+    conn.register("t", pa.table({"_g": g, "c": pa.array(c, type=pa.string())}))
+    plans = [ColumnPlan("c", "categorical")]
+    rows = stats_by_group(conn, "t", [], plans, "s")
+    rec = Recording(conn)
+    counted = stats_by_group(rec, "t", [], plans, "s", group_rows={k: int((g == k).sum()) for k in range(3)})  # type: ignore[arg-type]
+    assert not any("length(" in sql for sql in rec.sql)  # no pass over the rows for the lengths
+    for k in range(3):
+        a, b = counted[k][0], rows[k][0]
+        assert (a.min, a.max, a.categories, a.count, a.nulls) == (b.min, b.max, b.categories, b.count, b.nulls)
+        assert a.mean == pytest.approx(b.mean, rel=1e-12) and a.std == pytest.approx(b.std, rel=1e-9)
+
+
+def test_a_group_above_the_category_cap_keeps_the_row_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(column_sql, "CATEGORY_CAP", 5)
+    conn = duckdb.connect()
+    vals = [f"v{'x' * (i % 9)}" for i in range(40)]
+    conn.register("t", pa.table({"_g": [0] * 40, "c": vals}))
+    rec = Recording(conn)
+    [s] = stats_by_group(rec, "t", [], [ColumnPlan("c", "categorical")], "s", group_rows={0: 40})[0]  # type: ignore[arg-type]
+    assert any("length(" in sql for sql in rec.sql)
+    assert (s.min, s.max) == (1, 9) and s.mean == pytest.approx(np.mean([len(v) for v in vals]))
