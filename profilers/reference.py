@@ -267,7 +267,7 @@ def _reference_live(
     p = cfg.predictions
     score = p.score_column
     if model_kind(cfg.model.task) in MULTICLASS:
-        _reference_live_multiclass(cfg, conn, relation, columns, defs, chunking, out)
+        _reference_live_multiclass(cfg, conn, relation, params, columns, defs, chunking, out)
         return
     if model_kind(cfg.model.task) not in BINARY | REGRESSION or not score or score not in columns:
         return
@@ -293,7 +293,7 @@ def _reference_live(
 
 
 def _reference_live_multiclass(
-    cfg: VigilConfig, conn: duckdb.DuckDBPyConnection, relation: str, columns: dict[str, str],
+    cfg: VigilConfig, conn: duckdb.DuckDBPyConnection, relation: str, params: list[Any], columns: dict[str, str],
     defs: list[SegmentDef], chunking: tuple[str, list[Any]], out: SegmentReference,
 ) -> None:
     """A multiclass model's reference live cells per segment (whole and per chunk): over the
@@ -311,7 +311,7 @@ def _reference_live_multiclass(
         source = f"(SELECT {g} AS _g, {cls_sql}, {seg_sql} FROM {relation})"  # noqa: S608
         inner, inner_params = top_class_inner(cfg, source, "_g", keys)
         sql, bin_params = live_cells_sql(inner, "_g", keys, (), bin_column="cls_bin")
-        source_params = ([] if whole else list(key_params)) + cls_params + seg_params
+        source_params = ([] if whole else list(key_params)) + cls_params + seg_params + params
         rows = conn.execute(sql, bin_params + inner_params + source_params).fetchall()  # in the SQL's order
         cells = split_cells(rows, defs)
         order = {g: i for i, g in enumerate(sorted({c[0] for c in cells}))}
