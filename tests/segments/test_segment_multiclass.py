@@ -72,9 +72,11 @@ def test_a_shift_towards_the_boundary_lowers_the_estimated_accuracy_in_its_segme
     inside = frame[frame["region"] == ms.SHIFT_REGION]
     assert res.value == pytest.approx(float(inside[[f"p_{c}" for c in ms.CLASSES]].max(axis=1).mean()), abs=1e-9)
     assert res.evidence["expected"] - res.value > 0.05
+    # Model-level results of a multiclass model carry no decomposition (its cells hold no score).
+    assert not [r for r in results if "decomposition" in r.evidence]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(st.integers(0, 10_000), st.integers(1, 60), st.booleans())
 def test_grouped_cells_give_each_segments_accuracy_and_mean_confidence(seed, n, unlabelled):
     """One grouped query over (segment x predicted class x right): per segment, accuracy and mean
