@@ -6,11 +6,16 @@ overrides), call the pure check, turn any exception into an 'error' result (a br
 column never stops the cycle), then replace that batch's rows in check_results. A batch
 whose checking fails as a whole (its statistics unreadable, its results unwritable) gets one
 ``batch_checks`` error result; the other batches are still checked.
+
+The model's performance checks of a batch share one false-alarm budget
+(checks.performance.family): ``_params`` gives each member its tail, and ``model_checks``
+makes the realized checks' Holm decision. Nowhere else.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +26,7 @@ from checks.distributions import true_share
 from checks.input_quality.quarantine import CYCLE_CHECKS
 from checks.input_quality.skew_sample import skew_sample
 from checks.live_reference import expected_values, reference_selection_metrics
+from checks.performance.family import PerformanceFamily, decide_realized, explain, judged, opted_out, part_of
 from checks.registry import AnySpec, enabled_specs, params_for
 from checks.result import CheckResult
 from checks.segments.batch import enabled_segment_checks, segment_batch
@@ -55,6 +61,7 @@ def run_checks(
 ) -> list[CheckResult]:
     """Check each batch (all families) and each performance batch (label-based checks); store and return."""
     specs = enabled_specs(cfg)
+    family = performance_family(cfg, specs)
     checked_at = naive_utc(clock.now()) if clock else datetime.now(UTC).replace(tzinfo=None)
     references: dict[tuple[str, str], ReferenceStats | None] = {}
     stats = ColumnStatsCache()
@@ -71,7 +78,8 @@ def run_checks(
     for batch, include_data in work:
         try:
             with wh.write() as conn:
-                results = check_batch(conn, cfg, specs, batch, references, stats, model_evaluation, live_reference, include_data)
+                results = check_batch(conn, cfg, specs, batch, references, stats, model_evaluation, live_reference, include_data,
+                                      family)
                 if segments is not None:  # per-segment checks and the decomposition of what moved
                     results = segment_batch(conn, cfg, segments, batch, include_data, results, segment_checks)
                 store_results(conn, results, checked_at)
@@ -119,6 +127,7 @@ class BatchContext:
     expected: Expectations
     history: list[datetime]
     perf: PerformanceStats | None
+    family: PerformanceFamily
 
     @property
     def model(self) -> str:
@@ -145,19 +154,21 @@ def check_batch(
     model_evaluation: dict[str, float] | None,
     live_reference: dict[str, float],
     include_data: bool,
+    family: PerformanceFamily | None = None,
 ) -> list[CheckResult]:
     """All checks of one batch; include_data=False (labels just matured) runs only the label-based
     checks (reading the live test set) and the performance family."""
     depth = max((int(s.params.get("recent_batches", 0)) for s in specs), default=0)
     ctx = BatchContext(conn, cfg, batch, references, stats, (model_evaluation, live_reference),
-                       recent_batches(conn, batch, depth), stats_store.load_performance(conn, batch))
+                       recent_batches(conn, batch, depth), stats_store.load_performance(conn, batch),
+                       family or performance_family(cfg, specs))
     if not include_data:
         specs = [s for s in specs if s.family == Family.PERFORMANCE or s.inputs == PERFORMANCE]
     results, feature_current, feature_reference = column_checks(ctx, specs)
     results += feature_set_checks(ctx, specs, feature_reference, feature_current)
     results += table_checks(ctx, specs)
     results += skew_checks(ctx, specs)
-    results += model_checks(ctx, specs)
+    results += model_checks(ctx, specs, results)
     return results
 
 
@@ -186,10 +197,11 @@ def column_checks(
             if current is None:
                 results.append(_missing(spec, subj.name, ctx.batch, f"{subj.name} column"))
                 continue
-            params = _params(spec, ctx.cfg, subj, ctx.expected)
+            params = _params(spec, ctx.cfg, subj, ctx.expected, ctx.family)
             params.update(_history_context(ctx.conn, ctx.cfg, ctx.stats, spec, subj, ctx.history, params, ctx.perf))
             if params.get("enabled", True):
-                results.append(_named(safely(spec, subj.name, ctx.batch, reference, current, params, ctx.model), spec, subj))
+                res = _named(safely(spec, subj.name, ctx.batch, reference, current, params, ctx.model), spec, subj)
+                results.append(_explained(res, spec, params, ctx.family))
     return results, feature_current, feature_reference
 
 
@@ -258,25 +270,79 @@ def skew_checks(ctx: BatchContext, specs: list[AnySpec]) -> list[CheckResult]:
     return results
 
 
-def model_checks(ctx: BatchContext, specs: list[AnySpec]) -> list[CheckResult]:
+def model_checks(ctx: BatchContext, specs: list[AnySpec], earlier: Sequence[CheckResult] = ()) -> list[CheckResult]:
+    """Model-level checks; the realized performance checks under the family's Holm decision, with
+    the tails of the batch's rejected estimates (``earlier`` and the estimated checks here) passed on."""
     results = []
+    realized: list[tuple[AnySpec, Subject, dict[str, Any]]] = []  # the Holm family, decided below
+    realized_results: list[CheckResult] = []
     for subj in model_subjects(ctx.cfg):
         for spec in (s for s in specs if s.inputs == PERFORMANCE and s.applies(subj.role, None, ctx.task)):
             if ctx.perf is None:
                 results.append(replace(_missing(spec, subj.name, ctx.batch, "live test set"), model=ctx.model))
                 continue
-            params = _params(spec, ctx.cfg, subj, ctx.expected)
+            params = _params(spec, ctx.cfg, subj, ctx.expected, ctx.family)
             if params.get("enabled", True):
-                res = safely(spec, subj.name, ctx.batch, None, ctx.perf, params, ctx.model)
-                results.append(replace(res, subject=subj.name) if subj.klass is not None else res)
-    return results
+                res = _model_result(ctx, spec, subj, params)
+                if _member(spec, params) == "realized":
+                    realized.append((spec, subj, params))
+                    realized_results.append(res)
+                else:
+                    results.append(_explained(res, spec, params, ctx.family))
+
+    def rerun(i: int, tail: float) -> CheckResult:
+        spec, subj, params = realized[i]
+        return _model_result(ctx, spec, subj, {**params, "fail_tail": tail})
+
+    return results + decide_realized(realized_results, ctx.family, rerun, [*earlier, *results])
 
 
-def _params(spec: AnySpec, cfg: VigilConfig, subj: Subject, expected: Expectations) -> dict[str, Any]:
+def _model_result(ctx: BatchContext, spec: AnySpec, subj: Subject, params: dict[str, Any]) -> CheckResult:
+    assert ctx.perf is not None
+    res = safely(spec, subj.name, ctx.batch, None, ctx.perf, params, ctx.model)
+    return replace(res, subject=subj.name) if subj.klass is not None else res
+
+
+def performance_family(cfg: VigilConfig, specs: list[AnySpec]) -> PerformanceFamily:
+    """Count the model's performance checks the config runs on a batch (estimated and realized
+    members, checks.performance.family), once per run: the count never depends on what a batch
+    shows, so an estimated check's tail is the same when its labels arrive."""
+    counts = {"estimated": 0, "realized": 0}
+    candidates = [(subj, s) for subj in column_subjects(cfg) for s in specs
+                  if s.inputs == COLUMN and s.applies(subj.role, subj.kind, cfg.model.task)]
+    candidates += [(subj, s) for subj in model_subjects(cfg) for s in specs
+                   if s.inputs == PERFORMANCE and s.applies(subj.role, None, cfg.model.task)]
+    for subj, spec in candidates:
+        part = part_of(spec.name, spec.family)
+        if part is None or opted_out(spec.name, cfg, subj.feature):
+            continue
+        if params_for(spec, cfg, subj.feature).get("enabled", True):
+            counts[part] += 1
+    return PerformanceFamily(cfg.checks.false_alarm_budget, counts["estimated"], counts["realized"])
+
+
+def _member(spec: AnySpec, params: dict[str, Any]) -> str | None:
+    """The check's part of the performance family, when the runner gave it a tail."""
+    return part_of(spec.name, spec.family) if "fail_tail" in params else None
+
+
+def _explained(res: CheckResult, spec: AnySpec, params: dict[str, Any], family: PerformanceFamily) -> CheckResult:
+    """An estimated member's result with the family's evidence (its tail is final: Bonferroni)."""
+    if _member(spec, params) != "estimated" or not judged(res):
+        return res
+    return explain(res, family, "estimated", float(params["fail_tail"]), family.estimated)
+
+
+def _params(spec: AnySpec, cfg: VigilConfig, subj: Subject, expected: Expectations,
+            family: PerformanceFamily | None = None) -> dict[str, Any]:
     ctx = static_context(cfg, subj)
     if spec.needs(Computed.EXPECTED):
         ctx.update(expected_values(spec.name, expected[1], expected[0], subj.klass))
-    return params_for(spec, cfg, subj.feature, ctx)
+    params = params_for(spec, cfg, subj.feature, ctx)
+    # The one place a performance check gets its share of the model's budget for the batch.
+    if family is not None and part_of(spec.name, spec.family) and not opted_out(spec.name, cfg, subj.feature):
+        params["fail_tail"] = family.tail()
+    return params
 
 
 def _live_reference(cfg: VigilConfig, coverage: tuple[float, float] | None) -> dict[str, float]:

@@ -136,7 +136,7 @@ def performance_stats(
         f"{thr_sql} FROM j GROUP BY batch",
         params + thr_params,
     ).fetchall()
-    auc = _auc_by_batch(conn, cte, params) if has_labels and not regression else {}
+    auc, auc_se = _auc_by_batch(conn, cte, params) if has_labels and not regression else ({}, {})
     extra_metrics = _regression_metrics(conn, cte, params) if has_labels and regression else {}
     error_estimates = estimate_batches(rows_conn or conn, cfg, batches) if regression else {}
     est_auc, est_auc_labelled = _estimated_auc_by_batch(conn, cte, params, has_labels) if not regression else ({}, {})
@@ -206,7 +206,8 @@ def performance_stats(
                 mae=mae if regression else None,
                 rmse=(mse**0.5 if mse is not None else None) if regression else None,
                 estimated=estimated,
-                metrics=extra_metrics.get(batch, {}),
+                metrics=extra_metrics.get(batch, {}) if regression else (
+                    {"auc_se": auc_se[batch]} if batch in auc_se else {}),
             )
         )
     return out
@@ -334,18 +335,39 @@ def _estimated_auc_by_batch(
     return every, of_labelled
 
 
-def _auc_by_batch(conn: duckdb.DuckDBPyConnection, cte: str, params: list[Any]) -> dict[datetime, float]:
-    """ROC AUC per batch by the rank-sum (Mann-Whitney) formula, ties at their mid-rank."""
+def _auc_by_batch(
+    conn: duckdb.DuckDBPyConnection, cte: str, params: list[Any]
+) -> tuple[dict[datetime, float], dict[datetime, float]]:
+    """ROC AUC per batch by the rank-sum (Mann-Whitney) formula, ties at their mid-rank, and its
+    DeLong standard error: (AUC per batch, its standard error per batch).
+
+    DeLong (1988): each positive's placement is the share of negatives below it (ties at half),
+    each negative's the share of positives above it; var(AUC) = var(positive placements) / npos
+    + var(negative placements) / nneg. Unlike Hanley-McNeil it assumes no score distribution
+    (Hanley-McNeil's exponential model overstates the error by half on a calibrated logistic
+    model's scores, which would hide a real 0.01 drop at 4,000 rows)."""
+    pos, neg = "CASE WHEN y = 1 THEN 1 ELSE 0 END", "CASE WHEN y = 1 THEN 0 ELSE 1 END"
     rows = conn.execute(
         f"{cte}, r AS (SELECT batch, y, rank() OVER (PARTITION BY batch ORDER BY score) "  # noqa: S608
-        "+ (count(*) OVER (PARTITION BY batch, score) - 1) / 2.0 AS rk FROM j WHERE y IS NOT NULL AND score IS NOT NULL) "
+        "+ (count(*) OVER (PARTITION BY batch, score) - 1) / 2.0 AS rk, "
+        # the default frame with ORDER BY takes the tied rows too: counts at or below the score
+        f"sum({neg}) OVER (PARTITION BY batch ORDER BY score) - sum({neg}) OVER (PARTITION BY batch, score) / 2.0 AS neg_below, "
+        f"sum({pos}) OVER (PARTITION BY batch ORDER BY score) - sum({pos}) OVER (PARTITION BY batch, score) / 2.0 AS pos_below "
+        "FROM j WHERE y IS NOT NULL AND score IS NOT NULL) "
         "SELECT batch, sum(rk) FILTER (WHERE y = 1) AS rs, count(*) FILTER (WHERE y = 1) AS npos, "
-        "count(*) FILTER (WHERE y <> 1) AS nneg FROM r GROUP BY batch",
+        "count(*) FILTER (WHERE y <> 1) AS nneg, var_samp(neg_below) FILTER (WHERE y = 1) AS v10, "
+        "var_samp(pos_below) FILTER (WHERE y <> 1) AS v01 FROM r GROUP BY batch",
         params,
     ).fetchall()
-    out = {}
-    for batch, rs, npos, nneg in rows:
+    out, se = {}, {}
+    for batch, rs, npos, nneg, v10, v01 in rows:
         if npos and nneg:
             out[batch] = float((rs - npos * (npos + 1) / 2) / (npos * nneg))
-    return out
+            # placements are counts here: divide by nneg^2 (positives') and npos^2 (negatives');
+            # a side with one row has no variance to measure: no DeLong error (Hanley-McNeil instead)
+            if v10 is not None and v01 is not None:
+                var = float(v10) / (nneg * nneg * npos) + float(v01) / (npos * npos * nneg)
+                if math.isfinite(var) and var > 0:
+                    se[batch] = math.sqrt(var)
+    return out, se
 

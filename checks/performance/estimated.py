@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from checks.distributions import quantile_function
-from checks.performance.bounds import chunk_spread, drop_bounds
+from checks.performance.bounds import chunk_spread, drop_bounds, fail_tail
 from checks.result import CheckResult
 from checks.spec import Family
 from checks.verdict import result, skipped
@@ -96,7 +96,7 @@ def estimated_performance(reference: ReferenceStats | None, current: ColumnStats
     Exact when the live test set statistics carry it (``estimated_auc_exact``, every scored row)
     and the reference file gave its own (``expected`` with basis 'reference'); otherwise from the
     stored quantiles of the score column. Bounds: the larger of the estimate's spread over
-    reference chunks at the batch's size and its own sampling error, times z at the budget,
+    reference chunks at the batch's size and its own sampling error, times z at its tail,
     floored at min_effect (checks.performance.bounds). When the batch's labels have matured,
     the realized AUC and the estimate's error on the same labelled rows are stored beside it.
     """
@@ -143,7 +143,7 @@ def estimated_performance(reference: ReferenceStats | None, current: ColumnStats
         # measured on the multiclass example, its batch-to-batch spread is about 1.5x the chunk
         # spread. Only the exact estimate gets the tight floor.
         floor = max(floor, STORED_QUANTILES_MIN_EFFECT)
-    bounds = drop_bounds(own, spread, float(params["false_alarm_budget"]), floor)
+    bounds = drop_bounds(own, spread, float(params["false_alarm_budget"]), floor, fail_tail(params))
     drop = float(expected) - value
     status = bounds.grade(drop)
     expected = float(expected)
@@ -160,7 +160,7 @@ def estimated_performance(reference: ReferenceStats | None, current: ColumnStats
     evidence: dict[str, Any] = {"estimated": True, "estimated_auc": value, "estimated_brier": est["brier"],
                                 "estimated_positive_rate": est["positive_rate"], "expected_auc": expected,
                                 "basis": basis, "method": method, "registered_auc": registered,
-                                "realized_auc": realized, **bounds.evidence()}
+                                "realized_auc": realized, "pvalue": bounds.pvalue(drop), **bounds.evidence()}
     if realized is not None:
         # The estimate on the rows that got a label, against what they showed: the estimate's error.
         same_rows = float(labelled_estimate) if labelled_estimate is not None else value

@@ -4,8 +4,9 @@ The profiler stores, per batch, the MAE and RMSE its expected-error model predic
 batch's features and predictions, and the same estimate over batch-sized chunks of the
 reference (cross-fitted): their mean is what a batch like the reference should show, their
 spread how much the estimate moves when nothing changed. A batch fails when its estimate is
-worse than the reference's by more than both the calibrated spread (at the false-alarm
-budget, times the margin) and the minimum effect (relative: min_effect x the reference
+worse than the reference's by more than both the calibrated spread (z at the check's tail,
+its share of the model's false-alarm budget (checks.performance.family), times the margin)
+and the minimum effect (relative: min_effect x the reference
 value). Once labels mature the realized mae / rmse checks judge the same batch; the
 realized value is kept as evidence.
 """
@@ -16,6 +17,7 @@ import math
 from typing import Any
 
 from checks.calibration import z_upper
+from checks.performance.bounds import drop_pvalue, fail_tail
 from checks.result import CheckResult
 from checks.spec import Family
 from checks.verdict import finite, result, skipped
@@ -39,11 +41,13 @@ def _estimated(name: str, metric: str, label: str, current: PerformanceStats, pa
         return skipped(name, FAMILY, "model", batch, f"only {rows} predictions in this batch (need {min_rows})",
                        {"estimated": True})
     sd = float(current.estimated.get(f"reference_{metric}_sd", 0.0))
-    z = z_upper(float(params["false_alarm_budget"]))
+    # The warning stays at the budget (it does not page); the failure at the check's tail.
+    z_warn, z_fail = z_upper(float(params["false_alarm_budget"])), z_upper(fail_tail(params))
+    margin = float(params["margin"])
     min_effect = float(params["min_effect"]) * abs(expected)
-    noise = z * sd if math.isfinite(sd) else 0.0
-    warn_at = max(noise, min_effect / 2)
-    fail_at = max(float(params["margin"]) * noise, min_effect)
+    sd = sd if math.isfinite(sd) else 0.0
+    fail_at = max(margin * z_fail * sd, min_effect)
+    warn_at = min(fail_at, max(z_warn * sd, min_effect / 2))
     worse_by = est - expected
     status = "fail" if worse_by > fail_at else ("warn" if worse_by > warn_at else "ok")
     sentence = {
@@ -56,6 +60,8 @@ def _estimated(name: str, metric: str, label: str, current: PerformanceStats, pa
     evidence = {"estimated": True, f"estimated_{metric}": est, "reference_estimate": expected,
                 "reference_estimate_sd": sd, "reference_chunks": current.estimated.get("reference_chunks"),
                 "warn_upper": expected + warn_at, "fail_upper": expected + fail_at, "min_effect": min_effect,
+                # Noise scale margin x chunk sd: the check fails exactly when p < tail and the rise is material.
+                "sigma": margin * sd, "tail": fail_tail(params), "pvalue": drop_pvalue(worse_by, margin * sd),
                 "method": "direct loss estimation (expected-error model fitted on the reference)",
                 f"realized_{metric}": realized if current.matured else None}
     if current.matured and finite(realized):

@@ -2,9 +2,10 @@
 
 Bounds are calibrated (checks.performance.bounds): a metric fails when it is worse than
 expected by more than the larger of its reference-chunk spread at the batch's size and
-its own sampling error, times z at the false-alarm budget, and by more than the
-configured minimum effect (a floor), so small live test sets do not page on noise and a
-small real drop on a large batch is not hidden behind a fixed tolerance.
+its own sampling error, times z at the check's tail (its share of the model's false-alarm
+budget for the batch, checks.performance.family), and by more than the configured minimum
+effect (a floor), so small live test sets do not page on noise and a small real drop on a
+large batch is not hidden behind a fixed tolerance.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 from typing import Any
 
 from checks.calibration import z_upper
-from checks.performance.bounds import chunk_spread, drop_bounds
+from checks.performance.bounds import chunk_spread, drop_bounds, fail_tail
 from checks.result import CheckResult
 from checks.spec import Family
 from checks.verdict import result, skipped
@@ -68,8 +69,8 @@ def compare_metric(
     expected_se = float(params.get("expected_se") or 0.0)
     se = math.sqrt(se * se + expected_se * expected_se)
     spread = chunk_spread(params.get("chunk_sd"), params.get("chunk_rows"), current.labeled)
-    bounds = drop_bounds(se, spread, budget, min_effect)
-    z = z_upper(budget)
+    bounds = drop_bounds(se, spread, budget, min_effect, fail_tail(params))
+    z = z_upper(bounds.tail)
     ci = (value - z * bounds.sigma, value + z * bounds.sigma)
     worse_by = (expected - value) if higher_is_better else (value - expected)
     status = bounds.grade(worse_by)
@@ -89,7 +90,7 @@ def compare_metric(
                             "registered": params.get("registered"), "ci": list(ci), "se": se,
                             "labeled": current.labeled, "positives": current.positives,
                             "chunk_sd": params.get("chunk_sd"), "chunk_rows": params.get("chunk_rows"),
-                            **bounds.evidence()})
+                            "pvalue": bounds.pvalue(worse_by), **bounds.evidence()})
 
 
 def auc(reference: None, current: PerformanceStats, params: dict[str, Any]) -> CheckResult:
@@ -98,8 +99,16 @@ def auc(reference: None, current: PerformanceStats, params: dict[str, Any]) -> C
     if why:
         return skipped("auc", FAMILY, "model", current.batch, why)
     value = current.auc
-    se = hanley_mcneil_se(value, current.positives, current.labeled - current.positives) if value is not None else 0.0
+    se = auc_se(value, current)
     return compare_metric("auc", "ROC AUC", value, se, current, params, higher_is_better=True)
+
+
+def auc_se(value: float | None, current: PerformanceStats) -> float:
+    """The AUC's DeLong error from the profiler (no distributional assumption), else Hanley-McNeil."""
+    delong = current.metrics.get("auc_se")
+    if isinstance(delong, int | float) and math.isfinite(delong) and delong > 0:
+        return float(delong)
+    return hanley_mcneil_se(value, current.positives, current.labeled - current.positives) if value is not None else 0.0
 
 
 def agresti_coull_se(p: float, n: int) -> float:
