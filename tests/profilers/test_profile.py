@@ -161,6 +161,14 @@ def test_table_stats_freshness_duplicates_and_event_now(toy_cfg: VigilConfig, to
     assert p2.row_count == 200 and p2.freshness_lag_seconds == 0.0
 
 
+def delong_se(score: np.ndarray, y: np.ndarray) -> float:
+    """DeLong's standard error of the AUC from its definition (placements, ties at half)."""
+    pos, neg = score[y == 1], score[y == 0]
+    v10 = [((neg < s).sum() + 0.5 * (neg == s).sum()) / len(neg) for s in pos]
+    v01 = [((pos > s).sum() + 0.5 * (pos == s).sum()) / len(pos) for s in neg]
+    return float(np.sqrt(np.var(v10, ddof=1) / len(pos) + np.var(v01, ddof=1) / len(neg)))
+
+
 def test_performance_stats_match_sklearn(toy_cfg: VigilConfig, toy_wh: Warehouse) -> None:
     for d in range(5):
         write_predictions(toy_cfg.root, d)
@@ -178,6 +186,7 @@ def test_performance_stats_match_sklearn(toy_cfg: VigilConfig, toy_wh: Warehouse
     assert (p.predictions, p.labeled, p.positives) == (200, 200, int(y.sum()))
     assert p.matured  # day 0 ends on day 1; + 2d maturity <= newest prediction (day 4)
     assert p.auc == pytest.approx(roc_auc_score(y, score))
+    assert p.metrics["auc_se"] == pytest.approx(delong_se(score, y))
     assert p.brier == pytest.approx(np.mean((score - y) ** 2))
     pred_pos = score >= 0.5
     assert p.precision == pytest.approx((pred_pos & (y == 1)).sum() / pred_pos.sum())

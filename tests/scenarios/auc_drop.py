@@ -19,6 +19,7 @@ import pandas as pd
 
 from app.cycle import run_cycle
 from checks.queries import estimate_vs_realized
+from checks.result import CheckResult
 from core.clock import ManualClock
 from core.config import config_from_dict
 from core.stores import Warehouse
@@ -58,9 +59,11 @@ def auc_drop_scale(day: int) -> float:
 
 
 def run_auc_drop(root: Path, seed: int, fired: list[tuple[str, datetime, int]] | None = None,
+                 every: dict[tuple[str, datetime], list[CheckResult]] | None = None,
                  ) -> tuple[dict[str, list[tuple[int, str]]], list[dict[str, Any]]]:
     """Cycle after each day; (check -> [(cycle day, status) per batch in batch order]), estimate errors.
-    ``fired`` collects every alert that turned firing: (check, batch, cycle day)."""
+    ``fired`` collects every alert that turned firing: (check, batch, cycle day); ``every`` each
+    judged result of the two checks per (check, batch), one per cycle that judged it."""
     cfg = config_from_dict(auc_drop_config(), file="risk.yaml", root=root)
     rng = np.random.default_rng(seed)
     auc_drop_rows(rng, 40_000, 1.0).to_parquet(root / "ref.parquet")
@@ -86,8 +89,11 @@ def run_auc_drop(root: Path, seed: int, fired: list[tuple[str, datetime, int]] |
             if t.to_state == "firing":
                 fired.append((t.check, datetime.fromisoformat(t.batch), day))
         for r in report.results:
-            if r.check in seen and r.status != "skipped" and r.batch is not None and r.batch not in seen[r.check]:
-                seen[r.check][r.batch] = (day, r.status)
+            if r.check in seen and r.status != "skipped" and r.batch is not None:
+                if every is not None:
+                    every.setdefault((r.check, r.batch), []).append(r)
+                if r.batch not in seen[r.check]:
+                    seen[r.check][r.batch] = (day, r.status)
     with Warehouse(cfg.warehouse_path, memory_limit="512MB").read() as conn:
         errors = estimate_vs_realized(conn)
     return {k: [v[b] for b in sorted(v)] for k, v in seen.items()}, errors

@@ -10,13 +10,14 @@ clean batch, for every seed. Data generated here, not by the loan simulator.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
+from checks.result import CheckResult
 from tests.scenarios.auc_drop import (
     CLEAN_DAYS,
     DAY0,
@@ -42,7 +43,8 @@ def test_the_shift_lowers_auc_by_about_a_hundredth_and_chunks_spread_a_third_of_
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_estimate_pages_on_the_first_shifted_batch_and_realized_when_its_labels_mature(tmp_path: Path, seed: int) -> None:
-    verdicts, errors = run_auc_drop(tmp_path, seed)
+    every: dict[tuple[str, datetime], list[CheckResult]] = {}
+    verdicts, errors = run_auc_drop(tmp_path, seed, every=every)
     estimate = verdicts["estimated_performance"]
     realized = verdicts["auc"]
     # One verdict per batch; the estimate on the day the batch arrives, the realized AUC the next day.
@@ -51,6 +53,20 @@ def test_estimate_pages_on_the_first_shifted_batch_and_realized_when_its_labels_
     shifted = [False] * CLEAN_DAYS + [True] * SHIFT_DAYS
     assert [s == "fail" for _, s in estimate] == shifted + [False]
     assert [s == "fail" for _, s in realized] == shifted
+    # One false-alarm budget for the model's five performance checks on a batch: the estimate at
+    # budget / 5 (Bonferroni), in its arrival cycle and again when its labels mature, unchanged;
+    # the realized AUC under Holm, with the estimate's tail passed on when the estimate failed.
+    for (check, batch), results in every.items():
+        day = (batch - DAY0).days
+        ev = results[0].evidence
+        assert ev["family_size"] == 5 and ev["family_budget"] == 0.01 and 0 <= ev["pvalue"] <= 1
+        if check == "estimated_performance":
+            assert len(results) == (2 if day < DAYS - 1 else 1)  # judged again when the labels mature
+            assert {r.status for r in results} == {results[0].status}
+            assert all(r.evidence["tail"] == pytest.approx(0.002) for r in results)
+        elif day in range(CLEAN_DAYS, CLEAN_DAYS + SHIFT_DAYS):
+            assert ev["tail_passed_from_estimate"] == pytest.approx(0.002) and ev["tail"] >= 0.004
+            assert "performance checks share the false-alarm budget" in results[0].explanation
     # When labels mature the estimate's error is stored beside it: small for a calibrated model.
     assert [e["batch"] for e in errors] == [DAY0 + timedelta(days=d) for d in range(DAYS - 1)]
     for e in errors:

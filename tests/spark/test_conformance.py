@@ -201,7 +201,8 @@ def test_table_and_live_test_set_statistics_agree(engines: tuple[Path, list[str]
     assert any(d["duplicate_keys"] > 0 for d in duck.values())
 
     sql = ("SELECT batch, 0, 0, predictions, labeled, matured, positives, approved, approved_labeled, "
-           "approved_positives, mean_score, mean_label, auc, brier, precision, recall, estimated_json FROM performance_stats")
+           "approved_positives, mean_score, mean_label, auc, brier, precision, recall, estimated_json, metrics_json "
+           "FROM performance_stats")
     duck, spark = _rows(duck_wh, sql), _rows(spark_wh, sql)
     assert len(duck) == 3 and set(spark) == set(duck)
     for key, d in duck.items():
@@ -215,6 +216,8 @@ def test_table_and_live_test_set_statistics_agree(engines: tuple[Path, list[str]
         for k in ed:
             assert _close(es[k], ed[k]), (key, k, ed[k], es[k])
         assert d["auc"] is not None and 0.5 < d["auc"] <= 1.0
+        md, ms = json.loads(d["metrics_json"]), json.loads(s["metrics_json"])  # the AUC's DeLong error
+        assert set(md) == set(ms) == {"auc_se"} and _close(ms["auc_se"], md["auc_se"]) and 0 < md["auc_se"] < 0.1
 
     # Statistics only: the Spark warehouse holds no ingested file, only its ledger and the bounded sample.
     with spark_wh.read() as conn:
