@@ -340,8 +340,9 @@ def _params(spec: AnySpec, cfg: VigilConfig, subj: Subject, expected: Expectatio
         ctx.update(expected_values(spec.name, expected[1], expected[0], subj.klass))
     params = params_for(spec, cfg, subj.feature, ctx)
     # The one place a performance check gets its share of the model's budget for the batch.
-    if family is not None and part_of(spec.name, spec.family) and not opted_out(spec.name, cfg, subj.feature):
-        params["fail_tail"] = family.tail()
+    part = part_of(spec.name, spec.family) if family is not None else None
+    if family is not None and part is not None and not opted_out(spec.name, cfg, subj.feature):
+        params["fail_tail"] = family.tail(part)
     return params
 
 

@@ -15,9 +15,10 @@ segment checks do (checks.segments.run):
 - The estimated checks are judged in the batch's arrival cycle, before the realized ones
   exist, and re-run when its labels mature; a verdict must not change when labels arrive,
   so a Holm procedure across both cycles is impossible. The estimated checks get a fixed
-  share, in proportion to their number (share = budget x estimated / members, counted from
-  the config, not from what ran), split evenly between them (Bonferroni): each at
-  budget / members, in every cycle.
+  share, half the budget as for the segment checks (the whole budget when the config runs no
+  realized check; none when it runs no estimate), split evenly between them (Bonferroni,
+  counted from the config, not from what ran): a binary model's one estimate at budget / 2,
+  in every cycle.
 - The realized checks, all judged in the cycle in which the labels mature, share the rest
   under Holm's step-down procedure over the ones that judged the batch (a skipped check
   takes no share): each starts at share / m; when one is rejected its tail is split evenly
@@ -31,7 +32,9 @@ segment checks do (checks.segments.run):
   transitions: it keeps the same family-wise guarantee for any dependence, and weight only
   ever flows from the arrival cycle to the label cycle, never back, so no estimated verdict
   changes when labels arrive. It is what lets the realized AUC confirm, on the first cycle
-  after the labels mature, a 0.01 drop the estimate flagged (about 2.8 sigma at 4,000 rows).
+  after the labels mature, a 0.01 drop the estimate flagged (2.5 to 3 sigma at 4,000 rows).
+  Half and half, rather than a share per check, is what makes that confirmation reliable:
+  the estimate's whole half reaches the AUC (tail budget / 2 + budget / 8 for a binary model).
 - Together: P(any false performance page of the model on a clean batch) <= budget.
 
 A check fails when its p-value is below its tail AND its drop exceeds its minimum effect
@@ -83,18 +86,15 @@ class PerformanceFamily:
         return self.estimated + self.realized
 
     def share(self, part: Part) -> float:
-        """The part's share of the budget, in proportion to its number of checks."""
-        if self.size == 0:
-            return self.budget
-        return self.budget * (self.estimated if part == "estimated" else self.realized) / self.size
+        """The part's share of the budget: half each when the config runs both parts."""
+        if self.estimated and self.realized:
+            return self.budget / 2
+        return self.budget
 
-    def tail(self) -> float:
-        """Each estimated check's tail (Bonferroni within the estimated share: share / estimated =
-        budget / size), and the provisional tail of a realized one before Holm's decision."""
-        return self.budget / max(self.size, 1)
-
-    def realized_alpha(self) -> float:
-        return self.share("realized") if self.realized else self.tail()
+    def tail(self, part: Part) -> float:
+        """Each estimated check's tail (Bonferroni within the estimated share), and the
+        provisional tail of a realized one before Holm's decision."""
+        return self.share(part) / max(self.estimated if part == "estimated" else self.realized, 1)
 
     def evidence(self, part: Part, tail: float, judged: int, pvalue: float | None,
                  passed: float = 0.0) -> dict[str, Any]:
@@ -186,7 +186,7 @@ def decide_realized(results: list[CheckResult], fam: PerformanceFamily, rerun: C
     if not idx:
         return out
     pvalues = [pvalue_of(results[i]) or 0.0 for i in idx]
-    start = [fam.realized_alpha() / len(idx)] * len(idx)
+    start = [fam.share("realized") / len(idx)] * len(idx)
     passed = [0.0] * len(idx)
     where = {(results[i].check, results[i].subject): k for k, i in enumerate(idx)}
     for target, tail in rejected_estimates(estimates):

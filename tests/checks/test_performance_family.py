@@ -58,14 +58,14 @@ def test_clean_batches_page_within_the_budget_for_the_whole_model(seed: int) -> 
     common = rng.normal(size=(n, 1))
     z = 0.5 * common + np.sqrt(0.75) * rng.normal(size=(n, 5))  # the realized z-scores correlate at 0.25
     p = ndtr(-z)
-    est_rejected = p[:, 0] < fam.tail()
-    start = np.full(4, fam.realized_alpha() / 4)
+    est_rejected = p[:, 0] < fam.tail("estimated")
+    start = np.full(4, fam.tail("realized"))
     pages = 0
     per_check_pages = int((p < budget).any(axis=1).sum())
     for i in np.flatnonzero(p.min(axis=1) < budget):  # no tail ever exceeds the budget: the others page nothing
         s = start.copy()
         if est_rejected[i]:
-            s[0] += fam.tail()  # the estimate passes its tail to the realized AUC
+            s[0] += fam.tail("estimated")  # the estimate passes its tail to the realized AUC
         tails = holm_tails(list(p[i, 1:]), list(s))
         pages += bool(est_rejected[i] or any(p[i, 1 + k] < tails[k] for k in range(4)))
     assert per_check_pages / n > 3 * budget  # the old rule: each check at the whole budget
@@ -94,23 +94,25 @@ def test_a_check_fails_when_its_pvalue_is_below_its_tail_and_the_drop_is_materia
 def test_the_realized_family_is_decided_by_holm_with_the_estimate_tail_passed_on() -> None:
     fam = PerformanceFamily(0.01, estimated=1, realized=4)
 
-    def res(check: str, p: float, part: str = "realized", tail: float = 0.002) -> CheckResult:
+    def res(check: str, p: float, part: str = "realized", tail: float = 0.005) -> CheckResult:
         return CheckResult(check=check, family="performance", subject="model", batch=BATCH, status="ok",
                            severity="info", explanation=f"{check}.", evidence={"pvalue": p, "family_part": part, "tail": tail})
 
-    realized = [res("auc", 0.003), res("precision", 0.5), res("recall", 0.4), res("brier", 0.2)]
+    realized = [res("auc", 0.003), res("precision", 0.5), res("recall", 0.4), res("brier", 0.2)]  # at 0.00125
 
     def rerun(i: int, tail: float) -> CheckResult:
         r = realized[i]
         return CheckResult(**{**r.__dict__, "status": "fail" if r.evidence["pvalue"] < tail else "ok"})
 
     alone = decide_realized(realized, fam, rerun)
-    assert [r.status for r in alone] == ["ok"] * 4  # 0.003 > 0.008 / 4
-    assert alone[0].evidence["tail"] == pytest.approx(0.002) and alone[0].evidence["family_size"] == 5
+    assert [r.status for r in alone] == ["ok"] * 4  # 0.003 > 0.005 / 4
+    assert alone[0].evidence["tail"] == pytest.approx(0.00125) and alone[0].evidence["family_size"] == 5
     flagged = decide_realized(realized, fam, rerun, [res("estimated_performance", 1e-6, "estimated")])
-    assert flagged[0].status == "fail" and flagged[0].evidence["tail"] == pytest.approx(0.004)
-    assert flagged[0].evidence["tail_passed_from_estimate"] == pytest.approx(0.002)
-    assert "p = 0.003 < tail 0.004" in flagged[0].explanation
+    assert flagged[0].status == "fail" and flagged[0].evidence["tail"] == pytest.approx(0.00625)
+    assert flagged[0].evidence["tail_passed_from_estimate"] == pytest.approx(0.005)
+    assert "p = 0.003 < tail 0.0063" in flagged[0].explanation
+    # an estimate that was not rejected passes nothing on
+    assert decide_realized(realized, fam, rerun, [res("estimated_performance", 0.006, "estimated")])[0].status == "ok"
     assert [r.status for r in flagged[1:]] == ["ok"] * 3
 
 
@@ -128,7 +130,10 @@ def test_the_family_counts_estimated_and_realized_checks_from_the_config_not_kpi
     cfg = _cfg()
     fam = performance_family(cfg, enabled_specs(cfg))  # type: ignore[arg-type]
     assert (fam.estimated, fam.realized) == (1, 4)  # estimated_performance; auc, precision, recall, brier
-    assert fam.tail() == pytest.approx(0.002)
+    assert fam.tail("estimated") == pytest.approx(0.005) and fam.tail("realized") == pytest.approx(0.00125)
     cfg = _cfg(params={"precision": {"false_alarm_budget": 0.05}}, disabled=["brier"])
     fam = performance_family(cfg, enabled_specs(cfg))  # type: ignore[arg-type]
     assert (fam.estimated, fam.realized) == (1, 2)  # precision keeps its own budget, brier is off
+    cfg = _cfg(disabled=["auc", "precision", "recall", "brier"])
+    fam = performance_family(cfg, enabled_specs(cfg))  # type: ignore[arg-type]
+    assert fam.tail("estimated") == pytest.approx(0.01)  # no realized check: the estimate has the whole budget

@@ -54,8 +54,9 @@ def test_estimate_pages_on_the_first_shifted_batch_and_realized_when_its_labels_
     assert [s == "fail" for _, s in estimate] == shifted + [False]
     assert [s == "fail" for _, s in realized] == shifted
     # One false-alarm budget for the model's five performance checks on a batch: the estimate at
-    # budget / 5 (Bonferroni), in its arrival cycle and again when its labels mature, unchanged;
-    # the realized AUC under Holm, with the estimate's tail passed on when the estimate failed.
+    # budget / 2, in its arrival cycle and again when its labels mature, unchanged; the realized
+    # checks under Holm over the other half, with the estimate's tail passed on to the AUC when
+    # the estimate failed.
     for (check, batch), results in every.items():
         day = (batch - DAY0).days
         ev = results[0].evidence
@@ -63,9 +64,9 @@ def test_estimate_pages_on_the_first_shifted_batch_and_realized_when_its_labels_
         if check == "estimated_performance":
             assert len(results) == (2 if day < DAYS - 1 else 1)  # judged again when the labels mature
             assert {r.status for r in results} == {results[0].status}
-            assert all(r.evidence["tail"] == pytest.approx(0.002) for r in results)
+            assert all(r.evidence["tail"] == pytest.approx(0.005) for r in results)
         elif day in range(CLEAN_DAYS, CLEAN_DAYS + SHIFT_DAYS):
-            assert ev["tail_passed_from_estimate"] == pytest.approx(0.002) and ev["tail"] >= 0.004
+            assert ev["tail_passed_from_estimate"] == pytest.approx(0.005) and ev["tail"] >= 0.00625
             assert "performance checks share the false-alarm budget" in results[0].explanation
     # When labels mature the estimate's error is stored beside it: small for a calibrated model.
     assert [e["batch"] for e in errors] == [DAY0 + timedelta(days=d) for d in range(DAYS - 1)]
