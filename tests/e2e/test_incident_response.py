@@ -97,6 +97,11 @@ def monitor_config(root: Path) -> VigilConfig:
     for table in data["etl_tables"]:
         if "expected_rows" in table:
             table["expected_rows"] = [VOLUME // 2, VOLUME * 2]
+    # ~250 labelled rows a day (about 23 positives): v2's 0.18 AUC drop is only 2.9 sigma on some
+    # days, under the tail the model's performance family gives the AUC (z 2.94, README config
+    # reference). This test is about the incident flow, not calibration: the AUC keeps its own
+    # budget here (the documented opt-out), as every check had before the family.
+    data.setdefault("checks", {}).setdefault("params", {}).setdefault("auc", {})["false_alarm_budget"] = 0.01
     data["alerts"] = {
         "receivers": [{"name": "oncall", "kind": "alertmanager", "url_env": HOOK_ENV}],
         "routes": [{"receiver": "oncall", "group_by": ["model", "check"]}],
