@@ -54,6 +54,14 @@ def auc_drop_config(chunk_rows: int = ROWS) -> dict[str, Any]:
     }
 
 
+def land_outcomes(root: Path, day0: datetime, day: int, rows: pd.DataFrame) -> None:
+    """The outcomes (id, y) of ``rows``, observed at 02:00 on ``day``, as one landing file."""
+    (root / "landing" / "outcomes").mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"id": rows["id"], "y": rows["y"],
+                  "observed_at": pd.Timestamp(day0 + timedelta(days=day, hours=2))}).to_parquet(
+        root / "landing" / "outcomes" / f"o{day:02d}.parquet")
+
+
 def auc_drop_scale(day: int) -> float:
     return SHIFT_SCALE if CLEAN_DAYS <= day < CLEAN_DAYS + SHIFT_DAYS else 1.0
 
@@ -79,10 +87,7 @@ def run_auc_drop(root: Path, seed: int, fired: list[tuple[str, datetime, int]] |
         frame.drop(columns=["y"]).to_parquet(root / "landing" / "predictions" / f"p{day:02d}.parquet")
         if day >= 1:  # yesterday's outcomes, observed today
             prev = days[day - 1]
-            (root / "landing" / "outcomes").mkdir(parents=True, exist_ok=True)
-            pd.DataFrame({"id": prev["id"], "y": prev["y"],
-                          "observed_at": pd.Timestamp(DAY0 + timedelta(days=day, hours=2))}).to_parquet(
-                root / "landing" / "outcomes" / f"o{day:02d}.parquet")
+            land_outcomes(root, DAY0, day, prev)
         report = run_cycle(cfg, clock=ManualClock(DAY0 + timedelta(days=day + 1, hours=3)), notify=False)
         assert report.status == "ok", report.error
         for t in report.alerts.transitions if report.alerts and fired is not None else []:

@@ -26,6 +26,7 @@ import pytest
 from app.cycle import run_cycle
 from core.clock import ManualClock
 from core.config import config_from_dict
+from tests.scenarios.auc_drop import land_outcomes
 
 DAY0 = datetime(2025, 11, 3)
 ROWS = 800
@@ -80,10 +81,7 @@ def _run(root: Path, seed: int, delay_days: int, days: int, typed_decision: bool
         if day >= delay_days:  # the outcomes of day - delay, observed today
             of = frames[day - delay_days]
             labelled = of[(of["decision"] == 1) | (rng.random(len(of)) < 0.1)] if typed_decision else of
-            (root / "landing" / "outcomes").mkdir(parents=True, exist_ok=True)
-            pd.DataFrame({"id": labelled["id"], "y": labelled["y"],
-                          "observed_at": pd.Timestamp(DAY0 + timedelta(days=day, hours=2))}).to_parquet(
-                root / "landing" / "outcomes" / f"o{day:02d}.parquet")
+            land_outcomes(root, DAY0, day, labelled)
         report = run_cycle(cfg, clock=ManualClock(DAY0 + timedelta(days=day + 1, hours=3)), notify=False)
         assert report.status == "ok", report.error
         for t in report.alerts.transitions if report.alerts else []:

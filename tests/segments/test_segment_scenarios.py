@@ -26,6 +26,14 @@ def _at(results: list[CheckResult], i: int) -> list[CheckResult]:
     return [r for r in results if r.batch == lf.day(i)]
 
 
+def _onset_inputs(cfg, wh):  # type: ignore[no-untyped-def]
+    """The stored references and the onset batch's segment inputs."""
+    with wh.read() as conn:
+        refs = load_references(conn, cfg)
+        assert refs is not None
+        return refs, load_inputs(conn, refs, lf.day(ONSET))
+
+
 def _failed_segments(results: list[CheckResult]) -> set[tuple[str, str]]:
     return {(r.check, r.evidence["segment"]) for r in results if r.check.startswith("segment_") and r.status == "fail"}
 
@@ -60,10 +68,7 @@ def test_concept_change_among_renters_is_caught_in_its_segment_on_its_first_matu
 
 def test_decomposition_puts_most_of_the_change_within_renters(concept):
     cfg, wh, batches, results = concept
-    with wh.read() as conn:
-        refs = load_references(conn, cfg)
-        assert refs is not None
-        inputs = load_inputs(conn, refs, lf.day(ONSET))
+    refs, inputs = _onset_inputs(cfg, wh)
     found = {d.segmentation: d for d in decompositions(cfg, inputs, refs, "calibration_gap", calibration_gap, True)}
     d = found["home_ownership"]
     assert d.change > 0.01
@@ -95,10 +100,7 @@ def test_covariate_shift_among_renters_is_caught_in_its_segment_on_its_batch(tmp
     drift = next(r for r in _at(results, ONSET) if r.check == "segment_drift" and r.subject == f"predictions.credit_score{{{RENT}}}")
     assert drift.status == "fail" and drift.value is not None and drift.value >= 0.1
     # Before any label: the approval rate moved, and the decomposition puts most of it among renters.
-    with wh.read() as conn:
-        refs = load_references(conn, cfg)
-        assert refs is not None
-        inputs = load_inputs(conn, refs, lf.day(ONSET))
+    refs, inputs = _onset_inputs(cfg, wh)
     found = {d.segmentation: d for d in decompositions(cfg, inputs, refs, "approval_rate", approval_rate, False)}
     d = found["home_ownership"]
     assert d.change < 0 and d.parts[0].segment == RENT and d.parts[0].within < 0.6 * d.change
