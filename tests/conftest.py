@@ -8,6 +8,13 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run (a fixed seed per test), so CI is
+# reproducible; HYPOTHESIS_PROFILE=explore draws new ones each run, to look across seeds.
+settings.register_profile("vigil", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "vigil"))
 
 # CI stops the whole run at 90 minutes, install included. A test that hangs past its own
 # timeout (a stuck thread that pytest-timeout cannot interrupt) would eat that silently:
