@@ -51,7 +51,10 @@ def test_quantiles_of_a_large_group_come_from_a_sample_small_groups_stay_exact(
     exact = stats_by_group(conn, "t", [], plans, "s")
     rec = Recording(conn)
     sampled = stats_by_group(rec, "t", [], plans, "s", group_rows={0: len(big), 1: len(small)})  # type: ignore[arg-type]
-    assert any("_qs" in sql for sql in rec.sql)  # the sample flag is in the aggregate query
+    # The quantiles come from a query over the sampled rows only; the aggregate pass has none.
+    quantile_sql = [sql for sql in rec.sql if "reservoir_quantile" in sql]
+    assert len(quantile_sql) == 1 and "WHERE random() <" in quantile_sql[0]
+    assert any("histogram(" in sql and "reservoir_quantile" not in sql for sql in rec.sql)
     # The small group is exact (every row fed to the reservoir), and equal to the unsampled run.
     assert sampled[1][0].quantiles == exact[1][0].quantiles
     assert sampled[1][0].quantiles[0.5] == pytest.approx(float(np.quantile(small, 0.5)), abs=0.02)
