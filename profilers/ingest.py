@@ -35,10 +35,11 @@ from core.sql import ident
 from core.stores import Warehouse, classify_store_error
 from profilers.sources import (
     PREDICTIONS,
-    RAW_TYPE,
+    WIDE_FLOAT,
     SourceSpec,
     all_specs,
     bucket_sql,
+    expected_raw_type,
     fetch_one,
     file_format,
     list_files,
@@ -46,6 +47,7 @@ from profilers.sources import (
     renamed_sql,
     storage_type,
     type_family,
+    widens,
     window_micros,
 )
 
@@ -83,7 +85,7 @@ class QuarantinedRows:
 class SchemaChange:
     path: str
     source: str
-    change: str  # missing, added, renamed, retyped
+    change: str  # missing, added, renamed, retyped; widened (FLOAT->DOUBLE: the stored type grew, no value changed)
     column: str
     detail: str | None = None
 
@@ -152,8 +154,14 @@ def _first_line(err: BaseException) -> str:
     return text[0][:400] if text else type(err).__name__
 
 
-def inspect_file(path: Path, fmt: str, memory_limit: str = "1GB") -> tuple[dict[str, str], int]:
-    """Columns (name -> DuckDB type) and row count of a landing file, or BadFile."""
+def inspect_file(
+    path: Path, fmt: str, memory_limit: str = "1GB", conn: duckdb.DuckDBPyConnection | None = None
+) -> tuple[dict[str, str], int]:
+    """Columns (name -> DuckDB type) and row count of a landing file, or BadFile.
+
+    ``conn``: read through this connection (the load's own; a failed read aborts its
+    transaction, which the BadFile rolls back) instead of a new in-memory database.
+    """
     try:
         size = path.stat().st_size
         with open(path, "rb") as fh:
@@ -187,13 +195,16 @@ def inspect_file(path: Path, fmt: str, memory_limit: str = "1GB") -> tuple[dict[
                 "wrong_format",
                 "not JSON Lines: the first line is not a JSON object (hint: one JSON object per line)",
             )
-    conn = duckdb.connect()
+    own = conn is None
+    db = duckdb.connect() if conn is None else conn
     try:
-        conn.execute(f"SET memory_limit = '{memory_limit}'")  # validated by the config pattern
+        if own:
+            db.execute(f"SET memory_limit = '{memory_limit}'")  # validated by the config pattern
         rel = read_sql(fmt)
-        described = conn.execute(f"DESCRIBE SELECT * FROM {rel}", [str(path)]).fetchall()  # noqa: S608
+        described = db.execute(f"DESCRIBE SELECT * FROM {rel}", [str(path)]).fetchall()  # noqa: S608
         columns = {str(r[0]): str(r[1]) for r in described}
-        row = fetch_one(conn.execute(f"SELECT count(*) FROM {rel}", [str(path)]))  # noqa: S608
+        # Parquet: answered from the footer's row counts, no scan.
+        row = fetch_one(db.execute(f"SELECT count(*) FROM {rel}", [str(path)]))  # noqa: S608
         rows = int(row[0]) if row else 0
     except duckdb.Error as e:
         cut = fmt != "parquet" and not tail.endswith(b"\n")
@@ -205,7 +216,8 @@ def inspect_file(path: Path, fmt: str, memory_limit: str = "1GB") -> tuple[dict[
         )
         raise BadFile(reason, f"cannot parse as {fmt}: {_first_line(e)} (hint: {hint})") from None
     finally:
-        conn.close()
+        if own:
+            db.close()
     if rows == 0:
         raise BadFile("empty", "the file has no rows (hint: the producer wrote only a header or nothing)")
     return columns, rows
@@ -235,7 +247,7 @@ def create_raw_table(
     schema: dict[str, RawColumn] = {}
     for col, fam in spec.expected.items():
         if fam is not None:
-            schema[col] = RawColumn(RAW_TYPE[fam], fam, True)
+            schema[col] = RawColumn(expected_raw_type(fam, file_columns.get(col)), fam, True)
         else:
             t = storage_type(file_columns.get(col, "VARCHAR"))
             schema[col] = RawColumn(t, type_family(t), True)
@@ -309,7 +321,8 @@ def diff_schema(
     return changes, added
 
 
-def _select_expr(col: str, file_type: str, target: RawColumn) -> str:
+def _value_expr(col: str, file_type: str, target: RawColumn) -> str:
+    """SQL for a file column's value as the raw table stores it."""
     q = ident(col)
     fam = type_family(file_type)
     if fam == "timestamp" and "TIME ZONE" in file_type.upper():
@@ -317,9 +330,13 @@ def _select_expr(col: str, file_type: str, target: RawColumn) -> str:
     else:
         value = q
     if target.family == fam and target.raw_type == storage_type(file_type):
-        return f"{value} AS {q}"
+        return value
     cast = "CAST" if target.expected else "TRY_CAST"  # unexpected columns never fail a file
-    return f"{cast}({value} AS {target.raw_type}) AS {q}"
+    return f"{cast}({value} AS {target.raw_type})"
+
+
+def _select_expr(col: str, file_type: str, target: RawColumn) -> str:
+    return f"{_value_expr(col, file_type, target)} AS {ident(col)}"
 
 
 def check_castable(
@@ -344,6 +361,18 @@ def check_castable(
         )
 
 
+def widen_column(
+    conn: duckdb.DuckDBPyConnection, spec: SourceSpec, col: str, schema: dict[str, RawColumn]
+) -> None:
+    """FLOAT -> DOUBLE for a raw column a file brings in another type (in the load's transaction)."""
+    conn.execute(f"ALTER TABLE {spec.raw_ident} ALTER COLUMN {ident(col)} SET DATA TYPE {WIDE_FLOAT}")
+    conn.execute(
+        "UPDATE source_schemas SET raw_type = ? WHERE source = ? AND column_name = ?", [WIDE_FLOAT, spec.name, col]
+    )
+    old = schema[col]
+    schema[col] = RawColumn(WIDE_FLOAT, old.family, old.expected)
+
+
 # ---- batches touched -----------------------------------------------------------------
 
 
@@ -356,6 +385,33 @@ def batches_of_file(
         [window_micros(cfg), rel],
     ).fetchall()
     return {r[0] for r in rows}
+
+
+@dataclass(frozen=True)
+class TimestampCensus:
+    """What a file's timestamp column alone says: the batches of its placeable rows, and how many are not."""
+
+    batches: set[datetime]
+    set_aside: int
+
+
+def timestamp_census(
+    conn: duckdb.DuckDBPyConnection, cfg: VigilConfig, ts_value: str, rel_sql: str, path: Path,
+    earliest: datetime | None, latest: datetime | None,
+) -> TimestampCensus:
+    """One aggregate over the file's timestamp column (Parquet reads that column only).
+
+    Cheaper than what it replaces: the load no longer filters every row of every column when
+    no row needs setting aside, and the batches come from the file, not from a scan of the
+    raw table (whose ``_file`` column grows with every file ever loaded).
+    """
+    valid, valid_params = _valid_sql("_ts", earliest, latest)
+    rows = conn.execute(
+        f"SELECT {bucket_sql('_ts')} AS _b, count(*) FILTER (WHERE {valid}), "  # noqa: S608
+        f"count(*) FILTER (WHERE NOT ({valid})) FROM (SELECT {ts_value} AS _ts FROM {rel_sql}) GROUP BY _b",
+        [window_micros(cfg), *valid_params, *valid_params, str(path)],
+    ).fetchall()
+    return TimestampCensus({r[0] for r in rows if r[1]}, sum(int(r[2]) for r in rows))
 
 
 def _table_exists(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -470,20 +526,24 @@ def load_file(
     size: int,
     mtime: float,
     now: datetime | None = None,
+    stat: os.stat_result | None = None,
 ) -> FileOutcome:
-    """Load one file in one transaction, or raise BadFile (nothing written)."""
+    """Load one file in one transaction, or raise BadFile (nothing written).
+
+    ``stat``: the file's stat, remembered for the pre-filter in the same transaction.
+    """
     fmt = file_format(path, spec.source.format)
-    source_columns, file_rows = inspect_file(path, fmt, cfg.storage.duckdb_memory_limit)
-    # Source columns named apart in the config (features[].column) load under Vigil's names.
-    file_columns = {spec.renames.get(c, c): t for c, t in source_columns.items()}
-    if spec.timestamp_column not in file_columns:
-        raise BadFile(
-            "missing_column",
-            f"required timestamp column {spec.timestamp_column!r} is missing (columns: {', '.join(file_columns)}) "
-            "(hint: rows cannot be placed in a batch without it)",
-        )
-    rel_sql = renamed_sql(read_sql(fmt), spec.renames, source_columns)
     with wh.write() as conn:
+        source_columns, file_rows = inspect_file(path, fmt, cfg.storage.duckdb_memory_limit, conn)
+        # Source columns named apart in the config (features[].column) load under Vigil's names.
+        file_columns = {spec.renames.get(c, c): t for c, t in source_columns.items()}
+        if spec.timestamp_column not in file_columns:
+            raise BadFile(
+                "missing_column",
+                f"required timestamp column {spec.timestamp_column!r} is missing (columns: {', '.join(file_columns)}) "
+                "(hint: rows cannot be placed in a batch without it)",
+            )
+        rel_sql = renamed_sql(read_sql(fmt), spec.renames, source_columns)
         row = fetch_one(
             conn.execute("SELECT sha256 FROM ingested_files WHERE path = ? AND status = 'loaded'", [rel])
         )
@@ -492,6 +552,10 @@ def load_file(
         if not schema:
             schema = create_raw_table(conn, spec, file_columns, rel)
         changes, added = diff_schema(spec, schema, file_columns, text_format=fmt != "parquet")
+        for col, t in file_columns.items():
+            if col in schema and widens(schema[col].raw_type, t):
+                changes.append(("widened", col, f"{schema[col].raw_type}->{WIDE_FLOAT}"))
+                widen_column(conn, spec, col, schema)
         for col, t in file_columns.items():
             if col in schema:
                 check_castable(conn, rel_sql, path, col, t, schema[col])
@@ -527,12 +591,24 @@ def load_file(
         # The load itself carries no row numbers (a window over the file serialises the scan);
         # only a file that has rows to set aside is read a second time, numbered, for them.
         load_sql = f"SELECT {', '.join(exprs)}, ? AS _file FROM {rel_sql}"  # noqa: S608
-        sql = f"INSERT INTO {spec.raw_ident} BY NAME SELECT * FROM ({load_sql}) WHERE {valid}"  # noqa: S608
+        census: TimestampCensus | None = None
         try:
-            rows = _insert_rows(conn, sql, rows_params + valid_params)
+            if fmt == "parquet":  # a text file has no column to read alone: its batches come from the table
+                ts = spec.timestamp_column
+                census = timestamp_census(
+                    conn, cfg, _value_expr(ts, file_columns[ts], schema[ts]), rel_sql, path, earliest, latest
+                )
+            if census is not None and not census.set_aside:
+                # Every row is placeable: the load is the bare copy, no filter over every column.
+                sql, params = f"INSERT INTO {spec.raw_ident} BY NAME {load_sql}", rows_params  # noqa: S608
+            else:
+                sql = f"INSERT INTO {spec.raw_ident} BY NAME SELECT * FROM ({load_sql}) WHERE {valid}"  # noqa: S608
+                params = rows_params + valid_params
+            rows = _insert_rows(conn, sql, params)
+            has_bad = census.set_aside > 0 if census is not None else rows != file_rows
             bad_rows = (
                 _quarantine_rows(conn, cfg, spec, rel, sha, rows_sql, rows_params, earliest, latest)
-                if rows != file_rows
+                if has_bad
                 else []
             )
         except duckdb.ConversionException as e:
@@ -544,7 +620,7 @@ def load_file(
             if store_failure is not None:  # disk full, damaged warehouse: not the landing file's fault
                 raise store_failure from e
             raise BadFile("load_error", f"{_first_line(e)} (hint: inspect the file with duckdb)") from None
-        dirty |= batches_of_file(conn, cfg, spec, rel)
+        dirty |= census.batches if census is not None else batches_of_file(conn, cfg, spec, rel)
         label_dirty |= label_batches_of_file(conn, cfg, spec, rel)
         if replaced:
             conn.execute(
@@ -563,6 +639,8 @@ def load_file(
             "UPDATE quarantine SET status = 'resolved', resolved_at = now() WHERE path = ? AND status = 'open'",
             [rel],
         )
+        if stat is not None:
+            _remember_stat(conn, rel, stat)
     return FileOutcome(rows, replaced, dirty, label_dirty, changes, bad_rows)
 
 
@@ -720,14 +798,12 @@ def _ingest_one(
         report.skipped += 1
         return
     try:
-        outcome = load_file(cfg, wh, spec, path, rel, sha, size, mtime, now)
+        outcome = load_file(cfg, wh, spec, path, rel, sha, size, mtime, now, st)
     except BadFile as bad:
         _note(report, record_quarantine(wh, spec, rel, sha, size, mtime, bad))
         with wh.write() as conn:
             _remember_stat(conn, rel, st)
         return
-    with wh.write() as conn:
-        _remember_stat(conn, rel, st)
     loaded_content[(spec.name, sha)] = rel
     report.loaded += 1
     report.rows += outcome.rows

@@ -20,7 +20,8 @@ from core.sql import ident
 PREDICTIONS = "predictions"
 EPOCH = datetime(1970, 1, 1)
 
-# DuckDB type of a raw column for each expected family; None keeps the file's own type.
+# DuckDB type of a raw column for each expected family (a float32 numeric column stays FLOAT, see
+# storage_type); None keeps the file's own type.
 RAW_TYPE = {"numeric": "DOUBLE", "string": "VARCHAR", "boolean": "BOOLEAN", "timestamp": "TIMESTAMP"}
 FEATURE_FAMILY = {"numeric": "numeric", "categorical": "string", "boolean": "boolean"}
 
@@ -166,16 +167,38 @@ def type_family(duck_type: str) -> str:
     return "other"
 
 
+# A float32 column is stored as FLOAT: lossless, half the bytes, and no cast in the load (widening
+# 800 float32 columns to DOUBLE cost a third of a wide file's ingest). The raw column is widened
+# to DOUBLE (never narrowed) when a later file brings it in any other type.
+FLOAT32 = "FLOAT"
+WIDE_FLOAT = "DOUBLE"
+
+
 def storage_type(duck_type: str) -> str:
     """The raw-table type for a column kept as the file has it (normalised)."""
     fam = type_family(duck_type)
-    if fam == "numeric" and duck_type.upper().startswith(("DECIMAL", "FLOAT", "REAL")):
-        return "DOUBLE"
+    t = duck_type.upper()
+    if fam == "numeric" and t in ("FLOAT", "REAL"):
+        return FLOAT32
+    if fam == "numeric" and t.startswith(("DECIMAL", "FLOAT", "REAL")):
+        return WIDE_FLOAT
     if fam == "timestamp":
         return "TIMESTAMP"
     if fam == "other":
         return "VARCHAR"
     return duck_type.upper()
+
+
+def expected_raw_type(family: str, file_type: str | None) -> str:
+    """Raw type of a config column of ``family`` first seen as ``file_type`` (None: absent from the file)."""
+    if family == "numeric" and file_type is not None and storage_type(file_type) == FLOAT32:
+        return FLOAT32
+    return RAW_TYPE[family]
+
+
+def widens(raw_type: str, file_type: str) -> bool:
+    """True when a FLOAT raw column must become DOUBLE to hold a file's column of ``file_type`` losslessly."""
+    return raw_type == FLOAT32 and storage_type(file_type) != FLOAT32
 
 
 # ---- batches -----------------------------------------------------------------

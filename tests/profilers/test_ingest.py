@@ -7,16 +7,24 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from core.config import VigilConfig
+from core.config import VigilConfig, config_from_dict
 from core.stores import Warehouse
 from profilers import ingest as ingest_module
 from profilers.ingest import ingest_all
 from profilers.profile import profile_batches, profile_batches_detailed
 from profilers.stats_store import load_column_stats, load_table_stats
-from tests.profilers.conftest import DAY0, day_frame, write_apps, write_outcomes, write_predictions
+from tests.profilers.conftest import (
+    DAY0,
+    day_frame,
+    toy_config_dict,
+    write_apps,
+    write_outcomes,
+    write_predictions,
+)
 
 
 def count(wh: Warehouse, sql: str) -> int:
@@ -202,3 +210,77 @@ def test_aware_timestamps_become_naive_utc(toy_cfg: VigilConfig, toy_wh: Warehou
     with toy_wh.read() as conn:
         row = conn.execute("SELECT DISTINCT ts FROM predictions").fetchall()
     assert [r[0].isoformat() for r in row] == ["2024-03-01T23:30:00"]
+
+
+def _raw_types(wh: Warehouse, table: str) -> dict[str, str]:
+    with wh.read() as conn:
+        rows = conn.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ?", [table]
+        ).fetchall()
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def test_float32_columns_stay_float_until_a_file_brings_a_wider_type(
+    toy_cfg: VigilConfig, toy_wh: Warehouse
+) -> None:
+    root = toy_cfg.root
+    day0 = day_frame(0)
+    day0["x"] = day0["x"].astype("float32")  # a config column
+    day0["extra"] = np.float32(0.1)  # a column the config does not name
+    write_predictions(root, 0, day0)
+    first = ingest_all(toy_cfg, toy_wh)
+    assert first.loaded == 1 and not first.quarantined
+    types = _raw_types(toy_wh, "predictions")
+    assert (types["x"], types["extra"], types["score"]) == ("FLOAT", "FLOAT", "DOUBLE")
+    # Day 1 brings x as float64 values no float32 holds, and 'extra' as text: both widen, no value narrows.
+    day1 = day_frame(1)
+    day1["x"] = day1["x"] + 1e-9
+    day1["extra"] = "0.1234567891"
+    write_predictions(root, 1, day1)
+    report = ingest_all(toy_cfg, toy_wh)
+    assert report.loaded == 1 and not report.quarantined
+    changes = {(c.change, c.column, c.detail) for c in report.schema_changes}
+    assert ("widened", "x", "FLOAT->DOUBLE") in changes
+    assert ("widened", "extra", "FLOAT->DOUBLE") in changes
+    assert ("retyped", "extra", "FLOAT->VARCHAR") in changes
+    assert not any(c == "retyped" and col == "x" for c, col, _ in changes)  # same family: not a drift
+    types = _raw_types(toy_wh, "predictions")
+    assert (types["x"], types["extra"]) == ("DOUBLE", "DOUBLE")
+    with toy_wh.read() as conn:
+        stored = dict(
+            conn.execute("SELECT column_name, raw_type FROM source_schemas WHERE source = 'predictions'").fetchall()
+        )
+        x0 = [r[0] for r in conn.execute("SELECT x FROM predictions WHERE _file LIKE '%_00.parquet' ORDER BY id").fetchall()]
+        x1 = [r[0] for r in conn.execute("SELECT x FROM predictions WHERE _file LIKE '%_01.parquet' ORDER BY id").fetchall()]
+        extra1 = conn.execute("SELECT DISTINCT extra FROM predictions WHERE _file LIKE '%_01.parquet'").fetchall()
+    assert (stored["x"], stored["extra"]) == ("DOUBLE", "DOUBLE")
+    by_id = day0.sort_values("id")
+    assert x0 == [float(v) for v in by_id["x"]]  # the float32 values, exactly
+    assert x1 == [float(v) for v in day1.sort_values("id")["x"]]  # full double precision kept
+    assert extra1 == [(0.1234567891,)]
+    # A later float32 file loads into the wider column and changes nothing.
+    day2 = day_frame(2)
+    day2["x"] = day2["x"].astype("float32")
+    write_predictions(root, 2, day2)
+    third = ingest_all(toy_cfg, toy_wh)
+    assert third.loaded == 1 and [c for c in third.schema_changes if c.change == "widened"] == []
+
+
+def test_statistics_of_a_float32_column_are_those_of_its_values(tmp_path: Path) -> None:
+    """Stored as FLOAT or as DOUBLE, the same float32 values give the same column statistics."""
+    stats = []
+    for as_double in (False, True):
+        root = tmp_path / ("double" if as_double else "float")
+        cfg = config_from_dict(toy_config_dict(), file="toy.yaml", root=root)
+        wh = Warehouse(cfg.warehouse_path, memory_limit="512MB")
+        df = day_frame(0, n=500)
+        x = df["x"].astype("float32")
+        x[::50] = np.nan
+        df["x"] = x.astype("float64") if as_double else x
+        write_predictions(root, 0, df)
+        ingest_all(cfg, wh)
+        assert _raw_types(wh, "predictions")["x"] == ("DOUBLE" if as_double else "FLOAT")
+        profile_batches(cfg, wh)
+        with wh.read() as conn:
+            stats.append(load_column_stats(conn, "predictions", "x", DAY0))
+    assert stats[0] is not None and stats[0] == stats[1]
