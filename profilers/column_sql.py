@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,7 @@ RESERVOIR = 16_384  # reservoir_quantile sample size per group and column
 # reservoir it replaces), inside the documented 1% (profilers.spark_sql.QUANTILE_RANK_ERROR).
 QUANTILE_SAMPLE = 16_384
 COLUMN_BATCH = 100  # columns per aggregate query (bounded SQL size and memory on wide tables)
-_QUANTILE_LIST = "[" + ", ".join(repr(q) for q in QUANTILES) + "]"  # constants of this module
+QUANTILE_LIST = "[" + ", ".join(repr(q) for q in QUANTILES) + "]"  # constants of this module
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def _numeric_select(plan: ColumnPlan, i: int, quantiles: bool = True) -> tuple[l
         f"approx_count_distinct({v}) AS d{i}",
     ]
     if quantiles:
-        parts.append(f"reservoir_quantile({fv}, {_QUANTILE_LIST}, {RESERVOIR}) AS q{i}")
+        parts.append(f"reservoir_quantile({fv}, {QUANTILE_LIST}, {RESERVOIR}) AS q{i}")
     params: list[Any] = []
     if plan.edges:
         parts.append(f"histogram({fv}, ?::DOUBLE[]) AS h{i}")
@@ -129,7 +129,7 @@ def _sampled_quantiles(
     condition, params = sample
     inner = ", ".join(["_g"] + [f"CASE WHEN isfinite({_value(p)}) THEN {_value(p)} END AS {_finite_alias(i)}"
                                 for i, p in numeric])
-    select = ", ".join(["_g"] + [f"reservoir_quantile({_finite_alias(i)}, {_QUANTILE_LIST}, {RESERVOIR}) AS q{i}"
+    select = ", ".join(["_g"] + [f"reservoir_quantile({_finite_alias(i)}, {QUANTILE_LIST}, {RESERVOIR}) AS q{i}"
                                  for i, _ in numeric])
     sql = (f"SELECT {select} FROM (SELECT {inner} FROM (SELECT * FROM {relation}) AS _qs "  # noqa: S608
            f"WHERE {condition}) GROUP BY _g")
@@ -392,4 +392,72 @@ def _column_stats(
         std=row.get(f"lstd{i}") if lengths else None,
         categories=categories,
         distinct=int(row[f"d{i}"]),
+    )
+
+
+def _square(x: float | None) -> float:
+    """x squared, inf past the float range (``**`` raises there); 0 for None."""
+    return float(x) * float(x) if x is not None else 0.0
+
+
+def merge_groups(
+    plan: ColumnPlan, parts: Sequence[ColumnStats], quantiles: dict[float, float], distinct: int | None,
+    batch: datetime | None = None,
+) -> ColumnStats:
+    """One column's statistics over the union of disjoint groups, from each group's statistics
+    (a reference's whole from its chunks, without another pass over the rows).
+
+    Counts, bins and categories add up; min and max are the extremes; mean and standard
+    deviation are pooled (Chan et al.'s parallel formula). Quantiles and the numeric distinct
+    count cannot be merged: the caller gives them (from a sample of the rows). A categorical
+    column is high-cardinality when any group is, or when its merged values pass CATEGORY_CAP.
+    """
+    first = parts[0]
+    if len(parts) == 1:  # nothing to merge
+        return replace(first, batch=batch, quantiles=dict(quantiles) if first.kind == "numeric" else first.quantiles,
+                       distinct=first.distinct if distinct is None else distinct)
+    count, nulls = sum(p.count for p in parts), sum(p.nulls for p in parts)
+    if plan.kind == "numeric":
+        valued = [p for p in parts if p.valid > 0 and p.mean is not None]
+        n = sum(p.valid for p in valued)
+        # Weights, not sums of values: no overflow before the statistic itself overflows.
+        mean = sum(p.valid / n * float(p.mean or 0.0) for p in valued) if n else None
+        m2 = sum((p.valid - 1) * _square(p.std) + p.valid * _square(float(p.mean or 0.0) - (mean or 0.0))
+                 for p in valued)
+        return ColumnStats(
+            source=first.source, column=first.column, kind=plan.kind, batch=batch, count=count, nulls=nulls,
+            nan=sum(p.nan for p in parts), inf=sum(p.inf for p in parts),
+            min=min((float(p.min) for p in valued if p.min is not None), default=None),
+            max=max((float(p.max) for p in valued if p.max is not None), default=None),
+            mean=mean, std=math.sqrt(max(m2, 0.0) / (n - 1)) if n > 1 else None, quantiles=dict(quantiles),
+            bin_edges=plan.edges, bin_counts=tuple(sum(c) for c in zip(*(p.bin_counts for p in parts), strict=True)),
+            distinct=distinct,
+        )
+    nonnull = count - nulls
+    high = any(p.high_cardinality for p in parts)
+    merged: dict[str, int] = {}
+    if not high:
+        for p in parts:
+            for v, k in p.categories.items():
+                merged[v] = merged.get(v, 0) + k
+        high = len(merged) > CATEGORY_CAP
+    categories = {HIGH_CARDINALITY: nonnull} if high and nonnull > 0 else ({} if high else merged)
+    valued = [p for p in parts if p.count - p.nulls > 0 and p.mean is not None]
+    stats: dict[str, Any] = {"mean": None, "min": None, "max": None, "std": None}
+    if plan.kind == "categorical" and not high and merged:
+        stats = {k[1:]: v for k, v in _length_stats(merged).items()}  # lmin -> min, ...
+    elif valued:
+        n = sum(p.count - p.nulls for p in valued)
+        mean = sum((p.count - p.nulls) / n * float(p.mean or 0.0) for p in valued)
+        stats["mean"] = mean
+        if plan.kind == "categorical":  # length statistics of a high-cardinality column, pooled
+            m2 = sum((p.count - p.nulls - 1) * _square(p.std) + (p.count - p.nulls) * _square(float(p.mean or 0.0) - mean)
+                     for p in valued)
+            stats.update(min=min(p.min for p in valued if p.min is not None),
+                         max=max(p.max for p in valued if p.max is not None),
+                         std=math.sqrt(max(m2, 0.0) / (n - 1)) if n > 1 else None)
+    known = len(merged) if not high else max((p.distinct or 0 for p in parts), default=0)
+    return ColumnStats(
+        source=first.source, column=first.column, kind=plan.kind, batch=batch, count=count, nulls=nulls,
+        categories=categories, distinct=known if distinct is None else distinct, **stats,
     )

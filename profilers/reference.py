@@ -25,7 +25,14 @@ from core.ids import sha256_file
 from core.model_kinds import BINARY, MULTICLASS, REGRESSION, model_kind
 from core.sql import ident
 from core.stores import Warehouse
-from profilers.column_sql import COLUMN_BATCH, ColumnPlan, group_sizes, stats_by_group_and_segment
+from profilers import column_sql
+from profilers.column_sql import (
+    COLUMN_BATCH,
+    ColumnPlan,
+    group_sizes,
+    merge_groups,
+    stats_by_group_and_segment,
+)
 from profilers.ingest import inspect_file, read_sql
 from profilers.multiclass import reference_class_columns, top_class_inner
 from profilers.profile import profiled_columns, table_exists
@@ -49,7 +56,7 @@ from profilers.sources import (
     window_micros,
 )
 from profilers.stats_store import STAT_ARROW_TYPES, column_stats_values, insert_stat_rows
-from profilers.stats_types import CATEGORY_CAP, ColumnStats
+from profilers.stats_types import CATEGORY_CAP, QUANTILES, ColumnStats
 
 BINS = 10  # decile bins: 9 interior cut points
 # Rows the decile cut points are taken from: a larger reference gives them from a uniform
@@ -114,25 +121,51 @@ def bin_edges(
     deciles of a uniform sample of about EDGE_SAMPLE rows (an exact quantile sorts its whole
     column: at a million rows and 800 columns that is most of the reference's cost).
     """
+    return edges_and_sample(conn, relation, params, columns, rows)[0]
+
+
+def edges_and_sample(
+    conn: duckdb.DuckDBPyConnection, relation: str, params: list[Any], columns: list[str], rows: int | None = None,
+    whole: bool = False,
+) -> tuple[dict[str, tuple[float, ...]], dict[str, dict[float, float]], dict[str, int]]:
+    """bin_edges, and with ``whole`` (``rows`` known) from the same sampled rows what a whole
+    reference merged from its chunks cannot add up: each column's quantiles (the reservoir of
+    an about QUANTILE_SAMPLE-row subsample, as a batch's) and distinct count (of the edge
+    sample: a lower bound above EDGE_SAMPLE rows, exact below; it only tells discrete columns).
+
+    The rows are sampled before anything is computed on them (a WHERE on one random draw per
+    row; the quantile subsample is the same draw below a smaller rate).
+    """
     if not columns:
-        return {}
-    out: dict[str, tuple[float, ...]] = {}
-    sampled = rows is not None and rows > EDGE_SAMPLE
-    source = relation
-    if sampled and rows:
-        source = f"(SELECT random() < {EDGE_SAMPLE / rows!r} AS _vigil_es, * FROM {relation})"  # noqa: S608
+        return {}, {}, {}
+    edges: dict[str, tuple[float, ...]] = {}
+    quantiles: dict[str, dict[float, float]] = {}
+    distinct: dict[str, int] = {}
+    edge_rate = EDGE_SAMPLE / rows if rows is not None and rows > EDGE_SAMPLE else 1.0
+    q_rate = column_sql.QUANTILE_SAMPLE / rows if rows is not None and rows > column_sql.QUANTILE_SAMPLE else 1.0
+    source = f"(SELECT * FROM (SELECT random() AS _vigil_u, * FROM {relation}) WHERE _vigil_u < ?)"  # noqa: S608
     # Exact quantiles hold their column in memory: columns in batches keep that bounded.
     for start in range(0, len(columns), COLUMN_BATCH):
         batch = columns[start : start + COLUMN_BATCH]
         parts = []
         for c in batch:
             v = f"CAST({ident(c)} AS DOUBLE)"
-            keep = "_vigil_es AND " if sampled else ""
-            parts.append(f"quantile_cont(CASE WHEN {keep}isfinite({v}) THEN {v} END, {_CUTS})")
-        row = fetch_one(conn.execute(f"SELECT {', '.join(parts)} FROM {source}", params))  # noqa: S608
-        for c, cuts in zip(batch, row or [None] * len(batch), strict=True):
-            out[c] = tuple(sorted({float(x) for x in cuts})) if cuts else ()
-    return out
+            parts.append(f"quantile_cont(CASE WHEN isfinite({v}) THEN {v} END, {_CUTS})")
+            if whole:
+                parts.append(f"reservoir_quantile(CASE WHEN _vigil_u < {q_rate!r} AND isfinite({v}) THEN {v} END, "
+                             f"{column_sql.QUANTILE_LIST}, {column_sql.RESERVOIR})")
+                parts.append(f"approx_count_distinct({v})")
+        row = fetch_one(conn.execute(f"SELECT {', '.join(parts)} FROM {source}", [*params, edge_rate]))  # noqa: S608
+        values = list(row) if row else [None] * len(parts)
+        step = 3 if whole else 1
+        for j, c in enumerate(batch):
+            cuts = values[j * step]
+            edges[c] = tuple(sorted({float(x) for x in cuts})) if cuts else ()
+            if whole:
+                q = values[j * step + 1]
+                quantiles[c] = dict(zip(QUANTILES, (float(x) for x in q), strict=True)) if q else {}
+                distinct[c] = int(values[j * step + 2] or 0)
+    return edges, quantiles, distinct
 
 
 def _chunking(
@@ -214,25 +247,30 @@ def compute_reference_segmented(
     wanted = [(c, kind) for c, kind, _, _ in profiled_columns(cfg, spec) if c in columns]
     row = fetch_one(conn.execute(f"SELECT count(*) FROM {relation}", params))  # noqa: S608
     n_rows = int(row[0]) if row else 0
-    edges = bin_edges(conn, relation, params, [c for c, kind in wanted if kind == "numeric"], n_rows)
-    plans = [ColumnPlan(c, kind, edges.get(c, ())) for c, kind in wanted]
     defs = define_segments(cfg, conn, relation, params, list(columns)) if cfg.segments else []
     out.definitions = defs
     seg_sql, seg_params = segment_projection(defs)
     keys = [d.key for d in defs]
-    cols = ", ".join(ident(p.column) for p in plans) + (f", {seg_sql}" if seg_sql else "")
-    whole_rel = f"(SELECT 0 AS _g, {cols} FROM {relation})"  # noqa: S608
-    whole, whole_seg = stats_by_group_and_segment(
-        conn, whole_rel, seg_params + params, plans, PREDICTIONS, {0: None}, keys, group_rows={0: n_rows}
-    )
-    for s in whole.get(0, []):
-        out.overall.append((-1, None, s))
-    for (_, k, label), stats in whole_seg.items():
-        out.stats += [(-1, None, defs[k].name, label, s) for s in stats]
     key_sql, key_params = _chunking(cfg, conn, columns, n_rows)
+    numeric = [c for c, kind in wanted if kind == "numeric"]
+    plain = [ident(c) for c, _ in wanted]
+    chunk_rel = f"(SELECT {key_sql} AS _g, {', '.join(plain)} FROM {relation})"  # noqa: S608
+    sizes = group_sizes(conn, chunk_rel, key_params + params)
+    # Several chunks and no segments: the whole is merged from the chunks' statistics (one pass
+    # over the rows, not two), its quantiles and distinct counts taken with the cut points.
+    merged = not defs and len(sizes) > 1
+    edges, whole_quantiles, whole_distinct = edges_and_sample(conn, relation, params, numeric, n_rows, whole=merged)
+    plans = [ColumnPlan(c, kind, edges.get(c, ())) for c, kind in wanted]
+    cols = ", ".join(ident(p.column) for p in plans) + (f", {seg_sql}" if seg_sql else "")
     chunk_rel = f"(SELECT {key_sql} AS _g, {cols} FROM {relation})"  # noqa: S608
     chunk_params = key_params + seg_params + params
-    sizes = group_sizes(conn, chunk_rel, chunk_params)
+    whole: dict[Any, list[ColumnStats]] = {}
+    whole_seg: dict[Any, list[ColumnStats]] = {}
+    if not merged:
+        whole_rel = f"(SELECT 0 AS _g, {cols} FROM {relation})"  # noqa: S608
+        whole, whole_seg = stats_by_group_and_segment(
+            conn, whole_rel, seg_params + params, plans, PREDICTIONS, {0: None}, keys, group_rows={0: n_rows}
+        )
     if len(sizes) == 1 and sum(sizes.values()) == n_rows and 0 in whole:
         # One chunk of every row (a reference no bigger than a batch): its statistics are the
         # whole reference's, not a second pass over the same rows.
@@ -243,6 +281,18 @@ def compute_reference_segmented(
         grouped, grouped_seg = stats_by_group_and_segment(
             conn, chunk_rel, chunk_params, plans, PREDICTIONS, None, keys, group_rows=sizes
         )
+    if merged and grouped:
+        whole = {0: []}
+        for j, plan in enumerate(plans):
+            parts = [stats[j] for stats in grouped.values()]
+            # A numeric column's distinct count: of the edge sample, and never below a chunk's.
+            distinct = (max([whole_distinct.get(plan.column, 0), *(p.distinct or 0 for p in parts)])
+                        if plan.kind == "numeric" else None)
+            whole[0].append(merge_groups(plan, parts, whole_quantiles.get(plan.column, {}), distinct))
+    for s in whole.get(0, []):
+        out.overall.append((-1, None, s))
+    for (_, k, label), stats in whole_seg.items():
+        out.stats += [(-1, None, defs[k].name, label, s) for s in stats]
     index = {g: i for i, g in enumerate(sorted(grouped))}
     for g, i in index.items():
         start = g if isinstance(g, datetime) else None
