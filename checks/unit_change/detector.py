@@ -4,19 +4,27 @@ A unit change maps every value through the same function: y = a x (a rescale), o
 exact temperature conversions only, y = a x + b. So the batch's quantiles, divided by the
 reference's, give one factor across the whole distribution. The test:
 
-1. Fit a = median of Q_batch(p) / Q_ref(p) over the stored quantiles (p = 1% .. 99%) that
-   are away from zero.
-2. The change is *clean* when every quantile sits on the rescaled reference: each
-   |Q_batch(p) - a Q_ref(p)| is within SHAPE_Z of that quantile's own sampling sd (the sd of
-   chunk-minus-reference quantiles over the reference chunks, rescaled to the batch's size
-   and by the factor), and the batch is not simply unchanged.
-3. Each catalogue conversion (checks.unit_change.conversions) within five standard errors
-   of the fitted factor (noise-weighted least squares through the origin) is tested as a
-   hypothesis: the nearest whose exact factor puts every quantile within that noise is
-   named and pages. A clean factor not in the catalogue pages as "rescaled by x4.7"
-   only when it is far from 1 (outside [1/3, 3]) and the column is not centred near zero
-   (its 5%-95% range does not straddle zero): a narrower or wider zero-centred column is
-   drift. The exact temperature conversions (C <-> F, K <-> C) are tried as affine maps.
+1. Fit the factor: for a discrete column (at most DISCRETE_DISTINCT values) the ratio of the
+   means, whose standard error is honest; otherwise least squares through the origin over the
+   stored quantiles (p = 1% .. 99%), each weighted by its noise.
+2. Each quantile's noise (quantile_noise) is the larger of the sd of chunk-minus-reference
+   quantiles over the reference chunks (rescaled to the batch's size) and the asymptotic sd
+   sqrt(p (1 - p) (1/n + 1/N)) / density, the density read off the reference's own quantile
+   function; a discrete column's is that density term with a floor of a quarter step (its
+   chunks' spread is how often a quantile flips to the next value, not a normal sd).
+3. A hypothesis (a factor, or an exact temperature conversion) fits when every quantile of the
+   batch sits on the reference's converted quantile within SHAPE_Z: each gap is measured as the
+   root of the binomial deviance of the quantile's rank (rank_z), which stays normal at
+   the 1% and 99% quantiles of a small batch and on bounded supports, where a gap in sds read
+   as normal does not; a gap within the floor counts as none, and a discrete column may see
+   two quantiles flip to a neighbouring value.
+4. Each catalogue conversion (checks.unit_change.conversions) within five standard errors of
+   the fitted factor is tested: the nearest that fits is named (with its exact factor) and
+   pages. A clean factor not in the catalogue pages as "rescaled by x4.7" only when it is far
+   from 1 (outside [1/3, 3]) and the column is not centred near zero (its 5%-95% range does
+   not straddle zero): a narrower or wider zero-centred column is drift. The exact temperature
+   conversions (C <-> F, K <-> C) are tried as affine maps (first, when the unit is a
+   temperature).
 
 A location shift, a spread change on a column away from zero, a mixture, a tail change or
 a truncation bends the quantile ratio (it is not one factor everywhere), so it is never a
@@ -52,12 +60,16 @@ FIT_QUANTILES: tuple[float, ...] = QUANTILES
 # Catalogue factors within 5 standard errors of the fitted one (at least 2%, at most 25%) are
 # tested against every quantile.
 MIN_CANDIDATE_WINDOW, MAX_CANDIDATE_WINDOW = 0.02, 0.25
-WINDOW_SE = 5.0  # the fit's standard error understates: quantiles are correlated
-# A quantile misfit beyond this many of its own sampling sds bends the change: not one factor.
-SHAPE_Z = 4.0
+WINDOW_SE = 5.0  # standard errors of the fitted factor (the mean ratio's, or the weighted fit's)
+# A quantile misfit beyond this many sds (rank_z) bends the change: not one factor. The largest of
+# nine: a clean rescale misses it about once in 50,000 batches (at 4, once in 1,500).
+SHAPE_Z = 5.0
 MIN_NOISE_SD = 0.01  # floor of a quantile's noise, in reference standard deviations
 DISCRETE_STEP_NOISE = 0.25  # floor for a discrete column, in steps between its values
 DISCRETE_FLIPS = 2  # quantiles of a discrete column allowed to sit on a neighbouring value
+TAIL_POWER_MAX = 2.0  # steepest tail of the extrapolated 1% / 99% slopes (a Pareto tail of index 1)
+RANK_EPS = 1e-12  # ranks are clipped inside (0, 1): a gap past the reference's range is huge, not infinite
+RANK_Z_CAP = 1e6  # a gap over a quantile with no sampling noise at all (a plateau of ties)
 MEAN_Z = 10.0  # a batch whose mean moved by more standard errors than this has changed
 UNKNOWN_RANGE = (1 / 3, 3.0)  # clean factors inside this range are drift, not a unit change
 
@@ -92,13 +104,13 @@ def quantile_factor(ref: np.ndarray, cur: np.ndarray, scale: float) -> float | N
     return float(np.median(cur[keep] / ref[keep]))
 
 
-def weighted_factor(ref: np.ndarray, cur: np.ndarray, noise: np.ndarray) -> tuple[float, float] | None:
+def weighted_factor(ref: np.ndarray, cur: np.ndarray, noise: QuantileNoise) -> tuple[float, float] | None:
     """Least-squares factor through the origin, each quantile weighted by 1 / its noise variance
     (the precise central quantiles count most), and its relative standard error."""
     keep = np.isfinite(ref) & np.isfinite(cur) & (ref != 0)
     if keep.sum() < 3:
         return None
-    w = 1.0 / noise[keep] ** 2
+    w = 1.0 / noise.total[keep] ** 2
     denom = float(np.sum(w * ref[keep] ** 2))
     if denom <= 0:
         return None
@@ -133,13 +145,73 @@ def _chi2_lower_10(df: int) -> float:
     return float(chi2.ppf(0.10, df))
 
 
-def quantile_noise(reference: ReferenceStats, n_current: int) -> np.ndarray:
+def quantile_slopes(q: np.ndarray) -> np.ndarray:
+    """dQ/dp at each stored quantile, read off the reference's own quantile function: the smaller
+    of the slopes to its two neighbours (a bimodal column's empty gap does not inflate the
+    quantiles beside it; a tie's plateau gives 0), and at the 1% and 99% quantiles the last
+    slope extrapolated into the tail as a power of the tail probability, fitted to the last two
+    slopes (exact for uniform, exponential and Pareto tails; a normal's is overstated by a fifth)."""
+    p = np.asarray(FIT_QUANTILES)
+    seg = np.diff(q) / np.diff(p)
+    seg = np.where(np.isfinite(seg), seg, math.nan)
+    out: np.ndarray = np.fmin(np.concatenate([[math.nan], seg]), np.concatenate([seg, [math.nan]]))
+    mid = (p[:-1] + p[1:]) / 2
+    for end, inner, outer, tail in ((0, seg[1], seg[0], (mid[1], mid[0], p[0])),
+                                    (-1, seg[-2], seg[-1], (1 - mid[-2], 1 - mid[-1], 1 - p[-1]))):
+        if inner > 0 and outer > 0:
+            t_in, t_out, t_end = tail
+            power = min(max(math.log(outer / inner) / math.log(t_in / t_out), 0.0), TAIL_POWER_MAX)
+            out[end] = outer * (t_out / t_end) ** power
+    return out
+
+
+def density_noise(whole: ColumnStats, n_current: int) -> np.ndarray:
+    """Sampling sd of each stored quantile of a batch against the reference from the asymptotic
+    formula sqrt(p (1 - p) (1/n + 1/N)) / density, the density read off the reference's quantile
+    function (quantile_slopes). Distribution-free and with no chunk-to-chunk luck in it: a floor
+    under the chunks' estimate, which from ten chunks is now and then a third of the truth."""
+    p = np.asarray(FIT_QUANTILES)
+    sd = np.sqrt(p * (1 - p) * (1 / max(n_current, 1) + 1 / max(whole.valid, 1))) * quantile_slopes(_quantiles(whole))
+    return np.nan_to_num(sd, nan=0.0)
+
+
+@dataclass(frozen=True)
+class QuantileNoise:
+    """How far each stored quantile of a batch may sit from its target by chance alone."""
+
+    sd: np.ndarray  # sampling sd of each quantile (batch against the whole reference), value units
+    floor: np.ndarray  # a gap this size is always within tolerance (ties, steps): value units
+    rank_var: float  # 1/n + 1/N: a quantile's rank variance is p (1 - p) times this
+
+    def scaled(self, factor: float) -> QuantileNoise:
+        """The same noise after the column is multiplied by factor (a unit hypothesis)."""
+        return QuantileNoise(self.sd * abs(factor), self.floor * abs(factor), self.rank_var)
+
+    @property
+    def total(self) -> np.ndarray:
+        return np.maximum(self.sd, self.floor)
+
+
+def quantile_noise(reference: ReferenceStats, n_current: int) -> QuantileNoise:
     """Sampling sd of each stored quantile of a batch of n_current rows against the whole reference:
-    the sd of (chunk quantile - reference quantile) over the reference chunks, rescaled to the
-    batch's size; without chunks, the normal approximation sqrt(p (1 - p) / n) / pdf(z_p) sds.
-    Floored at 1% of a standard deviation (a quantile stuck on one value, e.g. zeros)."""
+    the larger of the sd of (chunk quantile - reference quantile) over the reference chunks,
+    rescaled to the batch's size (without chunks, the normal approximation
+    sqrt(p (1 - p) / n) / pdf(z_p) sds), and the asymptotic sd from the reference's own density
+    (density_noise). Its floor: 1% of a standard deviation (a quantile stuck on one value, e.g.
+    zeros), and for a discrete column a quarter of the step between its values."""
     whole = reference.whole
     ref_q, scale = _quantiles(whole), spread(whole)
+    rank_var = 1 / max(n_current, 1) + 1 / max(whole.valid, 1)
+    density = density_noise(whole, n_current)
+    if _discrete(whole):
+        # A discrete column's quantiles move by whole steps between its values: the floor below
+        # (a quarter step) and the flips _misfit allows are its noise. Its chunks' sd is the
+        # frequency of such flips (half a step at a quantile near a jump), which read as a
+        # normal sd would let a gap of several steps pass.
+        steps = np.diff(np.unique(ref_q[np.isfinite(ref_q)]))
+        step = float(steps.min()) if steps.size else 0.0
+        floor = max(MIN_NOISE_SD * scale, DISCRETE_STEP_NOISE * step)
+        return QuantileNoise(density, np.full_like(density, floor), rank_var)
     rows = []
     for chunk in reference.chunks:
         s = size_scale(n_current, chunk.valid, whole.valid)
@@ -150,26 +222,46 @@ def quantile_noise(reference: ReferenceStats, n_current: int) -> np.ndarray:
         # An sd from a handful of chunks is itself uncertain: take its upper 90% confidence
         # bound, so a batch is not held to a lucky low estimate.
         k = len(rows)
-        noise = np.nanstd(np.asarray(rows), axis=0, ddof=1) * math.sqrt((k - 1) / _chi2_lower_10(k - 1))
+        sd = np.nanstd(np.asarray(rows), axis=0, ddof=1) * math.sqrt((k - 1) / _chi2_lower_10(k - 1))
     else:
-        noise = scale * _normal_quantile_sd() * math.sqrt(1 / max(n_current, 1) + 1 / max(whole.valid, 1))
-    floor = MIN_NOISE_SD * scale
-    if whole.distinct is not None and whole.distinct <= DISCRETE_DISTINCT:
-        # A discrete column's quantiles move by whole steps between its values.
-        steps = np.diff(np.unique(ref_q[np.isfinite(ref_q)]))
-        if steps.size:
-            floor = max(floor, DISCRETE_STEP_NOISE * float(steps.min()))
-    return np.maximum(np.nan_to_num(noise, nan=scale), floor)
+        sd = scale * _normal_quantile_sd() * math.sqrt(rank_var)
+    sd = np.fmax(np.nan_to_num(sd, nan=scale), density)
+    return QuantileNoise(sd, np.full_like(sd, MIN_NOISE_SD * scale), rank_var)
 
 
-def _misfit(cur: np.ndarray, target: np.ndarray, noise: np.ndarray, discrete: bool = False) -> float:
-    """Largest gap between batch and target quantiles, in units of each quantile's noise. A
-    discrete column (counts, codes) may see a quantile or two flip to the next value in any
-    batch, so its third-largest gap is used."""
+def _discrete(stats: ColumnStats) -> bool:
+    return stats.distinct is not None and stats.distinct <= DISCRETE_DISTINCT
+
+
+def rank_z(z: np.ndarray, rank_var: float) -> np.ndarray:
+    """A quantile's gap of z sds (signed), as the root of the binomial deviance of its rank.
+
+    A batch's p-quantile sitting z sds above the reference's means a share p of the batch lies
+    below a value under which the reference holds r = p + z sqrt(p (1 - p) (1/n + 1/N)). How
+    surprising that is depends on which way it went: the count below is binomial, skewed at the
+    1% and 99% quantiles (2 rows of a 200-row batch), so z read as normal is a 4-sd "misfit" in
+    one example in a few hundred on clean data, and the ratio cannot exceed 1 on bounded
+    supports. sqrt(2 KL(p || r) / (1/n + 1/N)) is normal to the far tail at any p and n."""
+    p = np.asarray(FIT_QUANTILES)
+    r = np.clip(p + z * np.sqrt(p * (1 - p) * rank_var), RANK_EPS, 1 - RANK_EPS)
+    kl = p * np.log(p / r) + (1 - p) * np.log((1 - p) / (1 - r))
+    out: np.ndarray = np.sqrt(2 * np.maximum(kl, 0.0) / rank_var)
+    return out
+
+
+def _misfit(cur: np.ndarray, target: np.ndarray, noise: QuantileNoise, discrete: bool = False) -> float:
+    """Largest gap between batch and target quantiles, in normal sds of each quantile (rank_z),
+    a gap within the floor counting as none. A discrete column (counts, codes) may see a
+    quantile or two flip to the next value in any batch, so its third-largest gap is used."""
     keep = np.isfinite(cur) & np.isfinite(target)
     if not keep.any():
         return math.inf
-    gaps = np.sort(np.abs(cur[keep] - target[keep]) / noise[keep])
+    gap = cur - target
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(gap == 0, 0.0, gap / noise.sd)
+        within_floor = np.where(gap == 0, 0.0, np.abs(gap) / noise.floor)
+    stat = rank_z(np.nan_to_num(z, nan=0.0, posinf=RANK_Z_CAP, neginf=-RANK_Z_CAP), noise.rank_var)
+    gaps = np.sort(np.fmin(stat, within_floor)[keep])
     return float(gaps[-DISCRETE_FLIPS - 1] if discrete and gaps.size >= 7 else gaps[-1])
 
 
@@ -182,11 +274,11 @@ def _mean_shift_z(reference: ColumnStats, current: ColumnStats) -> float:
     return abs(float(current.mean) - float(reference.mean)) / se if se > 0 else 0.0
 
 
-def _affine(ref: np.ndarray, cur: np.ndarray, noise: np.ndarray, discrete: bool, unchanged: float,
+def _affine(ref: np.ndarray, cur: np.ndarray, noise: QuantileNoise, discrete: bool, unchanged: float,
             zero_centred: bool) -> UnitChangeFinding | None:
     """The exact temperature conversions: affine maps with a known offset (noise scales with the factor)."""
     for conv in AFFINE:
-        err = _misfit(cur, conv.factor * ref + conv.offset, abs(conv.factor) * noise, discrete)
+        err = _misfit(cur, conv.factor * ref + conv.offset, noise.scaled(conv.factor), discrete)
         if err <= SHAPE_Z:
             return UnitChangeFinding(conv, conv.factor, conv.offset, err, unchanged, SHAPE_Z, True, zero_centred)
     return None
@@ -201,7 +293,7 @@ def find_unit_change(reference: ReferenceStats, current: ColumnStats, unit: str 
     q05, q95 = whole.quantiles.get(0.05), whole.quantiles.get(0.95)
     zero_centred = q05 is not None and q95 is not None and q05 < 0 < q95
     noise = quantile_noise(reference, current.valid)
-    discrete = whole.distinct is not None and whole.distinct <= DISCRETE_DISTINCT
+    discrete = _discrete(whole)
     unchanged = _misfit(cur, ref, noise, discrete)
     if unchanged <= SHAPE_Z and _mean_shift_z(whole, current) <= MEAN_Z:
         return UnitChangeFinding(None, 1.0, 0.0, unchanged, unchanged, SHAPE_Z, False, zero_centred)
@@ -217,8 +309,10 @@ def find_unit_change(reference: ReferenceStats, current: ColumnStats, unit: str 
     valid = factor is not None and math.isfinite(factor) and factor > 0
     if valid:
         assert factor is not None
-        # The mean ratio's error is honest (discrete columns); the weighted fit's understates.
-        window = min(MAX_CANDIDATE_WINDOW, max(MIN_CANDIDATE_WINDOW, (3.0 if discrete else WINDOW_SE) * rel_se))
+        # Five standard errors: the mean ratio's (discrete columns) is honest, and a clean rescale
+        # falls outside five of them about once in a million batches (at three, one in 370
+        # integer-count columns lost its factor); the weighted fit's understates, hence as many.
+        window = min(MAX_CANDIDATE_WINDOW, max(MIN_CANDIDATE_WINDOW, WINDOW_SE * rel_se))
         # Catalogue factors near the fitted one are hypotheses: the nearest that fits every
         # quantile within noise is named (its exact factor, not the noisy fit).
         best: tuple[float, float, UnitConversion] | None = None  # (distance to the fit, misfit, conversion)
@@ -227,7 +321,7 @@ def find_unit_change(reference: ReferenceStats, current: ColumnStats, unit: str 
             if distance > math.log(1 + window):
                 continue
             named = name_factor(conv.factor, unit, 1e-9)
-            misfit = _misfit(cur, conv.factor * ref, conv.factor * noise, discrete)
+            misfit = _misfit(cur, conv.factor * ref, noise.scaled(conv.factor), discrete)
             if named is not None and misfit <= SHAPE_Z and (best is None or distance < best[0]):
                 best = (distance, misfit, named)
         if best is not None:
@@ -238,7 +332,7 @@ def find_unit_change(reference: ReferenceStats, current: ColumnStats, unit: str 
     if not valid:
         return UnitChangeFinding(None, math.nan, 0.0, math.inf, unchanged, SHAPE_Z, False, zero_centred)
     assert factor is not None
-    err = _misfit(cur, factor * ref, factor * noise, discrete)
+    err = _misfit(cur, factor * ref, noise.scaled(factor), discrete)
     return UnitChangeFinding(None, factor, 0.0, err, unchanged, SHAPE_Z, err <= SHAPE_Z, zero_centred)
 
 
