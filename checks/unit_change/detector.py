@@ -19,8 +19,8 @@ reference's, give one factor across the whole distribution. The test:
    as normal does not; a gap within the floor counts as none, and a discrete column may see
    two quantiles flip to a neighbouring value.
 4. Each catalogue conversion (checks.unit_change.conversions) within five standard errors of
-   the fitted factor is tested: the nearest that fits is named (with its exact factor) and
-   pages. A clean factor not in the catalogue pages as "rescaled by x4.7" only when it is far
+   the fitted factor is tested: of those that fit, the one closest over all quantiles (sum of
+   squared gaps) is named (with its exact factor) and pages. A clean factor not in the catalogue pages as "rescaled by x4.7" only when it is far
    from 1 (outside [1/3, 3]) and the column is not centred near zero (its 5%-95% range does
    not straddle zero): a narrower or wider zero-centred column is drift. The exact temperature
    conversions (C <-> F, K <-> C) are tried as affine maps (first, when the unit is a
@@ -249,20 +249,24 @@ def rank_z(z: np.ndarray, rank_var: float) -> np.ndarray:
     return out
 
 
-def _misfit(cur: np.ndarray, target: np.ndarray, noise: QuantileNoise, discrete: bool = False) -> float:
-    """Largest gap between batch and target quantiles, in normal sds of each quantile (rank_z),
-    a gap within the floor counting as none. A discrete column (counts, codes) may see a
-    quantile or two flip to the next value in any batch, so its third-largest gap is used."""
+def _gaps(cur: np.ndarray, target: np.ndarray, noise: QuantileNoise, discrete: bool) -> np.ndarray:
+    """Gaps between batch and target quantiles, in normal sds of each quantile (rank_z), a gap
+    within the floor counting as none, sorted. A discrete column (counts, codes) may see a
+    quantile or two flip to the next value in any batch, so its two largest are dropped."""
     keep = np.isfinite(cur) & np.isfinite(target)
-    if not keep.any():
-        return math.inf
     gap = cur - target
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(gap == 0, 0.0, gap / noise.sd)
         within_floor = np.where(gap == 0, 0.0, np.abs(gap) / noise.floor)
     stat = rank_z(np.nan_to_num(z, nan=0.0, posinf=RANK_Z_CAP, neginf=-RANK_Z_CAP), noise.rank_var)
     gaps = np.sort(np.fmin(stat, within_floor)[keep])
-    return float(gaps[-DISCRETE_FLIPS - 1] if discrete and gaps.size >= 7 else gaps[-1])
+    return gaps[:-DISCRETE_FLIPS] if discrete and gaps.size >= 7 else gaps
+
+
+def _misfit(cur: np.ndarray, target: np.ndarray, noise: QuantileNoise, discrete: bool = False) -> float:
+    """Largest gap between batch and target quantiles (_gaps), in normal sds of each quantile."""
+    gaps = _gaps(cur, target, noise, discrete)
+    return float(gaps[-1]) if gaps.size else math.inf
 
 
 def _mean_shift_z(reference: ColumnStats, current: ColumnStats) -> float:
@@ -313,19 +317,23 @@ def find_unit_change(reference: ReferenceStats, current: ColumnStats, unit: str 
         # falls outside five of them about once in a million batches (at three, one in 370
         # integer-count columns lost its factor); the weighted fit's understates, hence as many.
         window = min(MAX_CANDIDATE_WINDOW, max(MIN_CANDIDATE_WINDOW, WINDOW_SE * rel_se))
-        # Catalogue factors near the fitted one are hypotheses: the nearest that fits every
-        # quantile within noise is named (its exact factor, not the noisy fit).
-        best: tuple[float, float, UnitConversion] | None = None  # (distance to the fit, misfit, conversion)
+        # Catalogue factors near the fitted one are hypotheses: of those that fit every quantile
+        # within noise, the one whose quantiles sit closest overall (sum of squared gaps; the fit
+        # can land between two conversions 15% apart, e.g. when a zero-inflated column's share of
+        # zeros moves every other quantile one way) is named, with its exact factor.
+        best: tuple[float, float, float, UnitConversion] | None = None  # (squares, distance, misfit, conversion)
         for conv in MULTIPLICATIVE:
             distance = abs(math.log(conv.factor / factor))
             if distance > math.log(1 + window):
                 continue
             named = name_factor(conv.factor, unit, 1e-9)
-            misfit = _misfit(cur, conv.factor * ref, noise.scaled(conv.factor), discrete)
-            if named is not None and misfit <= SHAPE_Z and (best is None or distance < best[0]):
-                best = (distance, misfit, named)
+            gaps = _gaps(cur, conv.factor * ref, noise.scaled(conv.factor), discrete)
+            misfit = float(gaps[-1]) if gaps.size else math.inf
+            candidate = (float(np.sum(gaps**2)), distance, misfit, named)
+            if named is not None and misfit <= SHAPE_Z and (best is None or candidate[:2] < best[:2]):
+                best = (candidate[0], distance, misfit, named)
         if best is not None:
-            return UnitChangeFinding(best[2], factor, 0.0, best[1], unchanged, SHAPE_Z, True, zero_centred)
+            return UnitChangeFinding(best[3], factor, 0.0, best[2], unchanged, SHAPE_Z, True, zero_centred)
     found = None if temperature else _affine(ref, cur, noise, discrete, unchanged, zero_centred)
     if found is not None:
         return found
