@@ -200,7 +200,7 @@ COMMANDS = (
     Command("schedule", cmd_schedule, "cycle.run", "run the check cycle every schedule.interval until Ctrl-C",
             (Opt("--simulate", is_flag=True,
                  help="also simulate and score one more business day each tick (example model)"),)),
-    Command("app", cmd_app, READ, "start the Streamlit dashboard",
+    Command("app", cmd_app, READ, "start the Streamlit dashboard (headless, no source-file watcher: restart it after an upgrade)",
             (Opt("--port", type=int, default=8501), Opt("--address", help="bind address (default: Streamlit's)"))),
     Group("config", "validate or show the config"),
     Command("config check", cmd_config_check, READ, "validate the config file"),

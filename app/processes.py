@@ -34,6 +34,12 @@ def streamlit_command(port: int = DEFAULT_PORT, address: str | None = None) -> l
         str(port),
         "--browser.gatherUsageStats",
         "false",
+        # A served dashboard never reloads itself: no source-file watcher, no rerun on save.
+        # (An edited or upgraded checkout takes effect at the next `vigil app`, not mid-click.)
+        "--server.fileWatcherType",
+        "none",
+        "--server.runOnSave",
+        "false",
     ]
     if address:
         cmd += ["--server.address", address]

@@ -127,8 +127,7 @@ def _sampled_quantiles(
     """
     numeric = [(i, p) for i, p in chunk if p.kind == "numeric"]
     condition, params = sample
-    inner = ", ".join(["_g"] + [f"CASE WHEN isfinite({_value(p)}) THEN {_value(p)} END AS {_finite_alias(i)}"
-                                for i, p in numeric])
+    inner = ", ".join(["_g"] + [_finite_projection(i, p) for i, p in numeric])
     select = ", ".join(["_g"] + [f"reservoir_quantile({_finite_alias(i)}, {QUANTILE_LIST}, {RESERVOIR}) AS q{i}"
                                  for i, _ in numeric])
     sql = (f"SELECT {select} FROM (SELECT {inner} FROM (SELECT * FROM {relation}) AS _qs "  # noqa: S608
@@ -138,13 +137,18 @@ def _sampled_quantiles(
     return {r[0]: dict(zip(names[1:], r[1:], strict=True)) for r in cur.fetchall()}
 
 
+def _finite_projection(i: int, plan: ColumnPlan) -> str:
+    """A numeric column's finite values (NaN and +-inf as NULL), named for the statistics."""
+    v = _value(plan)
+    return f"CASE WHEN isfinite({v}) THEN {v} END AS {_finite_alias(i)}"
+
+
 def _inner_projection(chunk: list[tuple[int, ColumnPlan]], keys: Sequence[str] = ()) -> str:
     cols = ["_g", *keys]
     for i, plan in chunk:
         if plan.kind == "numeric":
-            v = _value(plan)
-            cols.append(f"{v} AS {_raw_alias(i)}")
-            cols.append(f"CASE WHEN isfinite({v}) THEN {v} END AS {_finite_alias(i)}")
+            cols.append(f"{_value(plan)} AS {_raw_alias(i)}")
+            cols.append(_finite_projection(i, plan))
         else:
             cols.append(f"{ident(plan.column)} AS {_raw_alias(i)}")
     return ", ".join(cols)

@@ -253,9 +253,7 @@ def compute_reference_segmented(
     keys = [d.key for d in defs]
     key_sql, key_params = _chunking(cfg, conn, columns, n_rows)
     numeric = [c for c, kind in wanted if kind == "numeric"]
-    plain = [ident(c) for c, _ in wanted]
-    chunk_rel = f"(SELECT {key_sql} AS _g, {', '.join(plain)} FROM {relation})"  # noqa: S608
-    sizes = group_sizes(conn, chunk_rel, key_params + params)
+    sizes = group_sizes(conn, f"(SELECT {key_sql} AS _g FROM {relation})", key_params + params)  # noqa: S608
     # Several chunks and no segments: the whole is merged from the chunks' statistics (one pass
     # over the rows, not two), its quantiles and distinct counts taken with the cut points.
     merged = not defs and len(sizes) > 1

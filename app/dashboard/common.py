@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import sqlite3
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -50,6 +51,7 @@ T = TypeVar("T")
 SESSION_KEY = "vigil_session_token"
 USER_KEY = "vigil_signed_in_user"
 HANDOFF_KEY = "vigil_cookie_handoff"
+FLASH_KEY = "vigil_done_message"  # a write's confirmation, shown once after the rerun
 
 
 def page(title: str) -> VigilConfig:
@@ -66,6 +68,7 @@ def page(title: str) -> VigilConfig:
     require_sign_in(cfg, title)
     st.title(title)
     st.caption(f"model **{cfg.model.name}** · storage `{cfg.root}`")
+    show_done()
     return cfg
 
 
@@ -214,6 +217,48 @@ def permitted(action: str) -> bool:
         st.error(str(err))
         return False
     return True
+
+
+def done(message: str) -> None:
+    """Confirm a completed write, then rerun so the page shows the state after it.
+
+    The message rides in st.session_state across the rerun (st.success alone would be wiped
+    by it, and a page drawn from before the write shows stale aliases and buttons). No
+    Streamlit call sits between the write and this, so an interrupted run cannot lose it."""
+    st.session_state[FLASH_KEY] = str(message)
+    st.rerun()
+
+
+def show_done() -> None:
+    """The confirmation of the write that led to this run, once (plain text, never markup)."""
+    message = st.session_state.pop(FLASH_KEY, None)
+    if message:
+        st.success(escaped(str(message)), icon=":material/check_circle:")
+
+
+def escaped(text: str) -> str:
+    """Text for a Markdown-rendering element (st.success, st.error) shown as typed, on one line.
+
+    Whitespace runs become one space (no line can start a block: list, heading, code, quote);
+    control characters are dropped.
+    The characters that open inline markup (emphasis, links, HTML, code, LaTeX, tables,
+    entities) are backslash-escaped, and so are a colon before a letter or a slash (Streamlit's
+    `:red[...]` and `:material/icon:` directives, autolinked URLs), a leading `-` and the `.`
+    of a leading number (lists). Plain prose such as "Rollback: done." is left as it is."""
+    line = " ".join("".join(c for c in text if c.isspace() or unicodedata.category(c) != "Cc").split())
+    lead = len(line) - len(line.lstrip("0123456789"))
+    out = []
+    for i, c in enumerate(line):
+        after = line[i + 1] if i + 1 < len(line) else ""
+        if (c in _MARKDOWN_OPENERS or (c == ":" and (after.isalnum() or after == "/"))
+                or (i == 0 and c in "-=") or (i == lead and lead > 0 and c == ".")):
+            out.append("\\" + c)
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+_MARKDOWN_OPENERS = frozenset("\\`*_{}[]()<>#+!|~$&\"")
 
 
 def role_note(*actions: str) -> None:

@@ -187,6 +187,9 @@ def test_model_page_shows_versions_and_approves(config_file: Path, cfg: VigilCon
     next(b for b in at.button if b.label == "Approve").click().run()
     assert not at.exception
     assert any("Approve: done" in s.value for s in at.success)
+    # The page is drawn again after the write: v2 now shows as approved and cannot be approved twice.
+    assert next(b for b in at.button if b.label == "Approve").disabled
+    assert any("v2** · approved" in m.value for m in at.markdown)
     from core.registry import Registry
 
     assert Registry(stores_for(cfg)[1]).get("loans", 2).approval_state == "approved"

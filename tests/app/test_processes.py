@@ -146,3 +146,20 @@ def test_serve_starts_scheduler_and_dashboard_and_stops_both(config_file: Path, 
     with pytest.raises(ProcessLookupError):
         os.kill(scheduler_pid, 0)  # the scheduler child is gone too
     assert stores_for(cfg)[1].query("SELECT stopped_at FROM process_heartbeats")[0]["stopped_at"] is not None
+
+
+def test_the_served_dashboard_never_reloads_itself_from_source_files() -> None:
+    """An upgrade or an edit of the checkout must not rerun every open page mid-click: the
+    server runs without Streamlit's file watcher and without rerun-on-save."""
+    from streamlit.web.cli import main as streamlit_cli
+
+    from app.processes import streamlit_command
+
+    cmd = streamlit_command(8765, "127.0.0.1")
+    options = dict(zip(cmd, cmd[1:], strict=False))
+    assert options["--server.fileWatcherType"] == "none"
+    assert options["--server.runOnSave"] == "false"
+    # Options Streamlit itself knows (a misspelt one would stop the server at start).
+    run = streamlit_cli.commands["run"]
+    known = {opt for param in run.params for opt in getattr(param, "opts", [])}
+    assert {"--server.fileWatcherType", "--server.runOnSave", "--server.headless"} <= known

@@ -214,8 +214,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     stem = item.nodeid.replace("/", "_").replace("::", "__").replace("[", "_").replace("]", "")
     try:
         driver.save_screenshot(str(ARTIFACTS / f"{stem}.png"))
-        (ARTIFACTS / f"{stem}.txt").write_text(driver.find_element("tag name", "body").text)
+        text = driver.find_element("tag name", "body").text
+        (ARTIFACTS / f"{stem}.txt").write_text(text)
         (ARTIFACTS / f"{stem}.html").write_text(driver.page_source)
-        report.sections.append(("browser", f"screenshot: {ARTIFACTS / f'{stem}.png'}"))
+        # CI keeps only its log: the page's visible text and the server's last lines go in it too.
+        report.sections.append(("browser", f"screenshot: {ARTIFACTS / f'{stem}.png'}\n"
+                                           f"visible text (last 3,000 characters):\n{text[-3000:]}"))
     except Exception as err:  # a dead browser must not hide the test's own failure
         report.sections.append(("browser", f"no screenshot: {err}"))
+    site = getattr(item, "funcargs", {}).get("site")
+    log = getattr(site, "log", None)
+    if isinstance(log, Path) and log.exists():
+        report.sections.append(("dashboard log", log.read_text(errors="replace")[-3000:]))

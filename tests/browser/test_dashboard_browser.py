@@ -66,10 +66,21 @@ def button(driver: WebDriver, label: str) -> WebElement:
 
 
 def click(driver: WebDriver, label: str) -> None:
-    target = wait_for(driver, lambda d: (lambda b: b if b.is_enabled() else None)(button(d, label)),
-                      f"the button {label!r} to be enabled")
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", target)
-    target.click()
+    """Click the enabled button `label`: the click event goes to the element itself.
+
+    A pointer click lands on coordinates; a page still re-rendering above the button (a
+    confirmation that goes away, a table that grows) can move it between locating and clicking,
+    and the click is lost. A button replaced under us (stale) is looked up again; the click is
+    sent once."""
+
+    def press(d: WebDriver) -> bool:
+        target = button(d, label)
+        if not target.is_enabled():
+            return False
+        d.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].click();", target)
+        return True
+
+    wait_for(driver, press, f"the button {label!r} to be enabled")
 
 
 def field(driver: WebDriver, label: str) -> WebElement:

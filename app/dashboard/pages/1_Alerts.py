@@ -166,7 +166,7 @@ with common.store_busy_notice():
             if common.permitted("alerts.acknowledge"):
                 try:
                     actions.acknowledge_alert(cfg, fingerprint, me)
-                    st.success(f"Acknowledged by {me}.")
+                    common.done(f"Acknowledged by {me}.")
                 except Exception as err:  # the package's refusal, with its hint
                     st.error(str(err))
         if a2.button("Open incident", key="open_incident",
@@ -174,7 +174,7 @@ with common.store_busy_notice():
             if common.permitted("incidents.write"):
                 try:
                     incident_id = actions.open_incident_for_alert(cfg, fingerprint, me)
-                    st.success(f"Opened incident {incident_id}.")
+                    common.done(f"Opened incident {incident_id}.")
                 except Exception as err:
                     st.error(str(err))
         with st.form("silence"):
@@ -188,7 +188,7 @@ with common.store_busy_notice():
                     try:
                         ends = datetime.now(UTC) + timedelta(hours=int(hours))
                         silence_id = actions.silence_alert(cfg, alert, ends, comment.strip(), me)
-                        st.success(f"Silence {silence_id} until {ends:%Y-%m-%d %H:%M} UTC.")
+                        common.done(f"Silence {silence_id} until {ends:%Y-%m-%d %H:%M} UTC.")
                     except Exception as err:
                         st.error(str(err))
     with right:

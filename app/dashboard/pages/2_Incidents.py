@@ -13,17 +13,7 @@ STATUSES = ["triage", "investigating", "mitigated", "resolved", "closed"]
 
 cfg = common.page("Incidents")
 common.require_stores(cfg)
-FLASH = "incidents_flash"
-
-
-def saved(message: str) -> None:
-    """Confirm a save across the rerun that shows it (st.success alone is wiped by st.rerun)."""
-    st.session_state[FLASH] = message
-    st.rerun()
-
-
-if st.session_state.get(FLASH):
-    st.success(st.session_state.pop(FLASH))
+saved = common.done  # confirm a save across the rerun that shows it
 
 with common.store_busy_notice():
     rows = queries.incidents(cfg)

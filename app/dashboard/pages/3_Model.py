@@ -88,7 +88,7 @@ with common.store_busy_notice():
                 return
             try:
                 fn(*args)
-                st.success(f"{label}: done.")
+                common.done(f"{label}: done.")
             except Exception as err:  # RegistryError subclasses carry the refusal reason
                 st.error(f"{label} refused: {err}")
 
@@ -182,7 +182,7 @@ with common.store_busy_notice():
                     else:
                         try:
                             actions.revert_registry_event(cfg, int(event_id), common.user(), revert_reason.strip())
-                            st.success(f"Event {event_id} reverted.")
+                            common.done(f"Event {event_id} reverted.")
                         except Exception as err:
                             st.error(f"Revert refused: {err}")
             else:

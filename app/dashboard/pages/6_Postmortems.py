@@ -26,7 +26,7 @@ with common.store_busy_notice():
         if st.button("Draft the postmortem", disabled=not may_write) and common.permitted("postmortems.write"):
             try:
                 actions.create_postmortem(cfg, incident_id, me)
-                st.rerun()
+                common.done("Postmortem drafted.")
             except Exception as err:
                 st.error(str(err))
         st.stop()
@@ -58,8 +58,7 @@ with common.store_busy_notice():
                 changes = {k: v for k, v in edited.items() if v != shown["fields"].get(k, "")}
                 try:
                     actions.save_postmortem(cfg, incident_id, changes, me, comment or None)
-                    st.success("Saved as a new revision.")
-                    st.rerun()
+                    common.done("Saved as a new revision.")
                 except Exception as err:
                     st.error(str(err))
 
@@ -74,7 +73,7 @@ with common.store_busy_notice():
                 if st.form_submit_button("Update", disabled=not may_write) and common.permitted("postmortems.write"):
                     try:
                         actions.update_action_item(cfg, str(item), me, str(status))
-                        st.rerun()
+                        common.done(f"Action item status: {status}.")
                     except Exception as err:
                         st.error(str(err))
         else:
@@ -89,7 +88,7 @@ with common.store_busy_notice():
                 try:
                     actions.add_action_item(cfg, incident_id, title=title, owner=owner, kind=str(kind),
                                             due=due.isoformat() if due else "", user=me)
-                    st.rerun()
+                    common.done("Action item added.")
                 except Exception as err:
                     st.error(str(err))
 

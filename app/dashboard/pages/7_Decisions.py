@@ -28,7 +28,7 @@ with common.store_busy_notice():
                  disabled=not common.can("decisions.recommend")) and common.permitted("decisions.recommend"):
         try:
             actions.recommend_decision(cfg, incident_id, user=me)
-            st.rerun()
+            common.done("Decision recommended from the current evidence.")
         except Exception as err:
             st.error(str(err))
 
@@ -109,6 +109,7 @@ with common.store_busy_notice():
                                                        int(candidate) if candidate is not None else None)
                         else:
                             actions.reverse_decision(cfg, decision_id, me, reason)
-                        st.rerun()
+                        common.done(f"Decision {decision_id}: " + ("approved." if approve else "rejected." if reject
+                                                                   else "carried out." if carry else "reversed."))
                 except Exception as err:  # DecisionError / refused registry moves carry their reason
                     st.error(str(err))
