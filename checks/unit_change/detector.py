@@ -20,7 +20,15 @@ reference's, give one factor across the whole distribution. The test:
    two quantiles flip to a neighbouring value.
 4. Each catalogue conversion (checks.unit_change.conversions) within five standard errors of
    the fitted factor is tested: of those that fit, the one closest over all quantiles (sum of
-   squared gaps) is named (with its exact factor) and pages. A clean factor not in the catalogue pages as "rescaled by x4.7" only when it is far
+   squared gaps) is named (with its exact factor) and pages. On a zero-inflated column that is
+   not discrete (match_zeros: the first histogram bin, x <= 0, holds its zeros) "closest" is
+   measured on the non-zero part at matched levels: the batch's p-quantile against the
+   reference's quantile at the same level u = (p - zeros) / (1 - zeros) of its non-zero values
+   (interpolated between the stored quantiles), with the same rank noise at u over the non-zero
+   rows. A rescale keeps zeros at zero, and a chance swing in the batch's share of zeros moves
+   every non-zero quantile's rank one way: compared at the same rank, it could favour a
+   conversion 15% away (x2.2046 for x2.54). Whether a conversion fits is still judged on the
+   plain quantiles. A clean factor not in the catalogue pages as "rescaled by x4.7" only when it is far
    from 1 (outside [1/3, 3]) and the column is not centred near zero (its 5%-95% range does
    not straddle zero): a narrower or wider zero-centred column is drift. The exact temperature
    conversions (C <-> F, K <-> C) are tried as affine maps (first, when the unit is a
@@ -34,7 +42,7 @@ unit change; the drift checks report it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -70,6 +78,10 @@ DISCRETE_FLIPS = 2  # quantiles of a discrete column allowed to sit on a neighbo
 TAIL_POWER_MAX = 2.0  # steepest tail of the extrapolated 1% / 99% slopes (a Pareto tail of index 1)
 RANK_EPS = 1e-12  # ranks are clipped inside (0, 1): a gap past the reference's range is huge, not infinite
 RANK_Z_CAP = 1e6  # a gap over a quantile with no sampling noise at all (a plateau of ties)
+# A stored quantile within the lowest tenth of the non-zero values sits where the quantile
+# function bends most (next to the zeros): not used to interpolate the non-zero part.
+MIN_KNOT_LEVEL = 0.1
+MIN_NONZERO_ROWS = 30  # a zero-inflated column is compared on its non-zero part with this many on each side
 MEAN_Z = 10.0  # a batch whose mean moved by more standard errors than this has changed
 UNKNOWN_RANGE = (1 / 3, 3.0)  # clean factors inside this range are drift, not a unit change
 
@@ -182,10 +194,14 @@ class QuantileNoise:
     sd: np.ndarray  # sampling sd of each quantile (batch against the whole reference), value units
     floor: np.ndarray  # a gap this size is always within tolerance (ties, steps): value units
     rank_var: float  # 1/n + 1/N: a quantile's rank variance is p (1 - p) times this
+    # The level each gap's rank is judged at: the stored quantile's p, or for a zero-inflated
+    # column its level within the non-zero part (match_zeros), whose rank variance is then
+    # u (1 - u) (1/n_nonzero + 1/N_nonzero).
+    levels: np.ndarray = field(default_factory=lambda: np.asarray(FIT_QUANTILES))
 
     def scaled(self, factor: float) -> QuantileNoise:
         """The same noise after the column is multiplied by factor (a unit hypothesis)."""
-        return QuantileNoise(self.sd * abs(factor), self.floor * abs(factor), self.rank_var)
+        return QuantileNoise(self.sd * abs(factor), self.floor * abs(factor), self.rank_var, self.levels)
 
     @property
     def total(self) -> np.ndarray:
@@ -233,7 +249,7 @@ def _discrete(stats: ColumnStats) -> bool:
     return stats.distinct is not None and stats.distinct <= DISCRETE_DISTINCT
 
 
-def rank_z(z: np.ndarray, rank_var: float) -> np.ndarray:
+def rank_z(z: np.ndarray, rank_var: float, levels: np.ndarray | None = None) -> np.ndarray:
     """A quantile's gap of z sds (signed), as the root of the binomial deviance of its rank.
 
     A batch's p-quantile sitting z sds above the reference's means a share p of the batch lies
@@ -241,8 +257,9 @@ def rank_z(z: np.ndarray, rank_var: float) -> np.ndarray:
     surprising that is depends on which way it went: the count below is binomial, skewed at the
     1% and 99% quantiles (2 rows of a 200-row batch), so z read as normal is a 4-sd "misfit" in
     one example in a few hundred on clean data, and the ratio cannot exceed 1 on bounded
-    supports. sqrt(2 KL(p || r) / (1/n + 1/N)) is normal to the far tail at any p and n."""
-    p = np.asarray(FIT_QUANTILES)
+    supports. sqrt(2 KL(p || r) / (1/n + 1/N)) is normal to the far tail at any p and n. levels:
+    the p of each gap (default the stored quantiles'; a zero-inflated column's non-zero levels)."""
+    p = np.asarray(FIT_QUANTILES) if levels is None else levels
     r = np.clip(p + z * np.sqrt(p * (1 - p) * rank_var), RANK_EPS, 1 - RANK_EPS)
     kl = p * np.log(p / r) + (1 - p) * np.log((1 - p) / (1 - r))
     out: np.ndarray = np.sqrt(2 * np.maximum(kl, 0.0) / rank_var)
@@ -258,7 +275,7 @@ def _gaps(cur: np.ndarray, target: np.ndarray, noise: QuantileNoise, discrete: b
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(gap == 0, 0.0, gap / noise.sd)
         within_floor = np.where(gap == 0, 0.0, np.abs(gap) / noise.floor)
-    stat = rank_z(np.nan_to_num(z, nan=0.0, posinf=RANK_Z_CAP, neginf=-RANK_Z_CAP), noise.rank_var)
+    stat = rank_z(np.nan_to_num(z, nan=0.0, posinf=RANK_Z_CAP, neginf=-RANK_Z_CAP), noise.rank_var, noise.levels)
     gaps = np.sort(np.fmin(stat, within_floor)[keep])
     return gaps[:-DISCRETE_FLIPS] if discrete and gaps.size >= 7 else gaps
 
@@ -267,6 +284,74 @@ def _misfit(cur: np.ndarray, target: np.ndarray, noise: QuantileNoise, discrete:
     """Largest gap between batch and target quantiles (_gaps), in normal sds of each quantile."""
     gaps = _gaps(cur, target, noise, discrete)
     return float(gaps[-1]) if gaps.size else math.inf
+
+
+def zero_share(stats: ColumnStats) -> float | None:
+    """Share of exact zeros of a column whose smallest value is 0, read off its histogram: the
+    cut points are the reference's deciles (deduplicated), so when a tenth or more of the
+    reference is zeros its first cut is 0 and the first bin (x <= 0) counts exactly the zeros of
+    a column with no negative value. None when that cannot be read."""
+    if (stats.min is None or stats.min < 0 or not stats.bin_edges or stats.bin_edges[0] != 0.0
+            or len(stats.bin_counts) != len(stats.bin_edges) + 1 or stats.valid <= 0):
+        return None
+    return stats.bin_counts[0] / stats.valid
+
+
+@dataclass(frozen=True)
+class ZeroMatch:
+    """A zero-inflated column seen through its non-zero part (match_zeros)."""
+
+    ref: np.ndarray  # the reference's quantile at each batch quantile's matched level (NaN: among the zeros)
+    noise: QuantileNoise  # each matched gap's noise, at its level within the non-zero part
+
+
+def match_zeros(whole: ColumnStats, current: ColumnStats, ref: np.ndarray, cur: np.ndarray,
+                noise: QuantileNoise) -> ZeroMatch | None:
+    """A rescale leaves zeros at zero, so it keeps the share of zeros, and it rescales the non-zero
+    part. A chance swing of the batch's share of zeros (z_b against the reference's z_r) moves the
+    rank of every non-zero quantile the same way, which compared at the same rank can favour a
+    conversion 15% away. So: the batch's p-quantile (p > z_b) is the non-zero part's quantile at
+    u = (p - z_b) / (1 - z_b), compared with the reference's quantile at the same u, i.e. at level
+    z_r + u (1 - z_r), interpolated between its stored non-zero quantiles (linearly; past the 99%
+    by its tail slope, below the first by its first segment for at most half of it; never from
+    or into the lowest MIN_KNOT_LEVEL of the non-zero values, where the quantile function bends
+    most). Its noise is
+    the same rank noise as a stored quantile's, on the non-zero part: the reference's
+    value-per-rank slope there (the stored quantiles' noise sd over their rank sd) times
+    (1 - z_r) sqrt(u (1 - u) (1/n_nonzero + 1/N_nonzero)), judged by rank_z at u.
+
+    Used to rank the catalogue conversions that fit, not to decide whether one fits: the plain
+    comparison is already honest about the swing (a quantile's binomial rank noise includes it),
+    while the matched one leans on interpolation, which next to the zeros can be off by more
+    than the noise. None when the shares cannot be read (zero_share), either side has fewer than
+    MIN_NONZERO_ROWS non-zero values or fewer than two batch quantiles can be matched."""
+    z_r, z_b = zero_share(whole), zero_share(current)
+    if z_r is None or z_b is None or z_r <= 0:
+        return None
+    n_r, n_b = whole.valid * (1 - z_r), current.valid * (1 - z_b)
+    p = np.asarray(FIT_QUANTILES)
+    knots = np.isfinite(ref) & (ref > 0) & (p - z_r >= MIN_KNOT_LEVEL * (1 - z_r))
+    if min(n_r, n_b) < MIN_NONZERO_ROWS or knots.sum() < 2 or not knots[-1]:
+        return None
+    kp, kq = p[knots], ref[knots]
+    u = np.clip((p - z_b) / (1 - z_b), 1 / n_b, 1 - 1 / n_b)
+    level = z_r + u * (1 - z_r)
+    # Below the first knot, half a segment at most and never into the lowest tenth of the non-zeros.
+    lowest = max(kp[0] - (kp[1] - kp[0]) / 2, z_r + MIN_KNOT_LEVEL * (1 - z_r))
+    matched = np.isfinite(cur) & (cur > 0) & (level >= lowest)
+    if matched.sum() < 2:
+        return None
+    tail = quantile_slopes(ref)[-1]
+    top = tail if math.isfinite(tail) and tail > 0 else (kq[-1] - kq[-2]) / (kp[-1] - kp[-2])
+    bottom = (kq[1] - kq[0]) / (kp[1] - kp[0])
+    target = np.interp(level, kp, kq)
+    target = np.where(level > kp[-1], kq[-1] + top * (level - kp[-1]), target)
+    target = np.where(level < kp[0], kq[0] + bottom * (level - kp[0]), target)
+    rank_sd = np.sqrt(p * (1 - p) * noise.rank_var)
+    per_rank = np.interp(level, kp, (noise.sd / rank_sd)[knots])  # value per unit of the reference's rank
+    rank_var = 1 / n_b + 1 / n_r
+    sd = per_rank * (1 - z_r) * np.sqrt(u * (1 - u) * rank_var)
+    return ZeroMatch(np.where(matched, target, math.nan), QuantileNoise(sd, noise.floor, rank_var, u))
 
 
 def _mean_shift_z(reference: ColumnStats, current: ColumnStats) -> float:
@@ -321,6 +406,9 @@ def find_unit_change(reference: ReferenceStats, current: ColumnStats, unit: str 
         # within noise, the one whose quantiles sit closest overall (sum of squared gaps; the fit
         # can land between two conversions 15% apart, e.g. when a zero-inflated column's share of
         # zeros moves every other quantile one way) is named, with its exact factor.
+        # A zero-inflated column's candidates are ranked on its non-zero part at matched levels
+        # (match_zeros): a swing of the batch's share of zeros tilts the plain gaps one way.
+        zeros = None if discrete else match_zeros(whole, current, ref, cur, noise)
         best: tuple[float, float, float, UnitConversion] | None = None  # (squares, distance, misfit, conversion)
         for conv in MULTIPLICATIVE:
             distance = abs(math.log(conv.factor / factor))
@@ -329,7 +417,9 @@ def find_unit_change(reference: ReferenceStats, current: ColumnStats, unit: str 
             named = name_factor(conv.factor, unit, 1e-9)
             gaps = _gaps(cur, conv.factor * ref, noise.scaled(conv.factor), discrete)
             misfit = float(gaps[-1]) if gaps.size else math.inf
-            candidate = (float(np.sum(gaps**2)), distance, misfit, named)
+            ranked = gaps if zeros is None else _gaps(cur, conv.factor * zeros.ref, zeros.noise.scaled(conv.factor),
+                                                      discrete)
+            candidate = (float(np.sum(ranked**2)), distance, misfit, named)
             if named is not None and misfit <= SHAPE_Z and (best is None or candidate[:2] < best[:2]):
                 best = (candidate[0], distance, misfit, named)
         if best is not None:
