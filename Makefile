@@ -49,9 +49,11 @@ prometheus:
 # profile.engine: spark (tests/spark) runs pyspark in local mode, which needs a Java runtime:
 # Spark 4.1 runs on Java 17. Debian's openjdk-17-jre-headless, installed with apt-get when
 # `java` is missing (as .ci/run does); never a JDK downloaded by a tool.
+# An older Java on PATH (8, 11) counts as missing: Debian's alternatives then pick the 17.
 java:
-	@if ! command -v java >/dev/null 2>&1; then \
-	  echo "make test: installing Debian's openjdk-17-jre-headless for the Spark engine tests (apt-get)"; \
+	@major=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
+	if [ -z "$$major" ] || [ "$$major" -lt 17 ]; then \
+	  echo "make test: installing Debian's openjdk-17-jre-headless for the Spark engine tests (apt-get; found Java: $${major:-none})"; \
 	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO="sudo"; \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless \
 	    || { echo "make test: could not install Java (hint: apt-get install openjdk-17-jre-headless)"; exit 1; }; \
