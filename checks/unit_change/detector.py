@@ -28,7 +28,12 @@ reference's, give one factor across the whole distribution. The test:
    rows. A rescale keeps zeros at zero, and a chance swing in the batch's share of zeros moves
    every non-zero quantile's rank one way: compared at the same rank, it could favour a
    conversion 15% away (x2.2046 for x2.54). Whether a conversion fits is still judged on the
-   plain quantiles. A clean factor not in the catalogue pages as "rescaled by x4.7" only when it is far
+   plain quantiles. For the same reason, where both shares of zeros can be read, a batch whose
+   share of zeros moved from the reference's by more than ZERO_SHARE_Z binomial sds
+   (zero_share_z) is no rescale at all, by any factor, catalogue or not: a mixture that moves
+   part of the rows, zeros included, can look stretched at every stored quantile when the new
+   share of zeros falls between two of them (15% -> 10% zeros: the 10% quantile stays 0). Only
+   the exact temperature conversions, which move the zeros, are still tried. A clean factor not in the catalogue pages as "rescaled by x4.7" only when it is far
    from 1 (outside [1/3, 3]) and the column is not centred near zero (its 5%-95% range does
    not straddle zero): a narrower or wider zero-centred column is drift. The exact temperature
    conversions (C <-> F, K <-> C) are tried as affine maps (first, when the unit is a
@@ -83,6 +88,9 @@ RANK_Z_CAP = 1e6  # a gap over a quantile with no sampling noise at all (a plate
 MIN_KNOT_LEVEL = 0.1
 MIN_NONZERO_ROWS = 30  # a zero-inflated column is compared on its non-zero part with this many on each side
 MEAN_Z = 10.0  # a batch whose mean moved by more standard errors than this has changed
+# A rescale keeps zeros at zero: a batch whose share of zeros moved from the reference's by more
+# binomial sds than this (the quantiles' tolerance) is not a rescale (zero_share_z).
+ZERO_SHARE_Z = SHAPE_Z
 UNKNOWN_RANGE = (1 / 3, 3.0)  # clean factors inside this range are drift, not a unit change
 
 
@@ -94,8 +102,9 @@ class UnitChangeFinding:
     shape_error: float  # largest quantile misfit of the rescale, in each quantile's noise sds
     unchanged_error: float  # largest quantile gap with no change at all, in noise sds
     tolerance: float  # the misfit allowed (SHAPE_Z)
-    clean: bool  # one factor explains every quantile
+    clean: bool  # one factor explains every quantile (and, when readable, keeps the share of zeros)
     zero_centred: bool
+    zero_share_z: float | None = None  # the share of zeros' move in binomial sds (zero_share_z), None: unread
 
     @property
     def unknown_rescale(self) -> bool:
@@ -297,6 +306,21 @@ def zero_share(stats: ColumnStats) -> float | None:
     return stats.bin_counts[0] / stats.valid
 
 
+def zero_share_z(whole: ColumnStats, current: ColumnStats) -> float | None:
+    """How far the batch's share of zeros sits from the reference's, in binomial sds
+    sqrt(z (1 - z) (1/n + 1/N)) at the pooled share z; None when either cannot be read (zero_share)
+    or the reference has no zeros. A rescale keeps zeros at zero, so a batch that changed unit has
+    the reference's share of zeros up to that noise; a mixture that moves part of the rows (zeros
+    included) lowers it, and on a column with 15% or 45% zeros no stored quantile crosses the
+    move (the 10% and 25% quantiles stay 0 and positive), so the quantiles alone cannot see it."""
+    z_r, z_b = zero_share(whole), zero_share(current)
+    if z_r is None or z_b is None or z_r <= 0:
+        return None
+    pooled = (z_r * whole.valid + z_b * current.valid) / (whole.valid + current.valid)
+    sd = math.sqrt(pooled * (1 - pooled) * (1 / current.valid + 1 / whole.valid))
+    return abs(z_b - z_r) / sd if sd > 0 else (0.0 if z_b == z_r else math.inf)
+
+
 @dataclass(frozen=True)
 class ZeroMatch:
     """A zero-inflated column seen through its non-zero part (match_zeros)."""
@@ -396,7 +420,11 @@ def find_unit_change(reference: ReferenceStats, current: ColumnStats, unit: str 
         fit = weighted_factor(ref, cur, noise)
     factor, rel_se = fit if fit is not None else (quantile_factor(ref, cur, scale), 0.0)
     valid = factor is not None and math.isfinite(factor) and factor > 0
-    if valid:
+    # A rescale keeps zeros at zero: when the share of zeros moved beyond noise, no factor is a
+    # unit change (an exact temperature conversion moves the zeros, so it is still tried).
+    zeros_z = zero_share_z(whole, current)
+    zeros_kept = zeros_z is None or zeros_z <= ZERO_SHARE_Z
+    if valid and zeros_kept:
         assert factor is not None
         # Five standard errors: the mean ratio's (discrete columns) is honest, and a clean rescale
         # falls outside five of them about once in a million batches (at three, one in 370
@@ -428,10 +456,11 @@ def find_unit_change(reference: ReferenceStats, current: ColumnStats, unit: str 
     if found is not None:
         return found
     if not valid:
-        return UnitChangeFinding(None, math.nan, 0.0, math.inf, unchanged, SHAPE_Z, False, zero_centred)
+        return UnitChangeFinding(None, math.nan, 0.0, math.inf, unchanged, SHAPE_Z, False, zero_centred, zeros_z)
     assert factor is not None
     err = _misfit(cur, factor * ref, noise.scaled(factor), discrete)
-    return UnitChangeFinding(None, factor, 0.0, err, unchanged, SHAPE_Z, err <= SHAPE_Z, zero_centred)
+    return UnitChangeFinding(None, factor, 0.0, err, unchanged, SHAPE_Z, err <= SHAPE_Z and zeros_kept, zero_centred,
+                             zeros_z)
 
 
 def unit_change(reference: ReferenceStats | None, current: ColumnStats, params: dict[str, Any]) -> CheckResult:
@@ -455,6 +484,7 @@ def unit_change(reference: ReferenceStats | None, current: ColumnStats, params: 
         "shape_tolerance": f.tolerance,
         "clean_rescale": f.clean,
         "zero_centred": f.zero_centred,
+        "zero_share_z": f.zero_share_z,
         "reference_quantiles": {str(q): reference.whole.quantiles.get(q) for q in FIT_QUANTILES},
         "current_quantiles": {str(q): current.quantiles.get(q) for q in FIT_QUANTILES},
     }
@@ -479,6 +509,9 @@ def unit_change(reference: ReferenceStats | None, current: ColumnStats, params: 
                     "treated as drift (see the drift checks).")
     elif f.unchanged_error <= f.tolerance:
         sentence = f"No unit change in {subject} (quantiles match the reference within noise)."
+    elif f.zero_share_z is not None and f.zero_share_z > ZERO_SHARE_Z:
+        sentence = (f"No unit change in {subject}: its share of zeros moved by {f.zero_share_z:.3g} sd (noise "
+                    f"{ZERO_SHARE_Z:.3g}), and a rescale keeps zeros at zero; a shift or shape change is drift.")
     else:
         sentence = (f"No unit change in {subject}: the change is not one factor across the distribution "
                     f"(misfit {f.shape_error:.3g} sd, noise {f.tolerance:.3g}); a shift or shape change is drift.")
