@@ -27,14 +27,16 @@ reference's, give one factor across the whole distribution. The test:
    (interpolated between the stored quantiles), with the same rank noise at u over the non-zero
    rows. A rescale keeps zeros at zero, and a chance swing in the batch's share of zeros moves
    every non-zero quantile's rank one way: compared at the same rank, it could favour a
-   conversion 15% away (x2.2046 for x2.54). Whether a conversion fits is still judged on the
-   plain quantiles. For the same reason, where both shares of zeros can be read, a batch whose
-   share of zeros moved from the reference's by more than ZERO_SHARE_Z binomial sds
-   (zero_share_z) is no rescale at all, by any factor, catalogue or not: a mixture that moves
-   part of the rows, zeros included, can look stretched at every stored quantile when the new
-   share of zeros falls between two of them (15% -> 10% zeros: the 10% quantile stays 0). Only
-   the exact temperature conversions, which move the zeros, are still tried. A clean factor not in the catalogue pages as "rescaled by x4.7" only when it is far
-   from 1 (outside [1/3, 3]) and the column is not centred near zero (its 5%-95% range does
+   conversion 15% away (x2.2046 for x2.54). A conversion fits such a column when it fits both
+   the plain quantiles and the non-zero part at matched levels (each within SHAPE_Z). And since
+   a rescale keeps zeros at zero, where both shares of zeros can be read a batch whose share of
+   zeros moved from the reference's by more than ZERO_SHARE_Z binomial sds (zero_share_z) is no
+   rescale at all, by any factor, catalogue or not: a mixture that moves part of the rows, zeros
+   included, can look stretched at every stored quantile when the new share of zeros falls
+   between two of them (15% -> 10% zeros: the 10% quantile stays 0). Only the exact temperature
+   conversions, which move the zeros, are still tried. A clean factor not in the catalogue pages
+   as "rescaled by x4.7" only when it is far from 1 (outside [1/3, 3]) and the column is not
+   centred near zero (its 5%-95% range does
    not straddle zero): a narrower or wider zero-centred column is drift. The exact temperature
    conversions (C <-> F, K <-> C) are tried as affine maps (first, when the unit is a
    temperature).
@@ -344,10 +346,11 @@ def match_zeros(whole: ColumnStats, current: ColumnStats, ref: np.ndarray, cur: 
     value-per-rank slope there (the stored quantiles' noise sd over their rank sd) times
     (1 - z_r) sqrt(u (1 - u) (1/n_nonzero + 1/N_nonzero)), judged by rank_z at u.
 
-    Used to rank the catalogue conversions that fit, not to decide whether one fits: the plain
-    comparison is already honest about the swing (a quantile's binomial rank noise includes it),
-    while the matched one leans on interpolation, which next to the zeros can be off by more
-    than the noise. None when the shares cannot be read (zero_share), either side has fewer than
+    Used to rank the catalogue conversions that fit, and as a second test of whether one fits
+    (on top of the plain comparison, never instead of it: the plain one is honest about the
+    swing, a quantile's binomial rank noise includes it, while the matched one leans on
+    interpolation; on a column with 75% zeros a tail change or a truncation of the few hundred
+    non-zero rows can pass the plain quantiles and not the matched ones). None when the shares cannot be read (zero_share), either side has fewer than
     MIN_NONZERO_ROWS non-zero values or fewer than two batch quantiles can be matched."""
     z_r, z_b = zero_share(whole), zero_share(current)
     if z_r is None or z_b is None or z_r <= 0:
@@ -435,7 +438,8 @@ def find_unit_change(reference: ReferenceStats, current: ColumnStats, unit: str 
         # can land between two conversions 15% apart, e.g. when a zero-inflated column's share of
         # zeros moves every other quantile one way) is named, with its exact factor.
         # A zero-inflated column's candidates are ranked on its non-zero part at matched levels
-        # (match_zeros): a swing of the batch's share of zeros tilts the plain gaps one way.
+        # (match_zeros): a swing of the batch's share of zeros tilts the plain gaps one way. They
+        # must fit there too (within SHAPE_Z), besides on the plain quantiles.
         zeros = None if discrete else match_zeros(whole, current, ref, cur, noise)
         best: tuple[float, float, float, UnitConversion] | None = None  # (squares, distance, misfit, conversion)
         for conv in MULTIPLICATIVE:
@@ -448,7 +452,8 @@ def find_unit_change(reference: ReferenceStats, current: ColumnStats, unit: str 
             ranked = gaps if zeros is None else _gaps(cur, conv.factor * zeros.ref, zeros.noise.scaled(conv.factor),
                                                       discrete)
             candidate = (float(np.sum(ranked**2)), distance, misfit, named)
-            if named is not None and misfit <= SHAPE_Z and (best is None or candidate[:2] < best[:2]):
+            judged = misfit if zeros is None else max(misfit, float(ranked[-1]) if ranked.size else math.inf)
+            if named is not None and judged <= SHAPE_Z and (best is None or candidate[:2] < best[:2]):
                 best = (candidate[0], distance, misfit, named)
         if best is not None:
             return UnitChangeFinding(best[3], factor, 0.0, best[2], unchanged, SHAPE_Z, True, zero_centred)
