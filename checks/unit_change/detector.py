@@ -36,8 +36,7 @@ reference's, give one factor across the whole distribution. The test:
    between two of them (15% -> 10% zeros: the 10% quantile stays 0). Only the exact temperature
    conversions, which move the zeros, are still tried. A clean factor not in the catalogue pages
    as "rescaled by x4.7" only when it is far from 1 (outside [1/3, 3]) and the column is not
-   centred near zero (its 5%-95% range does
-   not straddle zero): a narrower or wider zero-centred column is drift. The exact temperature
+   centred near zero (its 5%-95% range does not straddle zero): a narrower or wider zero-centred column is drift. The exact temperature
    conversions (C <-> F, K <-> C) are tried as affine maps (first, when the unit is a
    temperature).
 
@@ -341,8 +340,7 @@ def match_zeros(whole: ColumnStats, current: ColumnStats, ref: np.ndarray, cur: 
     z_r + u (1 - z_r), interpolated between its stored non-zero quantiles (linearly; past the 99%
     by its tail slope, below the first by its first segment for at most half of it; never from
     or into the lowest MIN_KNOT_LEVEL of the non-zero values, where the quantile function bends
-    most). Its noise is
-    the same rank noise as a stored quantile's, on the non-zero part: the reference's
+    most). Its noise is the same rank noise as a stored quantile's, on the non-zero part: the reference's
     value-per-rank slope there (the stored quantiles' noise sd over their rank sd) times
     (1 - z_r) sqrt(u (1 - u) (1/n_nonzero + 1/N_nonzero)), judged by rank_z at u.
 
@@ -350,7 +348,8 @@ def match_zeros(whole: ColumnStats, current: ColumnStats, ref: np.ndarray, cur: 
     (on top of the plain comparison, never instead of it: the plain one is honest about the
     swing, a quantile's binomial rank noise includes it, while the matched one leans on
     interpolation; on a column with 75% zeros a tail change or a truncation of the few hundred
-    non-zero rows can pass the plain quantiles and not the matched ones). None when the shares cannot be read (zero_share), either side has fewer than
+    non-zero rows can pass the plain quantiles and not the matched ones). None when the shares
+    cannot be read (zero_share), either side has fewer than
     MIN_NONZERO_ROWS non-zero values or fewer than two batch quantiles can be matched."""
     z_r, z_b = zero_share(whole), zero_share(current)
     if z_r is None or z_b is None or z_r <= 0:

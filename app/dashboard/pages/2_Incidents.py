@@ -13,7 +13,6 @@ STATUSES = ["triage", "investigating", "mitigated", "resolved", "closed"]
 
 cfg = common.page("Incidents")
 common.require_stores(cfg)
-saved = common.done  # confirm a save across the rerun that shows it
 
 with common.store_busy_notice():
     rows = queries.incidents(cfg)
@@ -101,7 +100,7 @@ with common.store_busy_notice():
             if st.form_submit_button("Add note", disabled=not may_write) and common.permitted("incidents.write"):
                 try:
                     actions.add_incident_note(cfg, str(incident_id), me, note)
-                    saved("Note added to the timeline.")
+                    common.done("Note added to the timeline.")
                 except Exception as err:
                     st.error(str(err))
     with right:
@@ -132,7 +131,7 @@ with common.store_busy_notice():
                 if st.form_submit_button("Update status", disabled=not may_write) and common.permitted("incidents.write"):
                     try:
                         actions.set_incident_status(cfg, str(incident_id), str(new_status), me, status_note or None)
-                        saved(f"Status saved: {new_status}.")
+                        common.done(f"Status saved: {new_status}.")
                     except Exception as err:
                         st.error(str(err))
         with st.form("roles"):
@@ -141,6 +140,6 @@ with common.store_busy_notice():
             if st.form_submit_button("Set roles", disabled=not may_write) and common.permitted("incidents.write"):
                 try:
                     actions.set_incident_roles(cfg, str(incident_id), me, commander.strip(), scribe.strip())
-                    saved("Roles saved.")
+                    common.done("Roles saved.")
                 except Exception as err:
                     st.error(str(err))
